@@ -1,0 +1,42 @@
+# peerdesk — `make run` starts the demo, `make test` runs every test (installing what it needs).
+GO       ?= go
+BIN      := bin/peerdesk
+E2E      := web/e2e
+APT_PKGS := chromium fonts-liberation
+
+.PHONY: run build test deps check bench fuzz clean
+
+run: build
+	./$(BIN) demo
+
+build:
+	$(GO) build -o $(BIN) ./cmd/peerdesk
+
+# deps installs what the tests need on a fresh machine: Debian's Chromium and playwright-core.
+deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PKGS); }
+	@[ -d $(E2E)/node_modules/playwright-core ] || (cd $(E2E) && npm ci --no-audit --no-fund)
+
+# check: formatting and vet, fast failures before the long test run.
+check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+test: deps check
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# bench runs the benchmarks whose figures docs/BENCHMARKS.md records.
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./cmd/peerdesk/ ./relay/
+
+# fuzz runs each fuzz target briefly.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeDisplay -fuzztime 30s ./relay/wire/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeInput -fuzztime 30s ./relay/wire/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./signaling/proto/
+
+clean:
+	rm -rf bin

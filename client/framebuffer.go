@@ -1,0 +1,159 @@
+package client
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/draw"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"peerdesk/relay/wire"
+)
+
+// errDisplay marks a display message the framebuffer refused after wire decoding.
+var errDisplay = errors.New("client: bad display message")
+
+// framebuffer applies display messages (docs/PROTOCOL.md, 3.2) to an RGBA image and counts
+// them. Messages come from one reader at a time; readers of the image copy it.
+type framebuffer struct {
+	log zerolog.Logger // sampled: a bad relay must not flood the log
+
+	mu    sync.Mutex
+	img   *image.RGBA   // nil until the first SIZE
+	stats Stats         // EventsDropped is kept by the session
+	frame chan struct{} // closed and replaced at every FRAME
+}
+
+func newFramebuffer(log zerolog.Logger) *framebuffer {
+	return &framebuffer{
+		log:   log,
+		frame: make(chan struct{}),
+	}
+}
+
+// apply decodes one display message and applies it; a message that cannot be decoded or
+// applied is counted and logged, and changes nothing.
+func (f *framebuffer) apply(msg []byte) {
+	f.mu.Lock()
+	f.stats.Messages++
+	f.stats.Bytes += uint64(len(msg))
+	w, h := f.sizeLocked()
+	f.mu.Unlock()
+
+	if err := f.applyDecoded(msg, w, h); err != nil {
+		f.mu.Lock()
+		f.stats.DecodeErrors++
+		f.mu.Unlock()
+		f.log.Warn().Err(err).Int("bytes", len(msg)).Msg("display: message dropped")
+	}
+}
+
+func (f *framebuffer) applyDecoded(msg []byte, w, h int) error {
+	d, err := wire.DecodeDisplay(msg, w, h)
+	if err != nil {
+		return err
+	}
+	switch d.Type {
+	case wire.MsgSize:
+		img := image.NewRGBA(image.Rect(0, 0, d.Width, d.Height))
+		draw.Draw(img, img.Rect, image.Black, image.Point{}, draw.Src)
+		f.mu.Lock()
+		f.img = img
+		f.mu.Unlock()
+	case wire.MsgTiles:
+		imgs := make([]image.Image, len(d.Tiles))
+		for i, t := range d.Tiles { // decoded outside the lock: Image() callers need not wait
+			if imgs[i], err = decodeTile(t); err != nil {
+				return fmt.Errorf("tile %d: %w", i, err)
+			}
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if gw, gh := f.sizeLocked(); gw != w || gh != h {
+			return fmt.Errorf("%w: desktop resized while decoding tiles", errDisplay)
+		}
+		for i, t := range d.Tiles {
+			draw.Draw(f.img, image.Rect(t.X, t.Y, t.X+t.W, t.Y+t.H), imgs[i], imgs[i].Bounds().Min, draw.Src)
+		}
+	case wire.MsgFrame:
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.img == nil {
+			return fmt.Errorf("%w: FRAME before SIZE", errDisplay)
+		}
+		f.stats.Frames++
+		f.stats.LastSeq = d.Seq
+		close(f.frame)
+		f.frame = make(chan struct{})
+	}
+	return nil
+}
+
+// decodeTile decodes a tile's image after checking, from its header alone, that it has the
+// record's dimensions, so that a small message cannot make the client allocate a huge image.
+func decodeTile(t wire.Tile) (image.Image, error) {
+	var decodeConfig func(io.Reader) (image.Config, error)
+	var decode func(io.Reader) (image.Image, error)
+	switch t.Format {
+	case wire.FormatPNG:
+		decodeConfig, decode = png.DecodeConfig, png.Decode
+	case wire.FormatJPEG:
+		decodeConfig, decode = jpeg.DecodeConfig, jpeg.Decode
+	default:
+		return nil, fmt.Errorf("%w: format %d", errDisplay, t.Format)
+	}
+	cfg, err := decodeConfig(bytes.NewReader(t.Data))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errDisplay, err)
+	}
+	if cfg.Width != t.W || cfg.Height != t.H {
+		return nil, fmt.Errorf("%w: image of %dx%d in a %dx%d record", errDisplay, cfg.Width, cfg.Height, t.W, t.H)
+	}
+	img, err := decode(bytes.NewReader(t.Data))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errDisplay, err)
+	}
+	if b := img.Bounds(); b.Dx() != t.W || b.Dy() != t.H {
+		return nil, fmt.Errorf("%w: image of %dx%d in a %dx%d record", errDisplay, b.Dx(), b.Dy(), t.W, t.H)
+	}
+	return img, nil
+}
+
+func (f *framebuffer) sizeLocked() (w, h int) {
+	if f.img == nil {
+		return 0, 0
+	}
+	return f.img.Rect.Dx(), f.img.Rect.Dy()
+}
+
+// size returns the current desktop size, 0×0 before the first SIZE.
+func (f *framebuffer) size() (w, h int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sizeLocked()
+}
+
+// snapshot returns a copy of the image (nil before the first SIZE), the number of frames, and
+// a channel closed at the next FRAME.
+func (f *framebuffer) snapshot(withImage bool) (img *image.RGBA, frames uint64, next <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if withImage && f.img != nil {
+		img = &image.RGBA{Pix: slices.Clone(f.img.Pix), Stride: f.img.Stride, Rect: f.img.Rect}
+	}
+	return img, f.stats.Frames, f.frame
+}
+
+// counters returns the display counters.
+func (f *framebuffer) counters() Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stats
+}

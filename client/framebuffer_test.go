@@ -1,0 +1,105 @@
+package client
+
+import (
+	"image/color"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"peerdesk/relay/wire"
+)
+
+func TestFramebufferRefusesBadMessages(t *testing.T) {
+	red := solid(color.RGBA{R: 255, A: 255})
+	good := pngTile(t, 0, 0, 4, 4, red)
+	cases := []struct {
+		name string
+		msg  []byte
+	}{
+		{"empty", nil},
+		{"unknown type", []byte{0x42}},
+		{"short SIZE", []byte{wire.MsgSize, 0, 4}},
+		{"SIZE too big", wire.EncodeSize(8193, 10)},
+		{"FRAME too long", append(wire.EncodeFrame(1), 0)},
+		{"TILES without records", wire.AppendTilesHeader(nil)},
+		{"TILES truncated", tilesMsg(good)[:20]},
+		{"TILES trailing bytes", append(tilesMsg(good), 0)},
+		{"tile outside", tilesMsg(pngTile(t, 6, 0, 4, 4, red))},
+		{"tile format 3", tilesMsg(wire.Tile{W: 4, H: 4, Format: 3, Data: good.Data})},
+		{"PNG as JPEG", tilesMsg(wire.Tile{W: 4, H: 4, Format: wire.FormatJPEG, Data: good.Data})},
+		{"PNG of another size", tilesMsg(wire.Tile{W: 2, H: 4, Format: wire.FormatPNG, Data: good.Data})},
+		{"truncated PNG", tilesMsg(wire.Tile{W: 4, H: 4, Format: wire.FormatPNG, Data: good.Data[:len(good.Data)-8]})},
+		{"too large", append([]byte{wire.MsgFrame}, make([]byte, wire.MaxMessage)...)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fb := newFramebuffer(zerolog.New(zerolog.NewTestWriter(t)))
+			fb.apply(wire.EncodeSize(8, 8))
+			fb.apply(c.msg)
+			fb.apply(wire.EncodeFrame(1))
+			st := fb.counters()
+			if st.DecodeErrors != 1 || st.Messages != 3 || st.Frames != 1 {
+				t.Errorf("stats %+v, want 1 error, 3 messages, 1 frame", st)
+			}
+			img, _, _ := fb.snapshot(true)
+			checkImage(t, img, &model{w: 8, h: 8})
+		})
+	}
+}
+
+func TestFramebufferBeforeSize(t *testing.T) {
+	fb := newFramebuffer(zerolog.New(zerolog.NewTestWriter(t)))
+	fb.apply(wire.EncodeFrame(1))
+	fb.apply(tilesMsg(pngTile(t, 0, 0, 1, 1, pattern)))
+	if st := fb.counters(); st.DecodeErrors != 2 || st.Frames != 0 {
+		t.Errorf("stats %+v, want 2 errors and no frame", st)
+	}
+	if img, _, _ := fb.snapshot(true); img != nil {
+		t.Errorf("image %v before SIZE", img.Bounds())
+	}
+	if w, h := fb.size(); w != 0 || h != 0 {
+		t.Errorf("size %dx%d before SIZE", w, h)
+	}
+}
+
+// FuzzFramebuffer feeds arbitrary display messages after a SIZE: none may panic, and each is
+// either applied or counted as an error.
+func FuzzFramebuffer(f *testing.F) {
+	tile := pngTile(f, 1, 1, 3, 2, pattern)
+	for _, seed := range [][]byte{
+		wire.EncodeSize(16, 16),
+		wire.EncodeFrame(7),
+		tilesMsg(tile),
+		tilesMsg(tile, tile),
+		{wire.MsgTiles, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 0, 0, 0},
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		fb := newFramebuffer(zerolog.Nop())
+		fb.apply(wire.EncodeSize(16, 16))
+		fb.apply(msg)
+		st := fb.counters()
+		if st.Messages != 2 || st.DecodeErrors > 1 {
+			t.Fatalf("stats %+v", st)
+		}
+		if w, h := fb.size(); w < 1 || h < 1 {
+			t.Fatalf("size %dx%d", w, h)
+		}
+	})
+}
+
+func TestEventQueueDropsOldest(t *testing.T) {
+	q := newEventQueue()
+	for i := 0; i < eventBuffer+6; i++ {
+		q.push(wire.Control{Type: "error", Width: i})
+	}
+	if d := q.dropped.Load(); d != 6 {
+		t.Errorf("dropped %d, want 6", d)
+	}
+	for want := 6; want < eventBuffer+6; want++ {
+		if ev := <-q.ch; ev.Width != want {
+			t.Fatalf("event %d, want %d", ev.Width, want)
+		}
+	}
+}

@@ -1,0 +1,77 @@
+package client
+
+import (
+	"net/http"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/rs/zerolog"
+)
+
+// maxSCTPMessage is the largest data-channel message the client accepts, advertised in its
+// SDP. The protocol's messages are at most wire.MaxMessage; this matches Chrome's limit so
+// that the client looks to the relay like a browser.
+const maxSCTPMessage = 256 * 1024
+
+// Option sets an optional knob of Login or Join.
+type Option func(*options)
+
+type options struct {
+	log        zerolog.Logger
+	se         webrtc.SettingEngine
+	httpClient *http.Client
+}
+
+// WithLogger sets the logger; pion's own logs go to it too unless the SettingEngine given
+// with WithSettingEngine has a LoggerFactory. The default discards everything.
+func WithLogger(l zerolog.Logger) Option {
+	return func(o *options) { o.log = l }
+}
+
+// WithSettingEngine sets the pion SettingEngine the peer connections are made with (tests pass
+// a loopback-only engine). The client always caps the message size and detaches the data
+// channels on top of it.
+func WithSettingEngine(se webrtc.SettingEngine) Option {
+	return func(o *options) { o.se = se }
+}
+
+// WithHTTPClient sets the HTTP client for Login; Join dials the WebSocket with the TLS, proxy
+// and dial settings of its transport when that is an *http.Transport. The default is
+// http.DefaultClient.
+func WithHTTPClient(c *http.Client) Option {
+	return func(o *options) {
+		if c != nil {
+			o.httpClient = c
+		}
+	}
+}
+
+func buildOptions(opts []Option) options {
+	o := options{log: zerolog.Nop(), httpClient: http.DefaultClient}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	return o
+}
+
+// settingEngine returns the configured engine with the client's requirements applied.
+func (o *options) settingEngine() webrtc.SettingEngine {
+	se := o.se
+	se.SetSCTPMaxMessageSize(maxSCTPMessage)
+	se.DetachDataChannels()
+	if se.LoggerFactory == nil {
+		se.LoggerFactory = pionLoggerFactory{log: o.log}
+	}
+	return se
+}
+
+// transport returns the HTTP transport whose dial settings the WebSocket dialer borrows.
+func (o *options) transport() *http.Transport {
+	rt := o.httpClient.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	t, _ := rt.(*http.Transport)
+	return t
+}

@@ -1,0 +1,223 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/pion/webrtc/v4"
+
+	"peerdesk/relay/wire"
+	"peerdesk/signaling/proto"
+)
+
+// run is the session's signaling loop: it reads the server's messages and makes, offers and
+// closes peer connections accordingly. It alone changes s.peer. It returns why the session
+// ended.
+func (s *Session) run() error {
+	m, err := s.sig.read()
+	if err != nil {
+		return err
+	}
+	if m.Type != proto.TypeHello {
+		return fmt.Errorf("%w: first message is %q, not hello", ErrProtocol, m.Type)
+	}
+	for _, is := range m.ICEServers {
+		s.iceServers = append(s.iceServers, webrtc.ICEServer{URLs: is.URLs, Username: is.Username, Credential: is.Credential})
+	}
+	ev := s.log.Debug().Bool("readOnly", m.ReadOnly).Int("iceServers", len(m.ICEServers))
+	if m.Identity != nil {
+		ev = ev.Str("name", m.Identity.Name).Str("role", m.Identity.Role)
+	}
+	ev.Msg("hello")
+	for {
+		m, err := s.sig.read()
+		if err != nil {
+			return err
+		}
+		if err := s.handle(m); err != nil {
+			return err
+		}
+	}
+}
+
+// handle acts on one signaling message; an error ends the session.
+func (s *Session) handle(m proto.Message) error {
+	switch m.Type {
+	case proto.TypeState:
+		s.log.Info().Str("state", m.State).Str("reason", m.Message).Msg("host state")
+		switch m.State {
+		case proto.StateHostAvailable:
+			s.closePeer() // a new offer replaces the previous peer connection
+			return s.openPeer()
+		case proto.StateHostUnavailable:
+			s.closePeer()
+		case proto.StateEnded:
+			return fmt.Errorf("%w: %s", ErrEnded, m.Message)
+		}
+	case proto.TypeAnswer:
+		if p := s.currentPeer(); p == nil {
+			s.log.Warn().Msg("answer without a peer connection: ignored")
+		} else if err := p.setAnswer(m.SDP); err != nil {
+			p.log.Warn().Err(err).Msg("answer refused")
+		}
+	case proto.TypeCandidate:
+		if p := s.currentPeer(); p != nil {
+			p.addCandidate(*m.Candidate)
+		}
+	case proto.TypeError:
+		s.log.Warn().Str("code", m.Code).Str("reason", m.Message).Msg("signaling error")
+		s.events.push(wire.Control{Type: wire.ControlError, Code: m.Code, Message: m.Message})
+	default:
+		s.log.Warn().Str("type", m.Type).Msg("unexpected signaling message: ignored")
+	}
+	return nil
+}
+
+func (s *Session) currentPeer() *peer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peer
+}
+
+// openPeer makes a peer connection with the three negotiated channels and offers it.
+func (s *Session) openPeer() error {
+	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.iceServers})
+	if err != nil {
+		return fmt.Errorf("client: new peer connection: %w", err)
+	}
+	s.offers++
+	ctx, cancel := context.WithCancel(s.ctx)
+	p := &peer{pc: pc, ctx: ctx, cancel: cancel, log: s.log.With().Int("pc", s.offers).Logger()}
+	s.mu.Lock()
+	s.peer = p // from here on, closePeer (at the latest when run returns) closes pc
+	s.mu.Unlock()
+
+	ordered, negotiated := true, true
+	for _, c := range []struct {
+		label string
+		id    uint16
+	}{{wire.ControlLabel, wire.ControlID}, {wire.DisplayLabel, wire.DisplayID}, {wire.InputLabel, wire.InputID}} {
+		id := c.id
+		dc, err := pc.CreateDataChannel(c.label, &webrtc.DataChannelInit{Ordered: &ordered, Negotiated: &negotiated, ID: &id})
+		if err != nil {
+			return fmt.Errorf("client: create %s channel: %w", c.label, err)
+		}
+		dc.OnOpen(func() { s.attach(p, dc, id) })
+	}
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if err := s.sig.send(p.ctx, localCandidate(c)); err != nil {
+			p.log.Debug().Err(err).Msg("candidate not sent")
+		}
+	})
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		p.log.Debug().Stringer("state", st).Msg("peer connection state")
+	})
+
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return fmt.Errorf("client: create offer: %w", err)
+	}
+	// The offer is queued before SetLocalDescription starts gathering, so that no trickled
+	// candidate overtakes it; the answer cannot be handled before this function returns.
+	if err := s.sig.send(s.ctx, proto.Message{Type: proto.TypeOffer, SDP: offer.SDP}); err != nil {
+		return err
+	}
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return fmt.Errorf("client: set offer: %w", err)
+	}
+	return nil
+}
+
+// closePeer closes the current peer connection, if any; its channel readers then end.
+func (s *Session) closePeer() {
+	s.mu.Lock()
+	p := s.peer
+	s.peer = nil
+	if p != nil {
+		p.closed = true
+	}
+	s.mu.Unlock()
+	if p == nil {
+		return
+	}
+	p.cancel()
+	if err := p.pc.Close(); err != nil {
+		p.log.Warn().Err(err).Msg("close peer connection")
+	}
+}
+
+// attach detaches an open data channel and starts its reader. It runs on a pion goroutine,
+// possibly after the peer or the whole session was closed.
+func (s *Session) attach(p *peer, dc *webrtc.DataChannel, id uint16) {
+	raw, err := dc.Detach()
+	if err != nil {
+		p.log.Error().Err(err).Str("channel", dc.Label()).Msg("detach data channel")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.closed {
+		_ = raw.Close()
+		return
+	}
+	var handle func([]byte)
+	switch id {
+	case wire.ControlID:
+		p.control, handle = raw, s.handleControl
+	case wire.DisplayID:
+		handle = s.fb.apply
+	case wire.InputID:
+		p.input, handle = raw, func(b []byte) {
+			s.sampled.Warn().Int("bytes", len(b)).Msg("unexpected message on the input channel: dropped")
+		}
+	}
+	p.log.Debug().Str("channel", dc.Label()).Msg("data channel open")
+	s.wg.Add(1) // run's own count keeps the group above zero while p is open: no race with Wait
+	go func() {
+		defer s.wg.Done()
+		s.readChannel(p, raw, id == wire.DisplayID, handle)
+	}()
+}
+
+// readChannel hands every message of ch to handle until the channel or the peer closes. The
+// display reader stops while the session is frozen, leaving the backlog to the relay.
+func (s *Session) readChannel(p *peer, ch channel, freezable bool, handle func([]byte)) {
+	buf := make([]byte, maxSCTPMessage)
+	for {
+		if freezable && !s.waitThawed(p.ctx) {
+			return
+		}
+		n, _, err := ch.ReadDataChannel(buf)
+		if err != nil {
+			if errors.Is(err, io.ErrShortBuffer) {
+				// pion keeps the oversized message at the head of the stream: nothing after it
+				// can ever be read.
+				s.fail(fmt.Errorf("%w: data-channel message over %d bytes", ErrProtocol, maxSCTPMessage))
+			} else if p.ctx.Err() == nil {
+				p.log.Debug().Err(err).Msg("data channel read ended")
+			}
+			return
+		}
+		handle(buf[:n])
+	}
+}
+
+// handleControl records and delivers a control message from the relay.
+func (s *Session) handleControl(b []byte) {
+	c, err := wire.DecodeControl(b)
+	if err != nil {
+		s.sampled.Warn().Err(err).Msg("control: message dropped")
+		return
+	}
+	switch c.Type {
+	case wire.ControlWelcome:
+		s.mu.Lock()
+		s.welcome = c
+		s.mu.Unlock()
+	case wire.ControlError:
+		s.log.Warn().Str("code", c.Code).Str("reason", c.Message).Msg("relay error")
+	}
+	s.events.push(c)
+}

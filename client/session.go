@@ -1,0 +1,279 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/rs/zerolog"
+
+	"peerdesk/relay/wire"
+)
+
+// Session is one participant in a live session, joined with Join. Its methods are safe for
+// concurrent use. The session lasts until Close, or until the server ends it or the
+// signaling connection fails (see Done and Err); the host may come and go meanwhile.
+type Session struct {
+	log     zerolog.Logger
+	sampled zerolog.Logger // for what a misbehaving relay could make frequent
+	sig     *signaling
+	api     *webrtc.API
+	fb      *framebuffer
+	events  *eventQueue
+
+	ctx    context.Context // ends with the session; its cause is Err
+	cancel context.CancelCauseFunc
+	wg     sync.WaitGroup // run, the signaling writer and the channel readers
+
+	// Used by the run goroutine only.
+	iceServers []webrtc.ICEServer
+	offers     int
+
+	mu      sync.Mutex
+	peer    *peer // nil while the host is unavailable
+	welcome wire.Control
+
+	freezeMu sync.Mutex
+	thaw     chan struct{} // non-nil while frozen; Resume closes it
+}
+
+// Join connects to connection on the server as a peer authenticated by a login cookie (see
+// Login), and returns once the display has received its first FRAME, or ctx ends, or the
+// session fails. ctx bounds the joining only; the session lasts until Close.
+func Join(ctx context.Context, serverURL string, connection int64, cookie string, opts ...Option) (*Session, error) {
+	o := buildOptions(opts)
+	log := o.log.With().Str("component", "client").Int64("connection", connection).Logger()
+	o.log = log
+	sig, err := dialSignaling(ctx, &o, serverURL, connection, cookie)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{
+		log:     log,
+		sampled: sampledLogger(log),
+		sig:     sig,
+		api:     webrtc.NewAPI(webrtc.WithSettingEngine(o.settingEngine())),
+		fb:      newFramebuffer(sampledLogger(log)),
+		events:  newEventQueue(),
+	}
+	s.ctx, s.cancel = context.WithCancelCause(context.Background())
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := sig.writeLoop(s.ctx); err != nil {
+			s.fail(err)
+		}
+		sig.close()
+	}()
+	go func() {
+		defer s.wg.Done()
+		defer s.closePeer()
+		s.fail(s.run())
+	}()
+	if err := s.WaitFrames(ctx, 1); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("client: join connection %d: %w", connection, err)
+	}
+	return s, nil
+}
+
+// sampledLogger keeps at most a few lines a second of what a misbehaving peer could make
+// frequent.
+func sampledLogger(l zerolog.Logger) zerolog.Logger {
+	return l.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Second})
+}
+
+// fail ends the session with err as its cause, unless it has already ended.
+func (s *Session) fail(err error) {
+	if s.ctx.Err() == nil {
+		s.log.Info().Err(err).Msg("session ends")
+	}
+	s.cancel(err)
+}
+
+// Done is closed when the session ends; Err then says why.
+func (s *Session) Done() <-chan struct{} { return s.ctx.Done() }
+
+// Err returns nil while the session lasts, then why it ended: ErrClosed after Close, an error
+// wrapping ErrEnded when the server ended it, or the signaling failure.
+func (s *Session) Err() error {
+	if s.ctx.Err() == nil {
+		return nil
+	}
+	return context.Cause(s.ctx)
+}
+
+// Close ends the session: it closes the peer connection and the WebSocket and returns once
+// every goroutine of the session has stopped. It is safe to call more than once.
+func (s *Session) Close() error {
+	s.cancel(ErrClosed)
+	s.wg.Wait()
+	return nil
+}
+
+// Image returns a copy of the framebuffer (nil before the first SIZE).
+func (s *Session) Image() *image.RGBA {
+	img, _, _ := s.fb.snapshot(true)
+	return img
+}
+
+// Size returns the desktop size.
+func (s *Session) Size() (w, h int) { return s.fb.size() }
+
+// Frames returns the number of FRAME messages applied so far.
+func (s *Session) Frames() uint64 {
+	_, n, _ := s.fb.snapshot(false)
+	return n
+}
+
+// WaitFrames blocks until Frames() >= n, ctx ends (ctx.Err()) or the session ends (Err()).
+func (s *Session) WaitFrames(ctx context.Context, n uint64) error {
+	for {
+		_, got, next := s.fb.snapshot(false)
+		if got >= n {
+			return nil
+		}
+		if err := s.wait(ctx, next); err != nil {
+			return err
+		}
+	}
+}
+
+// WaitFor blocks until cond holds for the framebuffer, checking it now and after each FRAME;
+// cond gets a copy it may keep. It fails like WaitFrames.
+func (s *Session) WaitFor(ctx context.Context, cond func(img *image.RGBA) bool) error {
+	for {
+		img, _, next := s.fb.snapshot(true)
+		if img != nil && cond(img) {
+			return nil
+		}
+		if err := s.wait(ctx, next); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Session) wait(ctx context.Context, next <-chan struct{}) error {
+	select {
+	case <-next:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.ctx.Done():
+		return s.Err()
+	}
+}
+
+// Events returns the control messages from the relay (welcome, error...) and the signaling
+// server's error messages (as wire.Control of type "error"). The buffer is bounded: when it is
+// full the oldest event is dropped and counted in Stats. The channel is never closed: select
+// on Done too.
+func (s *Session) Events() <-chan wire.Control { return s.events.ch }
+
+// Welcome returns the last welcome message received, the zero Control before the first.
+func (s *Session) Welcome() wire.Control {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.welcome
+}
+
+// Stats returns the session's counters.
+func (s *Session) Stats() Stats {
+	st := s.fb.counters()
+	st.EventsDropped = s.events.dropped.Load()
+	return st
+}
+
+// Pointer sends a pointer message: position in framebuffer pixels and buttons (wire.Button*).
+func (s *Session) Pointer(x, y int, buttons uint8) error {
+	if !inU16(x) || !inU16(y) || buttons&^(wire.ButtonLeft|wire.ButtonMiddle|wire.ButtonRight) != 0 {
+		return fmt.Errorf("%w: pointer %d,%d buttons 0x%02x", ErrInvalidArgument, x, y, buttons)
+	}
+	return s.send(wire.InputID, wire.EncodePointer(x, y, buttons))
+}
+
+// Wheel sends a wheel message at x,y of dx,dy steps (positive dy scrolls down).
+func (s *Session) Wheel(x, y, dx, dy int) error {
+	if !inU16(x) || !inU16(y) || !inI16(dx) || !inI16(dy) {
+		return fmt.Errorf("%w: wheel at %d,%d by %d,%d", ErrInvalidArgument, x, y, dx, dy)
+	}
+	return s.send(wire.InputID, wire.EncodeWheel(x, y, dx, dy))
+}
+
+// Key sends a key press (down) or release of an X11 keysym.
+func (s *Session) Key(keysym uint32, down bool) error {
+	return s.send(wire.InputID, wire.EncodeKey(keysym, down))
+}
+
+// SendRawInput sends b as is on the input channel, for tests of the relay's validation.
+func (s *Session) SendRawInput(b []byte) error { return s.send(wire.InputID, b) }
+
+// SendRawControl sends b as is, as a text message, on the control channel.
+func (s *Session) SendRawControl(b []byte) error { return s.send(wire.ControlID, b) }
+
+// send writes b on the current peer connection's channel id; it fails with ErrNotConnected
+// while that channel is not open.
+func (s *Session) send(id uint16, b []byte) error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	var ch channel
+	s.mu.Lock()
+	if p := s.peer; p != nil {
+		ch = p.input
+		if id == wire.ControlID {
+			ch = p.control
+		}
+	}
+	s.mu.Unlock()
+	if ch == nil {
+		return ErrNotConnected
+	}
+	if _, err := ch.WriteDataChannel(b, id == wire.ControlID); err != nil {
+		return fmt.Errorf("client: send: %w", err)
+	}
+	return nil
+}
+
+// Freeze stops reading the display channel (after at most one more message) until Resume,
+// so that the relay sees a peer that does not keep up. For slow-consumer tests and benchmarks.
+func (s *Session) Freeze() {
+	s.freezeMu.Lock()
+	defer s.freezeMu.Unlock()
+	if s.thaw == nil {
+		s.thaw = make(chan struct{})
+	}
+}
+
+// Resume undoes Freeze.
+func (s *Session) Resume() {
+	s.freezeMu.Lock()
+	defer s.freezeMu.Unlock()
+	if s.thaw != nil {
+		close(s.thaw)
+		s.thaw = nil
+	}
+}
+
+// waitThawed blocks while the session is frozen; it returns false if ctx ends first.
+func (s *Session) waitThawed(ctx context.Context) bool {
+	s.freezeMu.Lock()
+	thaw := s.thaw
+	s.freezeMu.Unlock()
+	if thaw == nil {
+		return true
+	}
+	select {
+	case <-thaw:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func inU16(v int) bool { return v >= 0 && v <= math.MaxUint16 }
+func inI16(v int) bool { return v >= math.MinInt16 && v <= math.MaxInt16 }

@@ -1,0 +1,141 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/rs/zerolog"
+
+	"peerdesk/signaling/proto"
+)
+
+const (
+	handshakeTimeout = 10 * time.Second
+	writeTimeout     = 10 * time.Second // as the server's (docs/PROTOCOL.md, section 2)
+	// readTimeout drops a server that stopped talking: it pings every 20 s.
+	readTimeout = 60 * time.Second
+	// sendQueue bounds the signaling messages waiting for the writer.
+	sendQueue = 64
+	// maxCookie bounds the cookie value accepted from the caller.
+	maxCookie = 4096
+)
+
+// signaling is the peer's WebSocket to the signaling server: one reader (the session's run
+// loop) and one writer goroutine draining a bounded queue.
+type signaling struct {
+	conn *websocket.Conn
+	out  chan proto.Message
+	log  zerolog.Logger // sampled
+}
+
+// dialSignaling opens /ws/peer?connection=ID with the login cookie.
+func dialSignaling(ctx context.Context, o *options, serverURL string, connection int64, cookie string) (*signaling, error) {
+	u, err := parseServerURL(serverURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCookie(cookie); err != nil {
+		return nil, err
+	}
+	u = u.JoinPath("ws", "peer")
+	u.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
+	u.RawQuery = "connection=" + strconv.FormatInt(connection, 10)
+
+	d := websocket.Dialer{HandshakeTimeout: handshakeTimeout}
+	if t := o.transport(); t != nil {
+		d.Proxy, d.NetDialContext, d.TLSClientConfig = t.Proxy, t.DialContext, t.TLSClientConfig
+	}
+	header := http.Header{"Cookie": {cookieName + "=" + cookie}}
+	conn, resp, err := d.DialContext(ctx, u.String(), header)
+	if err != nil {
+		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
+			err = statusError(resp)
+		}
+		return nil, fmt.Errorf("client: dial %s: %w", u.Redacted(), err)
+	}
+	conn.SetReadLimit(proto.MaxMessage)
+	_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
+	conn.SetPingHandler(func(data string) error {
+		_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
+		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(writeTimeout))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		return err
+	})
+	return &signaling{conn: conn, out: make(chan proto.Message, sendQueue), log: sampledLogger(o.log)}, nil
+}
+
+// checkCookie refuses a value that is not a cookie-octet string (RFC 6265), so that it cannot
+// smuggle other cookies or headers.
+func checkCookie(v string) error {
+	if v == "" || len(v) > maxCookie {
+		return fmt.Errorf("%w: cookie of %d bytes", ErrInvalidArgument, len(v))
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == ',' || c == ';' || c == '\\' {
+			return fmt.Errorf("%w: cookie has byte 0x%02x", ErrInvalidArgument, c)
+		}
+	}
+	return nil
+}
+
+// read returns the next valid message. Frames that do not decode are logged and skipped: the
+// server answers ours the same way (docs/PROTOCOL.md, section 2). Only one goroutine reads.
+func (s *signaling) read() (proto.Message, error) {
+	for {
+		typ, b, err := s.conn.ReadMessage()
+		if err != nil {
+			return proto.Message{}, fmt.Errorf("client: signaling read: %w", err)
+		}
+		_ = s.conn.SetReadDeadline(time.Now().Add(readTimeout))
+		if typ != websocket.TextMessage {
+			s.log.Warn().Int("frame", typ).Msg("signaling: ignoring a non-text frame")
+			continue
+		}
+		m, err := proto.Decode(b)
+		if err != nil {
+			s.log.Warn().Err(err).Msg("signaling: ignoring a bad frame")
+			continue
+		}
+		return m, nil
+	}
+}
+
+// send queues m for the writer; it blocks only while the queue is full, until ctx ends.
+func (s *signaling) send(ctx context.Context, m proto.Message) error {
+	select {
+	case s.out <- m:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// writeLoop writes queued messages until ctx ends (nil) or a write fails.
+func (s *signaling) writeLoop(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-s.out:
+			_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := s.conn.WriteMessage(websocket.TextMessage, m.Encode()); err != nil {
+				return fmt.Errorf("client: signaling write: %w", err)
+			}
+		}
+	}
+}
+
+// close says goodbye to the server and closes the WebSocket, which ends the reader.
+func (s *signaling) close() {
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	_ = s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	_ = s.conn.Close()
+}

@@ -1,0 +1,11 @@
+package client
+
+// Stats are a session's counters since Join.
+type Stats struct {
+	Frames        uint64 // FRAME messages applied
+	LastSeq       uint32 // seq of the last FRAME applied
+	Messages      uint64 // display messages received
+	Bytes         uint64 // display bytes received
+	DecodeErrors  uint64 // display messages that could not be decoded or applied
+	EventsDropped uint64 // events dropped because Events() was not read in time
+}

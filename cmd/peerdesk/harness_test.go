@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"image"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+	"github.com/rs/zerolog"
+
+	"peerdesk/client"
+	"peerdesk/relay"
+	"peerdesk/relay/demo"
+	"peerdesk/store"
+)
+
+const (
+	testAdmin    = "admin"
+	testPassword = "correct horse battery"
+)
+
+// harness is a whole peerdesk on loopback: a real SQLite file, the signaling server on an
+// ephemeral port, and a relay agent serving a demo desktop, all in this process.
+type harness struct {
+	t      *testing.T
+	url    string
+	st     *store.Store
+	srv    *server
+	desk   *demo.Desktop
+	agent  *relay.Agent
+	connID int64
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// harnessConfig picks the demo desktop a harness serves.
+type harnessConfig struct {
+	demo      demo.Config
+	pipeline  relay.PipelineConfig
+	logLevel  zerolog.Level
+	noCleanup bool
+}
+
+// loopbackEngine keeps ICE on loopback, as every test here must (FIELD-NOTES.md).
+func loopbackEngine() *webrtc.SettingEngine {
+	se := &webrtc.SettingEngine{}
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return se
+}
+
+func testLogger(t testing.TB, level zerolog.Level) zerolog.Logger {
+	if level == zerolog.NoLevel {
+		level = zerolog.WarnLevel
+	}
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(level).With().Timestamp().Logger()
+}
+
+func newHarness(t *testing.T, cfg harnessConfig) *harness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := testLogger(t, cfg.logLevel)
+	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin}
+	st, err := store.Open(ctx, f.dbPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateUser(ctx, testAdmin, testPassword, true); err != nil {
+		t.Fatal(err)
+	}
+	token, err := demoToken(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.ConnectionByName(ctx, demoConnection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := startServer(ctx, st, &f, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.demo.Width == 0 {
+		cfg.demo.Width, cfg.demo.Height = 320, 240
+	}
+	desk, err := demo.New(cfg.demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, err := relay.NewAgent(relay.AgentConfig{
+		ServerURL:     srv.url,
+		Token:         token,
+		Source:        desk,
+		Logger:        log,
+		SettingEngine: loopbackEngine(),
+		Pipeline:      cfg.pipeline,
+		MinBackoff:    20 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, url: srv.url, st: st, srv: srv, desk: desk, agent: agent, connID: int64(c.ID), cancel: cancel, done: make(chan error, 1)}
+	go func() { h.done <- agent.Run(ctx) }()
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := agent.WaitOnline(wctx); err != nil {
+		t.Fatalf("agent never came online: %v", err)
+	}
+	if !cfg.noCleanup {
+		t.Cleanup(h.close)
+	}
+	return h
+}
+
+// close stops the agent, the server and the store, in that order.
+func (h *harness) close() {
+	h.cancel()
+	select {
+	case err := <-h.done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			h.t.Errorf("agent: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		h.t.Error("agent did not stop within 10 s")
+	}
+	if err := h.srv.close(); err != nil {
+		h.t.Errorf("server close: %v", err)
+	}
+	if err := h.st.Close(); err != nil {
+		h.t.Errorf("store close: %v", err)
+	}
+}
+
+// join logs in as the admin and joins the demo connection as a Go peer.
+func (h *harness) join(ctx context.Context) *client.Session {
+	h.t.Helper()
+	cookie, err := client.Login(ctx, h.url, testAdmin, testPassword)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	s, err := client.Join(ctx, h.url, h.connID, cookie, client.WithSettingEngine(*loopbackEngine()), client.WithLogger(testLogger(h.t, zerolog.WarnLevel)))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// waitHost waits until the peer's framebuffer equals the host desktop exactly.
+func waitHost(ctx context.Context, t *testing.T, s *client.Session, d *demo.Desktop) {
+	t.Helper()
+	var last *image.RGBA
+	err := s.WaitFor(ctx, func(img *image.RGBA) bool {
+		last = img
+		return diffPixels(img, d.Snapshot()) == 0
+	})
+	if err != nil {
+		n := -1
+		if last != nil {
+			n = diffPixels(last, d.Snapshot())
+		}
+		t.Fatalf("peer never matched the host: %v (%d pixels differ)", err, n)
+	}
+}
+
+// diffPixels counts the pixels that differ between two images (all of them if sizes differ).
+func diffPixels(a, b *image.RGBA) int {
+	if a.Bounds() != b.Bounds() {
+		return a.Bounds().Dx() * a.Bounds().Dy()
+	}
+	n := 0
+	r := a.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			i, j := a.PixOffset(x, y), b.PixOffset(x, y)
+			if a.Pix[i] != b.Pix[j] || a.Pix[i+1] != b.Pix[j+1] || a.Pix[i+2] != b.Pix[j+2] {
+				n++
+			}
+		}
+	}
+	return n
+}

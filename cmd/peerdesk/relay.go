@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+	"github.com/rs/zerolog"
+
+	"peerdesk/relay"
+	"peerdesk/relay/demo"
+	"peerdesk/relay/wire"
+)
+
+// relayFlags are the flags of the relay agent, shared by relay and demo.
+type relayFlags struct {
+	size     string
+	fps      int
+	loopback bool
+}
+
+func (f *relayFlags) register(fs *flag.FlagSet, loopback bool) {
+	fs.StringVar(&f.size, "demo-size", "1280x720", "size of the demo desktop, WIDTHxHEIGHT")
+	fs.IntVar(&f.fps, "demo-fps", 30, "frames per second of the demo desktop's animation (1-120)")
+	fs.BoolVar(&f.loopback, "ice-loopback", loopback, "offer loopback ICE candidates (peers on this machine)")
+}
+
+// demoSource builds the demo desktop from the flags.
+func (f *relayFlags) demoSource() (*demo.Desktop, error) {
+	w, h, err := parseSize(f.size)
+	if err != nil {
+		return nil, err
+	}
+	if f.fps < 1 || f.fps > 120 {
+		return nil, fmt.Errorf("%w: -demo-fps %d outside 1-120", errUsage, f.fps)
+	}
+	return demo.New(demo.Config{Width: w, Height: h, FPS: f.fps})
+}
+
+// settingEngine returns the pion settings for the agent's peer connections.
+func (f *relayFlags) settingEngine() *webrtc.SettingEngine {
+	se := &webrtc.SettingEngine{}
+	if f.loopback {
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	}
+	return se
+}
+
+func parseSize(s string) (w, h int, err error) {
+	ws, hs, ok := strings.Cut(s, "x")
+	w, errW := strconv.Atoi(ws)
+	h, errH := strconv.Atoi(hs)
+	if !ok || errW != nil || errH != nil || w < 16 || h < 16 || w > wire.MaxDimension || h > wire.MaxDimension {
+		return 0, 0, fmt.Errorf("%w: size %q must be WIDTHxHEIGHT, each 16-%d", errUsage, s, wire.MaxDimension)
+	}
+	return w, h, nil
+}
+
+func cmdRelay(ctx context.Context, args []string, stderr io.Writer) error {
+	var rf relayFlags
+	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
+	serverURL := fs.String("server", "http://localhost:8080", "signaling server URL")
+	tokenFile := fs.String("token-file", "", "file holding the connection's agent token (default: $PEERDESK_AGENT_TOKEN)")
+	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
+	rf.register(fs, false)
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	token, err := secretFrom(*tokenFile, "PEERDESK_AGENT_TOKEN")
+	if err != nil {
+		return err
+	}
+	if token == "" {
+		return fmt.Errorf("%w: no agent token: set PEERDESK_AGENT_TOKEN or -token-file", errUsage)
+	}
+	src, err := rf.demoSource()
+	if err != nil {
+		return err
+	}
+	return runAgent(ctx, *serverURL, token, src, &rf, log)
+}
+
+// runAgent runs a relay agent until ctx ends.
+func runAgent(ctx context.Context, serverURL, token string, src relay.Source, rf *relayFlags, log zerolog.Logger) error {
+	a, err := relay.NewAgent(relay.AgentConfig{
+		ServerURL:     serverURL,
+		Token:         token,
+		Source:        src,
+		Logger:        log,
+		SettingEngine: rf.settingEngine(),
+	})
+	if err != nil {
+		return err
+	}
+	if err := a.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}

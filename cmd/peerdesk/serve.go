@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"peerdesk/signaling"
+	"peerdesk/store"
+	"peerdesk/web"
+)
+
+// serverFlags are the flags shared by serve and demo.
+type serverFlags struct {
+	listen       string
+	data         string
+	adminUser    string
+	adminPwdFile string
+	tlsCert      string
+	tlsKey       string
+	origins      string
+	logLevel     string
+}
+
+func (f *serverFlags) register(fs *flag.FlagSet, listen string) {
+	fs.StringVar(&f.listen, "listen", listen, "address to serve HTTP on")
+	fs.StringVar(&f.data, "data", "./data", "directory for the SQLite database")
+	fs.StringVar(&f.adminUser, "admin-user", "admin", "name of the administrator account made on first start")
+	fs.StringVar(&f.adminPwdFile, "admin-password-file", "", "file holding the administrator's password (default: $PEERDESK_ADMIN_PASSWORD, else generated on first start)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (serves HTTPS with -tls-key)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key file")
+	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated extra origins allowed to open peer WebSockets")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
+}
+
+func (f *serverFlags) validate() error {
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return fmt.Errorf("%w: -tls-cert and -tls-key go together", errUsage)
+	}
+	if _, _, err := net.SplitHostPort(f.listen); err != nil {
+		return fmt.Errorf("%w: -listen %q: %v", errUsage, f.listen, err)
+	}
+	if f.data == "" {
+		return fmt.Errorf("%w: -data is empty", errUsage)
+	}
+	return nil
+}
+
+func (f *serverFlags) dbPath() string { return filepath.Join(f.data, "peerdesk.db") }
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f serverFlags
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	f.register(fs, ":8080")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if err := f.validate(); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, f.logLevel)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, f.dbPath())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := ensureAdmin(ctx, st, &f, stdout); err != nil {
+		return err
+	}
+	srv, err := startServer(ctx, st, &f, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "peerdesk is serving on %s\n", srv.url)
+	<-ctx.Done()
+	return srv.close()
+}
+
+// server is a running signaling server and its HTTP listener.
+type server struct {
+	url  string
+	sig  *signaling.Server
+	http *http.Server
+	wg   sync.WaitGroup
+	err  error
+}
+
+// startServer listens on f.listen and serves the signaling server until close.
+func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerolog.Logger) (*server, error) {
+	var origins []string
+	for _, o := range strings.Split(f.origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	sig, err := signaling.New(signaling.Config{
+		Store:          st,
+		Logger:         log,
+		Static:         web.Static(),
+		SecureCookies:  f.tlsCert != "",
+		AllowedOrigins: origins,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", f.listen)
+	if err != nil {
+		_ = sig.Close()
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s := &server{sig: sig, url: serverURL(ln.Addr(), f.tlsCert != "")}
+	s.http = &http.Server{
+		Handler:           sig.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          nil,
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		var err error
+		if f.tlsCert != "" {
+			err = s.http.ServeTLS(ln, f.tlsCert, f.tlsKey)
+		} else {
+			err = s.http.Serve(ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			s.err = err
+		}
+	}()
+	log.Info().Str("url", s.url).Msg("signaling server listening")
+	return s, nil
+}
+
+// close stops accepting, closes every WebSocket and waits for the serve loop.
+func (s *server) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	errShut := s.http.Shutdown(ctx)
+	errSig := s.sig.Close()
+	s.wg.Wait()
+	return errors.Join(s.err, errShut, errSig)
+}
+
+// serverURL is the URL a browser on this machine opens for addr.
+func serverURL(addr net.Addr, tls bool) string {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// ensureAdmin makes the administrator account on first start, with the configured password or
+// a generated one printed once; with a configured password it also resets an existing admin's.
+func ensureAdmin(ctx context.Context, st *store.Store, f *serverFlags, stdout io.Writer) error {
+	pw, err := secretFrom(f.adminPwdFile, "PEERDESK_ADMIN_PASSWORD")
+	if err != nil {
+		return err
+	}
+	u, err := st.UserByName(ctx, f.adminUser)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		generated := pw == ""
+		if generated {
+			pw = rand.Text()
+		}
+		if _, err := st.CreateUser(ctx, f.adminUser, pw, true); err != nil {
+			return fmt.Errorf("create admin: %w", err)
+		}
+		if generated {
+			fmt.Fprintf(stdout, "admin login: %s / %s  (generated now and shown only once)\n", f.adminUser, pw)
+		} else {
+			fmt.Fprintf(stdout, "admin login: %s / (the configured password)\n", f.adminUser)
+		}
+		return nil
+	case err != nil:
+		return err
+	case pw != "":
+		if err := st.SetPassword(ctx, u.ID, pw); err != nil {
+			return fmt.Errorf("set admin password: %w", err)
+		}
+		fmt.Fprintf(stdout, "admin login: %s / (the configured password)\n", f.adminUser)
+	default:
+		fmt.Fprintf(stdout, "admin login: %s / (unchanged; set PEERDESK_ADMIN_PASSWORD to reset it)\n", f.adminUser)
+	}
+	return nil
+}
+
+// secretFrom reads a secret from a file if given, else from an environment variable. Secrets
+// never come from flag values, which other users see in ps.
+func secretFrom(file, env string) (string, error) {
+	if file == "" {
+		return os.Getenv(env), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("read secret: %w", err)
+	}
+	if len(b) > 4096 {
+		return "", fmt.Errorf("%w: secret file %s is larger than 4 KiB", errUsage, file)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}

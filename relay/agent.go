@@ -1,0 +1,319 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/pion/webrtc/v4"
+	"github.com/rs/zerolog"
+
+	"peerdesk/signaling/proto"
+)
+
+// AgentConfig configures a host relay agent. Zero values mean the documented defaults.
+type AgentConfig struct {
+	// ServerURL is the signaling server's base URL, http(s)://host:port. Required.
+	ServerURL string
+	// Token is the connection's agent token. Required; never logged.
+	Token string
+	// Source is the desktop to serve. Required.
+	Source Source
+	// Logger receives the agent's logs.
+	Logger zerolog.Logger
+	// Pipeline configures the encode-once pipeline.
+	Pipeline PipelineConfig
+	// SettingEngine, if set, is used for every peer connection (tests restrict ICE to loopback).
+	SettingEngine *webrtc.SettingEngine
+	// ICEServers are the STUN/TURN servers the agent gathers candidates with.
+	ICEServers []webrtc.ICEServer
+	// MinBackoff and MaxBackoff bound the delay between reconnection attempts
+	// (defaults 250 ms and 10 s).
+	MinBackoff, MaxBackoff time.Duration
+	// HTTPHeader is added to the WebSocket handshake (besides Authorization).
+	HTTPHeader http.Header
+}
+
+func (c *AgentConfig) validate() error {
+	u, err := url.Parse(c.ServerURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%w: server URL %q must be http(s)://host[:port]", ErrConfig, c.ServerURL)
+	}
+	if c.Token == "" {
+		return fmt.Errorf("%w: agent token is empty", ErrConfig)
+	}
+	if c.Source == nil {
+		return fmt.Errorf("%w: no desktop source", ErrConfig)
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = 250 * time.Millisecond
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		c.MaxBackoff = max(10*time.Second, c.MinBackoff)
+	}
+	return nil
+}
+
+// wsURL maps the server URL to the agent WebSocket endpoint.
+func (c *AgentConfig) wsURL() string {
+	u, _ := url.Parse(c.ServerURL) // validated
+	if u.Scheme == "https" {
+		u.Scheme = "wss"
+	} else {
+		u.Scheme = "ws"
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/ws/agent"
+	return u.String()
+}
+
+// AgentStats are counters of an agent's life.
+type AgentStats struct {
+	Pipeline PipelineStats
+	// Peers is the number of peers currently known to the agent.
+	Peers int
+	// Connects counts successful connections to the signaling server.
+	Connects uint64
+	// InputApplied counts input events passed to the source.
+	InputApplied uint64
+	// InputDroppedReadOnly counts input events dropped because their sender is read-only.
+	InputDroppedReadOnly uint64
+	// InputRejected counts malformed or out-of-range input messages.
+	InputRejected uint64
+}
+
+// Agent is the host relay agent: it keeps a connection to the signaling server, answers
+// peers' offers and serves them the desktop through one shared pipeline.
+type Agent struct {
+	cfg      AgentConfig
+	log      zerolog.Logger
+	api      *webrtc.API
+	pipeline *Pipeline
+
+	connects     atomic.Uint64
+	inputApplied atomic.Uint64
+	inputRO      atomic.Uint64
+	inputBad     atomic.Uint64
+
+	mu    sync.Mutex
+	peers map[string]*peer
+	// online is closed and replaced each time the agent is welcomed by the server.
+	online chan struct{}
+}
+
+// NewAgent checks cfg and builds an agent; Run starts it.
+func NewAgent(cfg AgentConfig) (*Agent, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	p, err := NewPipeline(cfg.Pipeline)
+	if err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{}
+	if cfg.SettingEngine != nil {
+		se = *cfg.SettingEngine
+	}
+	se.SetSCTPMaxMessageSize(maxSCTPMessage)
+	se.LoggerFactory = pionLogger{cfg.Logger}
+	return &Agent{
+		cfg:      cfg,
+		log:      cfg.Logger.With().Str("component", "relay").Logger(),
+		api:      webrtc.NewAPI(webrtc.WithSettingEngine(se)),
+		pipeline: p,
+		peers:    make(map[string]*peer),
+		online:   make(chan struct{}),
+	}, nil
+}
+
+// maxSCTPMessage caps what a peer may send us in one data-channel message.
+const maxSCTPMessage = 256 * 1024
+
+// Pipeline returns the agent's pipeline (for stats and tests).
+func (a *Agent) Pipeline() *Pipeline { return a.pipeline }
+
+// Stats returns the agent's counters.
+func (a *Agent) Stats() AgentStats {
+	a.mu.Lock()
+	n := len(a.peers)
+	a.mu.Unlock()
+	return AgentStats{
+		Pipeline:             a.pipeline.Stats(),
+		Peers:                n,
+		Connects:             a.connects.Load(),
+		InputApplied:         a.inputApplied.Load(),
+		InputDroppedReadOnly: a.inputRO.Load(),
+		InputRejected:        a.inputBad.Load(),
+	}
+}
+
+// WaitOnline blocks until the agent has been welcomed by the server at least once, or ctx ends.
+func (a *Agent) WaitOnline(ctx context.Context) error {
+	for a.connects.Load() == 0 {
+		a.mu.Lock()
+		ch := a.online
+		a.mu.Unlock()
+		if a.connects.Load() > 0 {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Run serves the desktop until ctx ends: it runs the source into the pipeline and keeps a
+// connection to the signaling server, reconnecting with backoff. It returns when everything it
+// started has stopped, with ctx's error or the source's fatal error.
+func (a *Agent) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	srcErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := a.cfg.Source.Run(ctx, a.pipeline.Update)
+		if err != nil && ctx.Err() == nil {
+			a.log.Error().Err(err).Msg("desktop source stopped")
+		}
+		srcErr <- err
+		cancel()
+	}()
+
+	backoff := a.cfg.MinBackoff
+	for ctx.Err() == nil {
+		welcomed, err := a.serve(ctx)
+		a.closePeers()
+		if ctx.Err() != nil {
+			break
+		}
+		if welcomed {
+			backoff = a.cfg.MinBackoff
+		}
+		a.log.Warn().Err(err).Dur("retry_in", backoff).Msg("signaling connection lost")
+		select {
+		case <-time.After(backoff + rand.N(backoff/4+1)):
+		case <-ctx.Done():
+		}
+		backoff = min(backoff*2, a.cfg.MaxBackoff)
+	}
+	wg.Wait()
+	a.pipeline.Close()
+	if err := <-srcErr; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return ctx.Err()
+}
+
+// serve runs one signaling connection until it fails or ctx ends. welcomed reports whether the
+// server accepted the agent.
+func (a *Agent) serve(ctx context.Context) (welcomed bool, err error) {
+	h := http.Header{}
+	for k, v := range a.cfg.HTTPHeader {
+		h[k] = v
+	}
+	h.Set("Authorization", "Bearer "+a.cfg.Token)
+	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Proxy: http.ProxyFromEnvironment}
+	ws, resp, err := dialer.DialContext(ctx, a.cfg.wsURL(), h)
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		if resp != nil {
+			return false, fmt.Errorf("dial signaling server: %w (HTTP %d)", err, resp.StatusCode)
+		}
+		return false, fmt.Errorf("dial signaling server: %w", err)
+	}
+	sc := newSigConn(ws, a.log)
+	defer sc.close()
+	stop := context.AfterFunc(ctx, sc.close)
+	defer stop()
+
+	for {
+		m, err := sc.read()
+		if err != nil {
+			return welcomed, err
+		}
+		switch m.Type {
+		case proto.TypeHello:
+			if m.Connection != nil {
+				a.log.Info().Int64("connection", m.Connection.ID).Str("name", m.Connection.Name).Msg("connected to signaling server")
+			}
+			welcomed = true
+			a.connects.Add(1)
+			a.mu.Lock()
+			close(a.online)
+			a.online = make(chan struct{})
+			a.mu.Unlock()
+		case proto.TypeJoin:
+			a.join(sc, m)
+		case proto.TypeOffer, proto.TypeCandidate:
+			p := a.peer(m.Peer)
+			if p == nil {
+				sc.send(proto.Message{Type: proto.TypeError, Peer: m.Peer, Code: proto.CodeUnknownPeer, Message: "no join was announced for this peer"})
+				continue
+			}
+			if m.Type == proto.TypeOffer {
+				p.offer(m.SDP)
+			} else {
+				p.candidate(*m.Candidate)
+			}
+		case proto.TypeLeave:
+			a.mu.Lock()
+			p := a.peers[m.Peer]
+			delete(a.peers, m.Peer)
+			a.mu.Unlock()
+			if p != nil {
+				p.close()
+			}
+		case proto.TypeError:
+			a.log.Warn().Str("code", m.Code).Str("message", m.Message).Msg("signaling server refused a message")
+		default:
+			a.log.Warn().Str("type", m.Type).Msg("ignoring unknown signaling message")
+		}
+	}
+}
+
+func (a *Agent) join(sc *sigConn, m proto.Message) {
+	if m.Peer == "" || m.Identity == nil {
+		sc.send(proto.Message{Type: proto.TypeError, Code: proto.CodeBadMessage, Message: "join needs peer and identity"})
+		return
+	}
+	p := newPeer(a, sc, m.Peer, *m.Identity, m.ReadOnly)
+	a.mu.Lock()
+	old := a.peers[m.Peer]
+	a.peers[m.Peer] = p
+	a.mu.Unlock()
+	if old != nil {
+		old.close()
+	}
+	a.log.Info().Str("peer", m.Peer).Str("name", m.Identity.Name).Str("role", m.Identity.Role).Bool("read_only", m.ReadOnly).Msg("peer joined")
+}
+
+func (a *Agent) peer(id string) *peer {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.peers[id]
+}
+
+// closePeers ends every peer: they renegotiate once the agent is back.
+func (a *Agent) closePeers() {
+	a.mu.Lock()
+	ps := a.peers
+	a.peers = make(map[string]*peer)
+	a.mu.Unlock()
+	for _, p := range ps {
+		p.close()
+	}
+}

@@ -1,0 +1,12 @@
+package relay
+
+import "errors"
+
+// Errors callers branch on; others are wrapped around them with %w.
+var (
+	// ErrConfig reports an invalid configuration.
+	ErrConfig = errors.New("relay: invalid config")
+	// ErrTileTooLarge reports an encoded tile that does not fit one display message; it ends the
+	// peer stream that met it (it cannot happen with TileSize ≤ 64).
+	ErrTileTooLarge = errors.New("relay: encoded tile exceeds a display message")
+)

@@ -1,0 +1,253 @@
+package relay
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/rs/zerolog"
+
+	"peerdesk/relay/wire"
+	"peerdesk/signaling/proto"
+)
+
+// maxQueuedCandidates bounds the remote candidates held before an offer arrives.
+const maxQueuedCandidates = 64
+
+// badInputInterval is the least time between two bad-input errors sent to one peer.
+const badInputInterval = 200 * time.Millisecond
+
+// peer is one participant's WebRTC connection to the agent. The server vouched for its
+// identity and read-only flag in the join message; the agent trusts nothing the peer says.
+type peer struct {
+	agent    *Agent
+	sig      *sigConn
+	id       string
+	identity wire.Identity
+	readOnly bool
+	log      zerolog.Logger
+
+	mu         sync.Mutex
+	closed     bool
+	pc         *webrtc.PeerConnection
+	control    *webrtc.DataChannel
+	stream     *PeerStream
+	pending    []webrtc.ICECandidateInit
+	lastBadMsg time.Time
+}
+
+func newPeer(a *Agent, sig *sigConn, id string, ident proto.Identity, readOnly bool) *peer {
+	return &peer{
+		agent:    a,
+		sig:      sig,
+		id:       id,
+		identity: wire.Identity{Name: ident.Name, Role: ident.Role},
+		readOnly: readOnly,
+		log:      a.log.With().Str("peer", id).Logger(),
+	}
+}
+
+// offer answers a peer's offer with a fresh peer connection, replacing any previous one.
+func (p *peer) offer(sdp string) {
+	pc, err := p.newPeerConnection()
+	if err != nil {
+		p.log.Error().Err(err).Msg("create peer connection")
+		p.sig.send(proto.Message{Type: proto.TypeError, Peer: p.id, Code: proto.CodeInternal, Message: "the host could not create a peer connection"})
+		return
+	}
+	answer, err := p.negotiate(pc, sdp)
+	if err != nil {
+		_ = pc.Close()
+		p.log.Warn().Err(err).Msg("refused offer")
+		p.sig.send(proto.Message{Type: proto.TypeError, Peer: p.id, Code: proto.CodeBadSDP, Message: "the offer was refused: " + err.Error()})
+		return
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		_ = pc.Close()
+		return
+	}
+	old, oldStream := p.pc, p.stream
+	p.pc, p.stream = pc, nil
+	pending := p.pending
+	p.pending = nil
+	p.mu.Unlock()
+	if oldStream != nil {
+		oldStream.Close()
+	}
+	if old != nil {
+		_ = old.Close()
+	}
+	for _, c := range pending {
+		if err := pc.AddICECandidate(c); err != nil {
+			p.log.Debug().Err(err).Msg("queued candidate refused")
+		}
+	}
+	p.sig.send(proto.Message{Type: proto.TypeAnswer, Peer: p.id, SDP: answer})
+}
+
+func (p *peer) negotiate(pc *webrtc.PeerConnection, sdp string) (string, error) {
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return "", err
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return "", err
+	}
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return "", err
+	}
+	return answer.SDP, nil
+}
+
+func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
+	pc, err := p.agent.api.NewPeerConnection(webrtc.Configuration{ICEServers: p.agent.cfg.ICEServers})
+	if err != nil {
+		return nil, err
+	}
+	chans := make([]*webrtc.DataChannel, 3)
+	for i, label := range []string{wire.ControlLabel, wire.DisplayLabel, wire.InputLabel} {
+		id := uint16(i)
+		yes := true
+		chans[i], err = pc.CreateDataChannel(label, &webrtc.DataChannelInit{Negotiated: &yes, ID: &id, Ordered: &yes})
+		if err != nil {
+			_ = pc.Close()
+			return nil, err
+		}
+	}
+	control, display, input := chans[wire.ControlID], chans[wire.DisplayID], chans[wire.InputID]
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil {
+			return
+		}
+		p.sig.send(proto.Message{Type: proto.TypeCandidate, Peer: p.id, Candidate: toProtoCandidate(c.ToJSON())})
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		p.log.Debug().Str("state", s.String()).Msg("peer connection state")
+	})
+	control.OnOpen(func() {
+		p.mu.Lock()
+		p.control = control
+		p.mu.Unlock()
+		w, h := p.agent.pipeline.Size()
+		ident := p.identity
+		_ = control.Send(wire.Control{Type: wire.ControlWelcome, Peer: p.id, Identity: &ident, ReadOnly: p.readOnly, Width: w, Height: h}.Encode())
+	})
+	control.OnMessage(func(msg webrtc.DataChannelMessage) {
+		c, err := wire.DecodeControl(msg.Data)
+		if err != nil {
+			p.controlError("bad-message", err.Error())
+			return
+		}
+		p.controlError(proto.CodeUnknownType, "unknown control message type "+truncate(c.Type, 32))
+	})
+	hw := p.agent.pipeline.HighWater()
+	display.SetBufferedAmountLowThreshold(hw / 2)
+	display.OnOpen(func() {
+		s := p.agent.pipeline.AddPeer(display)
+		display.OnBufferedAmountLow(s.Wake)
+		p.mu.Lock()
+		if p.closed || p.pc != pc {
+			p.mu.Unlock()
+			s.Close()
+			return
+		}
+		p.stream = s
+		p.mu.Unlock()
+	})
+	input.OnMessage(p.input)
+	return pc, nil
+}
+
+// input applies one input message, unless the peer is read-only or the message is bad.
+func (p *peer) input(msg webrtc.DataChannelMessage) {
+	if msg.IsString {
+		p.agent.inputBad.Add(1)
+		p.controlError("bad-input", "input messages are binary")
+		return
+	}
+	w, h := p.agent.pipeline.Size()
+	in, err := wire.DecodeInput(msg.Data, w, h)
+	if err != nil {
+		p.agent.inputBad.Add(1)
+		p.controlError("bad-input", err.Error())
+		return
+	}
+	if p.readOnly {
+		p.agent.inputRO.Add(1)
+		return
+	}
+	if err := p.agent.cfg.Source.Input(in); err != nil {
+		p.agent.inputBad.Add(1)
+		p.controlError("bad-input", err.Error())
+		return
+	}
+	p.agent.inputApplied.Add(1)
+}
+
+// controlError tells the peer its last message was refused, at most every badInputInterval.
+func (p *peer) controlError(code, message string) {
+	p.mu.Lock()
+	c := p.control
+	now := time.Now()
+	if c == nil || now.Sub(p.lastBadMsg) < badInputInterval {
+		p.mu.Unlock()
+		return
+	}
+	p.lastBadMsg = now
+	p.mu.Unlock()
+	_ = c.Send(wire.Control{Type: wire.ControlError, Code: code, Message: message}.Encode())
+}
+
+// candidate adds a trickled remote candidate, or queues it until an offer arrives.
+func (p *peer) candidate(c proto.Candidate) {
+	init := webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
+	p.mu.Lock()
+	pc := p.pc
+	if pc == nil {
+		if len(p.pending) < maxQueuedCandidates {
+			p.pending = append(p.pending, init)
+		}
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	if err := pc.AddICECandidate(init); err != nil {
+		p.sig.send(proto.Message{Type: proto.TypeError, Peer: p.id, Code: proto.CodeBadMessage, Message: "candidate refused: " + err.Error()})
+	}
+}
+
+// close ends the peer's connection and its display stream; safe to call twice.
+func (p *peer) close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	pc, s := p.pc, p.stream
+	p.pc, p.stream, p.control = nil, nil, nil
+	p.mu.Unlock()
+	if s != nil {
+		s.Close()
+	}
+	if pc != nil {
+		if err := pc.Close(); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
+			p.log.Debug().Err(err).Msg("close peer connection")
+		}
+	}
+	p.log.Info().Msg("peer left")
+}
+
+func toProtoCandidate(c webrtc.ICECandidateInit) *proto.Candidate {
+	return &proto.Candidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,362 @@
+package relay
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"sync"
+	"sync/atomic"
+
+	"github.com/rs/zerolog"
+
+	"peerdesk/relay/wire"
+)
+
+// Pipeline defaults.
+const (
+	defaultTileSize    = 64
+	minTileSize        = 16
+	maxTileSize        = 64 // the largest tile whose worst JPEG still fits one display message
+	defaultJPEGQuality = 80
+	defaultHighWater   = 1 << 20
+)
+
+// PipelineConfig configures a Pipeline. Zero values mean the defaults.
+type PipelineConfig struct {
+	// Logger receives the pipeline's and its peer streams' logs.
+	Logger zerolog.Logger
+	// TileSize is the side of the square tiles the desktop is cut into, 16 to 64 pixels
+	// (default 64, so that any encoded tile fits one 64 KiB display message).
+	TileSize int
+	// JPEGQuality is the quality of photographic tiles, 1 to 100 (default 80).
+	JPEGQuality int
+	// HighWater is how many bytes a peer's transport may buffer before its sender stops
+	// queueing and waits for PeerStream.Wake (default 1 MiB).
+	HighWater uint64
+}
+
+// withDefaults returns c with its zero fields set to the defaults.
+func (c PipelineConfig) withDefaults() PipelineConfig {
+	if c.TileSize == 0 {
+		c.TileSize = defaultTileSize
+	}
+	if c.JPEGQuality == 0 {
+		c.JPEGQuality = defaultJPEGQuality
+	}
+	if c.HighWater == 0 {
+		c.HighWater = defaultHighWater
+	}
+	return c
+}
+
+func (c PipelineConfig) validate() error {
+	if c.TileSize < minTileSize || c.TileSize > maxTileSize {
+		return fmt.Errorf("%w: tile size %d outside %d..%d", ErrConfig, c.TileSize, minTileSize, maxTileSize)
+	}
+	if c.JPEGQuality < 1 || c.JPEGQuality > 100 {
+		return fmt.Errorf("%w: JPEG quality %d outside 1..100", ErrConfig, c.JPEGQuality)
+	}
+	return nil
+}
+
+// PipelineStats counts a pipeline's work since it was created.
+type PipelineStats struct {
+	Updates      uint64 // desktop updates accepted
+	TileVersions uint64 // tile versions created (a tile's first content and every change)
+	Encodes      uint64 // tile versions encoded; at most one encode per version, whatever the peers
+	EncodedBytes uint64 // bytes those encodes produced
+	Seq          uint32 // the frame number, bumped by every update that changed a pixel or the size
+	Width        int    // the desktop size, 0 before the first update
+	Height       int
+	Peers        int // peer streams added and not yet closed
+}
+
+// Pipeline holds the desktop as versioned tiles and fans it out to peer streams: each tile
+// version is encoded at most once, lazily, by the first stream that needs it, and the same bytes
+// go to every peer. It is safe for concurrent use.
+type Pipeline struct {
+	cfg PipelineConfig
+	log zerolog.Logger
+	png *png.Encoder
+
+	mu         sync.RWMutex
+	fb         *image.RGBA // the desktop, always opaque; nil before the first update
+	gen        uint64      // bumped on every resize
+	cols, rows int
+	tiles      []*tile // replaced, never modified in place, on a resize
+	seq        uint32
+	streams    map[*PeerStream]struct{}
+	closed     bool
+	updates    uint64
+	versions   uint64
+	nextStream uint64
+
+	encodes      atomic.Uint64
+	encodedBytes atomic.Uint64
+}
+
+// NewPipeline returns an empty pipeline; feed it with Update.
+func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Pipeline{
+		cfg:     cfg,
+		log:     cfg.Logger.With().Str("component", "pipeline").Logger(),
+		png:     &png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngBuffers{}},
+		streams: make(map[*PeerStream]struct{}),
+	}, nil
+}
+
+// Update takes a new state of the desktop: frame is the whole framebuffer, damage the rectangles
+// that may have changed (ignored on the first update and on a resize, which change everything).
+// It copies what it needs and wakes the peer streams; it never waits for them. It has the
+// signature of a Source's update callback. A frame without pixels, larger than
+// wire.MaxDimension or not at 0,0 is dropped and logged.
+func (p *Pipeline) Update(frame *image.RGBA, damage []image.Rectangle) {
+	if err := checkFrame(frame); err != nil {
+		p.log.Warn().Err(err).Msg("dropping desktop update")
+		return
+	}
+	w, h := frame.Rect.Dx(), frame.Rect.Dy()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.updates++
+	var changed bool
+	if p.fb == nil || p.fb.Rect.Dx() != w || p.fb.Rect.Dy() != h {
+		p.resize(frame)
+		changed = true
+	} else {
+		for _, t := range p.damaged(damage) {
+			if p.copyTile(frame, t.rect) {
+				t.version++
+				p.versions++
+				changed = true
+			}
+		}
+	}
+	if !changed {
+		return
+	}
+	p.seq++
+	for s := range p.streams {
+		s.Wake()
+	}
+}
+
+// checkFrame reports why frame cannot be a desktop update, if it cannot.
+func checkFrame(frame *image.RGBA) error {
+	if frame == nil {
+		return errors.New("nil frame")
+	}
+	r := frame.Rect
+	w, h := r.Dx(), r.Dy()
+	switch {
+	case r.Min != image.Point{}:
+		return fmt.Errorf("frame bounds %v do not start at 0,0", r)
+	case w < 1 || h < 1 || w > wire.MaxDimension || h > wire.MaxDimension:
+		return fmt.Errorf("frame size %dx%d outside 1..%d", w, h, wire.MaxDimension)
+	case frame.Stride < 4*w || len(frame.Pix) < (h-1)*frame.Stride+4*w:
+		return fmt.Errorf("frame of %d bytes with stride %d for %dx%d", len(frame.Pix), frame.Stride, w, h)
+	}
+	return nil
+}
+
+// resize makes a new framebuffer and tile set of frame's size holding frame; p.mu is held.
+func (p *Pipeline) resize(frame *image.RGBA) {
+	w, h := frame.Rect.Dx(), frame.Rect.Dy()
+	ts := p.cfg.TileSize
+	p.fb = image.NewRGBA(frame.Rect)
+	p.gen++
+	p.cols, p.rows = (w+ts-1)/ts, (h+ts-1)/ts
+	p.tiles = make([]*tile, 0, p.cols*p.rows)
+	for y := 0; y < h; y += ts {
+		for x := 0; x < w; x += ts {
+			r := image.Rect(x, y, min(x+ts, w), min(y+ts, h))
+			p.copyTile(frame, r)
+			p.tiles = append(p.tiles, &tile{rect: r, gen: p.gen, version: 1})
+		}
+	}
+	p.versions += uint64(len(p.tiles))
+}
+
+// damaged returns the tiles that the damage rectangles touch, each once; p.mu is held.
+func (p *Pipeline) damaged(damage []image.Rectangle) []*tile {
+	ts := p.cfg.TileSize
+	seen := make([]bool, len(p.tiles))
+	var out []*tile
+	for _, d := range damage {
+		d = d.Intersect(p.fb.Rect)
+		if d.Empty() {
+			continue
+		}
+		for ty := d.Min.Y / ts; ty <= (d.Max.Y-1)/ts; ty++ {
+			for tx := d.Min.X / ts; tx <= (d.Max.X-1)/ts; tx++ {
+				i := ty*p.cols + tx
+				if !seen[i] {
+					seen[i] = true
+					out = append(out, p.tiles[i])
+				}
+			}
+		}
+	}
+	return out
+}
+
+// copyTile copies the rectangle r of frame into the framebuffer, as opaque pixels, and reports
+// whether any pixel changed; p.mu is held.
+func (p *Pipeline) copyTile(frame *image.RGBA, r image.Rectangle) bool {
+	var changed bool
+	n := 4 * r.Dx()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		src := frame.Pix[frame.PixOffset(r.Min.X, y):][:n]
+		dst := p.fb.Pix[p.fb.PixOffset(r.Min.X, y):][:n]
+		if copyRow(dst, src) {
+			changed = true
+		}
+	}
+	return changed
+}
+
+// copyRow copies the colours of the pixels of src to dst, leaving dst opaque, and reports
+// whether any colour changed. A desktop is opaque: sources such as VNC leave alpha undefined.
+func copyRow(dst, src []byte) bool {
+	if bytes.Equal(dst, src) {
+		return false
+	}
+	var changed bool
+	for i := 0; i+3 < len(src); i += 4 {
+		if dst[i] != src[i] || dst[i+1] != src[i+1] || dst[i+2] != src[i+2] || dst[i+3] != 0xff {
+			dst[i], dst[i+1], dst[i+2], dst[i+3] = src[i], src[i+1], src[i+2], 0xff
+			changed = true
+		}
+	}
+	return changed
+}
+
+// Size returns the desktop size, 0×0 before the first update.
+func (p *Pipeline) Size() (w, h int) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.fb == nil {
+		return 0, 0
+	}
+	return p.fb.Rect.Dx(), p.fb.Rect.Dy()
+}
+
+// HighWater returns the configured (or default) high-water mark of a peer's transport buffer;
+// the agent sets its low-water threshold below it.
+func (p *Pipeline) HighWater() uint64 { return p.cfg.HighWater }
+
+// Snapshot returns a copy of the pipeline's framebuffer, or nil before the first update.
+func (p *Pipeline) Snapshot() *image.RGBA {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.fb == nil {
+		return nil
+	}
+	img := image.NewRGBA(p.fb.Rect)
+	copy(img.Pix, p.fb.Pix)
+	return img
+}
+
+// view is what a peer stream reads of the pipeline at the start of a pass.
+type view struct {
+	gen      uint64
+	w, h     int
+	seq      uint32
+	tiles    []*tile
+	versions []uint64 // versions[i] is the version of tiles[i]
+}
+
+// view fills v with the pipeline's current state, reusing v's slices, and reports false before
+// the first update.
+func (p *Pipeline) view(v *view) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.fb == nil {
+		return false
+	}
+	v.gen, v.seq, v.tiles = p.gen, p.seq, p.tiles
+	v.w, v.h = p.fb.Rect.Dx(), p.fb.Rect.Dy()
+	v.versions = v.versions[:0]
+	for _, t := range p.tiles {
+		v.versions = append(v.versions, t.version)
+	}
+	return true
+}
+
+// AddPeer starts a peer stream that sends the desktop to out: SIZE, every tile, FRAME, then the
+// changes. The caller closes the stream (or the pipeline). On a closed pipeline it returns a
+// stream that is already stopped.
+func (p *Pipeline) AddPeer(out Sender) *PeerStream {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.nextStream++
+	s := newPeerStream(p, out, p.nextStream)
+	if p.closed {
+		close(s.done) // never started: Close only closes stop
+		return s
+	}
+	p.streams[s] = struct{}{}
+	go s.run()
+	return s
+}
+
+// removeStream forgets a closed stream.
+func (p *Pipeline) removeStream(s *PeerStream) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.streams, s)
+}
+
+// Stats returns the pipeline's counters.
+func (p *Pipeline) Stats() PipelineStats {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	st := PipelineStats{
+		Updates:      p.updates,
+		TileVersions: p.versions,
+		Encodes:      p.encodes.Load(),
+		EncodedBytes: p.encodedBytes.Load(),
+		Seq:          p.seq,
+		Peers:        len(p.streams),
+	}
+	if p.fb != nil {
+		st.Width, st.Height = p.fb.Rect.Dx(), p.fb.Rect.Dy()
+	}
+	return st
+}
+
+// PeerStats returns the counters of every current peer stream.
+func (p *Pipeline) PeerStats() []PeerStats {
+	p.mu.RLock()
+	streams := make([]*PeerStream, 0, len(p.streams))
+	for s := range p.streams {
+		streams = append(streams, s)
+	}
+	p.mu.RUnlock()
+	st := make([]PeerStats, len(streams))
+	for i, s := range streams {
+		st[i] = s.Stats()
+	}
+	return st
+}
+
+// Close stops every peer stream and waits for them; later AddPeer calls return stopped
+// streams. It is safe to call more than once.
+func (p *Pipeline) Close() {
+	p.mu.Lock()
+	p.closed = true
+	streams := make([]*PeerStream, 0, len(p.streams))
+	for s := range p.streams {
+		streams = append(streams, s)
+	}
+	p.mu.Unlock()
+	for _, s := range streams {
+		s.Close()
+	}
+}

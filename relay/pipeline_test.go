@@ -1,0 +1,485 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"image/draw"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
+
+	"peerdesk/relay/demo"
+	"peerdesk/relay/wire"
+)
+
+func newTestPipeline(t *testing.T, cfg PipelineConfig) *Pipeline {
+	t.Helper()
+	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t))
+	p, err := NewPipeline(cfg)
+	if err != nil {
+		t.Fatalf("NewPipeline: %v", err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// addPeers starts n fake peers on p.
+func addPeers(t *testing.T, p *Pipeline, n int) ([]*fakePeer, []*PeerStream) {
+	peers := make([]*fakePeer, n)
+	streams := make([]*PeerStream, n)
+	for i := range peers {
+		peers[i] = newFakePeer(t)
+		streams[i] = p.AddPeer(peers[i])
+	}
+	return peers, streams
+}
+
+func fill(img *image.RGBA, r image.Rectangle, c color.RGBA) {
+	draw.Draw(img, r, &image.Uniform{C: c}, image.Point{}, draw.Src)
+}
+
+// fillNoise paints r with random pixels from a palette of n colours: PNG content when n ≤ 256,
+// photographic (JPEG) content above.
+func fillNoise(img *image.RGBA, r image.Rectangle, rnd *rand.Rand, n int) {
+	pal := make([]color.RGBA, n)
+	for i := range pal {
+		pal[i] = color.RGBA{R: uint8(rnd.IntN(256)), G: uint8(rnd.IntN(256)), B: uint8(rnd.IntN(256)), A: 0xff}
+	}
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			img.SetRGBA(x, y, pal[rnd.IntN(n)])
+		}
+	}
+}
+
+// fillPhoto paints r, inside a 330×200 image, with a smooth gradient of many colours (JPEG
+// content).
+func fillPhoto(img *image.RGBA, r image.Rectangle, phase int) {
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			img.SetRGBA(x, y, color.RGBA{R: uint8(x/2 + phase), G: uint8(y + phase), B: uint8((x + y) / 3), A: 0xff})
+		}
+	}
+}
+
+func randRect(rnd *rand.Rand, b image.Rectangle) image.Rectangle {
+	x, y := rnd.IntN(b.Dx()), rnd.IntN(b.Dy())
+	return image.Rect(x, y, x+1+rnd.IntN(b.Dx()/2), y+1+rnd.IntN(b.Dy()/2)).Intersect(b)
+}
+
+func randColor(rnd *rand.Rand) color.RGBA {
+	return color.RGBA{R: uint8(rnd.IntN(256)), G: uint8(rnd.IntN(256)), B: uint8(rnd.IntN(256)), A: 0xff}
+}
+
+// assertMatches checks that a peer's framebuffer equals the host's: exactly where the peer's
+// last tile was PNG, within JPEG tolerance elsewhere.
+func assertMatches(t *testing.T, host *image.RGBA, peer *fakePeer, tileSize int) {
+	t.Helper()
+	got, formats := peer.framebuffer()
+	if got == nil || got.Rect != host.Rect {
+		t.Fatalf("peer framebuffer %v, host %v", got, host.Rect)
+	}
+	for ty := 0; ty < host.Rect.Dy(); ty += tileSize {
+		for tx := 0; tx < host.Rect.Dx(); tx += tileSize {
+			r := image.Rect(tx, ty, tx+tileSize, ty+tileSize).Intersect(host.Rect)
+			var sum, worst, n int
+			for y := r.Min.Y; y < r.Max.Y; y++ {
+				for x := r.Min.X; x < r.Max.X; x++ {
+					i := host.PixOffset(x, y)
+					for c := range 3 {
+						d := int(host.Pix[i+c]) - int(got.Pix[i+c])
+						d = max(d, -d)
+						sum, worst, n = sum+d, max(worst, d), n+1
+					}
+				}
+			}
+			switch formats[r.Min] {
+			case wire.FormatPNG:
+				if worst != 0 {
+					t.Fatalf("PNG tile at %v differs from the host by up to %d", r.Min, worst)
+				}
+			case wire.FormatJPEG:
+				if mean := float64(sum) / float64(n); mean > 6 || worst > 96 {
+					t.Fatalf("JPEG tile at %v differs from the host: mean %.1f, max %d", r.Min, mean, worst)
+				}
+			default:
+				t.Fatalf("peer never received the tile at %v", r.Min)
+			}
+		}
+	}
+}
+
+func TestPipelineConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  PipelineConfig
+		ok   bool
+	}{
+		{"defaults", PipelineConfig{}, true},
+		{"small tiles", PipelineConfig{TileSize: 16}, true},
+		{"tiny tiles", PipelineConfig{TileSize: 8}, false},
+		{"huge tiles", PipelineConfig{TileSize: 128}, false},
+		{"negative quality", PipelineConfig{JPEGQuality: -1}, false},
+		{"quality above 100", PipelineConfig{JPEGQuality: 101}, false},
+		{"low high water", PipelineConfig{HighWater: 1}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := NewPipeline(tt.cfg)
+			if tt.ok != (err == nil) {
+				t.Fatalf("NewPipeline(%+v) = %v, want ok=%v", tt.cfg, err, tt.ok)
+			}
+			if err != nil && !errors.Is(err, ErrConfig) {
+				t.Fatalf("error %v is not ErrConfig", err)
+			}
+			if p != nil && (p.cfg.TileSize == 0 || p.cfg.JPEGQuality == 0 || p.HighWater() == 0) {
+				t.Fatalf("defaults not applied: %+v", p.cfg)
+			}
+		})
+	}
+}
+
+func TestPipelineConverges(t *testing.T) {
+	for _, n := range []int{1, 2, 5} {
+		t.Run(string(rune('0'+n))+" peers", func(t *testing.T) {
+			p := newTestPipeline(t, PipelineConfig{})
+			peers, _ := addPeers(t, p, n)
+			rnd := rand.New(rand.NewPCG(1, uint64(n)))
+			frame := image.NewRGBA(image.Rect(0, 0, 330, 200)) // edge tiles on both axes
+			fill(frame, frame.Rect, color.RGBA{R: 30, G: 40, B: 50, A: 0xff})
+			p.Update(frame, []image.Rectangle{frame.Rect})
+			for i := range 12 {
+				r := randRect(rnd, frame.Rect)
+				if i%2 == 0 {
+					fill(frame, r, randColor(rnd))
+				} else {
+					fillNoise(frame, r, rnd, 50)
+				}
+				p.Update(frame, []image.Rectangle{r})
+			}
+			// Photographic content last and on whole tiles, so that a JPEG tile holds
+			// nothing else and its error is meaningful.
+			for i, r := range []image.Rectangle{image.Rect(64, 0, 192, 64), image.Rect(128, 64, 330, 200)} {
+				fillPhoto(frame, r, 40*i)
+				p.Update(frame, []image.Rectangle{r})
+			}
+			seq := p.Stats().Seq
+			for _, f := range peers {
+				f.waitSeq(seq)
+				assertMatches(t, p.Snapshot(), f, defaultTileSize)
+			}
+			formats := map[wire.Format]bool{}
+			_, fm := peers[0].framebuffer()
+			for _, f := range fm {
+				formats[f] = true
+			}
+			if !formats[wire.FormatPNG] || !formats[wire.FormatJPEG] {
+				t.Fatalf("formats used %v, want both PNG and JPEG", formats)
+			}
+		})
+	}
+}
+
+func TestPipelineEncodesOnce(t *testing.T) {
+	p := newTestPipeline(t, PipelineConfig{})
+	peers, _ := addPeers(t, p, 5)
+	frame := image.NewRGBA(image.Rect(0, 0, 320, 192))
+	p.Update(frame, []image.Rectangle{frame.Rect})
+	rnd := rand.New(rand.NewPCG(2, 2))
+	for i := range 40 {
+		var damage []image.Rectangle
+		for range 3 {
+			tx, ty := rnd.IntN(5), rnd.IntN(3)
+			r := image.Rect(tx*64, ty*64, tx*64+64, ty*64+64)
+			// Every version of every tile gets a colour of its own, so distinct encodings
+			// are distinct versions.
+			fill(frame, r, color.RGBA{R: uint8(i + 1), G: uint8(tx), B: uint8(ty), A: 0xff})
+			damage = append(damage, r)
+		}
+		p.Update(frame, damage)
+	}
+	seq := p.Stats().Seq
+	received := map[tileKey]bool{}
+	for _, f := range peers {
+		f.waitSeq(seq)
+		assertMatches(t, p.Snapshot(), f, defaultTileSize)
+		f.mu.Lock()
+		for k := range f.received {
+			received[k] = true
+		}
+		f.mu.Unlock()
+	}
+	st := p.Stats()
+	if st.Encodes != uint64(len(received)) {
+		t.Fatalf("%d encodes for %d distinct tile versions received", st.Encodes, len(received))
+	}
+	if st.Encodes > st.TileVersions || st.Encodes < 15 {
+		t.Fatalf("%d encodes for %d tile versions of 15 tiles", st.Encodes, st.TileVersions)
+	}
+}
+
+func TestPipelineSlowConsumer(t *testing.T) {
+	const highWater = 8 << 10
+	p := newTestPipeline(t, PipelineConfig{HighWater: highWater})
+	peers, streams := addPeers(t, p, 2)
+	fast, slow := peers[0], peers[1]
+	rnd := rand.New(rand.NewPCG(3, 3))
+	// About 4 KiB of PNG per tile: a change of every tile takes several messages.
+	frame := image.NewRGBA(image.Rect(0, 0, 512, 384))
+	fillNoise(frame, frame.Rect, rnd, 128)
+	p.Update(frame, []image.Rectangle{frame.Rect})
+	slow.waitSeq(p.Stats().Seq)
+	slow.pause()
+
+	for range 10 {
+		fillNoise(frame, frame.Rect, rnd, 128)
+		p.Update(frame, []image.Rectangle{frame.Rect})
+		fast.waitSeq(p.Stats().Seq)
+	}
+	if got := streams[0].Stats().Frames; got < 11 {
+		t.Fatalf("fast peer received %d frames, want at least 11", got)
+	}
+	assertMatches(t, p.Snapshot(), fast, defaultTileSize)
+	slow.mu.Lock()
+	maxBuffered := slow.maxBuffered
+	slow.mu.Unlock()
+	if maxBuffered > highWater+wire.MaxMessage {
+		t.Fatalf("stopped peer buffered %d bytes, high water %d", maxBuffered, highWater)
+	}
+	if st := streams[1].Stats(); st.Stalls == 0 {
+		t.Fatalf("stopped peer never stalled: %+v", st)
+	}
+
+	slow.resume(streams[1])
+	slow.waitSeq(p.Stats().Seq)
+	assertMatches(t, p.Snapshot(), slow, defaultTileSize)
+	if st := streams[1].Stats(); st.SkippedVersions == 0 {
+		t.Fatalf("resumed peer skipped no stale version: %+v", st)
+	}
+}
+
+func TestPipelineSkipsVersionsNoPeerNeeds(t *testing.T) {
+	p := newTestPipeline(t, PipelineConfig{HighWater: 8 << 10})
+	peers, streams := addPeers(t, p, 1)
+	rnd := rand.New(rand.NewPCG(5, 5))
+	frame := image.NewRGBA(image.Rect(0, 0, 256, 256))
+	fillNoise(frame, frame.Rect, rnd, 128)
+	p.Update(frame, nil)
+	peers[0].waitSeq(1)
+	peers[0].pause()
+	for range 10 {
+		fillNoise(frame, frame.Rect, rnd, 128)
+		p.Update(frame, []image.Rectangle{frame.Rect})
+	}
+	peers[0].resume(streams[0])
+	peers[0].waitSeq(p.Stats().Seq)
+	assertMatches(t, p.Snapshot(), peers[0], defaultTileSize)
+	if st := p.Stats(); st.TileVersions != 176 || st.Encodes > st.TileVersions/2 {
+		t.Fatalf("%d encodes for %d versions: versions no peer needed were encoded", st.Encodes, st.TileVersions)
+	}
+}
+
+// assertFullFrameAfterSize checks that the peer's log, from its last SIZE, is SIZE, TILES
+// covering the whole desktop of size r, then FRAME.
+func assertFullFrameAfterSize(t *testing.T, f *fakePeer, r image.Rectangle) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	last := -1
+	for i, m := range f.log {
+		if m == wire.MsgSize {
+			last = i
+		}
+	}
+	if last < 0 || f.fb.Rect != r {
+		t.Fatalf("log %v, framebuffer %v: want a SIZE of %v", f.log, f.fb.Rect, r)
+	}
+	tail := f.log[last+1:]
+	if len(tail) < 2 || tail[len(tail)-1] != wire.MsgFrame {
+		t.Fatalf("after SIZE: %v, want TILES then FRAME", tail)
+	}
+	for _, m := range tail[:len(tail)-1] {
+		if m != wire.MsgTiles {
+			t.Fatalf("after SIZE: %v, want TILES then FRAME", tail)
+		}
+	}
+	covered := image.NewAlpha(r)
+	for _, c := range f.coverage {
+		draw.Draw(covered, c, image.Opaque, image.Point{}, draw.Src)
+	}
+	for i, a := range covered.Pix {
+		if a == 0 {
+			t.Fatalf("pixel %d,%d not covered by the tiles after SIZE", i%r.Dx(), i/r.Dx())
+		}
+	}
+}
+
+func TestPipelineLateJoinerAndResize(t *testing.T) {
+	p := newTestPipeline(t, PipelineConfig{TileSize: 32})
+	if w, h := p.Size(); w != 0 || h != 0 || p.Snapshot() != nil {
+		t.Fatalf("empty pipeline has size %dx%d", w, h)
+	}
+	early := newFakePeer(t)
+	p.AddPeer(early)
+	rnd := rand.New(rand.NewPCG(4, 4))
+	frame := image.NewRGBA(image.Rect(0, 0, 130, 70))
+	for range 5 {
+		fillNoise(frame, frame.Rect, rnd, 20)
+		p.Update(frame, []image.Rectangle{frame.Rect})
+	}
+	early.waitSeq(p.Stats().Seq)
+
+	late := newFakePeer(t)
+	p.AddPeer(late)
+	late.waitSeq(p.Stats().Seq)
+	assertFullFrameAfterSize(t, late, frame.Rect)
+	assertMatches(t, p.Snapshot(), late, 32)
+
+	big := image.NewRGBA(image.Rect(0, 0, 200, 150))
+	fillNoise(big, big.Rect, rnd, 20)
+	p.Update(big, nil) // a resize is a full change whatever the damage
+	if w, h := p.Size(); w != 200 || h != 150 {
+		t.Fatalf("size %dx%d after resize, want 200x150", w, h)
+	}
+	for _, f := range []*fakePeer{early, late} {
+		f.waitSeq(p.Stats().Seq)
+		assertFullFrameAfterSize(t, f, big.Rect)
+		assertMatches(t, big, f, 32)
+	}
+}
+
+func TestPipelineUpdateDetectsChanges(t *testing.T) {
+	p := newTestPipeline(t, PipelineConfig{})
+	frame := image.NewRGBA(image.Rect(0, 0, 200, 100))
+	p.Update(frame, nil)
+	st := p.Stats()
+	if st.Seq != 1 || st.TileVersions != 8 || st.Width != 200 || st.Height != 100 {
+		t.Fatalf("after the first update: %+v", st)
+	}
+	p.Update(frame, []image.Rectangle{frame.Rect}) // same pixels
+	frame.Pix[3] = 0                               // alpha only: a desktop is opaque
+	p.Update(frame, []image.Rectangle{frame.Rect})
+	if st := p.Stats(); st.Seq != 1 || st.TileVersions != 8 || st.Updates != 3 {
+		t.Fatalf("unchanged pixels changed the pipeline: %+v", st)
+	}
+	frame.SetRGBA(150, 70, color.RGBA{R: 1, A: 0xff})
+	p.Update(frame, []image.Rectangle{image.Rect(0, 0, 10, 10)}) // damage elsewhere: not seen
+	if st := p.Stats(); st.Seq != 1 {
+		t.Fatalf("undamaged change seen: %+v", st)
+	}
+	p.Update(frame, []image.Rectangle{image.Rect(150, 70, 151, 71), image.Rect(-5, -5, 500, 1)})
+	if st := p.Stats(); st.Seq != 2 || st.TileVersions != 9 {
+		t.Fatalf("one changed pixel: %+v, want seq 2 and one more version", st)
+	}
+	if got := p.Snapshot().RGBAAt(150, 70); got != (color.RGBA{R: 1, A: 0xff}) {
+		t.Fatalf("snapshot pixel %v", got)
+	}
+}
+
+func TestPipelineUpdateRejectsBadFrames(t *testing.T) {
+	p := newTestPipeline(t, PipelineConfig{})
+	short := image.NewRGBA(image.Rect(0, 0, 10, 10))
+	short.Pix = short.Pix[:100]
+	bad := []*image.RGBA{
+		nil,
+		{},
+		image.NewRGBA(image.Rect(0, 0, wire.MaxDimension+1, 1)),
+		image.NewRGBA(image.Rect(5, 5, 20, 20)),
+		short,
+		{Pix: make([]byte, 400), Stride: 4, Rect: image.Rect(0, 0, 10, 10)},
+	}
+	for _, f := range bad {
+		p.Update(f, []image.Rectangle{image.Rect(0, 0, 10, 10)})
+	}
+	if st := p.Stats(); st.Updates != 0 || st.Seq != 0 {
+		t.Fatalf("bad frames accepted: %+v", st)
+	}
+}
+
+func TestPipelineSendErrorEndsStream(t *testing.T) {
+	p := newTestPipeline(t, PipelineConfig{})
+	peers, streams := addPeers(t, p, 2)
+	peers[0].failSends(errPeerGone)
+	frame := image.NewRGBA(image.Rect(0, 0, 100, 100))
+	for i := range 3 {
+		fill(frame, frame.Rect, color.RGBA{R: uint8(i), A: 0xff})
+		p.Update(frame, []image.Rectangle{frame.Rect})
+	}
+	<-streams[0].done
+	peers[1].waitSeq(p.Stats().Seq)
+	if st := streams[0].Stats(); st.Messages != 0 {
+		t.Fatalf("failed stream sent %+v", st)
+	}
+}
+
+func TestPipelineCloseStopsStreams(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	p, err := NewPipeline(PipelineConfig{Logger: zerolog.New(zerolog.NewTestWriter(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers, streams := addPeers(t, p, 3)
+	frame := image.NewRGBA(image.Rect(0, 0, 100, 100))
+	p.Update(frame, nil)
+	for _, f := range peers {
+		f.waitSeq(1)
+	}
+	peers[2].pause() // a stalled stream stops too
+	fill(frame, frame.Rect, color.RGBA{G: 9, A: 0xff})
+	p.Update(frame, []image.Rectangle{frame.Rect})
+
+	streams[0].Close()
+	streams[0].Close()
+	if st := p.Stats(); st.Peers != 2 {
+		t.Fatalf("%d peers after closing one of 3", st.Peers)
+	}
+	p.Close()
+	p.Close()
+	if st := p.Stats(); st.Peers != 0 {
+		t.Fatalf("%d peers after Close", st.Peers)
+	}
+	late := p.AddPeer(newFakePeer(t))
+	late.Wake()
+	late.Close()
+	streams[1].Close()
+}
+
+func TestPipelineServesDemoDesktop(t *testing.T) {
+	d, err := demo.New(demo.Config{Width: 320, Height: 200, Still: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newTestPipeline(t, PipelineConfig{})
+	f := newFakePeer(t)
+	p.AddPeer(f)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- d.Run(ctx, p.Update) }()
+	defer func() {
+		cancel()
+		if err := <-ran; !errors.Is(err, context.Canceled) {
+			t.Errorf("demo Run returned %v", err)
+		}
+	}()
+
+	matches := func() bool {
+		want := d.Snapshot()
+		return f.fb != nil && f.fb.Rect == want.Rect && string(f.fb.Pix) == string(want.Pix)
+	}
+	f.waitFor("the demo desktop", matches)
+	for _, in := range []wire.Input{
+		{Type: wire.MsgPointer, X: 100, Y: 120, Buttons: wire.ButtonLeft},
+		{Type: wire.MsgPointer, X: 160, Y: 130, Buttons: wire.ButtonLeft},
+		{Type: wire.MsgKey, Keysym: 'h', Down: true},
+		{Type: wire.MsgKey, Keysym: 'i', Down: true},
+	} {
+		if err := d.Input(in); err != nil {
+			t.Fatalf("Input(%+v): %v", in, err)
+		}
+	}
+	f.waitFor("the demo desktop after input", matches)
+}

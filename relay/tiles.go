@@ -1,0 +1,172 @@
+package relay
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"sync"
+
+	"peerdesk/relay/wire"
+)
+
+// errResized reports that the desktop was resized while a peer stream was reading a tile of
+// the previous size; the stream starts over with the new size.
+var errResized = errors.New("relay: desktop resized during a pass")
+
+// maxPaletteColors is the most distinct colours a tile may have to be sent as a paletted PNG;
+// a tile with more is treated as photographic and sent as JPEG.
+const maxPaletteColors = 256
+
+// maxTileData is the largest encoded tile that still fits a TILES message on its own.
+const maxTileData = wire.MaxMessage - wire.TilesHeader - wire.TileOverhead
+
+// tile is one square of the pipeline's framebuffer (edge tiles are smaller), with its version
+// and the cache of its newest encoding.
+type tile struct {
+	rect image.Rectangle // where the tile lies in the framebuffer of generation gen
+	gen  uint64
+
+	// version is guarded by Pipeline.mu: 1 for the tile's first content, +1 for every change.
+	version uint64
+
+	// encMu is held while the tile is encoded, so that every version is encoded at most once:
+	// streams that need the tile meanwhile wait and reuse the result.
+	encMu sync.Mutex
+	enc   encoding // guarded by encMu
+}
+
+// encoding is one encoded version of a tile; data is shared by every stream and never modified.
+type encoding struct {
+	version uint64
+	format  wire.Format
+	data    []byte
+}
+
+// encoded returns an encoding of the tile at least as new as version want, encoding the tile's
+// current pixels with e if the cache is older. If another stream is encoding the tile and wait
+// is false, it returns ok false at once, so that the caller can encode other tiles meanwhile
+// (streams then encode in parallel). It returns errResized if the tile no longer belongs to the
+// pipeline's framebuffer.
+func (t *tile) encoded(p *Pipeline, want uint64, e *tileEncoder, wait bool) (enc encoding, ok bool, err error) {
+	if wait {
+		t.encMu.Lock()
+	} else if !t.encMu.TryLock() {
+		return encoding{}, false, nil
+	}
+	defer t.encMu.Unlock()
+	if t.enc.version >= want {
+		return t.enc, true, nil
+	}
+	p.mu.RLock()
+	if p.gen != t.gen {
+		p.mu.RUnlock()
+		return encoding{}, false, errResized
+	}
+	version := t.version
+	img := e.load(p.fb, t.rect)
+	p.mu.RUnlock()
+
+	format, data, err := e.encode(img)
+	if err != nil {
+		return encoding{}, false, err
+	}
+	t.enc = encoding{version: version, format: format, data: data}
+	p.encodes.Add(1)
+	p.encodedBytes.Add(uint64(len(data)))
+	return t.enc, true, nil
+}
+
+// tileEncoder turns tile pixels into PNG or JPEG bytes. Each peer stream owns one for its
+// scratch buffers; the png.Encoder is the pipeline's, shared.
+type tileEncoder struct {
+	png  *png.Encoder
+	jpeg jpeg.Options
+
+	pix     []byte           // a copy of the tile being encoded, RGBA
+	idx     []byte           // its palette indices
+	pal     color.Palette    // its palette
+	palette map[uint32]uint8 // colour (0xRRGGBB) → index in pal
+}
+
+func newTileEncoder(enc *png.Encoder, tileSize, quality int) *tileEncoder {
+	return &tileEncoder{
+		png:     enc,
+		jpeg:    jpeg.Options{Quality: quality},
+		pix:     make([]byte, 4*tileSize*tileSize),
+		idx:     make([]byte, tileSize*tileSize),
+		pal:     make(color.Palette, 0, maxPaletteColors),
+		palette: make(map[uint32]uint8, maxPaletteColors),
+	}
+}
+
+// load copies the rectangle r of fb into the encoder's scratch image and returns it; the caller
+// holds the lock that guards fb.
+func (e *tileEncoder) load(fb *image.RGBA, r image.Rectangle) *image.RGBA {
+	w, h := r.Dx(), r.Dy()
+	img := &image.RGBA{Pix: e.pix[:4*w*h], Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
+	for y := range h {
+		off := fb.PixOffset(r.Min.X, r.Min.Y+y)
+		copy(img.Pix[y*img.Stride:(y+1)*img.Stride], fb.Pix[off:off+4*w])
+	}
+	return img
+}
+
+// encode encodes an opaque tile: as a paletted PNG (exact, small and fast for flat content such
+// as text and windows) when it has at most maxPaletteColors colours, else as JPEG.
+func (e *tileEncoder) encode(img *image.RGBA) (wire.Format, []byte, error) {
+	var buf bytes.Buffer
+	if pm, ok := e.paletted(img); ok {
+		if err := e.png.Encode(&buf, pm); err != nil {
+			return 0, nil, fmt.Errorf("encode PNG tile: %w", err)
+		}
+		return wire.FormatPNG, buf.Bytes(), nil
+	}
+	if err := jpeg.Encode(&buf, img, &e.jpeg); err != nil {
+		return 0, nil, fmt.Errorf("encode JPEG tile: %w", err)
+	}
+	return wire.FormatJPEG, buf.Bytes(), nil
+}
+
+// paletted converts img to a paletted image backed by the encoder's scratch buffers, or reports
+// false as soon as it meets more than maxPaletteColors colours.
+func (e *tileEncoder) paletted(img *image.RGBA) (*image.Paletted, bool) {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	clear(e.palette)
+	e.pal = e.pal[:0]
+	idx := e.idx[:w*h]
+	last, li := uint32(1<<31), uint8(0) // last is never a colour: runs of one colour skip the map
+	for i := range idx {
+		p := img.Pix[4*i : 4*i+3 : 4*i+3]
+		c := uint32(p[0])<<16 | uint32(p[1])<<8 | uint32(p[2])
+		if c != last {
+			n, ok := e.palette[c]
+			if !ok {
+				if len(e.pal) == maxPaletteColors {
+					return nil, false
+				}
+				n = uint8(len(e.pal))
+				e.palette[c] = n
+				e.pal = append(e.pal, color.RGBA{R: p[0], G: p[1], B: p[2], A: 0xff})
+			}
+			last, li = c, n
+		}
+		idx[i] = li
+	}
+	return &image.Paletted{Pix: idx, Stride: w, Rect: img.Rect, Palette: e.pal}, true
+}
+
+// pngBuffers lets the shared png.Encoder reuse its compression buffers.
+type pngBuffers struct{ pool sync.Pool }
+
+// Get returns a buffer from the pool, or nil for a new one.
+func (b *pngBuffers) Get() *png.EncoderBuffer {
+	buf, _ := b.pool.Get().(*png.EncoderBuffer)
+	return buf
+}
+
+// Put returns a buffer to the pool.
+func (b *pngBuffers) Put(buf *png.EncoderBuffer) { b.pool.Put(buf) }

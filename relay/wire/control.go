@@ -1,0 +1,51 @@
+package wire
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Control message types (docs/PROTOCOL.md, 3.1).
+const (
+	ControlWelcome = "welcome"
+	ControlError   = "error"
+)
+
+// Identity names a participant as the signaling server vouched for it.
+type Identity struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// Control is a message on the control channel.
+type Control struct {
+	Type     string    `json:"type"`
+	Peer     string    `json:"peer,omitempty"`
+	Identity *Identity `json:"identity,omitempty"`
+	ReadOnly bool      `json:"readOnly,omitempty"`
+	Width    int       `json:"width,omitempty"`
+	Height   int       `json:"height,omitempty"`
+	Code     string    `json:"code,omitempty"`
+	Message  string    `json:"message,omitempty"`
+}
+
+// Encode returns the JSON form of c.
+func (c Control) Encode() []byte {
+	b, _ := json.Marshal(c) // a struct of strings, ints and bools always marshals
+	return b
+}
+
+// DecodeControl parses a control message.
+func DecodeControl(b []byte) (Control, error) {
+	if len(b) > MaxMessage {
+		return Control{}, fmt.Errorf("%w: control message of %d bytes", ErrTooLarge, len(b))
+	}
+	var c Control
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Control{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if c.Type == "" {
+		return Control{}, fmt.Errorf("%w: control message without type", ErrMalformed)
+	}
+	return c, nil
+}

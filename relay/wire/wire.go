@@ -1,0 +1,176 @@
+// Package wire holds the data-channel messages that relay agents and peers exchange
+// (docs/PROTOCOL.md, section 3): types, encoders and decoders, and nothing that runs.
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Data channel labels and their negotiated ids.
+const (
+	ControlLabel = "control"
+	DisplayLabel = "display"
+	InputLabel   = "input"
+
+	ControlID uint16 = 0
+	DisplayID uint16 = 1
+	InputID   uint16 = 2
+)
+
+// MaxMessage is the largest data-channel message either side sends or accepts.
+const MaxMessage = 64 * 1024
+
+// MaxDimension bounds a desktop's width and height.
+const MaxDimension = 8192
+
+// Display message types.
+const (
+	MsgSize   byte = 0x01
+	MsgTiles  byte = 0x02
+	MsgFrame  byte = 0x03
+	tileHead       = 13 // x, y, w, h (2 each), format (1), length (4)
+	tilesHead      = 3  // type, count
+)
+
+// Format says how a tile's image bytes are encoded.
+type Format uint8
+
+// Tile formats.
+const (
+	FormatPNG  Format = 1
+	FormatJPEG Format = 2
+)
+
+// Tile is one encoded rectangle of the desktop.
+type Tile struct {
+	X, Y, W, H int
+	Format     Format
+	Data       []byte
+}
+
+// TileOverhead is the number of bytes a tile record adds to a TILES message besides its data.
+const TileOverhead = tileHead
+
+// TilesHeader is the size of a TILES message before its first record.
+const TilesHeader = tilesHead
+
+// EncodeSize returns a SIZE message.
+func EncodeSize(w, h int) []byte {
+	b := make([]byte, 5)
+	b[0] = MsgSize
+	binary.BigEndian.PutUint16(b[1:], uint16(w))
+	binary.BigEndian.PutUint16(b[3:], uint16(h))
+	return b
+}
+
+// EncodeFrame returns a FRAME message.
+func EncodeFrame(seq uint32) []byte {
+	b := make([]byte, 5)
+	b[0] = MsgFrame
+	binary.BigEndian.PutUint32(b[1:], seq)
+	return b
+}
+
+// AppendTilesHeader starts a TILES message in dst with room for the count, which
+// AppendTile keeps up to date.
+func AppendTilesHeader(dst []byte) []byte {
+	return append(dst, MsgTiles, 0, 0)
+}
+
+// AppendTile appends one record to a TILES message begun with AppendTilesHeader.
+func AppendTile(msg []byte, t Tile) []byte {
+	var h [tileHead]byte
+	binary.BigEndian.PutUint16(h[0:], uint16(t.X))
+	binary.BigEndian.PutUint16(h[2:], uint16(t.Y))
+	binary.BigEndian.PutUint16(h[4:], uint16(t.W))
+	binary.BigEndian.PutUint16(h[6:], uint16(t.H))
+	h[8] = byte(t.Format)
+	binary.BigEndian.PutUint32(h[9:], uint32(len(t.Data)))
+	msg = append(msg, h[:]...)
+	msg = append(msg, t.Data...)
+	n := binary.BigEndian.Uint16(msg[1:])
+	binary.BigEndian.PutUint16(msg[1:], n+1)
+	return msg
+}
+
+// Display is a decoded display message: exactly one of its groups of fields is set,
+// according to Type.
+type Display struct {
+	Type          byte
+	Width, Height int    // MsgSize
+	Tiles         []Tile // MsgTiles; Data aliases the message
+	Seq           uint32 // MsgFrame
+}
+
+// DecodeDisplay parses a display message. Tiles must lie inside the size w×h the
+// receiver currently holds (ignored for SIZE messages).
+func DecodeDisplay(b []byte, w, h int) (Display, error) {
+	if len(b) == 0 {
+		return Display{}, fmt.Errorf("%w: empty display message", ErrMalformed)
+	}
+	if len(b) > MaxMessage {
+		return Display{}, fmt.Errorf("%w: display message of %d bytes", ErrTooLarge, len(b))
+	}
+	switch b[0] {
+	case MsgSize:
+		if len(b) != 5 {
+			return Display{}, fmt.Errorf("%w: SIZE of %d bytes", ErrMalformed, len(b))
+		}
+		d := Display{Type: MsgSize, Width: int(binary.BigEndian.Uint16(b[1:])), Height: int(binary.BigEndian.Uint16(b[3:]))}
+		if d.Width < 1 || d.Height < 1 || d.Width > MaxDimension || d.Height > MaxDimension {
+			return Display{}, fmt.Errorf("%w: size %dx%d", ErrOutOfRange, d.Width, d.Height)
+		}
+		return d, nil
+	case MsgFrame:
+		if len(b) != 5 {
+			return Display{}, fmt.Errorf("%w: FRAME of %d bytes", ErrMalformed, len(b))
+		}
+		return Display{Type: MsgFrame, Seq: binary.BigEndian.Uint32(b[1:])}, nil
+	case MsgTiles:
+		return decodeTiles(b, w, h)
+	}
+	return Display{}, fmt.Errorf("%w: display type 0x%02x", ErrUnknownType, b[0])
+}
+
+func decodeTiles(b []byte, w, h int) (Display, error) {
+	if len(b) < tilesHead {
+		return Display{}, fmt.Errorf("%w: TILES header", ErrMalformed)
+	}
+	n := int(binary.BigEndian.Uint16(b[1:]))
+	if n == 0 {
+		return Display{}, fmt.Errorf("%w: TILES with no record", ErrMalformed)
+	}
+	d := Display{Type: MsgTiles, Tiles: make([]Tile, 0, min(n, len(b)/tileHead))}
+	p := b[tilesHead:]
+	for i := 0; i < n; i++ {
+		if len(p) < tileHead {
+			return Display{}, fmt.Errorf("%w: tile %d header truncated", ErrMalformed, i)
+		}
+		t := Tile{
+			X:      int(binary.BigEndian.Uint16(p[0:])),
+			Y:      int(binary.BigEndian.Uint16(p[2:])),
+			W:      int(binary.BigEndian.Uint16(p[4:])),
+			H:      int(binary.BigEndian.Uint16(p[6:])),
+			Format: Format(p[8]),
+		}
+		l := binary.BigEndian.Uint32(p[9:])
+		p = p[tileHead:]
+		if uint64(l) > uint64(len(p)) {
+			return Display{}, fmt.Errorf("%w: tile %d data truncated", ErrMalformed, i)
+		}
+		t.Data = p[:l:l]
+		p = p[l:]
+		if t.Format != FormatPNG && t.Format != FormatJPEG {
+			return Display{}, fmt.Errorf("%w: tile %d format %d", ErrMalformed, i, t.Format)
+		}
+		if t.W < 1 || t.H < 1 || t.X+t.W > w || t.Y+t.H > h {
+			return Display{}, fmt.Errorf("%w: tile %d at %d,%d %dx%d outside %dx%d", ErrOutOfRange, i, t.X, t.Y, t.W, t.H, w, h)
+		}
+		d.Tiles = append(d.Tiles, t)
+	}
+	if len(p) != 0 {
+		return Display{}, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(p))
+	}
+	return d, nil
+}

@@ -1,0 +1,185 @@
+package signaling
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"peerdesk/store"
+)
+
+// Names and limits of the HTTP API (docs/PROTOCOL.md, section 1).
+const (
+	sessionCookie = "peerdesk_session"
+	maxBody       = 64 * 1024
+)
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+type userReply struct {
+	Username string `json:"username"`
+	Admin    bool   `json:"admin"`
+}
+
+type connectionReply struct {
+	ID     int64  `json:"id"`
+	Name   string `json:"name"`
+	Online bool   `json:"online"`
+}
+
+// handleLogin checks a username and password and sets the login cookie.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if !allowMethod(w, r, http.MethodPost) {
+		return
+	}
+	if !s.originAllowed(r) {
+		writeError(w, http.StatusForbidden, "cross-origin request refused")
+		return
+	}
+	var req loginRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "body must be a JSON object {\"username\",\"password\"} of at most 64 KiB")
+		return
+	}
+	user, err := s.store.Authenticate(r.Context(), req.Username, req.Password)
+	if errors.Is(err, store.ErrBadCredentials) {
+		s.log.Info().Msg("login refused") // no username: people type passwords there
+		writeError(w, http.StatusUnauthorized, "invalid username or password")
+		return
+	}
+	if err != nil {
+		s.internalError(w, "authenticate", err)
+		return
+	}
+	token, err := s.store.CreateLoginSession(r.Context(), user.ID, s.sessionTTL)
+	if err != nil {
+		s.internalError(w, "create login session", err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     sessionCookie,
+		Value:    token,
+		Path:     "/",
+		Expires:  s.now().Add(s.sessionTTL),
+		MaxAge:   int(s.sessionTTL.Seconds()),
+		HttpOnly: true,
+		Secure:   s.secure,
+		SameSite: http.SameSiteStrictMode,
+	})
+	s.log.Info().Str("user", user.Username).Msg("logged in")
+	writeJSON(w, http.StatusOK, userReply{Username: user.Username, Admin: user.Admin})
+}
+
+// handleLogout deletes the login session and clears the cookie.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if !allowMethod(w, r, http.MethodPost) {
+		return
+	}
+	if !s.originAllowed(r) {
+		writeError(w, http.StatusForbidden, "cross-origin request refused")
+		return
+	}
+	user, ok := s.requireUser(w, r)
+	if !ok {
+		return
+	}
+	c, _ := r.Cookie(sessionCookie) // present: requireUser found it
+	if err := s.store.DeleteLoginSession(r.Context(), c.Value); err != nil {
+		s.internalError(w, "delete login session", err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     sessionCookie,
+		Path:     "/",
+		MaxAge:   -1,
+		HttpOnly: true,
+		Secure:   s.secure,
+		SameSite: http.SameSiteStrictMode,
+	})
+	s.log.Info().Str("user", user.Username).Msg("logged out")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleMe answers who the login cookie belongs to.
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
+	if !allowMethod(w, r, http.MethodGet) {
+		return
+	}
+	user, ok := s.requireUser(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, userReply{Username: user.Username, Admin: user.Admin})
+}
+
+// handleConnections lists the connections the user may use, with their agents' presence.
+func (s *Server) handleConnections(w http.ResponseWriter, r *http.Request) {
+	if !allowMethod(w, r, http.MethodGet) {
+		return
+	}
+	user, ok := s.requireUser(w, r)
+	if !ok {
+		return
+	}
+	conns, err := s.store.ConnectionsFor(r.Context(), user)
+	if err != nil {
+		s.internalError(w, "list connections", err)
+		return
+	}
+	reply := make([]connectionReply, 0, len(conns))
+	for _, c := range conns {
+		reply = append(reply, connectionReply{ID: int64(c.ID), Name: c.Name, Online: s.hub.online(c.ID)})
+	}
+	writeJSON(w, http.StatusOK, reply)
+}
+
+// requireUser returns the user of the request's login cookie, or answers 401.
+func (s *Server) requireUser(w http.ResponseWriter, r *http.Request) (store.User, bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		writeError(w, http.StatusUnauthorized, "login required")
+		return store.User{}, false
+	}
+	user, err := s.store.UserBySessionToken(r.Context(), c.Value)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusUnauthorized, "login required")
+		return store.User{}, false
+	}
+	if err != nil {
+		s.internalError(w, "look up login session", err)
+		return store.User{}, false
+	}
+	return user, true
+}
+
+// internalError logs err and answers 500 without details.
+func (s *Server) internalError(w http.ResponseWriter, what string, err error) {
+	s.log.Error().Err(err).Msg(what)
+	writeError(w, http.StatusInternalServerError, "internal error")
+}
+
+// allowMethod answers 405 unless the request uses method.
+func allowMethod(w http.ResponseWriter, r *http.Request, method string) bool {
+	if r.Method == method {
+		return true
+	}
+	w.Header().Set("Allow", method)
+	writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed, use "+method)
+	return false
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // a write error means the client went away
+}
+
+func writeError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, struct {
+		Error string `json:"error"`
+	}{message})
+}

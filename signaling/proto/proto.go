@@ -1,0 +1,126 @@
+// Package proto holds the signaling messages exchanged over WebSocket between the
+// signaling server, peers and relay agents (docs/PROTOCOL.md, section 2).
+package proto
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// MaxMessage is the largest signaling frame either side accepts.
+const MaxMessage = 64 * 1024
+
+// MaxSDP is the largest SDP accepted in an offer or answer.
+const MaxSDP = 32 * 1024
+
+// Message types.
+const (
+	TypeHello     = "hello"
+	TypeState     = "state"
+	TypeOffer     = "offer"
+	TypeAnswer    = "answer"
+	TypeCandidate = "candidate"
+	TypeError     = "error"
+	TypeJoin      = "join"
+	TypeLeave     = "leave"
+)
+
+// Host states carried by TypeState.
+const (
+	StateHostAvailable   = "host-available"
+	StateHostUnavailable = "host-unavailable"
+	StateEnded           = "ended"
+)
+
+// Error codes carried by TypeError.
+const (
+	CodeBadMessage      = "bad-message"
+	CodeUnknownType     = "unknown-type"
+	CodeBadSDP          = "bad-sdp"
+	CodeHostUnavailable = "host-unavailable"
+	CodeUnknownPeer     = "unknown-peer"
+	CodeInternal        = "internal"
+)
+
+// Participant roles.
+const (
+	RoleOwner  = "owner"
+	RoleMember = "member"
+	RoleGuest  = "guest"
+)
+
+// ErrBadMessage is returned by Decode for a frame that is not a valid message.
+var ErrBadMessage = errors.New("proto: bad message")
+
+// Identity names a participant.
+type Identity struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// Candidate is an RTCIceCandidateInit; a nil Candidate string ends the candidates.
+type Candidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// ICEServer is an RTCIceServer.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// Connection names the connection an agent serves.
+type Connection struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+}
+
+// Message is one signaling frame; which fields are set depends on Type.
+type Message struct {
+	Type       string      `json:"type"`
+	Peer       string      `json:"peer,omitempty"`
+	SDP        string      `json:"sdp,omitempty"`
+	Candidate  *Candidate  `json:"candidate,omitempty"`
+	Identity   *Identity   `json:"identity,omitempty"`
+	ReadOnly   bool        `json:"readOnly,omitempty"`
+	ICEServers []ICEServer `json:"iceServers,omitempty"`
+	State      string      `json:"state,omitempty"`
+	Connection *Connection `json:"connection,omitempty"`
+	Code       string      `json:"code,omitempty"`
+	Message    string      `json:"message,omitempty"`
+}
+
+// Encode returns the JSON form of m.
+func (m Message) Encode() []byte {
+	b, _ := json.Marshal(m) // plain fields always marshal
+	return b
+}
+
+// Decode parses one frame and checks the fields its type requires.
+func Decode(b []byte) (Message, error) {
+	if len(b) > MaxMessage {
+		return Message{}, fmt.Errorf("%w: %d bytes, limit %d", ErrBadMessage, len(b), MaxMessage)
+	}
+	var m Message
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Message{}, fmt.Errorf("%w: %v", ErrBadMessage, err)
+	}
+	switch m.Type {
+	case "":
+		return Message{}, fmt.Errorf("%w: missing type", ErrBadMessage)
+	case TypeOffer, TypeAnswer:
+		if m.SDP == "" || len(m.SDP) > MaxSDP {
+			return Message{}, fmt.Errorf("%w: %s needs an sdp of 1 to %d bytes", ErrBadMessage, m.Type, MaxSDP)
+		}
+	case TypeCandidate:
+		if m.Candidate == nil {
+			return Message{}, fmt.Errorf("%w: candidate message without candidate", ErrBadMessage)
+		}
+	}
+	return m, nil
+}

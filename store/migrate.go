@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// migrationName is the shape of a migration file: a positive version number, an underscore,
+// a short description, ".sql" — e.g. "0002_share_links.sql". Versions apply in numeric order.
+var migrationName = regexp.MustCompile(`^([0-9]{1,9})_[a-z0-9_]+\.sql$`)
+
+// migration is one versioned schema change.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations reads every *.sql file at the root of fsys, sorted by version. Badly named
+// files and duplicate versions are errors, so a typo cannot silently skip a change.
+func loadMigrations(fsys fs.FS) ([]migration, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	var ms []migration
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		m := migrationName.FindStringSubmatch(e.Name())
+		if m == nil {
+			return nil, fmt.Errorf("migration %q: name must look like 0001_description.sql", e.Name())
+		}
+		version, err := strconv.Atoi(m[1])
+		if err != nil || version <= 0 {
+			return nil, fmt.Errorf("migration %q: version must be positive", e.Name())
+		}
+		body, err := fs.ReadFile(fsys, e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("read migration %q: %w", e.Name(), err)
+		}
+		ms = append(ms, migration{version: version, name: e.Name(), sql: string(body)})
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %q and %q share version %d", ms[i-1].name, ms[i].name, ms[i].version)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies, in version order, every migration in fsys not yet recorded in
+// schema_migrations. Each runs in its own transaction together with its record, so a failed
+// migration leaves no trace and a reopen applies nothing twice. The write transaction is taken
+// immediately (DSN _txlock=immediate), so two processes opening the same file serialise here.
+func migrate(ctx context.Context, db *sql.DB, fsys fs.FS, now time.Time) error {
+	ms, err := loadMigrations(fsys)
+	if err != nil {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	for _, m := range ms {
+		if err := applyMigration(ctx, db, m, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyMigration runs m unless schema_migrations already records it.
+func applyMigration(ctx context.Context, db *sql.DB, m migration, now time.Time) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migration %s: begin: %w", m.name, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	var applied bool
+	if err := tx.QueryRowContext(ctx,
+		`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`, m.version,
+	).Scan(&applied); err != nil {
+		return fmt.Errorf("migration %s: check: %w", m.name, err)
+	}
+	if applied {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, m.version, now.Unix(),
+	); err != nil {
+		return fmt.Errorf("migration %s: record: %w", m.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migration %s: commit: %w", m.name, err)
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+// The desktop framebuffer: applies display-channel messages (docs/PROTOCOL.md, section 3.2)
+// to a canvas strictly in arrival order, and scales the canvas to fit its container.
+
+import { decodeDisplay, FRAME, SIZE, TILES } from './protocol.js';
+
+/**
+ * Display draws display messages on a canvas whose width and height attributes are the
+ * desktop size; CSS scales it to fit its parent element, keeping the aspect ratio. The
+ * canvas carries data-width, data-height and data-frames (FRAME messages applied).
+ */
+export class Display {
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext('2d');
+    this.width = 0;
+    this.height = 0;
+    this.frames = 0;
+    // Messages are applied one after the other on this chain: decoding tiles is async,
+    // and a later message must never overtake an earlier one.
+    this.chain = Promise.resolve();
+    this.closed = false;
+    this.resizeObserver = new ResizeObserver(() => this.fit());
+    this.resizeObserver.observe(canvas.parentElement);
+    // The canvas may have shown an earlier session: start blank, hidden until SIZE.
+    canvas.width = 1;
+    canvas.height = 1;
+    canvas.style.width = '';
+    canvas.style.height = '';
+    canvas.dataset.frames = '0';
+    canvas.dataset.width = '0';
+    canvas.dataset.height = '0';
+  }
+
+  /** Queues one display message (an ArrayBuffer); malformed ones are logged and skipped. */
+  push(buffer) {
+    const bytes = new Uint8Array(buffer);
+    this.chain = this.chain
+      .then(() => (this.closed ? undefined : this.apply(bytes)))
+      .catch((err) => console.warn('peerdesk: display message skipped:', err.message));
+  }
+
+  /** Stops applying queued messages and stops following the container's size. */
+  close() {
+    this.closed = true;
+    this.resizeObserver.disconnect();
+  }
+
+  async apply(bytes) {
+    const msg = decodeDisplay(bytes, this.width, this.height);
+    switch (msg.type) {
+      case SIZE:
+        this.resize(msg.width, msg.height);
+        break;
+      case TILES:
+        await this.drawTiles(msg.tiles);
+        break;
+      case FRAME:
+        this.frames++;
+        this.canvas.dataset.frames = String(this.frames);
+        break;
+    }
+  }
+
+  resize(width, height) {
+    this.width = width;
+    this.height = height;
+    this.canvas.width = width;
+    this.canvas.height = height;
+    this.ctx.fillStyle = '#000';
+    this.ctx.fillRect(0, 0, width, height);
+    this.canvas.dataset.width = String(width);
+    this.canvas.dataset.height = String(height);
+    this.fit();
+  }
+
+  // Decodes all tiles of one message in parallel and draws them in their order.
+  async drawTiles(tiles) {
+    const results = await Promise.allSettled(
+      tiles.map((t) => createImageBitmap(new Blob([t.data], { type: t.mime }))),
+    );
+    results.forEach((r, i) => {
+      const t = tiles[i];
+      if (r.status === 'rejected') {
+        console.warn(`peerdesk: tile at ${t.x},${t.y} does not decode:`, r.reason?.message ?? r.reason);
+        return;
+      }
+      const bmp = r.value;
+      if (this.closed) {
+        bmp.close();
+        return;
+      }
+      if (bmp.width !== t.width || bmp.height !== t.height) {
+        console.warn(`peerdesk: tile at ${t.x},${t.y} is ${bmp.width}x${bmp.height}, want ${t.width}x${t.height}`);
+      } else {
+        this.ctx.drawImage(bmp, t.x, t.y);
+      }
+      bmp.close();
+    });
+  }
+
+  // Sizes the canvas element to the largest box of the desktop's aspect ratio that fits
+  // its container, so its bounding rectangle maps 1:1 onto the drawing.
+  fit() {
+    if (this.width === 0) return;
+    const box = this.canvas.parentElement;
+    const scale = Math.min(box.clientWidth / this.width, box.clientHeight / this.height);
+    if (!(scale > 0)) return;
+    this.canvas.style.width = `${Math.floor(this.width * scale)}px`;
+    this.canvas.style.height = `${Math.floor(this.height * scale)}px`;
+  }
+
+  /** Maps client coordinates to desktop pixels, clamped to the desktop; null before SIZE. */
+  toDesktop(clientX, clientY) {
+    if (this.width === 0) return null;
+    const r = this.canvas.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) return null;
+    const clamp = (v, max) => Math.min(Math.max(Math.floor(v), 0), max - 1);
+    return {
+      x: clamp(((clientX - r.left) * this.width) / r.width, this.width),
+      y: clamp(((clientY - r.top) * this.height) / r.height, this.height),
+    };
+  }
+}

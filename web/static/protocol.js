@@ -1,0 +1,306 @@
+// Wire formats of docs/PROTOCOL.md: signaling messages (section 2) and the three data
+// channels (section 3). Pure functions with no DOM access, so node can test them.
+// Decoders throw a ProtocolError for anything malformed; callers skip that message.
+
+/** Largest signaling frame or data-channel message either side accepts. */
+export const MAX_MESSAGE = 64 * 1024;
+/** Largest SDP in an offer or answer. */
+export const MAX_SDP = 32 * 1024;
+/** Bound on a desktop's width and height. */
+export const MAX_DIMENSION = 8192;
+
+/** Data channels: label and negotiated id (section 3). */
+export const CHANNELS = Object.freeze([
+  Object.freeze({ label: 'control', id: 0 }),
+  Object.freeze({ label: 'display', id: 1 }),
+  Object.freeze({ label: 'input', id: 2 }),
+]);
+
+/** Display message types (section 3.2). */
+export const SIZE = 0x01;
+export const TILES = 0x02;
+export const FRAME = 0x03;
+
+/** Input message types (section 3.3). */
+export const POINTER = 0x01;
+export const WHEEL = 0x02;
+export const KEY = 0x03;
+
+/** Tile formats and their MIME types. */
+export const FORMAT_PNG = 1;
+export const FORMAT_JPEG = 2;
+const MIME = { [FORMAT_PNG]: 'image/png', [FORMAT_JPEG]: 'image/jpeg' };
+
+/** Pointer buttons on the wire: bit 0 left, bit 1 middle, bit 2 right. */
+export const BUTTON_LEFT = 1;
+export const BUTTON_MIDDLE = 2;
+export const BUTTON_RIGHT = 4;
+
+const TILE_HEAD = 13; // x, y, w, h (2 each), format (1), length (4)
+const TILES_HEAD = 3; // type, count
+const INPUT_LENGTH = { [POINTER]: 6, [WHEEL]: 9, [KEY]: 6 };
+
+/** ProtocolError marks a message that does not follow docs/PROTOCOL.md. */
+export class ProtocolError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+function view(bytes) {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function u16(name, v) {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new ProtocolError(`${name} ${v} is not a u16`);
+  return v;
+}
+
+function dimension(name, v) {
+  if (!Number.isInteger(v) || v < 1 || v > MAX_DIMENSION) throw new ProtocolError(`${name} ${v} outside 1..${MAX_DIMENSION}`);
+  return v;
+}
+
+// ---- display (relay → peer) ----
+
+/** Returns a SIZE message for a desktop of width × height. */
+export function encodeSize(width, height) {
+  const b = new Uint8Array(5);
+  const v = view(b);
+  b[0] = SIZE;
+  v.setUint16(1, dimension('width', width));
+  v.setUint16(3, dimension('height', height));
+  return b;
+}
+
+/**
+ * Returns a TILES message holding tiles, each {x, y, width, height, format, data}
+ * with data a Uint8Array of encoded image bytes.
+ */
+export function encodeTiles(tiles) {
+  if (tiles.length < 1 || tiles.length > 0xffff) throw new ProtocolError(`TILES of ${tiles.length} records`);
+  const size = tiles.reduce((n, t) => n + TILE_HEAD + t.data.length, TILES_HEAD);
+  if (size > MAX_MESSAGE) throw new ProtocolError(`TILES of ${size} bytes`);
+  const b = new Uint8Array(size);
+  const v = view(b);
+  b[0] = TILES;
+  v.setUint16(1, tiles.length);
+  let p = TILES_HEAD;
+  for (const t of tiles) {
+    if (!MIME[t.format]) throw new ProtocolError(`tile format ${t.format}`);
+    v.setUint16(p, u16('x', t.x));
+    v.setUint16(p + 2, u16('y', t.y));
+    v.setUint16(p + 4, u16('width', t.width));
+    v.setUint16(p + 6, u16('height', t.height));
+    b[p + 8] = t.format;
+    v.setUint32(p + 9, t.data.length);
+    b.set(t.data, p + TILE_HEAD);
+    p += TILE_HEAD + t.data.length;
+  }
+  return b;
+}
+
+/** Returns a FRAME message for sequence number seq. */
+export function encodeFrame(seq) {
+  if (!Number.isInteger(seq) || seq < 0 || seq > 0xffffffff) throw new ProtocolError(`frame seq ${seq}`);
+  const b = new Uint8Array(5);
+  b[0] = FRAME;
+  view(b).setUint32(1, seq);
+  return b;
+}
+
+/**
+ * Decodes a display message. Tiles must lie inside the desktop size width × height the
+ * receiver holds when it applies the message (ignored for SIZE). Returns one of
+ *   {type: SIZE, width, height}
+ *   {type: TILES, tiles: [{x, y, width, height, format, mime, data}]} (data aliases bytes)
+ *   {type: FRAME, seq}
+ */
+export function decodeDisplay(bytes, width, height) {
+  if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new ProtocolError('empty display message');
+  if (bytes.length > MAX_MESSAGE) throw new ProtocolError(`display message of ${bytes.length} bytes`);
+  const v = view(bytes);
+  switch (bytes[0]) {
+    case SIZE: {
+      if (bytes.length !== 5) throw new ProtocolError(`SIZE of ${bytes.length} bytes`);
+      return { type: SIZE, width: dimension('width', v.getUint16(1)), height: dimension('height', v.getUint16(3)) };
+    }
+    case FRAME:
+      if (bytes.length !== 5) throw new ProtocolError(`FRAME of ${bytes.length} bytes`);
+      return { type: FRAME, seq: v.getUint32(1) };
+    case TILES:
+      return { type: TILES, tiles: decodeTiles(bytes, v, width, height) };
+    default:
+      throw new ProtocolError(`display type 0x${bytes[0].toString(16)}`);
+  }
+}
+
+function decodeTiles(bytes, v, width, height) {
+  if (bytes.length < TILES_HEAD) throw new ProtocolError('TILES header truncated');
+  const n = v.getUint16(1);
+  if (n === 0) throw new ProtocolError('TILES with no record');
+  const tiles = [];
+  let p = TILES_HEAD;
+  for (let i = 0; i < n; i++) {
+    if (bytes.length - p < TILE_HEAD) throw new ProtocolError(`tile ${i} header truncated`);
+    const t = {
+      x: v.getUint16(p),
+      y: v.getUint16(p + 2),
+      width: v.getUint16(p + 4),
+      height: v.getUint16(p + 6),
+      format: bytes[p + 8],
+    };
+    const len = v.getUint32(p + 9);
+    p += TILE_HEAD;
+    if (len > bytes.length - p) throw new ProtocolError(`tile ${i} data truncated`);
+    t.mime = MIME[t.format];
+    if (!t.mime) throw new ProtocolError(`tile ${i} format ${t.format}`);
+    if (t.width < 1 || t.height < 1 || t.x + t.width > width || t.y + t.height > height) {
+      throw new ProtocolError(`tile ${i} at ${t.x},${t.y} ${t.width}x${t.height} outside ${width}x${height}`);
+    }
+    t.data = bytes.subarray(p, p + len);
+    p += len;
+    tiles.push(t);
+  }
+  if (p !== bytes.length) throw new ProtocolError(`${bytes.length - p} trailing bytes after TILES`);
+  return tiles;
+}
+
+// ---- input (peer → relay) ----
+
+/** Returns a pointer message; buttons uses the wire bits (BUTTON_*). */
+export function encodePointer(x, y, buttons) {
+  if (!Number.isInteger(buttons) || (buttons & ~7) !== 0) throw new ProtocolError(`pointer buttons ${buttons}`);
+  const b = new Uint8Array(6);
+  const v = view(b);
+  b[0] = POINTER;
+  v.setUint16(1, u16('x', x));
+  v.setUint16(3, u16('y', y));
+  b[5] = buttons;
+  return b;
+}
+
+/** Returns a wheel message of dx, dy steps (positive dy scrolls down). */
+export function encodeWheel(x, y, dx, dy) {
+  for (const [name, d] of [['dx', dx], ['dy', dy]]) {
+    if (!Number.isInteger(d) || d < -0x8000 || d > 0x7fff) throw new ProtocolError(`wheel ${name} ${d}`);
+  }
+  const b = new Uint8Array(9);
+  const v = view(b);
+  b[0] = WHEEL;
+  v.setUint16(1, u16('x', x));
+  v.setUint16(3, u16('y', y));
+  v.setInt16(5, dx);
+  v.setInt16(7, dy);
+  return b;
+}
+
+/** Returns a key message: X11 keysym, pressed (down true) or released. */
+export function encodeKey(keysym, down) {
+  if (!Number.isInteger(keysym) || keysym < 0 || keysym > 0xffffffff) throw new ProtocolError(`keysym ${keysym}`);
+  const b = new Uint8Array(6);
+  b[0] = KEY;
+  b[1] = down ? 1 : 0;
+  view(b).setUint32(2, keysym);
+  return b;
+}
+
+/**
+ * Decodes an input message against the desktop size width × height. Returns
+ *   {type: POINTER, x, y, buttons} | {type: WHEEL, x, y, dx, dy} | {type: KEY, down, keysym}
+ */
+export function decodeInput(bytes, width, height) {
+  if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new ProtocolError('empty input message');
+  const want = INPUT_LENGTH[bytes[0]];
+  if (!want) throw new ProtocolError(`input type 0x${bytes[0].toString(16)}`);
+  if (bytes.length !== want) throw new ProtocolError(`input type ${bytes[0]} of ${bytes.length} bytes, want ${want}`);
+  const v = view(bytes);
+  if (bytes[0] === KEY) {
+    if (bytes[1] > 1) throw new ProtocolError(`key down flag ${bytes[1]}`);
+    return { type: KEY, down: bytes[1] === 1, keysym: v.getUint32(2) };
+  }
+  const x = v.getUint16(1);
+  const y = v.getUint16(3);
+  if (x >= width || y >= height) throw new ProtocolError(`input at ${x},${y} outside ${width}x${height}`);
+  if (bytes[0] === POINTER) {
+    if ((bytes[5] & ~7) !== 0) throw new ProtocolError(`pointer buttons ${bytes[5]}`);
+    return { type: POINTER, x, y, buttons: bytes[5] };
+  }
+  return { type: WHEEL, x, y, dx: v.getInt16(5), dy: v.getInt16(7) };
+}
+
+// ---- JSON messages: control channel and signaling ----
+
+const utf8 = new TextEncoder();
+
+function decodeJSON(what, text) {
+  if (typeof text !== 'string') throw new ProtocolError(`${what} message is not text`);
+  if (text.length > MAX_MESSAGE) throw new ProtocolError(`${what} message of ${text.length} characters`);
+  let m;
+  try {
+    m = JSON.parse(text);
+  } catch (err) {
+    throw new ProtocolError(`${what} message is not JSON: ${err.message}`);
+  }
+  if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new ProtocolError(`${what} message is not an object`);
+  if (typeof m.type !== 'string' || m.type === '') throw new ProtocolError(`${what} message without type`);
+  return m;
+}
+
+function encodeJSON(what, m) {
+  if (typeof m?.type !== 'string' || m.type === '') throw new ProtocolError(`${what} message without type`);
+  const text = JSON.stringify(m);
+  const size = utf8.encode(text).length;
+  if (size > MAX_MESSAGE) throw new ProtocolError(`${what} message of ${size} bytes`);
+  return text;
+}
+
+/** Decodes a control-channel message (section 3.1): an object with a string type. */
+export function decodeControl(text) {
+  return decodeJSON('control', text);
+}
+
+/** Encodes a control-channel message. */
+export function encodeControl(m) {
+  return encodeJSON('control', m);
+}
+
+/**
+ * Decodes a signaling frame (section 2) and checks the fields the peer relies on:
+ * answers carry an SDP, candidates an object, hello a list of ICE servers.
+ */
+export function decodeSignal(text) {
+  const m = decodeJSON('signaling', text);
+  switch (m.type) {
+    case 'offer':
+    case 'answer':
+      if (typeof m.sdp !== 'string' || m.sdp === '' || m.sdp.length > MAX_SDP) throw new ProtocolError(`${m.type} without a valid sdp`);
+      break;
+    case 'candidate':
+      if (m.candidate === null || typeof m.candidate !== 'object') throw new ProtocolError('candidate message without candidate');
+      break;
+    case 'hello':
+      if (m.iceServers !== undefined && !Array.isArray(m.iceServers)) throw new ProtocolError('hello with bad iceServers');
+      break;
+    case 'state':
+      if (typeof m.state !== 'string') throw new ProtocolError('state message without state');
+      break;
+  }
+  return m;
+}
+
+/** Encodes a signaling frame. */
+export function encodeSignal(m) {
+  return encodeJSON('signaling', m);
+}
+
+/** Returns the signaling frame carrying the peer's SDP offer. */
+export function offerSignal(sdp) {
+  return encodeSignal({ type: 'offer', sdp });
+}
+
+/** Returns the signaling frame carrying one trickled ICE candidate (an RTCIceCandidateInit). */
+export function candidateSignal(init) {
+  return encodeSignal({ type: 'candidate', candidate: init });
+}

@@ -1,0 +1,303 @@
+// One participant's live session: the signaling WebSocket (docs/PROTOCOL.md, section 2)
+// and the WebRTC peer connection to the host's relay agent with its three data channels
+// (section 3).
+
+import { CHANNELS, candidateSignal, decodeControl, decodeSignal, offerSignal } from './protocol.js';
+
+/** Connection states a Session reports, with the text the page shows for each. */
+export const STATE_TEXT = Object.freeze({
+  connecting: 'Connecting…',
+  connected: 'Connected',
+  'host-unavailable': 'Host desktop unavailable',
+  ended: 'Session ended',
+  disconnected: 'Disconnected — retrying…',
+});
+
+const RECONNECT_MIN_MS = 500;
+const RECONNECT_MAX_MS = 10000;
+const REOFFER_MS = 2000; // wait before offering again after a peer connection failed
+const MAX_PENDING_CANDIDATES = 100;
+
+function iceServers(list) {
+  if (!Array.isArray(list)) return [];
+  const out = [];
+  for (const s of list) {
+    const urls = typeof s?.urls === 'string' ? [s.urls] : s?.urls;
+    if (!Array.isArray(urls) || !urls.every((u) => typeof u === 'string')) continue;
+    const server = { urls };
+    if (typeof s.username === 'string') server.username = s.username;
+    if (typeof s.credential === 'string') server.credential = s.credential;
+    out.push(server);
+  }
+  return out;
+}
+
+/**
+ * Session connects to one connection's live session and keeps trying until it ends or is
+ * closed: the WebSocket reconnects with backoff, and a new peer connection is offered
+ * whenever the host is available. Display messages go to display.push(buffer). It is the
+ * sink of an InputCapture (canSend, send). handlers, all optional:
+ *   onState(state)               one of the keys of STATE_TEXT
+ *   onInfo({identity, readOnly}) from the server's hello and the relay's welcome
+ *   onNotice(text)               an error worth showing briefly
+ */
+export class Session {
+  constructor(connectionId, display, handlers = {}) {
+    this.connectionId = connectionId;
+    this.display = display;
+    this.handlers = handlers;
+    this.ws = null;
+    this.pc = null;
+    this.channels = {};
+    this.remoteSet = false;
+    this.pendingCandidates = [];
+    this.iceServers = [];
+    this.identity = null;
+    this.readOnly = false;
+    this.hostAvailable = false;
+    this.ended = false;
+    this.closed = false;
+    this.attempt = 0;
+    this.reconnectTimer = 0;
+    this.reofferTimer = 0;
+    this.state = '';
+  }
+
+  /** Opens the signaling WebSocket. */
+  start() {
+    this.setState('connecting');
+    this.connect();
+  }
+
+  /** Closes everything; the session does not reconnect. Safe to call twice. */
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    this.closePeer();
+    this.ws?.close();
+    this.ws = null;
+  }
+
+  /** Reports whether input may be sent: the input channel is open and not read-only. */
+  canSend() {
+    return !this.readOnly && this.channels.input?.readyState === 'open';
+  }
+
+  /** Sends one encoded input message, if canSend(). */
+  send(bytes) {
+    if (this.canSend()) this.channels.input.send(bytes);
+  }
+
+  setState(state) {
+    if (state === this.state) return;
+    this.state = state;
+    this.handlers.onState?.(state);
+  }
+
+  notice(text) {
+    console.warn('peerdesk:', text);
+    this.handlers.onNotice?.(text);
+  }
+
+  info() {
+    this.handlers.onInfo?.({ identity: this.identity, readOnly: this.readOnly });
+  }
+
+  connect() {
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const url = `${scheme}//${location.host}/ws/peer?connection=${encodeURIComponent(this.connectionId)}`;
+    const ws = new WebSocket(url);
+    this.ws = ws;
+    ws.onmessage = (e) => {
+      if (ws === this.ws) this.onSignal(e.data);
+    };
+    ws.onclose = () => {
+      if (ws !== this.ws) return;
+      this.ws = null;
+      this.hostAvailable = false;
+      this.closePeer();
+      if (this.closed || this.ended) return;
+      this.setState('disconnected');
+      const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempt) * (0.8 + 0.4 * Math.random());
+      this.attempt++;
+      this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    };
+  }
+
+  signal(text) {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(text);
+  }
+
+  onSignal(text) {
+    let m;
+    try {
+      m = decodeSignal(text);
+    } catch (err) {
+      console.warn('peerdesk: signaling message skipped:', err.message);
+      return;
+    }
+    switch (m.type) {
+      case 'hello':
+        this.attempt = 0;
+        this.iceServers = iceServers(m.iceServers);
+        this.identity = m.identity ?? null;
+        this.readOnly = m.readOnly === true;
+        this.setState('connecting');
+        this.info();
+        break;
+      case 'state':
+        this.onHostState(m.state);
+        break;
+      case 'answer':
+        this.onAnswer(m.sdp);
+        break;
+      case 'candidate':
+        this.onCandidate(m.candidate);
+        break;
+      case 'error':
+        this.notice(`${m.message || m.code || 'error'}`);
+        break;
+      default:
+        console.warn('peerdesk: unknown signaling message', m.type);
+    }
+  }
+
+  onHostState(state) {
+    switch (state) {
+      case 'host-available':
+        this.hostAvailable = true;
+        this.startPeer();
+        break;
+      case 'host-unavailable':
+        this.hostAvailable = false;
+        this.closePeer();
+        this.setState('host-unavailable');
+        break;
+      case 'ended':
+        this.ended = true;
+        this.hostAvailable = false;
+        this.closePeer();
+        this.setState('ended');
+        break;
+      default:
+        console.warn('peerdesk: unknown host state', state);
+    }
+  }
+
+  async startPeer() {
+    this.closePeer();
+    this.setState('connecting');
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    this.pc = pc;
+    this.remoteSet = false;
+    this.pendingCandidates = [];
+    for (const { label, id } of CHANNELS) {
+      const dc = pc.createDataChannel(label, { negotiated: true, id, ordered: true });
+      dc.binaryType = 'arraybuffer';
+      this.channels[label] = dc;
+    }
+    const { control, display } = this.channels;
+    display.onmessage = (e) => {
+      if (e.data instanceof ArrayBuffer) this.display.push(e.data);
+      else console.warn('peerdesk: text message on the display channel skipped');
+    };
+    display.onopen = () => {
+      if (pc === this.pc) this.setState('connected');
+    };
+    display.onclose = () => this.peerLost(pc);
+    control.onmessage = (e) => this.onControl(e.data);
+    pc.onicecandidate = (e) => {
+      if (pc === this.pc && e.candidate) this.signal(candidateSignal(e.candidate.toJSON()));
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === 'failed') this.peerLost(pc);
+    };
+    try {
+      const offer = await pc.createOffer();
+      if (pc !== this.pc) return;
+      await pc.setLocalDescription(offer);
+      if (pc !== this.pc) return;
+      this.signal(offerSignal(pc.localDescription.sdp));
+    } catch (err) {
+      if (pc === this.pc) this.notice(`cannot make an offer: ${err.message}`);
+    }
+  }
+
+  // The current peer connection failed or the relay closed its channels: offer again
+  // after a pause while the host is still there.
+  peerLost(pc) {
+    if (pc !== this.pc) return;
+    this.closePeer();
+    if (!this.hostAvailable) return;
+    this.setState('connecting');
+    this.reofferTimer = setTimeout(() => {
+      if (this.hostAvailable && !this.pc) this.startPeer();
+    }, REOFFER_MS);
+  }
+
+  closePeer() {
+    clearTimeout(this.reofferTimer);
+    const pc = this.pc;
+    if (!pc) return;
+    this.pc = null;
+    this.channels = {};
+    this.pendingCandidates = [];
+    pc.close();
+  }
+
+  async onAnswer(sdp) {
+    const pc = this.pc;
+    if (!pc || pc.signalingState !== 'have-local-offer') {
+      console.warn('peerdesk: answer without a pending offer skipped');
+      return;
+    }
+    try {
+      await pc.setRemoteDescription({ type: 'answer', sdp });
+    } catch (err) {
+      if (pc === this.pc) this.notice(`bad answer: ${err.message}`);
+      return;
+    }
+    if (pc !== this.pc) return;
+    this.remoteSet = true;
+    const queued = this.pendingCandidates;
+    this.pendingCandidates = [];
+    for (const c of queued) this.addCandidate(pc, c);
+  }
+
+  onCandidate(init) {
+    const pc = this.pc;
+    if (!pc) return;
+    if (!this.remoteSet) {
+      if (this.pendingCandidates.length < MAX_PENDING_CANDIDATES) this.pendingCandidates.push(init);
+      return;
+    }
+    this.addCandidate(pc, init);
+  }
+
+  addCandidate(pc, init) {
+    pc.addIceCandidate(init).catch((err) => console.warn('peerdesk: remote candidate refused:', err.message));
+  }
+
+  onControl(text) {
+    let m;
+    try {
+      m = decodeControl(text);
+    } catch (err) {
+      console.warn('peerdesk: control message skipped:', err.message);
+      return;
+    }
+    switch (m.type) {
+      case 'welcome':
+        if (m.identity && typeof m.identity === 'object') this.identity = m.identity;
+        this.readOnly = this.readOnly || m.readOnly === true;
+        this.info();
+        break;
+      case 'error':
+        this.notice(`${m.message || m.code || 'error'}`);
+        break;
+      default:
+        console.warn('peerdesk: unknown control message', m.type);
+    }
+  }
+}
