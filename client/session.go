@@ -52,12 +52,13 @@ func Join(ctx context.Context, serverURL string, connection int64, cookie string
 	if err != nil {
 		return nil, err
 	}
+	sampled := sampledLogger(log)
 	s := &Session{
 		log:     log,
-		sampled: sampledLogger(log),
+		sampled: sampled,
 		sig:     sig,
 		api:     webrtc.NewAPI(webrtc.WithSettingEngine(o.settingEngine())),
-		fb:      newFramebuffer(sampledLogger(log)),
+		fb:      newFramebuffer(sampled),
 		events:  newEventQueue(),
 	}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,7 +227,9 @@ func TestBrowserSession(t *testing.T) {
 	defer cancel()
 
 	d.do(map[string]any{"cmd": "open", "url": h.url})
-	d.do(map[string]any{"cmd": "login", "username": testAdmin, "password": "wrong password"})
+	if r := d.try(map[string]any{"cmd": "login", "username": testAdmin, "password": "wrong password"}); r["ok"] != false || !strings.Contains(fmt.Sprint(r["error"]), "invalid username or password") {
+		t.Fatalf("a wrong password gave %v", r)
+	}
 	r := d.do(map[string]any{"cmd": "login", "username": testAdmin, "password": testPassword})
 	if r["view"] != "list" {
 		t.Fatalf("after login the page shows %v, want the connection list", r["view"])

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"image"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,7 +42,7 @@ type harness struct {
 type harnessConfig struct {
 	demo      demo.Config
 	pipeline  relay.PipelineConfig
-	logLevel  zerolog.Level
+	verbose   bool // log at debug level instead of warn
 	noCleanup bool
 }
 
@@ -54,17 +56,45 @@ func loopbackEngine() *webrtc.SettingEngine {
 	return se
 }
 
-func testLogger(t testing.TB, level zerolog.Level) zerolog.Logger {
-	if level == zerolog.NoLevel {
-		level = zerolog.WarnLevel
+// testLogger logs into the test's log. pion's goroutines may log a moment after a peer
+// connection's Close returns, so lines arriving after the test ended are dropped instead of
+// panicking the test binary.
+func testLogger(t testing.TB, verbose bool) zerolog.Logger {
+	w := &lateSafeWriter{t: t}
+	t.Cleanup(w.stop)
+	level := zerolog.WarnLevel
+	if verbose {
+		level = zerolog.DebugLevel
 	}
-	return zerolog.New(zerolog.NewTestWriter(t)).Level(level).With().Timestamp().Logger()
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+// lateSafeWriter writes to t.Log until stop.
+type lateSafeWriter struct {
+	t       testing.TB
+	mu      sync.Mutex
+	stopped bool
+}
+
+func (w *lateSafeWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped {
+		w.t.Logf("%s", bytes.TrimRight(b, "\n"))
+	}
+	return len(b), nil
+}
+
+func (w *lateSafeWriter) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
 }
 
 func newHarness(t *testing.T, cfg harnessConfig) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := testLogger(t, cfg.logLevel)
+	log := testLogger(t, cfg.verbose)
 	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin}
 	st, err := store.Open(ctx, f.dbPath())
 	if err != nil {
@@ -143,7 +173,7 @@ func (h *harness) join(ctx context.Context) *client.Session {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	s, err := client.Join(ctx, h.url, h.connID, cookie, client.WithSettingEngine(*loopbackEngine()), client.WithLogger(testLogger(h.t, zerolog.WarnLevel)))
+	s, err := client.Join(ctx, h.url, h.connID, cookie, client.WithSettingEngine(*loopbackEngine()), client.WithLogger(testLogger(h.t, false)))
 	if err != nil {
 		h.t.Fatal(err)
 	}
