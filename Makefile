@@ -26,6 +26,7 @@ check:
 	$(GO) vet ./...
 
 test: deps check
+	cd $(E2E) && node --test
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 # bench runs the benchmarks whose figures docs/BENCHMARKS.md records.

@@ -76,7 +76,7 @@ func TestPeersMatchHost(t *testing.T) {
 // peer keeps receiving frames, and the stopped one converges to the current frame when it reads
 // again.
 func TestSlowPeerDoesNotStallOthers(t *testing.T) {
-	h := newHarness(t, harnessConfig{demo: demo.Config{Width: 640, Height: 480, FPS: 60}})
+	h := newHarness(t, harnessConfig{demo: demo.Config{Width: 640, Height: 480, FPS: 60, Busy: 60}})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	slow, fast := h.join(ctx), h.join(ctx)
@@ -89,10 +89,17 @@ func TestSlowPeerDoesNotStallOthers(t *testing.T) {
 		t.Logf("slow peer still got %d frames after freezing (buffers draining)", got)
 	}
 	hw := h.agent.Pipeline().HighWater()
+	stalled := 0
 	for _, ps := range h.agent.Pipeline().PeerStats() {
 		if ps.Buffered > hw+wire.MaxMessage {
 			t.Fatalf("a peer's transport holds %d bytes, above the high-water mark %d", ps.Buffered, hw)
 		}
+		if ps.Stalls > 0 {
+			stalled++
+		}
+	}
+	if stalled != 1 {
+		t.Fatalf("%d peer streams stalled, want exactly the frozen one", stalled)
 	}
 	slow.Resume()
 	if err := slow.WaitFrames(ctx, slow.Frames()+10); err != nil {
