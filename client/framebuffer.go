@@ -24,6 +24,8 @@ var errDisplay = errors.New("client: bad display message")
 // them. Messages come from one reader at a time; readers of the image copy it.
 type framebuffer struct {
 	log zerolog.Logger // sampled: a bad relay must not flood the log
+	// countOnly skips decoding tile images: the framebuffer keeps its size and counts only.
+	countOnly bool
 
 	mu    sync.Mutex
 	img   *image.RGBA   // nil until the first SIZE
@@ -31,10 +33,11 @@ type framebuffer struct {
 	frame chan struct{} // closed and replaced at every FRAME
 }
 
-func newFramebuffer(log zerolog.Logger) *framebuffer {
+func newFramebuffer(log zerolog.Logger, countOnly bool) *framebuffer {
 	return &framebuffer{
-		log:   log,
-		frame: make(chan struct{}),
+		log:       log,
+		countOnly: countOnly,
+		frame:     make(chan struct{}),
 	}
 }
 
@@ -68,6 +71,9 @@ func (f *framebuffer) applyDecoded(msg []byte, w, h int) error {
 		f.img = img
 		f.mu.Unlock()
 	case wire.MsgTiles:
+		if f.countOnly {
+			return nil
+		}
 		imgs := make([]image.Image, len(d.Tiles))
 		for i, t := range d.Tiles { // decoded outside the lock: Image() callers need not wait
 			if imgs[i], err = decodeTile(t); err != nil {

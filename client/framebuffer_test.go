@@ -33,7 +33,7 @@ func TestFramebufferRefusesBadMessages(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			fb := newFramebuffer(zerolog.New(zerolog.NewTestWriter(t)))
+			fb := newFramebuffer(zerolog.New(zerolog.NewTestWriter(t)), false)
 			fb.apply(wire.EncodeSize(8, 8))
 			fb.apply(c.msg)
 			fb.apply(wire.EncodeFrame(1))
@@ -48,7 +48,7 @@ func TestFramebufferRefusesBadMessages(t *testing.T) {
 }
 
 func TestFramebufferBeforeSize(t *testing.T) {
-	fb := newFramebuffer(zerolog.New(zerolog.NewTestWriter(t)))
+	fb := newFramebuffer(zerolog.New(zerolog.NewTestWriter(t)), false)
 	fb.apply(wire.EncodeFrame(1))
 	fb.apply(tilesMsg(pngTile(t, 0, 0, 1, 1, pattern)))
 	if st := fb.counters(); st.DecodeErrors != 2 || st.Frames != 0 {
@@ -76,7 +76,7 @@ func FuzzFramebuffer(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		fb := newFramebuffer(zerolog.Nop())
+		fb := newFramebuffer(zerolog.Nop(), false)
 		fb.apply(wire.EncodeSize(16, 16))
 		fb.apply(msg)
 		st := fb.counters()

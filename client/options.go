@@ -19,6 +19,7 @@ type options struct {
 	log        zerolog.Logger
 	se         webrtc.SettingEngine
 	httpClient *http.Client
+	countOnly  bool
 }
 
 // WithLogger sets the logger; pion's own logs go to it too unless the SettingEngine given
@@ -43,6 +44,12 @@ func WithHTTPClient(c *http.Client) Option {
 			o.httpClient = c
 		}
 	}
+}
+
+// WithoutImageDecoding makes the session validate and count display messages without decoding
+// their images, so that Image stays black: for benchmarks that run many peers in one process.
+func WithoutImageDecoding() Option {
+	return func(o *options) { o.countOnly = true }
 }
 
 func buildOptions(opts []Option) options {

@@ -58,7 +58,7 @@ func Join(ctx context.Context, serverURL string, connection int64, cookie string
 		sampled: sampled,
 		sig:     sig,
 		api:     webrtc.NewAPI(webrtc.WithSettingEngine(o.settingEngine())),
-		fb:      newFramebuffer(sampled),
+		fb:      newFramebuffer(sampled, o.countOnly),
 		events:  newEventQueue(),
 	}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
