@@ -24,7 +24,8 @@ var errDisplay = errors.New("client: bad display message")
 // them. Messages come from one reader at a time; readers of the image copy it.
 type framebuffer struct {
 	log zerolog.Logger // sampled: a bad relay must not flood the log
-	// countOnly skips decoding tile images: the framebuffer keeps its size and counts only.
+	// countOnly skips decoding tile images and holds no pixels: the framebuffer keeps its size
+	// and counts, and snapshots are transparent black.
 	countOnly bool
 
 	mu    sync.Mutex
@@ -65,8 +66,11 @@ func (f *framebuffer) applyDecoded(msg []byte, w, h int) error {
 	}
 	switch d.Type {
 	case wire.MsgSize:
-		img := image.NewRGBA(image.Rect(0, 0, d.Width, d.Height))
-		draw.Draw(img, img.Rect, image.Black, image.Point{}, draw.Src)
+		img := &image.RGBA{Rect: image.Rect(0, 0, d.Width, d.Height)} // count-only: no pixels
+		if !f.countOnly {
+			img = image.NewRGBA(img.Rect)
+			draw.Draw(img, img.Rect, image.Black, image.Point{}, draw.Src)
+		}
 		f.mu.Lock()
 		f.img = img
 		f.mu.Unlock()
@@ -151,7 +155,11 @@ func (f *framebuffer) size() (w, h int) {
 func (f *framebuffer) snapshot(withImage bool) (img *image.RGBA, frames uint64, next <-chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if withImage && f.img != nil {
+	switch {
+	case !withImage || f.img == nil:
+	case f.countOnly:
+		img = image.NewRGBA(f.img.Rect)
+	default:
 		img = &image.RGBA{Pix: slices.Clone(f.img.Pix), Stride: f.img.Stride, Rect: f.img.Rect}
 	}
 	return img, f.stats.Frames, f.frame

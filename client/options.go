@@ -5,6 +5,8 @@ import (
 
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
+
+	"peerdesk/internal/pionlog"
 )
 
 // maxSCTPMessage is the largest data-channel message the client accepts, advertised in its
@@ -68,7 +70,7 @@ func (o *options) settingEngine() webrtc.SettingEngine {
 	se.SetSCTPMaxMessageSize(maxSCTPMessage)
 	se.DetachDataChannels()
 	if se.LoggerFactory == nil {
-		se.LoggerFactory = pionLoggerFactory{log: o.log}
+		se.LoggerFactory = pionlog.Factory{Log: o.log}
 	}
 	return se
 }

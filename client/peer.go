@@ -32,10 +32,12 @@ type peer struct {
 	remoteSet bool
 	pending   []webrtc.ICECandidateInit
 
-	// Guarded by Session.mu.
+	// Guarded by Session.mu. The channels are nil until open; their readers start once all
+	// three are, so that a FRAME received means input can be sent too.
 	closed  bool
-	control channel // nil until open
-	input   channel // nil until open
+	control channel
+	display channel
+	input   channel
 }
 
 // setAnswer applies the agent's answer, then the candidates that came before it (pion

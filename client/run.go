@@ -148,8 +148,10 @@ func (s *Session) closePeer() {
 	}
 }
 
-// attach detaches an open data channel and starts its reader. It runs on a pion goroutine,
-// possibly after the peer or the whole session was closed.
+// attach detaches an open data channel and, once all three are open, starts their readers:
+// the channels open in any order, and a FRAME read before the input channel is attached would
+// let WaitFrames (and Join) return while input still fails with ErrNotConnected. It runs on a
+// pion goroutine, possibly after the peer or the whole session was closed.
 func (s *Session) attach(p *peer, dc *webrtc.DataChannel, id uint16) {
 	raw, err := dc.Detach()
 	if err != nil {
@@ -162,29 +164,38 @@ func (s *Session) attach(p *peer, dc *webrtc.DataChannel, id uint16) {
 		_ = raw.Close()
 		return
 	}
-	var handle func([]byte)
 	switch id {
 	case wire.ControlID:
-		p.control, handle = raw, s.handleControl
+		p.control = raw
 	case wire.DisplayID:
-		handle = s.fb.apply
+		p.display = raw
 	case wire.InputID:
-		p.input, handle = raw, func(b []byte) {
-			s.sampled.Warn().Int("bytes", len(b)).Msg("unexpected message on the input channel: dropped")
-		}
+		p.input = raw
 	}
 	p.log.Debug().Str("channel", dc.Label()).Msg("data channel open")
-	s.wg.Add(1) // run's own count keeps the group above zero while p is open: no race with Wait
-	go func() {
-		defer s.wg.Done()
-		s.readChannel(p, raw, id == wire.DisplayID, handle)
-	}()
+	if p.control == nil || p.display == nil || p.input == nil {
+		return
+	}
+	dropInput := func(b []byte) {
+		s.sampled.Warn().Int("bytes", len(b)).Msg("unexpected message on the input channel: dropped")
+	}
+	s.wg.Add(3) // run's own count keeps the group above zero while p is open: no race with Wait
+	for _, r := range []struct {
+		ch        channel
+		freezable bool
+		handle    func([]byte)
+	}{{p.control, false, s.handleControl}, {p.display, true, s.fb.apply}, {p.input, false, dropInput}} {
+		go func() {
+			defer s.wg.Done()
+			s.readChannel(p, r.ch, r.freezable, r.handle)
+		}()
+	}
 }
 
 // readChannel hands every message of ch to handle until the channel or the peer closes. The
 // display reader stops while the session is frozen, leaving the backlog to the relay.
 func (s *Session) readChannel(p *peer, ch channel, freezable bool, handle func([]byte)) {
-	buf := make([]byte, maxSCTPMessage)
+	buf := make([]byte, wire.MaxMessage) // the protocol's limit; larger messages end the session
 	for {
 		if freezable && !s.waitThawed(p.ctx) {
 			return
@@ -194,7 +205,7 @@ func (s *Session) readChannel(p *peer, ch channel, freezable bool, handle func([
 			if errors.Is(err, io.ErrShortBuffer) {
 				// pion keeps the oversized message at the head of the stream: nothing after it
 				// can ever be read.
-				s.fail(fmt.Errorf("%w: data-channel message over %d bytes", ErrProtocol, maxSCTPMessage))
+				s.fail(fmt.Errorf("%w: data-channel message over %d bytes", ErrProtocol, wire.MaxMessage))
 			} else if p.ctx.Err() == nil {
 				p.log.Debug().Err(err).Msg("data channel read ended")
 			}

@@ -375,3 +375,32 @@ func TestJoinFailures(t *testing.T) {
 		t.Errorf("Join without hello: %v, want ErrProtocol", err)
 	}
 }
+
+// TestInputReadyWithFirstFrame is a regression test: the three channels open in any order, and
+// a FRAME read before the input channel was attached let WaitFrames return while Pointer still
+// failed with ErrNotConnected. Every new peer connection must be usable for input as soon as a
+// frame arrived on it.
+func TestInputReadyWithFirstFrame(t *testing.T) {
+	checkLeaks(t)
+	ctx := testContext(t)
+	f := newFakeServer(t, true)
+	joined := joinAsync(ctx, t, f)
+	fc := f.nextConn(ctx)
+	h := f.nextHost(ctx)
+	h.sendDisplay(wire.EncodeSize(8, 8), wire.EncodeFrame(1))
+	s := awaitJoin(ctx, t, joined)
+	for round := uint64(1); round <= 6; round++ {
+		if err := s.Pointer(1, 1, 0); err != nil {
+			t.Fatalf("round %d: Pointer right after a frame: %v", round, err)
+		}
+		if got := recv(ctx, t, h.inputMsgs); !bytes.Equal(got, wire.EncodePointer(1, 1, 0)) {
+			t.Fatalf("round %d: host got % x", round, got)
+		}
+		fc.send(proto.Message{Type: proto.TypeState, State: proto.StateHostAvailable}) // a new peer connection
+		h = f.nextHost(ctx)
+		h.sendDisplay(wire.EncodeFrame(uint32(round + 1)))
+		if err := s.WaitFrames(ctx, round+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

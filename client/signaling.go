@@ -16,9 +16,6 @@ import (
 
 const (
 	handshakeTimeout = 10 * time.Second
-	writeTimeout     = 10 * time.Second // as the server's (docs/PROTOCOL.md, section 2)
-	// readTimeout drops a server that stopped talking: it pings every 20 s.
-	readTimeout = 60 * time.Second
 	// sendQueue bounds the signaling messages waiting for the writer.
 	sendQueue = 64
 	// maxCookie bounds the cookie value accepted from the caller.
@@ -59,14 +56,11 @@ func dialSignaling(ctx context.Context, o *options, serverURL string, connection
 		return nil, fmt.Errorf("client: dial %s: %w", u.Redacted(), err)
 	}
 	conn.SetReadLimit(proto.MaxMessage)
-	_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
+	_ = conn.SetReadDeadline(time.Now().Add(proto.ReadTimeout))
+	pong := conn.PingHandler() // gorilla's: answers with a pong
 	conn.SetPingHandler(func(data string) error {
-		_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
-		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(writeTimeout))
-		if errors.Is(err, websocket.ErrCloseSent) {
-			return nil
-		}
-		return err
+		_ = conn.SetReadDeadline(time.Now().Add(proto.ReadTimeout))
+		return pong(data)
 	})
 	return &signaling{conn: conn, out: make(chan proto.Message, sendQueue), log: sampledLogger(o.log)}, nil
 }
@@ -94,7 +88,7 @@ func (s *signaling) read() (proto.Message, error) {
 		if err != nil {
 			return proto.Message{}, fmt.Errorf("client: signaling read: %w", err)
 		}
-		_ = s.conn.SetReadDeadline(time.Now().Add(readTimeout))
+		_ = s.conn.SetReadDeadline(time.Now().Add(proto.ReadTimeout))
 		if typ != websocket.TextMessage {
 			s.log.Warn().Int("frame", typ).Msg("signaling: ignoring a non-text frame")
 			continue
@@ -125,7 +119,7 @@ func (s *signaling) writeLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case m := <-s.out:
-			_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			_ = s.conn.SetWriteDeadline(time.Now().Add(proto.WriteTimeout))
 			if err := s.conn.WriteMessage(websocket.TextMessage, m.Encode()); err != nil {
 				return fmt.Errorf("client: signaling write: %w", err)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 
+	"peerdesk/internal/pionlog"
 	"peerdesk/signaling/proto"
 )
 
@@ -122,7 +123,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		se = *cfg.SettingEngine
 	}
 	se.SetSCTPMaxMessageSize(maxSCTPMessage)
-	se.LoggerFactory = pionLogger{cfg.Logger}
+	se.LoggerFactory = pionlog.Factory{Log: cfg.Logger.With().Str("component", "relay").Logger()}
 	return &Agent{
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str("component", "relay").Logger(),
@@ -174,7 +175,8 @@ func (a *Agent) WaitOnline(ctx context.Context) error {
 
 // Run serves the desktop until ctx ends: it runs the source into the pipeline and keeps a
 // connection to the signaling server, reconnecting with backoff. It returns when everything it
-// started has stopped, with ctx's error or the source's fatal error.
+// started has stopped, with ctx's error, the source's fatal error, or ErrReplaced when another
+// agent took over the connection.
 func (a *Agent) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -192,10 +194,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 
 	backoff := a.cfg.MinBackoff
+	var replaced error
 	for ctx.Err() == nil {
 		welcomed, err := a.serve(ctx)
 		a.closePeers()
 		if ctx.Err() != nil {
+			break
+		}
+		if errors.Is(err, ErrReplaced) {
+			a.log.Error().Msg("another agent with this connection's token replaced this one: stopping")
+			replaced = err
+			cancel()
 			break
 		}
 		if welcomed {
@@ -212,6 +221,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.pipeline.Close()
 	if err := <-srcErr; err != nil && !errors.Is(err, context.Canceled) {
 		return err
+	}
+	if replaced != nil {
+		return replaced
 	}
 	return ctx.Err()
 }
@@ -242,6 +254,9 @@ func (a *Agent) serve(ctx context.Context) (welcomed bool, err error) {
 
 	for {
 		m, err := sc.read()
+		if websocket.IsCloseError(err, proto.CloseReplaced) {
+			return welcomed, ErrReplaced
+		}
 		if err != nil {
 			return welcomed, err
 		}

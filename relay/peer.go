@@ -70,7 +70,7 @@ func (p *peer) offer(sdp string) {
 		return
 	}
 	old, oldStream := p.pc, p.stream
-	p.pc, p.stream = pc, nil
+	p.pc, p.stream, p.control = pc, nil, nil
 	pending := p.pending
 	p.pending = nil
 	p.mu.Unlock()
@@ -129,6 +129,10 @@ func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
 	})
 	control.OnOpen(func() {
 		p.mu.Lock()
+		if p.closed || p.pc != pc {
+			p.mu.Unlock()
+			return
+		}
 		p.control = control
 		p.mu.Unlock()
 		w, h := p.agent.pipeline.Size()
@@ -138,10 +142,10 @@ func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
 	control.OnMessage(func(msg webrtc.DataChannelMessage) {
 		c, err := wire.DecodeControl(msg.Data)
 		if err != nil {
-			p.controlError("bad-message", err.Error())
+			p.controlError(wire.CodeBadMessage, err.Error())
 			return
 		}
-		p.controlError(proto.CodeUnknownType, "unknown control message type "+truncate(c.Type, 32))
+		p.controlError(wire.CodeUnknownType, "unknown control message type "+truncate(c.Type, 32))
 	})
 	hw := p.agent.pipeline.HighWater()
 	display.SetBufferedAmountLowThreshold(hw / 2)
@@ -165,14 +169,14 @@ func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
 func (p *peer) input(msg webrtc.DataChannelMessage) {
 	if msg.IsString {
 		p.agent.inputBad.Add(1)
-		p.controlError("bad-input", "input messages are binary")
+		p.controlError(wire.CodeBadInput, "input messages are binary")
 		return
 	}
 	w, h := p.agent.pipeline.Size()
 	in, err := wire.DecodeInput(msg.Data, w, h)
 	if err != nil {
 		p.agent.inputBad.Add(1)
-		p.controlError("bad-input", err.Error())
+		p.controlError(wire.CodeBadInput, err.Error())
 		return
 	}
 	if p.readOnly {
@@ -181,7 +185,7 @@ func (p *peer) input(msg webrtc.DataChannelMessage) {
 	}
 	if err := p.agent.cfg.Source.Input(in); err != nil {
 		p.agent.inputBad.Add(1)
-		p.controlError("bad-input", err.Error())
+		p.controlError(wire.CodeBadInput, err.Error())
 		return
 	}
 	p.agent.inputApplied.Add(1)

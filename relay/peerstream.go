@@ -50,7 +50,7 @@ type PeerStream struct {
 	closeOnce sync.Once
 
 	// Owned by the run goroutine.
-	enc       *tileEncoder
+	scratch   *scratch // borrowed from the pipeline for the length of a pass
 	view      view
 	sized     bool     // SIZE of generation gen was sent
 	gen       uint64   // the desktop generation the peer holds
@@ -58,7 +58,7 @@ type PeerStream struct {
 	framed    bool     // a FRAME was sent for this generation
 	lastFrame uint32   // the seq of the last FRAME sent
 	stalled   bool
-	msg       []byte // the TILES message being filled
+	msg       []byte // the TILES message being filled, in scratch
 	pending   []sentTile
 	busy      []int // tiles of this pass that another stream was encoding
 
@@ -79,8 +79,6 @@ func newPeerStream(p *Pipeline, out Sender, id uint64) *PeerStream {
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
-		enc:  newTileEncoder(p.png, p.cfg.TileSize, p.cfg.JPEGQuality),
-		msg:  make([]byte, 0, wire.MaxMessage),
 	}
 	s.wake <- struct{}{} // the first pass sends the whole desktop, if there is one yet
 	return s
@@ -127,7 +125,12 @@ func (s *PeerStream) run() {
 			return
 		case <-s.wake:
 		}
+		s.scratch = s.p.scratch.Get().(*scratch)
+		s.msg = s.scratch.msg[:0]
 		err := s.pass()
+		s.scratch.msg = s.msg[:0]
+		s.p.scratch.Put(s.scratch)
+		s.scratch, s.msg = nil, nil
 		switch {
 		case err == nil, errors.Is(err, errStalled):
 		case errors.Is(err, errResized):
@@ -190,7 +193,7 @@ func (s *PeerStream) pass() error {
 // is encoding is put aside in s.busy.
 func (s *PeerStream) addTile(i int, wait bool) error {
 	t := s.view.tiles[i]
-	e, ok, err := t.encoded(s.p, s.view.versions[i], s.enc, wait)
+	e, ok, err := t.encoded(s.p, s.view.versions[i], s.scratch.enc, wait)
 	switch {
 	case err != nil:
 		return err

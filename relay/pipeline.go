@@ -80,6 +80,9 @@ type Pipeline struct {
 	cfg PipelineConfig
 	log zerolog.Logger
 	png *png.Encoder
+	// scratch lends streams their message buffer and tile encoder for one pass, so an idle
+	// peer holds neither.
+	scratch sync.Pool
 
 	mu         sync.RWMutex
 	fb         *image.RGBA // the desktop, always opaque; nil before the first update
@@ -103,12 +106,22 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Pipeline{
+	p := &Pipeline{
 		cfg:     cfg,
 		log:     cfg.Logger.With().Str("component", "pipeline").Logger(),
 		png:     &png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngBuffers{}},
 		streams: make(map[*PeerStream]struct{}),
-	}, nil
+	}
+	p.scratch.New = func() any {
+		return &scratch{msg: make([]byte, 0, wire.MaxMessage), enc: newTileEncoder(p.png, cfg.TileSize, cfg.JPEGQuality)}
+	}
+	return p, nil
+}
+
+// scratch is the working memory of one stream's pass.
+type scratch struct {
+	msg []byte
+	enc *tileEncoder
 }
 
 // Update takes a new state of the desktop: frame is the whole framebuffer, damage the rectangles

@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"errors"
 	"sync"
 	"time"
 
@@ -11,12 +10,8 @@ import (
 	"peerdesk/signaling/proto"
 )
 
-const (
-	sigWriteTimeout = 10 * time.Second
-	// sigReadTimeout is how long the agent waits for any frame (the server pings every 20 s).
-	sigReadTimeout = 45 * time.Second
-	sigQueue       = 256
-)
+// sigQueue bounds the frames waiting for the writer.
+const sigQueue = 256
 
 // sigConn is the agent's WebSocket to the signaling server: reads happen on the caller's
 // goroutine, writes on one writer goroutine fed by a bounded queue, so pion callbacks that
@@ -33,14 +28,11 @@ type sigConn struct {
 func newSigConn(ws *websocket.Conn, log zerolog.Logger) *sigConn {
 	c := &sigConn{ws: ws, log: log, out: make(chan []byte, sigQueue), done: make(chan struct{})}
 	ws.SetReadLimit(proto.MaxMessage)
-	_ = ws.SetReadDeadline(time.Now().Add(sigReadTimeout))
+	_ = ws.SetReadDeadline(time.Now().Add(proto.ReadTimeout))
+	pong := ws.PingHandler() // gorilla's: answers with a pong
 	ws.SetPingHandler(func(data string) error {
-		_ = ws.SetReadDeadline(time.Now().Add(sigReadTimeout))
-		err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(sigWriteTimeout))
-		if errors.Is(err, websocket.ErrCloseSent) {
-			return nil
-		}
-		return err
+		_ = ws.SetReadDeadline(time.Now().Add(proto.ReadTimeout))
+		return pong(data)
 	})
 	c.wg.Add(1)
 	go c.writeLoop()
@@ -52,7 +44,7 @@ func (c *sigConn) writeLoop() {
 	for {
 		select {
 		case b := <-c.out:
-			_ = c.ws.SetWriteDeadline(time.Now().Add(sigWriteTimeout))
+			_ = c.ws.SetWriteDeadline(time.Now().Add(proto.WriteTimeout))
 			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
 				c.log.Warn().Err(err).Msg("signaling write failed")
 				c.shut()
@@ -82,7 +74,7 @@ func (c *sigConn) read() (proto.Message, error) {
 		if err != nil {
 			return proto.Message{}, err
 		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(sigReadTimeout))
+		_ = c.ws.SetReadDeadline(time.Now().Add(proto.ReadTimeout))
 		m, err := proto.Decode(b)
 		if err != nil {
 			c.log.Warn().Err(err).Msg("bad frame from signaling server")

@@ -32,11 +32,7 @@ type connectionReply struct {
 
 // handleLogin checks a username and password and sets the login cookie.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	if !allowMethod(w, r, http.MethodPost) {
-		return
-	}
-	if !s.originAllowed(r) {
-		writeError(w, http.StatusForbidden, "cross-origin request refused")
+	if !s.allowRequest(w, r, http.MethodPost) {
 		return
 	}
 	var req loginRequest
@@ -75,11 +71,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 
 // handleLogout deletes the login session and clears the cookie.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
-	if !allowMethod(w, r, http.MethodPost) {
-		return
-	}
-	if !s.originAllowed(r) {
-		writeError(w, http.StatusForbidden, "cross-origin request refused")
+	if !s.allowRequest(w, r, http.MethodPost) {
 		return
 	}
 	user, ok := s.requireUser(w, r)
@@ -159,6 +151,19 @@ func (s *Server) requireUser(w http.ResponseWriter, r *http.Request) (store.User
 func (s *Server) internalError(w http.ResponseWriter, what string, err error) {
 	s.log.Error().Err(err).Msg(what)
 	writeError(w, http.StatusInternalServerError, "internal error")
+}
+
+// allowRequest answers 405 unless the request uses method, and 403 unless it comes from an
+// allowed origin (see Server.originAllowed).
+func (s *Server) allowRequest(w http.ResponseWriter, r *http.Request, method string) bool {
+	if !allowMethod(w, r, method) {
+		return false
+	}
+	if !s.originAllowed(r) {
+		writeError(w, http.StatusForbidden, "cross-origin request refused")
+		return false
+	}
+	return true
 }
 
 // allowMethod answers 405 unless the request uses method.

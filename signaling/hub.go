@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"sync"
 
-	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 
 	"peerdesk/signaling/proto"
@@ -77,7 +76,7 @@ func (h *hub) addAgent(a *agent) {
 	}.Encode())
 	if old := h.agents[id]; old != nil {
 		h.log.Info().Int64("connection", int64(id)).Msg("agent replaced")
-		old.ws.close(websocket.CloseNormalClosure, "replaced by a new agent")
+		old.ws.close(proto.CloseReplaced, "replaced by a new agent")
 		h.broadcastState(id, proto.StateHostUnavailable, "the host agent was replaced")
 	}
 	h.agents[id] = a

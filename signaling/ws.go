@@ -16,11 +16,7 @@ import (
 
 // handleAgentWS authenticates a relay agent by its bearer token and serves its WebSocket.
 func (s *Server) handleAgentWS(w http.ResponseWriter, r *http.Request) {
-	if !allowMethod(w, r, http.MethodGet) {
-		return
-	}
-	if !s.originAllowed(r) {
-		writeError(w, http.StatusForbidden, "cross-origin request refused")
+	if !s.allowRequest(w, r, http.MethodGet) {
 		return
 	}
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -51,11 +47,7 @@ func (s *Server) handleAgentWS(w http.ResponseWriter, r *http.Request) {
 // handlePeerWS authenticates a user by the login cookie, checks the Origin and the user's
 // permission on the connection, and serves the peer's WebSocket.
 func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
-	if !allowMethod(w, r, http.MethodGet) {
-		return
-	}
-	if !s.originAllowed(r) {
-		writeError(w, http.StatusForbidden, "cross-origin request refused")
+	if !s.allowRequest(w, r, http.MethodGet) {
 		return
 	}
 	user, ok := s.requireUser(w, r)

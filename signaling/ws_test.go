@@ -150,8 +150,8 @@ func TestAgentReplaced(t *testing.T) {
 	aliceID := expectJoin(t, first, proto.Identity{Name: "alice", Role: proto.RoleOwner})
 
 	second := e.agent(e.token, e.desk)
-	if code := expectClosed(t, first); code != websocket.CloseNormalClosure {
-		t.Fatalf("replaced agent closed with %d, want %d", code, websocket.CloseNormalClosure)
+	if code := expectClosed(t, first); code != proto.CloseReplaced {
+		t.Fatalf("replaced agent closed with %d, want %d", code, proto.CloseReplaced)
 	}
 	if got := expectJoin(t, second, proto.Identity{Name: "alice", Role: proto.RoleOwner}); got != aliceID {
 		t.Fatalf("new agent got join for %s, want %s", got, aliceID)

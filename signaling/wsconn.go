@@ -11,14 +11,11 @@ import (
 	"peerdesk/signaling/proto"
 )
 
-// Timings and limits of every signaling WebSocket (docs/PROTOCOL.md, section 2).
+// Limits of every signaling WebSocket besides the timings in proto (docs/PROTOCOL.md, section 2).
 const (
-	pingPeriod   = 20 * time.Second // server pings this often
-	readTimeout  = 45 * time.Second // a connection silent (no pong) this long is dropped
-	writeTimeout = 10 * time.Second // one frame must be written within this
-	closeTimeout = time.Second      // flushing the queue, the close frame and awaiting the reply
-	sendQueueLen = 128              // frames queued per connection before it counts as stuck
-	maxBadFrames = 20               // bad frames tolerated; the next one disconnects
+	closeTimeout = time.Second // flushing the queue, the close frame and awaiting the reply
+	sendQueueLen = 128         // frames queued per connection before it counts as stuck
+	maxBadFrames = 20          // bad frames tolerated; the next one disconnects
 )
 
 // refusal is the reason a frame was refused, sent back as an error message.
@@ -77,7 +74,7 @@ func (c *wsConn) send(frame []byte) {
 
 // close starts closing the connection with a close frame of the given code; the first
 // call wins. It does not block. A write in progress gets closeTimeout more to finish, so
-// that a peer that stopped reading does not hold the writer for the whole writeTimeout.
+// that a peer that stopped reading does not hold the writer for the whole proto.WriteTimeout.
 func (c *wsConn) close(code int, text string) {
 	c.closeOnce.Do(func() {
 		c.closeCode, c.closeText = code, text
@@ -105,9 +102,9 @@ func (c *wsConn) readLoop(handle func(proto.Message) *refusal) {
 	// An oversized frame makes gorilla close the connection with 1009 (message too big)
 	// rather than answer with an error: reading it would cost memory for nothing.
 	c.ws.SetReadLimit(proto.MaxMessage)
-	_ = c.ws.SetReadDeadline(time.Now().Add(readTimeout))
+	_ = c.ws.SetReadDeadline(time.Now().Add(proto.ReadTimeout))
 	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(readTimeout))
+		return c.ws.SetReadDeadline(time.Now().Add(proto.ReadTimeout))
 	})
 	bad := 0
 	for {
@@ -140,22 +137,23 @@ func (c *wsConn) readLoop(handle func(proto.Message) *refusal) {
 }
 
 func (c *wsConn) writeLoop() {
-	ping := time.NewTicker(pingPeriod)
+	ping := time.NewTicker(proto.PingPeriod)
 	defer ping.Stop()
 	for {
 		select {
 		case frame := <-c.out:
+			// The deadline is set before looking at ctx: a close after the look shortens it.
+			_ = c.ws.SetWriteDeadline(time.Now().Add(proto.WriteTimeout))
 			if c.ctx.Err() != nil {
 				c.finish(frame)
 				return
 			}
-			_ = c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
 			if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
 				c.log.Debug().Err(err).Msg("write failed")
 				c.close(websocket.CloseGoingAway, "write failed")
 			}
 		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(proto.WriteTimeout)); err != nil {
 				c.log.Debug().Err(err).Msg("ping failed")
 				c.close(websocket.CloseGoingAway, "ping failed")
 			}

@@ -7,7 +7,7 @@ import (
 )
 
 func TestStaticHoldsThePage(t *testing.T) {
-	files := []string{"index.html", "style.css", "app.js", "api.js", "protocol.js", "session.js", "display.js", "input.js", "keysym.js"}
+	files := []string{"index.html", "style.css", "app.js", "api.js", "protocol.js", "session.js", "display.js", "queue.js", "input.js", "keysym.js"}
 	for _, name := range files {
 		b, err := fs.ReadFile(Static(), name)
 		if err != nil {

@@ -50,7 +50,20 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "peerdesk demo: open %s and log in; the connection %q shows the demo desktop\n", srv.url, demoConnection)
-	errAgent := runAgent(ctx, srv.url, token, src, &rf, log)
+	// The agent stops with the server too, rather than retry a server that is gone.
+	agentCtx, cancel := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-srv.done:
+			cancel()
+		case <-agentCtx.Done():
+		}
+	}()
+	errAgent := runAgent(agentCtx, srv.url, token, src, &rf, log)
+	cancel()
+	<-watched
 	return errors.Join(errAgent, srv.close())
 }
 

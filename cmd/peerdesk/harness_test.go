@@ -27,7 +27,7 @@ const (
 // harness is a whole peerdesk on loopback: a real SQLite file, the signaling server on an
 // ephemeral port, and a relay agent serving a demo desktop, all in this process.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	st     *store.Store
 	srv    *server
@@ -91,7 +91,7 @@ func (w *lateSafeWriter) stop() {
 	w.mu.Unlock()
 }
 
-func newHarness(t *testing.T, cfg harnessConfig) *harness {
+func newHarness(t testing.TB, cfg harnessConfig) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := testLogger(t, cfg.verbose)
@@ -167,13 +167,14 @@ func (h *harness) close() {
 }
 
 // join logs in as the admin and joins the demo connection as a Go peer.
-func (h *harness) join(ctx context.Context) *client.Session {
+func (h *harness) join(ctx context.Context, opts ...client.Option) *client.Session {
 	h.t.Helper()
 	cookie, err := client.Login(ctx, h.url, testAdmin, testPassword)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	s, err := client.Join(ctx, h.url, h.connID, cookie, client.WithSettingEngine(*loopbackEngine()), client.WithLogger(testLogger(h.t, false)))
+	opts = append([]client.Option{client.WithSettingEngine(*loopbackEngine()), client.WithLogger(testLogger(h.t, false))}, opts...)
+	s, err := client.Join(ctx, h.url, h.connID, cookie, opts...)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -182,7 +183,7 @@ func (h *harness) join(ctx context.Context) *client.Session {
 }
 
 // waitHost waits until the peer's framebuffer equals the host desktop exactly.
-func waitHost(ctx context.Context, t *testing.T, s *client.Session, d *demo.Desktop) {
+func waitHost(ctx context.Context, t testing.TB, s *client.Session, d *demo.Desktop) {
 	t.Helper()
 	var last *image.RGBA
 	err := s.WaitFor(ctx, func(img *image.RGBA) bool {

@@ -63,10 +63,12 @@ loop:
 			break loop
 		case <-ctx.Done():
 			break loop
+		case <-s.Done(): // the server ended the session or the connection failed
+			break loop
 		}
 	}
 	fmt.Fprintf(stdout, "frames received: %d\n", s.Frames())
-	return errors.Join(savePNG(*out, s), s.Close())
+	return errors.Join(savePNG(*out, s), s.Err(), s.Close())
 }
 
 func savePNG(path string, s *client.Session) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -87,7 +87,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "peerdesk is serving on %s\n", srv.url)
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-srv.done: // the HTTP server failed: say why rather than wait for a signal
+	}
 	return srv.close()
 }
 
@@ -96,12 +99,21 @@ type server struct {
 	url  string
 	sig  *signaling.Server
 	http *http.Server
-	wg   sync.WaitGroup
-	err  error
+	done chan struct{} // closed when the serve loop has returned
+	err  error         // why the serve loop failed; read after done
 }
 
 // startServer listens on f.listen and serves the signaling server until close.
 func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerolog.Logger) (*server, error) {
+	var tlsConfig *tls.Config
+	if f.tlsCert != "" {
+		// Loaded here rather than by ServeTLS, so that a bad file fails the start at once.
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return nil, fmt.Errorf("load TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	var origins []string
 	for _, o := range strings.Split(f.origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -123,24 +135,24 @@ func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerol
 		_ = sig.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	s := &server{sig: sig, url: serverURL(ln.Addr(), f.tlsCert != "")}
+	s := &server{sig: sig, url: serverURL(ln.Addr(), tlsConfig != nil), done: make(chan struct{})}
 	s.http = &http.Server{
 		Handler:           sig.Handler(),
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second, // bodies are small; gorilla clears it on upgrade
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          nil,
 	}
-	s.wg.Add(1)
 	go func() {
-		defer s.wg.Done()
+		defer close(s.done)
 		var err error
-		if f.tlsCert != "" {
-			err = s.http.ServeTLS(ln, f.tlsCert, f.tlsKey)
+		if tlsConfig != nil {
+			err = s.http.ServeTLS(ln, "", "")
 		} else {
 			err = s.http.Serve(ln)
 		}
 		if !errors.Is(err, http.ErrServerClosed) {
-			s.err = err
+			s.err = fmt.Errorf("serve HTTP: %w", err)
 		}
 	}()
 	log.Info().Str("url", s.url).Msg("signaling server listening")
@@ -153,7 +165,7 @@ func (s *server) close() error {
 	defer cancel()
 	errShut := s.http.Shutdown(ctx)
 	errSig := s.sig.Close()
-	s.wg.Wait()
+	<-s.done
 	return errors.Join(s.err, errShut, errSig)
 }
 

@@ -132,7 +132,7 @@ func TestResumedPeerConvergesExactly(t *testing.T) {
 	waitHost(ctx, t, slow, h.desk)
 }
 
-func waitApplied(ctx context.Context, t *testing.T, h *harness, n uint64) {
+func waitApplied(ctx context.Context, t testing.TB, h *harness, n uint64) {
 	t.Helper()
 	for h.agent.Stats().InputApplied < n {
 		select {

@@ -90,6 +90,9 @@ var (
 type Desktop struct {
 	cfg     Config
 	running atomic.Bool
+	// inputs wakes Run when input changed the scene, so input reaches peers without waiting
+	// for the next animation tick.
+	inputs chan struct{}
 
 	// The layout, fixed by New.
 	bounds          image.Rectangle
@@ -123,6 +126,7 @@ func New(cfg Config) (*Desktop, error) {
 	w, h := cfg.Width, cfg.Height
 	d := &Desktop{
 		cfg:     cfg,
+		inputs:  make(chan struct{}, 1),
 		bounds:  image.Rect(0, 0, w, h),
 		clockAt: image.Pt(margin, margin),
 		textAt:  image.Pt(margin, 2*margin+glyphHeight*clockScale),
@@ -143,8 +147,9 @@ func New(cfg Config) (*Desktop, error) {
 	return d, nil
 }
 
-// Run sends the scene to update until ctx ends: the whole frame first, then, at most FPS times
-// a second, the rectangles that changed (nothing when nothing did). It returns ctx.Err(), or
+// Run sends the scene to update until ctx ends: the whole frame first, then the rectangles that
+// changed: at once after input, and FPS times a second for the animation (nothing when nothing
+// did). It returns ctx.Err(), or
 // ErrRunning if another Run is under way. update must not retain the frame.
 func (d *Desktop) Run(ctx context.Context, update func(frame *image.RGBA, damage []image.Rectangle)) error {
 	if !d.running.CompareAndSwap(false, true) {
@@ -171,9 +176,10 @@ func (d *Desktop) Run(ctx context.Context, update func(frame *image.RGBA, damage
 		case <-ctx.Done():
 			return ctx.Err()
 		case now = <-t.C:
+		case <-d.inputs:
 		}
 		d.mu.Lock()
-		if !d.cfg.Still {
+		if !d.cfg.Still && !now.IsZero() {
 			d.animate(now)
 		}
 		damage := d.damage
@@ -213,6 +219,14 @@ func (d *Desktop) Input(in wire.Input) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	defer func() {
+		if len(d.damage) > 0 {
+			select {
+			case d.inputs <- struct{}{}:
+			default:
+			}
+		}
+	}()
 	switch in.Type {
 	case wire.MsgPointer:
 		d.movePointer(image.Pt(in.X, in.Y), in.Buttons)
@@ -385,8 +399,10 @@ func (d *Desktop) render(dst *image.RGBA, clip image.Rectangle) {
 	}
 	r = clip.Intersect(d.band)
 	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			dst.SetRGBA(x, y, color.RGBA{R: uint8(x + d.phase), G: uint8(2*y + d.phase/2), B: uint8((x + y) / 2), A: 0xff})
+		row := dst.Pix[dst.PixOffset(r.Min.X, y):][:4*r.Dx()]
+		g := uint8(2*y + d.phase/2)
+		for i, x := 0, r.Min.X; i < len(row); i, x = i+4, x+1 {
+			row[i], row[i+1], row[i+2], row[i+3] = uint8(x+d.phase), g, uint8((x+y)/2), 0xff
 		}
 	}
 	fill(dst, clip.Intersect(d.box), boxColor)

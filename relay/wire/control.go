@@ -11,6 +11,16 @@ const (
 	ControlError   = "error"
 )
 
+// Error codes of control error messages (docs/PROTOCOL.md, 3.1).
+const (
+	// CodeBadInput answers a malformed or out-of-range input message.
+	CodeBadInput = "bad-input"
+	// CodeBadMessage answers a control message that is not a JSON object with a type.
+	CodeBadMessage = "bad-message"
+	// CodeUnknownType answers a control message of a type the relay does not accept.
+	CodeUnknownType = "unknown-type"
+)
+
 // Identity names a participant as the signaling server vouched for it.
 type Identity struct {
 	Name string `json:"name"`

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // MaxMessage is the largest signaling frame either side accepts.
@@ -13,6 +14,22 @@ const MaxMessage = 64 * 1024
 
 // MaxSDP is the largest SDP accepted in an offer or answer.
 const MaxSDP = 32 * 1024
+
+// Timings every signaling WebSocket follows (docs/PROTOCOL.md, section 2).
+const (
+	// PingPeriod is how often the server pings.
+	PingPeriod = 20 * time.Second
+	// ReadTimeout is how long either side waits for a frame (a ping counts) before it drops
+	// the connection.
+	ReadTimeout = 45 * time.Second
+	// WriteTimeout is how long either side may take to write one frame.
+	WriteTimeout = 10 * time.Second
+)
+
+// CloseReplaced is the WebSocket close code with which the server closes an agent that another
+// agent of the same connection replaced; the replaced agent must not reconnect, or the two
+// would take turns replacing each other.
+const CloseReplaced = 4001
 
 // Message types.
 const (
@@ -59,7 +76,8 @@ type Identity struct {
 	Role string `json:"role"`
 }
 
-// Candidate is an RTCIceCandidateInit; a nil Candidate string ends the candidates.
+// Candidate is an RTCIceCandidateInit; an empty (or JSON null) Candidate string ends the
+// candidates.
 type Candidate struct {
 	Candidate        string  `json:"candidate"`
 	SDPMid           *string `json:"sdpMid,omitempty"`

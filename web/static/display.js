@@ -2,6 +2,13 @@
 // to a canvas strictly in arrival order, and scales the canvas to fit its container.
 
 import { decodeDisplay, FRAME, SIZE, TILES } from './protocol.js';
+import { OrderedQueue } from './queue.js';
+
+/**
+ * Most bytes of display messages waiting to be applied. A page that falls this far behind
+ * drops its backlog and asks for a fresh full frame (Session.resync).
+ */
+export const MAX_BACKLOG_BYTES = 32 * 1024 * 1024;
 
 /**
  * Display draws display messages on a canvas whose width and height attributes are the
@@ -15,9 +22,9 @@ export class Display {
     this.width = 0;
     this.height = 0;
     this.frames = 0;
-    // Messages are applied one after the other on this chain: decoding tiles is async,
-    // and a later message must never overtake an earlier one.
-    this.chain = Promise.resolve();
+    // Messages are applied one after the other: decoding tiles is async, and a later message
+    // must never overtake an earlier one.
+    this.queue = new OrderedQueue(MAX_BACKLOG_BYTES);
     this.closed = false;
     this.resizeObserver = new ResizeObserver(() => this.fit());
     this.resizeObserver.observe(canvas.parentElement);
@@ -31,12 +38,26 @@ export class Display {
     canvas.dataset.height = '0';
   }
 
-  /** Queues one display message (an ArrayBuffer); malformed ones are logged and skipped. */
+  /**
+   * Queues one display message (an ArrayBuffer); malformed ones are logged and skipped. Returns
+   * false, queuing nothing, when the backlog is full: the caller then drops the backlog and
+   * resynchronises.
+   */
   push(buffer) {
     const bytes = new Uint8Array(buffer);
-    this.chain = this.chain
-      .then(() => (this.closed ? undefined : this.apply(bytes)))
-      .catch((err) => console.warn('peerdesk: display message skipped:', err.message));
+    return this.queue.add(bytes.length, async () => {
+      if (this.closed) return;
+      try {
+        await this.apply(bytes);
+      } catch (err) {
+        console.warn('peerdesk: display message skipped:', err.message);
+      }
+    });
+  }
+
+  /** Forgets the messages not yet applied; the next stream starts with SIZE and every tile. */
+  dropBacklog() {
+    this.queue.drop();
   }
 
   /** Stops applying queued messages and stops following the container's size. */

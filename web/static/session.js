@@ -35,7 +35,8 @@ function iceServers(list) {
 /**
  * Session connects to one connection's live session and keeps trying until it ends or is
  * closed: the WebSocket reconnects with backoff, and a new peer connection is offered
- * whenever the host is available. Display messages go to display.push(buffer). It is the
+ * whenever the host is available. Display messages go to display.push(buffer), which returns
+ * false when its backlog is full, and display.dropBacklog() forgets it. It is the
  * sink of an InputCapture (canSend, send). handlers, all optional:
  *   onState(state)               one of the keys of STATE_TEXT
  *   onInfo({identity, readOnly}) from the server's hello and the relay's welcome
@@ -199,8 +200,9 @@ export class Session {
     }
     const { control, display } = this.channels;
     display.onmessage = (e) => {
-      if (e.data instanceof ArrayBuffer) this.display.push(e.data);
-      else console.warn('peerdesk: text message on the display channel skipped');
+      if (pc !== this.pc) return;
+      if (!(e.data instanceof ArrayBuffer)) console.warn('peerdesk: text message on the display channel skipped');
+      else if (!this.display.push(e.data)) this.resync(pc);
     };
     display.onopen = () => {
       if (pc === this.pc) this.setState('connected');
@@ -222,6 +224,16 @@ export class Session {
     } catch (err) {
       if (pc === this.pc) this.notice(`cannot make an offer: ${err.message}`);
     }
+  }
+
+  // The page applies display messages slower than they come, and the data channel cannot slow
+  // the relay down: drop the backlog and offer a new peer connection, whose stream starts with
+  // a full frame (docs/PROTOCOL.md, 3.2), as the relay does for a peer that falls behind.
+  resync(pc) {
+    if (pc !== this.pc) return;
+    console.warn('peerdesk: display backlog full; resynchronising');
+    this.display.dropBacklog();
+    this.startPeer();
   }
 
   // The current peer connection failed or the relay closed its channels: offer again

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"peerdesk/store"
+)
+
+// TestCLIAccounts: user add, connection add and grant write a real database that the server
+// then accepts; secrets are printed once and never taken from flag values.
+func TestCLIAccounts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	cli := func(args ...string) error {
+		out.Reset()
+		errOut.Reset()
+		return run(ctx, args, &out, &errOut)
+	}
+
+	if err := cli("user", "add", "-data", dir, "-name", "alice"); err != nil {
+		t.Fatal(err, errOut.String())
+	}
+	m := regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no generated password printed: %q", out.String())
+	}
+	alicePW := m[1]
+
+	pwFile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwFile, []byte("bob's password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli("user", "add", "-data", dir, "-name", "bob", "-admin", "-password-file", pwFile); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "password:") {
+		t.Fatalf("a given password was echoed: %q", out.String())
+	}
+	if err := cli("connection", "add", "-data", dir, "-name", "Office PC"); err != nil {
+		t.Fatal(err)
+	}
+	tm := regexp.MustCompile(`agent token: (\S+)`).FindStringSubmatch(out.String())
+	if tm == nil {
+		t.Fatalf("no agent token printed: %q", out.String())
+	}
+	if err := cli("grant", "-data", dir, "-user", "alice", "-connection", "Office PC"); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err := store.Open(ctx, filepath.Join(dir, "peerdesk.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	alice, err := st.Authenticate(ctx, "alice", alicePW)
+	if err != nil {
+		t.Fatalf("alice cannot log in with the printed password: %v", err)
+	}
+	if bob, err := st.Authenticate(ctx, "bob", "bob's password"); err != nil || !bob.Admin {
+		t.Fatalf("bob: %+v, %v", bob, err)
+	}
+	c, err := st.ConnectionByAgentToken(ctx, tm[1])
+	if err != nil || c.Name != "Office PC" {
+		t.Fatalf("printed agent token finds %+v, %v", c, err)
+	}
+	if ok, err := st.CanUse(ctx, alice, c.ID); !ok || err != nil {
+		t.Fatalf("alice may not use the granted connection: %v %v", ok, err)
+	}
+}
+
+// TestCLIBadInput: every bad command line gets a usage error and a clear message.
+func TestCLIBadInput(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no command"},
+		{[]string{"dance"}, "unknown command"},
+		{[]string{"user"}, "needs the subcommand add"},
+		{[]string{"user", "add", "-data", dir}, "-name is required"},
+		{[]string{"serve", "-listen", "nonsense"}, "-listen"},
+		{[]string{"serve", "-tls-cert", "x"}, "go together"},
+		{[]string{"serve", "-log-level", "loud"}, "log level"},
+		{[]string{"demo", "-demo-size", "10x10"}, "WIDTHxHEIGHT"},
+		{[]string{"demo", "-demo-fps", "0"}, "-demo-fps"},
+		{[]string{"relay", "-server", "http://127.0.0.1:1"}, "no agent token"},
+		{[]string{"join", "-connection", "0"}, "-connection"},
+		{[]string{"join", "-connection", "1", "-duration", "-1s"}, "-duration"},
+		{[]string{"grant", "-data", dir, "-bogus"}, "flag provided but not defined"},
+		{[]string{"serve", "extra"}, "unexpected argument"},
+	} {
+		var out, errOut bytes.Buffer
+		t.Setenv("PEERDESK_AGENT_TOKEN", "")
+		err := run(ctx, c.args, &out, &errOut)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err %v, want a usage error about %q", c.args, err, c.want)
+		}
+	}
+}
