@@ -123,6 +123,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		se = *cfg.SettingEngine
 	}
 	se.SetSCTPMaxMessageSize(maxSCTPMessage)
+	se.SetSCTPRTOMax(sctpRTOMax)
 	se.LoggerFactory = pionlog.Factory{Log: cfg.Logger.With().Str("component", "relay").Logger()}
 	return &Agent{
 		cfg:      cfg,
@@ -133,6 +134,11 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		online:   make(chan struct{}),
 	}, nil
 }
+
+// sctpRTOMax caps SCTP's retransmission timeout. pion's default of 60 s lets a burst of loss
+// (a peer whose socket buffer overflowed) freeze that peer's display for up to a minute; an
+// interactive desktop would rather retransmit sooner.
+const sctpRTOMax = 3 * time.Second
 
 // maxSCTPMessage caps what a peer may send us in one data-channel message.
 const maxSCTPMessage = 256 * 1024

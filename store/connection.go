@@ -26,11 +26,17 @@ type Connection struct {
 // maxConnectionNameLen bounds a connection name, in characters.
 const maxConnectionNameLen = 100
 
+// validName reports whether name is 1-maxLen printable characters (any script, spaces inside)
+// without leading or trailing spaces: the rule for names people give things.
+func validName(name string, maxLen int) bool {
+	return utf8.ValidString(name) && name != "" && utf8.RuneCountInString(name) <= maxLen &&
+		strings.TrimSpace(name) == name && strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
+}
+
 // validateConnectionName accepts 1-100 printable characters (any script, spaces inside) without
 // leading or trailing spaces.
 func validateConnectionName(name string) error {
-	if !utf8.ValidString(name) || name == "" || utf8.RuneCountInString(name) > maxConnectionNameLen ||
-		strings.TrimSpace(name) != name || strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+	if !validName(name, maxConnectionNameLen) {
 		return fmt.Errorf("%w: connection name must be 1-%d printable characters without leading or trailing spaces",
 			ErrInvalid, maxConnectionNameLen)
 	}
@@ -150,16 +156,8 @@ func (s *Store) queryConnections(ctx context.Context, query string, args ...any)
 	if err != nil {
 		return nil, fmt.Errorf("list connections: %w", err)
 	}
-	defer rows.Close()
-	var cs []Connection
-	for rows.Next() {
-		c, err := scanConnection(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list connections: %w", err)
-		}
-		cs = append(cs, c)
-	}
-	if err := rows.Err(); err != nil {
+	cs, err := collectRows(rows, scanConnection)
+	if err != nil {
 		return nil, fmt.Errorf("list connections: %w", err)
 	}
 	return cs, nil

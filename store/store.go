@@ -1,6 +1,7 @@
-// Package store persists peerdesk's users, login sessions, connections and permissions in a
-// SQLite file. Secrets never reach the database in plain: passwords are argon2id hashes and
-// tokens are SHA-256 hashes. Times are stored as unix seconds and returned in UTC.
+// Package store persists peerdesk's users, login sessions, connections, permissions, sharing
+// profiles, live-session history and share links in a SQLite file. Secrets never reach the
+// database in plain: passwords are argon2id hashes, tokens and share keys SHA-256 hashes. Times
+// are stored as unix seconds and returned in UTC.
 package store
 
 import (
@@ -132,4 +133,21 @@ func expectOneRow(res sql.Result, err error) error {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// collectRows scans every row of rows with scan and closes rows.
+func collectRows[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -185,16 +185,8 @@ func (s *Store) Users(ctx context.Context) ([]User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
-	defer rows.Close()
-	var us []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		us = append(us, u)
-	}
-	if err := rows.Err(); err != nil {
+	us, err := collectRows(rows, func(r rowScanner) (User, error) { return scanUser(r) })
+	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return us, nil

@@ -320,7 +320,9 @@ type rawPair struct {
 
 func newRawPair(tb testing.TB) *rawPair {
 	tb.Helper()
-	api := webrtc.NewAPI(webrtc.WithSettingEngine(*loopbackEngine()))
+	se := loopbackEngine()
+	se.SetSCTPRTOMax(3 * time.Second) // as the relay agent does
+	api := webrtc.NewAPI(webrtc.WithSettingEngine(*se))
 	p := &rawPair{low: make(chan struct{}, 1), sndOpen: make(chan struct{}), rOpen: make(chan struct{})}
 	var err error
 	if p.snd, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
