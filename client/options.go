@@ -22,6 +22,7 @@ type options struct {
 	se         webrtc.SettingEngine
 	httpClient *http.Client
 	countOnly  bool
+	cookie     string
 }
 
 // WithLogger sets the logger; pion's own logs go to it too unless the SettingEngine given
@@ -46,6 +47,12 @@ func WithHTTPClient(c *http.Client) Option {
 			o.httpClient = c
 		}
 	}
+}
+
+// WithCookie makes JoinShare join under the login session of cookie (as that user) instead
+// of anonymously.
+func WithCookie(cookie string) Option {
+	return func(o *options) { o.cookie = cookie }
 }
 
 // WithoutImageDecoding makes the session validate and count display messages without decoding

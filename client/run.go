@@ -31,6 +31,9 @@ func (s *Session) run() error {
 		ev = ev.Str("name", m.Identity.Name).Str("role", m.Identity.Role)
 	}
 	ev.Msg("hello")
+	s.mu.Lock()
+	s.hello = m
+	s.mu.Unlock()
 	for {
 		m, err := s.sig.read()
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"peerdesk/relay/wire"
+	"peerdesk/signaling/proto"
 )
 
 // Session is one participant in a live session, joined with Join. Its methods are safe for
@@ -36,19 +37,48 @@ type Session struct {
 	mu      sync.Mutex
 	peer    *peer // nil while the host is unavailable
 	welcome wire.Control
+	hello   proto.Message
 
 	freezeMu sync.Mutex
 	thaw     chan struct{} // non-nil while frozen; Resume closes it
+}
+
+// Hello returns the signaling server's hello: who the server says this peer is, whether it is
+// read-only, and the live session it joined.
+func (s *Session) Hello() proto.Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hello
 }
 
 // Join connects to connection on the server as a peer authenticated by a login cookie (see
 // Login), and returns once the display has received its first FRAME, or ctx ends, or the
 // session fails. ctx bounds the joining only; the session lasts until Close.
 func Join(ctx context.Context, serverURL string, connection int64, cookie string, opts ...Option) (*Session, error) {
+	t, err := connectionTarget(connection, cookie)
+	if err != nil {
+		return nil, err
+	}
+	return join(ctx, serverURL, t, opts)
+}
+
+// JoinShare joins the live session of a share URL (http(s)://host/s/KEY) as a guest, or as the
+// user of a login cookie given with WithCookie, and returns once the first FRAME arrived. A
+// dead, unknown or full link fails with ErrHTTP carrying the server's message.
+func JoinShare(ctx context.Context, shareURL string, opts ...Option) (*Session, error) {
 	o := buildOptions(opts)
-	log := o.log.With().Str("component", "client").Int64("connection", connection).Logger()
+	server, t, err := shareTarget(shareURL, o.cookie)
+	if err != nil {
+		return nil, err
+	}
+	return join(ctx, server, t, opts)
+}
+
+func join(ctx context.Context, serverURL string, t target, opts []Option) (*Session, error) {
+	o := buildOptions(opts)
+	log := o.log.With().Str("component", "client").Str("target", t.desc).Logger()
 	o.log = log
-	sig, err := dialSignaling(ctx, &o, serverURL, connection, cookie)
+	sig, err := dialSignaling(ctx, &o, serverURL, t)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +107,7 @@ func Join(ctx context.Context, serverURL string, connection int64, cookie string
 	}()
 	if err := s.WaitFrames(ctx, 1); err != nil {
 		_ = s.Close()
-		return nil, fmt.Errorf("client: join connection %d: %w", connection, err)
+		return nil, fmt.Errorf("client: join %s: %w", t.desc, err)
 	}
 	return s, nil
 }

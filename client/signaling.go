@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -30,30 +32,68 @@ type signaling struct {
 	log  zerolog.Logger // sampled
 }
 
-// dialSignaling opens /ws/peer?connection=ID with the login cookie.
-func dialSignaling(ctx context.Context, o *options, serverURL string, connection int64, cookie string) (*signaling, error) {
+// target is what a peer joins and as whom: a connection with a login cookie, or a share key
+// with an optional login cookie.
+type target struct {
+	query  url.Values
+	cookie string // may be empty for a share key
+	desc   string // for errors and logs: never the share key
+}
+
+// connectionTarget joins connection id as the user of the login cookie.
+func connectionTarget(id int64, cookie string) (target, error) {
+	if err := checkCookie(cookie); err != nil {
+		return target{}, err
+	}
+	return target{query: url.Values{"connection": {strconv.FormatInt(id, 10)}}, cookie: cookie, desc: fmt.Sprintf("connection %d", id)}, nil
+}
+
+// shareTarget joins through the share URL http(s)://host/s/KEY; it returns the server's URL.
+func shareTarget(shareURL, cookie string) (string, target, error) {
+	u, err := url.Parse(shareURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", target{}, fmt.Errorf("%w: share URL is not http(s)://host/s/KEY", ErrInvalidArgument)
+	}
+	key, ok := strings.CutPrefix(u.Path, "/s/")
+	if !ok || key == "" || len(key) > maxShareKey || strings.ContainsAny(key, "/?#") {
+		return "", target{}, fmt.Errorf("%w: share URL is not http(s)://host/s/KEY", ErrInvalidArgument)
+	}
+	if cookie != "" {
+		if err := checkCookie(cookie); err != nil {
+			return "", target{}, err
+		}
+	}
+	server := (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
+	return server, target{query: url.Values{"share": {key}}, cookie: cookie, desc: "a share link"}, nil
+}
+
+// maxShareKey bounds the key taken from a share URL.
+const maxShareKey = 128
+
+// dialSignaling opens /ws/peer for t.
+func dialSignaling(ctx context.Context, o *options, serverURL string, t target) (*signaling, error) {
 	u, err := parseServerURL(serverURL)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkCookie(cookie); err != nil {
-		return nil, err
-	}
 	u = u.JoinPath("ws", "peer")
 	u.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
-	u.RawQuery = "connection=" + strconv.FormatInt(connection, 10)
+	u.RawQuery = t.query.Encode()
 
 	d := websocket.Dialer{HandshakeTimeout: handshakeTimeout}
 	if t := o.transport(); t != nil {
 		d.Proxy, d.NetDialContext, d.TLSClientConfig = t.Proxy, t.DialContext, t.TLSClientConfig
 	}
-	header := http.Header{"Cookie": {cookieName + "=" + cookie}}
+	header := http.Header{}
+	if t.cookie != "" {
+		header.Set("Cookie", cookieName+"="+t.cookie)
+	}
 	conn, resp, err := d.DialContext(ctx, u.String(), header)
 	if err != nil {
 		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
 			err = statusError(resp)
 		}
-		return nil, fmt.Errorf("client: dial %s: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("client: join %s on %s: %w", t.desc, u.Host, err) // the URL may hold a share key
 	}
 	conn.SetReadLimit(proto.MaxMessage)
 	_ = conn.SetReadDeadline(time.Now().Add(proto.ReadTimeout))
