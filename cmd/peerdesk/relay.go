@@ -15,6 +15,7 @@ import (
 
 	"peerdesk/relay"
 	"peerdesk/relay/demo"
+	"peerdesk/relay/vnc"
 	"peerdesk/relay/wire"
 )
 
@@ -69,6 +70,8 @@ func cmdRelay(ctx context.Context, args []string, stderr io.Writer) error {
 	serverURL := fs.String("server", "http://localhost:8080", "signaling server URL")
 	tokenFile := fs.String("token-file", "", "file holding the connection's agent token (default: $PEERDESK_AGENT_TOKEN)")
 	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
+	vncAddr := fs.String("vnc", "", "serve the desktop of the VNC server at HOST:PORT instead of the demo desktop")
+	vncPasswordFile := fs.String("vnc-password-file", "", "file holding the VNC password (default: $PEERDESK_VNC_PASSWORD)")
 	rf.register(fs, false)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
@@ -84,11 +87,32 @@ func cmdRelay(ctx context.Context, args []string, stderr io.Writer) error {
 	if token == "" {
 		return fmt.Errorf("%w: no agent token: set PEERDESK_AGENT_TOKEN or -token-file", errUsage)
 	}
-	src, err := rf.demoSource()
+	src, err := relaySource(*vncAddr, *vncPasswordFile, &rf, log)
 	if err != nil {
 		return err
 	}
 	return runAgent(ctx, *serverURL, token, src, &rf, log)
+}
+
+// relaySource returns the desktop of the VNC server at vncAddr, or the demo desktop if
+// vncAddr is empty.
+func relaySource(vncAddr, passwordFile string, rf *relayFlags, log zerolog.Logger) (relay.Source, error) {
+	if vncAddr == "" {
+		d, err := rf.demoSource()
+		if err != nil {
+			return nil, err
+		}
+		return d, nil
+	}
+	password, err := secretFrom(passwordFile, "PEERDESK_VNC_PASSWORD")
+	if err != nil {
+		return nil, err
+	}
+	c, err := vnc.New(vnc.Config{Addr: vncAddr, Password: password, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("%w: -vnc: %w", errUsage, err)
+	}
+	return c, nil
 }
 
 // runAgent runs a relay agent until ctx ends.
