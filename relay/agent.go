@@ -1,9 +1,11 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -17,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"peerdesk/internal/pionlog"
+	"peerdesk/relay/wire"
 	"peerdesk/signaling/proto"
 )
 
@@ -88,6 +91,11 @@ type AgentStats struct {
 	InputDroppedReadOnly uint64
 	// InputRejected counts malformed or out-of-range input messages.
 	InputRejected uint64
+	// InputDroppedUnavailable counts input events from full-access peers dropped because the
+	// host desktop was unavailable.
+	InputDroppedUnavailable uint64
+	// DesktopAvailable says whether the source's desktop is available (see Notifier).
+	DesktopAvailable bool
 }
 
 // Agent is the host relay agent: it keeps a connection to the signaling server, answers
@@ -102,6 +110,16 @@ type Agent struct {
 	inputApplied atomic.Uint64
 	inputRO      atomic.Uint64
 	inputBad     atomic.Uint64
+	inputDown    atomic.Uint64
+	// down is set while the source reports its desktop unavailable; written under evMu.
+	down atomic.Bool
+
+	// evMu serialises what the source reports besides pixels (Notifier) with the peers' channels
+	// opening, so that every peer gets the events in order and a late joiner the current state.
+	evMu       sync.Mutex
+	downReason string // why the desktop is unavailable, while down
+	cursor     []byte // the current CURSOR display message, nil before the first
+	clipboard  []byte // the current clipboard control message, nil before the first
 
 	mu    sync.Mutex
 	peers map[string]*peer
@@ -158,6 +176,9 @@ func (a *Agent) Stats() AgentStats {
 		InputApplied:         a.inputApplied.Load(),
 		InputDroppedReadOnly: a.inputRO.Load(),
 		InputRejected:        a.inputBad.Load(),
+
+		InputDroppedUnavailable: a.inputDown.Load(),
+		DesktopAvailable:        !a.down.Load(),
 	}
 }
 
@@ -188,6 +209,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	srcErr := make(chan error, 1)
+	if n, ok := a.cfg.Source.(Notifier); ok {
+		n.Notify(a.desktopChanged, a.cursorChanged, a.clipboardChanged)
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -320,6 +344,81 @@ func (a *Agent) join(sc *sigConn, m proto.Message) {
 		old.close()
 	}
 	a.log.Info().Str("peer", m.Peer).Str("name", m.Identity.Name).Str("role", m.Identity.Role).Bool("read_only", m.ReadOnly).Msg("peer joined")
+}
+
+// desktopChanged tells every peer that the source's desktop went away or came back.
+func (a *Agent) desktopChanged(available bool, reason string) {
+	a.evMu.Lock()
+	defer a.evMu.Unlock()
+	if a.down.Load() != available {
+		return
+	}
+	a.down.Store(!available)
+	a.downReason = reason
+	if available {
+		a.log.Info().Msg("host desktop available again")
+	} else {
+		a.log.Warn().Str("reason", reason).Msg("host desktop unavailable")
+	}
+	msg := a.desktopMessage()
+	for _, p := range a.peerList() {
+		p.sendControl(msg)
+	}
+}
+
+// desktopMessage returns the desktop control message of the current state; a.evMu is held.
+func (a *Agent) desktopMessage() []byte {
+	if !a.down.Load() {
+		return wire.Control{Type: wire.ControlDesktop, State: wire.DesktopAvailable}.Encode()
+	}
+	return wire.Control{Type: wire.ControlDesktop, State: wire.DesktopUnavailable, Message: a.downReason}.Encode()
+}
+
+// cursorChanged encodes a new pointer shape once and sends it to every peer.
+func (a *Agent) cursorChanged(shape *image.NRGBA, hotspot image.Point) {
+	msg, err := encodeCursor(shape, hotspot)
+	if err != nil {
+		a.log.Warn().Err(err).Msg("dropping the desktop's cursor shape")
+		return
+	}
+	a.evMu.Lock()
+	defer a.evMu.Unlock()
+	if bytes.Equal(msg, a.cursor) {
+		return
+	}
+	a.cursor = msg
+	for _, p := range a.peerList() {
+		p.setCursor(msg)
+	}
+}
+
+// clipboardChanged sends the host clipboard's new text to every full-access peer; read-only
+// participants never read it.
+func (a *Agent) clipboardChanged(text string) {
+	msg := wire.EncodeClipboardControl(text)
+	a.evMu.Lock()
+	defer a.evMu.Unlock()
+	if bytes.Equal(msg, a.clipboard) {
+		return
+	}
+	a.clipboard = msg
+	a.log.Debug().Int("bytes", len(text)).Msg("host clipboard changed") // never its content
+	for _, p := range a.peerList() {
+		if !p.readOnly {
+			p.sendControl(msg)
+		}
+	}
+}
+
+// peerList returns the current peers.
+func (a *Agent) peerList() []*peer {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ps := make([]*peer, 0, len(a.peers))
+	for _, p := range a.peers {
+		ps = append(ps, p)
+	}
+	return ps
 }
 
 func (a *Agent) peer(id string) *peer {

@@ -32,6 +32,7 @@ type peer struct {
 	closed     bool
 	pc         *webrtc.PeerConnection
 	control    *webrtc.DataChannel
+	display    *displaySender
 	stream     *PeerStream
 	pending    []webrtc.ICECandidateInit
 	lastBadMsg time.Time
@@ -70,7 +71,7 @@ func (p *peer) offer(sdp string) {
 		return
 	}
 	old, oldStream := p.pc, p.stream
-	p.pc, p.stream, p.control = pc, nil, nil
+	p.pc, p.stream, p.control, p.display = pc, nil, nil, nil
 	pending := p.pending
 	p.pending = nil
 	p.mu.Unlock()
@@ -137,7 +138,7 @@ func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
 		p.mu.Unlock()
 		w, h := p.agent.pipeline.Size()
 		ident := p.identity
-		_ = control.Send(wire.Control{Type: wire.ControlWelcome, Peer: p.id, Identity: &ident, ReadOnly: p.readOnly, Width: w, Height: h}.Encode())
+		_ = control.SendText(string(wire.Control{Type: wire.ControlWelcome, Peer: p.id, Identity: &ident, ReadOnly: p.readOnly, Width: w, Height: h}.Encode()))
 	})
 	control.OnMessage(func(msg webrtc.DataChannelMessage) {
 		c, err := wire.DecodeControl(msg.Data)
@@ -147,18 +148,26 @@ func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
 		}
 		p.controlError(wire.CodeUnknownType, "unknown control message type "+truncate(c.Type, 32))
 	})
-	hw := p.agent.pipeline.HighWater()
+	hw := a.pipeline.HighWater()
 	display.SetBufferedAmountLowThreshold(hw / 2)
 	display.OnOpen(func() {
-		s := p.agent.pipeline.AddPeer(display)
-		display.OnBufferedAmountLow(s.Wake)
+		a.evMu.Lock() // the current cursor, then every change
+		defer a.evMu.Unlock()
+		ds := newDisplaySender(display, hw, a.cursor)
+		s := a.pipeline.AddPeer(ds)
+		display.OnBufferedAmountLow(func() {
+			s.Wake()
+			if err := ds.flush(); err != nil {
+				p.log.Debug().Err(err).Msg("display channel")
+			}
+		})
 		p.mu.Lock()
 		if p.closed || p.pc != pc {
 			p.mu.Unlock()
 			s.Close()
 			return
 		}
-		p.stream = s
+		p.stream, p.display = s, ds
 		p.mu.Unlock()
 	})
 	input.OnMessage(p.input)
@@ -183,12 +192,44 @@ func (p *peer) input(msg webrtc.DataChannelMessage) {
 		p.agent.inputRO.Add(1)
 		return
 	}
-	if err := p.agent.cfg.Source.Input(in); err != nil {
-		p.agent.inputBad.Add(1)
-		p.controlError(wire.CodeBadInput, err.Error())
+	if !p.agent.down.Load() {
+		err = p.agent.cfg.Source.Input(in)
+		if err == nil {
+			p.agent.inputApplied.Add(1)
+			return
+		}
+	}
+	// The desktop went away before or while the source took the input.
+	if p.agent.down.Load() {
+		p.agent.inputDown.Add(1)
+		p.controlError(wire.CodeDesktopUnavailable, "the host desktop is unavailable")
 		return
 	}
-	p.agent.inputApplied.Add(1)
+	p.agent.inputBad.Add(1)
+	p.controlError(wire.CodeBadInput, err.Error())
+}
+
+// sendControl sends a control message if the peer's control channel is open.
+func (p *peer) sendControl(b []byte) {
+	p.mu.Lock()
+	c := p.control
+	p.mu.Unlock()
+	if c != nil {
+		_ = c.Send(b)
+	}
+}
+
+// setCursor gives the peer's display channel a new CURSOR message, if the channel is open.
+func (p *peer) setCursor(msg []byte) {
+	p.mu.Lock()
+	d := p.display
+	p.mu.Unlock()
+	if d == nil {
+		return
+	}
+	if err := d.setCursor(msg); err != nil {
+		p.log.Debug().Err(err).Msg("cursor not sent")
+	}
 }
 
 // controlError tells the peer its last message was refused, at most every badInputInterval.
@@ -202,7 +243,7 @@ func (p *peer) controlError(code, message string) {
 	}
 	p.lastBadMsg = now
 	p.mu.Unlock()
-	_ = c.Send(wire.Control{Type: wire.ControlError, Code: code, Message: message}.Encode())
+	_ = c.SendText(string(wire.Control{Type: wire.ControlError, Code: code, Message: message}.Encode()))
 }
 
 // candidate adds a trickled remote candidate, or queues it until an offer arrives.
@@ -232,7 +273,7 @@ func (p *peer) close() {
 	}
 	p.closed = true
 	pc, s := p.pc, p.stream
-	p.pc, p.stream, p.control = nil, nil, nil
+	p.pc, p.stream, p.control, p.display = nil, nil, nil, nil
 	p.mu.Unlock()
 	if s != nil {
 		s.Close()

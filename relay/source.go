@@ -15,7 +15,23 @@ type Source interface {
 	// it needs before returning; frame is not retained. Run returns ctx.Err() or the reason the
 	// desktop is unavailable.
 	Run(ctx context.Context, update func(frame *image.RGBA, damage []image.Rectangle)) error
-	// Input injects one validated input event from a full-access participant; it must not
-	// block for long.
+	// Input injects one validated input event from a full-access participant: pointer, wheel,
+	// key or clipboard text (wire.MsgClipboard; a source without a clipboard may refuse it). It
+	// must not block for long.
 	Input(in wire.Input) error
+}
+
+// Notifier is a Source that reports more than pixels. The agent looks for it with a type
+// assertion and calls Notify once before each Run; the source then calls the functions from
+// Run's goroutine, one at a time, and none after Run returned:
+//   - desktop when its desktop goes away (available false, with a short reason fit for every
+//     participant to read: no addresses, no secrets) or comes back; the desktop is available
+//     until told otherwise, and repeating the current state is harmless;
+//   - cursor when the desktop's pointer shape changes: an image with alpha whose pixel at
+//     hotspot (relative to shape.Rect.Min) marks the pointer position, or nil or an empty image
+//     for no visible pointer; the shape is not retained;
+//   - clipboard when the desktop's clipboard holds new text (valid UTF-8, at most
+//     wire.MaxClipboard bytes).
+type Notifier interface {
+	Notify(desktop func(available bool, reason string), cursor func(shape *image.NRGBA, hotspot image.Point), clipboard func(text string))
 }

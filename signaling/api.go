@@ -109,9 +109,6 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 
 // handleConnections lists the connections the user may use, with their agents' presence.
 func (s *Server) handleConnections(w http.ResponseWriter, r *http.Request) {
-	if !allowMethod(w, r, http.MethodGet) {
-		return
-	}
 	user, ok := s.requireUser(w, r)
 	if !ok {
 		return
@@ -130,21 +127,30 @@ func (s *Server) handleConnections(w http.ResponseWriter, r *http.Request) {
 
 // requireUser returns the user of the request's login cookie, or answers 401.
 func (s *Server) requireUser(w http.ResponseWriter, r *http.Request) (store.User, bool) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" {
-		writeError(w, http.StatusUnauthorized, "login required")
-		return store.User{}, false
-	}
-	user, err := s.store.UserBySessionToken(r.Context(), c.Value)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusUnauthorized, "login required")
-		return store.User{}, false
-	}
+	user, err := s.optionalUser(r)
 	if err != nil {
 		s.internalError(w, "look up login session", err)
 		return store.User{}, false
 	}
+	if user.ID == 0 {
+		writeError(w, http.StatusUnauthorized, "login required")
+		return store.User{}, false
+	}
 	return user, true
+}
+
+// optionalUser returns the user of the request's login cookie, or the zero User if there is
+// no valid one.
+func (s *Server) optionalUser(r *http.Request) (store.User, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return store.User{}, nil
+	}
+	user, err := s.store.UserBySessionToken(r.Context(), c.Value)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, nil
+	}
+	return user, err
 }
 
 // internalError logs err and answers 500 without details.

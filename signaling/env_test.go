@@ -37,11 +37,11 @@ type env struct {
 	ts  *httptest.Server
 }
 
-// newEnv starts a server; cfg's Store and Logger are filled in.
-func newEnv(t *testing.T, cfg signaling.Config) *env {
+// newEnv starts a server; cfg's Store and Logger are filled in, the store opened with opts.
+func newEnv(t *testing.T, cfg signaling.Config, opts ...store.Option) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "peerdesk.db"))
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "peerdesk.db"), opts...)
 	if err != nil {
 		t.Fatalf("store.Open: %v", err)
 	}

@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"sync"
+	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 
 	"peerdesk/signaling/proto"
@@ -27,34 +29,63 @@ type agent struct {
 	ws   *wsConn
 }
 
-// peer is one participant's WebSocket on a connection.
+// peer is one participant's WebSocket on a live session.
 type peer struct {
 	id       PeerID
-	connID   store.ConnectionID
+	sess     *session
+	user     store.UserID // 0 for an anonymous guest
+	link     store.LinkID // the share link it joined through; 0 if through the connection
 	identity proto.Identity
 	readOnly bool
 	ws       *wsConn
 }
 
-// hub routes signaling messages between the peers of a connection and its agent. Every
-// send only queues (wsConn.send never blocks), so the hub sends while holding its lock,
-// which keeps each agent's view ordered: hello, then a peer's join, then its offer.
+// owner reports whether p is one of its session owner's peers on the connection.
+func (p *peer) owner() bool { return p.identity.Role == proto.RoleOwner }
+
+// hub routes signaling messages between the peers of a live session and its connection's
+// agent, and keeps the live sessions. Every send only queues (wsConn.send never blocks), so
+// the hub sends while holding its lock, which keeps each agent's view ordered: hello, then
+// a peer's join, then its offer.
 type hub struct {
 	log        zerolog.Logger
 	iceServers []proto.ICEServer
+	grace      time.Duration
+	onEnd      func(SessionID, string) // called without h.mu when a grace timer ended a session
 
-	mu     sync.Mutex
-	agents map[store.ConnectionID]*agent
-	peers  map[store.ConnectionID]map[PeerID]*peer
+	mu       sync.Mutex
+	agents   map[store.ConnectionID]*agent
+	sessions map[store.ConnectionID]*session // the live ones, at most one per connection
+	byID     map[SessionID]*session
+	links    map[store.LinkID]*session // the links made in live sessions
+	closed   bool                      // no more grace timers
+	timers   sync.WaitGroup            // grace timer callbacks that may still run
 }
 
-func newHub(log zerolog.Logger, iceServers []proto.ICEServer) *hub {
+func newHub(log zerolog.Logger, iceServers []proto.ICEServer, grace time.Duration, onEnd func(SessionID, string)) *hub {
 	return &hub{
 		log:        log,
 		iceServers: iceServers,
+		grace:      grace,
+		onEnd:      onEnd,
 		agents:     make(map[store.ConnectionID]*agent),
-		peers:      make(map[store.ConnectionID]map[PeerID]*peer),
+		sessions:   make(map[store.ConnectionID]*session),
+		byID:       make(map[SessionID]*session),
+		links:      make(map[store.LinkID]*session),
 	}
+}
+
+// close stops every grace timer and waits for the callbacks already running; no timer
+// starts afterwards. The sessions stay live in memory; the next server start ends them
+// in the store.
+func (h *hub) close() {
+	h.mu.Lock()
+	h.closed = true
+	for _, s := range h.sessions {
+		h.stopGrace(s)
+	}
+	h.mu.Unlock()
+	h.timers.Wait()
 }
 
 // online reports whether an agent serves the connection.
@@ -81,8 +112,10 @@ func (h *hub) addAgent(a *agent) {
 	}
 	h.agents[id] = a
 	h.broadcastState(id, proto.StateHostAvailable, "")
-	for _, p := range h.peers[id] {
-		a.ws.send(joinMessage(p))
+	if s := h.sessions[id]; s != nil {
+		for _, p := range s.peers {
+			a.ws.send(joinMessage(p))
+		}
 	}
 }
 
@@ -98,55 +131,197 @@ func (h *hub) removeAgent(a *agent) {
 	h.broadcastState(id, proto.StateHostUnavailable, "the host agent disconnected")
 }
 
-// addPeer registers peer pid of connection id for user, greets it with its identity and
-// the host state, and announces it to the agent if one is online. The first peer of a
-// connection with nobody else on it is its owner; later ones are members.
-func (h *hub) addPeer(pid PeerID, id store.ConnectionID, user store.User, ws *wsConn) *peer {
+// removeConnection ends the live session of connection id, if any, with message, and
+// closes its agent; it returns the ended session's id ("" if none was live). For a
+// connection that was deleted.
+func (h *hub) removeConnection(id store.ConnectionID, message string) SessionID {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	group := h.peers[id]
-	if group == nil {
-		group = make(map[PeerID]*peer)
-		h.peers[id] = group
+	if a := h.agents[id]; a != nil {
+		delete(h.agents, id)
+		a.ws.close(websocket.CloseNormalClosure, "connection deleted")
 	}
-	role := proto.RoleMember
-	if len(group) == 0 {
-		role = proto.RoleOwner
+	s := h.sessions[id]
+	if s == nil {
+		return ""
 	}
-	p := &peer{
-		id:       pid,
-		connID:   id,
-		identity: proto.Identity{Name: user.Username, Role: role},
-		ws:       ws,
+	h.endLocked(s, message)
+	return s.id
+}
+
+// liveSession returns the live session of connection id, or nil.
+func (h *hub) liveSession(id store.ConnectionID) *session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sessions[id]
+}
+
+// session returns live session id, or nil.
+func (h *hub) session(id SessionID) *session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.byID[id]
+}
+
+// addPeer adds p to its session, greets it with its identity, session and the host state,
+// and announces it to the agent if one is online; the owner's arrival stops the grace
+// timer. A peer of a link joins only while the link is known to the session, not revoked
+// and, when maxGuests > 0, has fewer than maxGuests peers. Otherwise, or if the session
+// ended meanwhile, p gets the ended state with the reason, its socket is closed and addPeer
+// reports false.
+func (h *hub) addPeer(p *peer, maxGuests int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := p.sess
+	refuse := ""
+	switch revoked, known := s.links[p.link]; {
+	case s.ended:
+		refuse = msgSessionEnded
+	case p.link == 0:
+	case !known || revoked:
+		refuse = msgLinkRevoked
+	case maxGuests > 0 && s.linkPeers(p.link) >= maxGuests:
+		refuse = msgGuestLimit
 	}
-	group[p.id] = p
-	ws.send(proto.Message{
+	if refuse != "" {
+		endPeer(p, refuse)
+		return false
+	}
+	s.peers[p.id] = p
+	if p.owner() {
+		h.stopGrace(s)
+	}
+	p.ws.send(proto.Message{
 		Type:       proto.TypeHello,
 		Identity:   &p.identity,
 		ReadOnly:   p.readOnly,
 		ICEServers: h.iceServers,
+		Session:    s.info(),
 	}.Encode())
-	if a := h.agents[id]; a != nil {
-		ws.send(stateMessage(proto.StateHostAvailable, ""))
+	if a := h.agents[s.conn.ID]; a != nil {
+		p.ws.send(stateMessage(proto.StateHostAvailable, ""))
 		a.ws.send(joinMessage(p))
 	} else {
-		ws.send(stateMessage(proto.StateHostUnavailable, "the host agent is not connected"))
+		p.ws.send(stateMessage(proto.StateHostUnavailable, "the host agent is not connected"))
 	}
-	return p
+	return true
 }
 
-// removePeer forgets p and tells the agent, if any, that it left.
+// removePeer forgets p, unless it was already disconnected, and tells the agent, if any,
+// that it left.
 func (h *hub) removePeer(p *peer) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	group := h.peers[p.connID]
-	delete(group, p.id)
-	if len(group) == 0 {
-		delete(h.peers, p.connID)
+	if p.sess.peers[p.id] == p {
+		h.dropLocked(p)
 	}
-	if a := h.agents[p.connID]; a != nil {
+}
+
+// disconnectLocked sends p the ended state with message, closes its socket and forgets it.
+// Callers hold h.mu.
+func (h *hub) disconnectLocked(p *peer, message string) {
+	endPeer(p, message)
+	h.dropLocked(p)
+}
+
+// dropLocked removes p from its session, tells the agent, and starts the grace timer when
+// p was the owner's last peer of a session still live. Callers hold h.mu.
+func (h *hub) dropLocked(p *peer) {
+	s := p.sess
+	delete(s.peers, p.id)
+	if a := h.agents[s.conn.ID]; a != nil {
 		a.ws.send(proto.Message{Type: proto.TypeLeave, Peer: string(p.id)}.Encode())
 	}
+	if p.owner() && !s.ended && !s.ownerPresent() {
+		h.startGrace(s)
+	}
+}
+
+// endPeer tells p why it is disconnected and closes its socket once that is sent.
+func endPeer(p *peer, message string) {
+	p.ws.send(stateMessage(proto.StateEnded, message))
+	p.ws.close(websocket.CloseNormalClosure, "")
+}
+
+// addLink records that link id was made in live session sid; false if it is not live.
+func (h *hub) addLink(sid SessionID, id store.LinkID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.byID[sid]
+	if s == nil {
+		return false
+	}
+	s.links[id] = false
+	h.links[id] = s
+	return true
+}
+
+// revokeLinks marks the links revoked, so that nobody joins through them any more, and
+// disconnects their peers. Links of no live session are ignored.
+func (h *hub) revokeLinks(ids ...store.LinkID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, id := range ids {
+		s := h.links[id]
+		if s == nil {
+			continue
+		}
+		s.links[id] = true
+		for _, p := range s.peers {
+			if p.link == id {
+				h.disconnectLocked(p, msgLinkRevoked)
+			}
+		}
+	}
+}
+
+// linkFull reports whether link id of session s has maxGuests peers or more (never when
+// maxGuests is 0).
+func (h *hub) linkFull(s *session, id store.LinkID, maxGuests int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maxGuests > 0 && s.linkPeers(id) >= maxGuests
+}
+
+// linkGuests counts the peers on each link of live session sid.
+func (h *hub) linkGuests(sid SessionID) map[store.LinkID]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := make(map[store.LinkID]int)
+	if s := h.byID[sid]; s != nil {
+		for _, p := range s.peers {
+			if p.link != 0 {
+				n[p.link]++
+			}
+		}
+	}
+	return n
+}
+
+// membership is how a user takes part in a live session.
+type membership struct {
+	conn  store.Connection
+	owner store.UserID
+	// direct: the user has a peer on it through the connection; viaLink: through a link.
+	direct, viaLink bool
+}
+
+// membership returns how user takes part in live session sid; false if it is not live.
+func (h *hub) membership(sid SessionID, user store.UserID) (membership, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.byID[sid]
+	if s == nil {
+		return membership{}, false
+	}
+	m := membership{conn: s.conn, owner: s.owner}
+	for _, p := range s.peers {
+		if p.user == user && user != 0 {
+			m.direct = m.direct || p.link == 0
+			m.viaLink = m.viaLink || p.link != 0
+		}
+	}
+	return m, true
 }
 
 // peerMessage routes a frame from peer p to its connection's agent.
@@ -161,7 +336,10 @@ func (h *hub) peerMessage(p *peer, m proto.Message) *refusal {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	a := h.agents[p.connID]
+	if p.sess.peers[p.id] != p {
+		return nil // p was disconnected and is closing
+	}
+	a := h.agents[p.sess.conn.ID]
 	if a == nil {
 		if m.Type == proto.TypeOffer {
 			return &refusal{proto.CodeHostUnavailable, "the host agent is not connected"}
@@ -190,7 +368,10 @@ func (h *hub) agentMessage(a *agent, m proto.Message) *refusal {
 	if h.agents[a.conn.ID] != a {
 		return nil // a was replaced and is closing
 	}
-	p := h.peers[a.conn.ID][PeerID(m.Peer)]
+	var p *peer
+	if s := h.sessions[a.conn.ID]; s != nil {
+		p = s.peers[PeerID(m.Peer)]
+	}
 	if p == nil {
 		return &refusal{proto.CodeUnknownPeer, "no such peer on this connection"}
 	}
@@ -211,8 +392,12 @@ func forward(to *wsConn, m proto.Message) *refusal {
 
 // broadcastState sends a state message to every peer of connection id. Callers hold h.mu.
 func (h *hub) broadcastState(id store.ConnectionID, state, message string) {
+	s := h.sessions[id]
+	if s == nil {
+		return
+	}
 	frame := stateMessage(state, message)
-	for _, p := range h.peers[id] {
+	for _, p := range s.peers {
 		p.ws.send(frame)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,7 +33,30 @@ type Store interface {
 	ConnectionByAgentToken(ctx context.Context, token string) (store.Connection, error)
 	ConnectionsFor(ctx context.Context, u store.User) ([]store.Connection, error)
 	CanUse(ctx context.Context, u store.User, id store.ConnectionID) (bool, error)
+	Connection(ctx context.Context, id store.ConnectionID) (store.Connection, error)
+	CreateConnection(ctx context.Context, name string) (store.Connection, string, error)
+	DeleteConnection(ctx context.Context, id store.ConnectionID) error
+
+	CreateProfile(ctx context.Context, p store.SharingProfile) (store.SharingProfile, error)
+	UpdateProfile(ctx context.Context, p store.SharingProfile) (store.SharingProfile, error)
+	DeleteProfile(ctx context.Context, id store.ProfileID) ([]store.LinkID, error)
+	CloneProfile(ctx context.Context, id store.ProfileID, name string) (store.SharingProfile, error)
+	Profile(ctx context.Context, id store.ProfileID) (store.SharingProfile, error)
+	Profiles(ctx context.Context, conn store.ConnectionID) ([]store.SharingProfile, error)
+
+	StartLiveSession(ctx context.Context, id string, conn store.ConnectionID, owner store.UserID) error
+	EndLiveSession(ctx context.Context, id string, reason string) error
+	EndAllLiveSessions(ctx context.Context, reason string) (int, error)
+
+	CreateShareLink(ctx context.Context, session string, profile store.ProfileID, by store.UserID) (store.ShareLink, string, error)
+	ShareLinkByKey(ctx context.Context, key string) (store.ShareLink, store.SharingProfile, error)
+	ShareLink(ctx context.Context, id store.LinkID) (store.ShareLink, error)
+	ShareLinks(ctx context.Context, session string) ([]store.ShareLink, error)
+	RevokeShareLink(ctx context.Context, id store.LinkID) (store.ShareLink, error)
 }
+
+// storeTimeout bounds the store calls the server makes on its own, outside a request.
+const storeTimeout = 10 * time.Second
 
 // Config configures a Server. Zero values mean defaults where a default is documented.
 type Config struct {
@@ -50,7 +74,11 @@ type Config struct {
 	AllowedOrigins []string
 	// SessionTTL is the lifetime of a login session; zero means DefaultSessionTTL.
 	SessionTTL time.Duration
-	// Static is served at / (index.html for /); nil serves nothing but the API.
+	// OwnerGrace is how long a live session outlives its owner's last peer; zero means
+	// DefaultOwnerGrace.
+	OwnerGrace time.Duration
+	// Static is served at / (index.html for /); nil serves nothing but the API. GET /s/KEY
+	// serves its index.html for a valid share key and its invalid.html for any other.
 	Static fs.FS
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -62,6 +90,9 @@ func (c *Config) validate() error {
 	}
 	if c.SessionTTL < 0 {
 		return fmt.Errorf("%w: negative SessionTTL %v", ErrInvalidConfig, c.SessionTTL)
+	}
+	if c.OwnerGrace < 0 {
+		return fmt.Errorf("%w: negative OwnerGrace %v", ErrInvalidConfig, c.OwnerGrace)
 	}
 	for i, o := range c.AllowedOrigins {
 		u, err := url.Parse(o)
@@ -85,9 +116,13 @@ type Server struct {
 	origins    map[string]bool // lower-case scheme://host of AllowedOrigins
 	sessionTTL time.Duration
 	now        func() time.Time
+	static     fs.FS
 	hub        *hub
+	throttle   *throttle
 	handler    http.Handler
 	upgrader   websocket.Upgrader
+
+	startMu sync.Mutex // held while a live session starts: one per connection
 
 	mu     sync.Mutex
 	closed bool
@@ -95,7 +130,8 @@ type Server struct {
 	wg     sync.WaitGroup       // one per entry ever added to conns
 }
 
-// New returns a Server for cfg.
+// New returns a Server for cfg. It ends, in the store, every live session left over from
+// a previous process: their participants are gone.
 func New(cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -107,6 +143,7 @@ func New(cfg Config) (*Server, error) {
 		origins:    make(map[string]bool, len(cfg.AllowedOrigins)),
 		sessionTTL: cfg.SessionTTL,
 		now:        cfg.Now,
+		static:     cfg.Static,
 		conns:      make(map[*wsConn]struct{}),
 	}
 	if s.sessionTTL == 0 {
@@ -118,7 +155,21 @@ func New(cfg Config) (*Server, error) {
 	for _, o := range cfg.AllowedOrigins {
 		s.origins[strings.ToLower(strings.TrimSuffix(o, "/"))] = true
 	}
-	s.hub = newHub(s.log, cfg.ICEServers)
+	grace := cfg.OwnerGrace
+	if grace == 0 {
+		grace = DefaultOwnerGrace
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	n, err := s.store.EndAllLiveSessions(ctx, reasonRestarted)
+	if err != nil {
+		return nil, fmt.Errorf("signaling: end the live sessions of the previous run: %w", err)
+	}
+	if n > 0 {
+		s.log.Info().Int("sessions", n).Msg("ended the live sessions of the previous run")
+	}
+	s.hub = newHub(s.log, cfg.ICEServers, grace, s.recordEnd)
+	s.throttle = newThrottle(s.now)
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
@@ -130,7 +181,28 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("/api/login", s.handleLogin)
 	mux.HandleFunc("/api/logout", s.handleLogout)
 	mux.HandleFunc("/api/me", s.handleMe)
-	mux.HandleFunc("/api/connections", s.handleConnections)
+	mux.Handle("/api/connections", s.route(handlers{
+		http.MethodGet:  s.handleConnections,
+		http.MethodPost: s.handleCreateConnection,
+	}))
+	mux.Handle("/api/connections/{id}", s.route(handlers{http.MethodDelete: s.handleDeleteConnection}))
+	mux.Handle("/api/connections/{id}/profiles", s.route(handlers{
+		http.MethodGet:  s.handleProfiles,
+		http.MethodPost: s.handleCreateProfile,
+	}))
+	mux.Handle("/api/profiles/{id}", s.route(handlers{
+		http.MethodGet:    s.handleProfile,
+		http.MethodPut:    s.handleUpdateProfile,
+		http.MethodDelete: s.handleDeleteProfile,
+	}))
+	mux.Handle("/api/profiles/{id}/clone", s.route(handlers{http.MethodPost: s.handleCloneProfile}))
+	mux.Handle("/api/sessions/{sid}/links", s.route(handlers{
+		http.MethodGet:  s.handleLinks,
+		http.MethodPost: s.handleCreateLink,
+	}))
+	mux.Handle("/api/links/{id}", s.route(handlers{http.MethodDelete: s.handleRevokeLink}))
+	mux.Handle("/api/share", s.route(handlers{http.MethodPost: s.handleShare}))
+	mux.Handle("/s/{key...}", s.route(handlers{http.MethodGet: s.handleSharePage}))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint")
 	})
@@ -152,8 +224,9 @@ func (s *Server) Online(id store.ConnectionID) bool { return s.hub.online(id) }
 // Close closes every WebSocket (http.Server.Shutdown does not close hijacked connections)
 // with 1001 (going away) and waits until their goroutines have returned, which takes a few
 // seconds at most even for a peer that stopped reading. WebSockets opened afterwards are
-// closed at once. Close is safe to call more than once; every call waits. It does not
-// close the Store.
+// closed at once. It stops the owners' grace timers, waiting for one that is ending a
+// session; the live sessions end in the store when the next server starts. Close is safe to
+// call more than once; every call waits. It does not close the Store.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if !s.closed {
@@ -164,7 +237,80 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.hub.close()
 	return nil
+}
+
+// EndSession ends live session id: every participant gets the ended state with message
+// (e.g. "The session was ended by an administrator") and is disconnected, the agent is told
+// they left, its share links stop working, and the store records reason. It returns
+// ErrSessionNotFound if no such session is live.
+func (s *Server) EndSession(ctx context.Context, id SessionID, reason, message string) error {
+	if !s.hub.endSession(id, message) {
+		return fmt.Errorf("end session %s: %w", id, ErrSessionNotFound)
+	}
+	s.log.Info().Str("session", string(id)).Str("reason", reason).Msg("live session ended")
+	if err := s.store.EndLiveSession(ctx, string(id), reason); err != nil {
+		return fmt.Errorf("end session %s: %w", id, err)
+	}
+	return nil
+}
+
+// openSession returns the live session of connection id, starting one owned by user if none
+// is live. ErrNotFound (from the store) if the connection does not exist.
+func (s *Server) openSession(ctx context.Context, id store.ConnectionID, user store.User) (*session, error) {
+	s.startMu.Lock()
+	defer s.startMu.Unlock()
+	if sess := s.hub.liveSession(id); sess != nil {
+		return sess, nil
+	}
+	conn, err := s.store.Connection(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	sid := newSessionID()
+	if err := s.store.StartLiveSession(ctx, string(sid), id, user.ID); err != nil {
+		return nil, err
+	}
+	s.log.Info().Str("session", string(sid)).Int64("connection", int64(id)).Str("owner", user.Username).Msg("live session started")
+	return s.hub.startSession(sid, conn, user.ID), nil
+}
+
+// recordEnd records in the store that the hub ended live session id for reason.
+func (s *Server) recordEnd(id SessionID, reason string) {
+	s.log.Info().Str("session", string(id)).Str("reason", reason).Msg("live session ended")
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := s.store.EndLiveSession(ctx, string(id), reason); err != nil {
+		s.log.Error().Err(err).Str("session", string(id)).Msg("record the end of a live session")
+	}
+}
+
+// handlers maps HTTP methods to the handlers of one path.
+type handlers map[string]http.HandlerFunc
+
+// route serves a path by method: 405 for a method without handler, and 403 for a request
+// other than GET from a foreign origin (see originAllowed).
+func (s *Server) route(hs handlers) http.Handler {
+	allow := make([]string, 0, len(hs))
+	for m := range hs {
+		allow = append(allow, m)
+	}
+	slices.Sort(allow)
+	allowed := strings.Join(allow, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := hs[r.Method]
+		if h == nil {
+			w.Header().Set("Allow", allowed)
+			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed, use "+allowed)
+			return
+		}
+		if r.Method != http.MethodGet && !s.originAllowed(r) {
+			writeError(w, http.StatusForbidden, "cross-origin request refused")
+			return
+		}
+		h(w, r)
+	})
 }
 
 // track registers a new WebSocket so that Close can end it; it reports false once the

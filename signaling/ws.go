@@ -44,10 +44,15 @@ func (s *Server) handleAgentWS(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// handlePeerWS authenticates a user by the login cookie, checks the Origin and the user's
-// permission on the connection, and serves the peer's WebSocket.
+// handlePeerWS checks the Origin and serves a peer's WebSocket: one that joins through a
+// share key (?share=) or, with the login cookie of a user permitted on it, through a
+// connection (?connection=), starting its live session if none is.
 func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
 	if !s.allowRequest(w, r, http.MethodGet) {
+		return
+	}
+	if r.URL.Query().Has("share") {
+		s.handleShareWS(w, r)
 		return
 	}
 	user, ok := s.requireUser(w, r)
@@ -60,24 +65,69 @@ func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	connID := store.ConnectionID(id)
-	allowed, err := s.store.CanUse(r.Context(), user, connID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no such connection")
-		return
-	case err != nil:
-		s.internalError(w, "check permission", err)
-		return
-	case !allowed:
-		writeError(w, http.StatusForbidden, "no permission for this connection")
+	if !s.checkUse(w, r, user, connID) {
 		return
 	}
-	pid := newPeerID()
-	log := s.log.With().Str("side", "peer").Str("peer", string(pid)).Int64("connection", id).Str("user", user.Username).Logger()
+	sess, err := s.openSession(r.Context(), connID, user)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no such connection") // deleted meanwhile
+		return
+	}
+	if err != nil {
+		s.internalError(w, "open live session", err)
+		return
+	}
+	role := proto.RoleMember
+	if user.ID == sess.owner {
+		role = proto.RoleOwner
+	}
+	p := &peer{id: newPeerID(), sess: sess, user: user.ID, identity: proto.Identity{Name: user.Username, Role: role}}
+	log := s.log.With().Str("side", "peer").Str("peer", string(p.id)).Int64("connection", id).
+		Str("session", string(sess.id)).Str("user", user.Username).Logger()
+	s.servePeer(w, r, log, p, 0)
+}
+
+// handleShareWS serves the WebSocket of a peer joining through a share key: as a member
+// under its username with a valid login cookie, as an anonymous guest otherwise, read-only
+// if the link's profile says so.
+func (s *Server) handleShareWS(w http.ResponseWriter, r *http.Request) {
+	key := r.URL.Query().Get("share")
+	sh, err := s.lookupShare(r.Context(), r, key)
+	if err != nil {
+		s.writeShareError(w, err)
+		return
+	}
+	if s.hub.linkFull(sh.sess, sh.link.ID, sh.profile.MaxGuests) {
+		writeError(w, http.StatusConflict, msgGuestLimit)
+		return
+	}
+	p := &peer{id: newPeerID(), sess: sh.sess, link: sh.link.ID, readOnly: sh.profile.ReadOnly,
+		identity: proto.Identity{Name: "Anonymous", Role: proto.RoleGuest}}
+	user, err := s.optionalUser(r)
+	if err != nil {
+		s.internalError(w, "look up login session", err)
+		return
+	}
+	if user.ID != 0 {
+		p.user, p.identity = user.ID, proto.Identity{Name: user.Username, Role: proto.RoleMember}
+	}
+	log := s.log.With().Str("side", "peer").Str("peer", string(p.id)).Int64("connection", int64(sh.sess.conn.ID)).
+		Str("session", string(sh.sess.id)).Int64("link", int64(sh.link.ID)).Str("user", p.identity.Name).Logger()
+	s.servePeer(w, r, log, p, sh.profile.MaxGuests)
+}
+
+// servePeer upgrades the request and runs peer p on its session until it leaves; a peer
+// the session refuses (see hub.addPeer) only gets the reason before its socket closes.
+func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.Logger, p *peer, maxGuests int) {
 	s.serveWS(w, r, log, func(ws *wsConn) {
-		p := s.hub.addPeer(pid, connID, user, ws)
+		p.ws = ws
+		if !s.hub.addPeer(p, maxGuests) {
+			log.Info().Msg("peer refused")
+			ws.serve(func(proto.Message) *refusal { return nil })
+			return
+		}
 		defer s.hub.removePeer(p)
-		log.Info().Str("role", p.identity.Role).Msg("peer connected")
+		log.Info().Str("role", p.identity.Role).Bool("read_only", p.readOnly).Msg("peer connected")
 		ws.serve(func(m proto.Message) *refusal { return s.hub.peerMessage(p, m) })
 		log.Info().Msg("peer disconnected")
 	})

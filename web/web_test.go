@@ -7,7 +7,7 @@ import (
 )
 
 func TestStaticHoldsThePage(t *testing.T) {
-	files := []string{"index.html", "style.css", "app.js", "api.js", "protocol.js", "session.js", "display.js", "queue.js", "input.js", "keysym.js"}
+	files := []string{"index.html", "invalid.html", "style.css", "app.js", "api.js", "protocol.js", "session.js", "display.js", "queue.js", "input.js", "keysym.js", "menu.js", "settings.js", "share.js"}
 	for _, name := range files {
 		b, err := fs.ReadFile(Static(), name)
 		if err != nil {
@@ -22,19 +22,32 @@ func TestStaticHoldsThePage(t *testing.T) {
 	}
 }
 
-// The server's Content-Security-Policy forbids inline scripts and styles.
-func TestIndexHasNothingInline(t *testing.T) {
+// The server's Content-Security-Policy forbids inline scripts and styles. Both pages are
+// also served under /s/<key>, so they name their files by absolute paths.
+func TestPagesHaveNothingInline(t *testing.T) {
+	for _, name := range []string{"index.html", "invalid.html"} {
+		b, err := fs.ReadFile(Static(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, re := range []string{`<script(\s[^>]*)?>[^<]+</script>`, `<style`, `\sstyle=`, `\son[a-z]+=`, `javascript:`, `(src|href)="[a-z]+\.(js|css)"`} {
+			if regexp.MustCompile(`(?i)` + re).Match(b) {
+				t.Errorf("%s matches %q", name, re)
+			}
+		}
+		if !regexp.MustCompile(`<link rel="stylesheet" href="/style.css">`).Match(b) {
+			t.Errorf("%s does not load /style.css", name)
+		}
+		if !regexp.MustCompile(`id="link-invalid"[\s\S]*<p class="message">This link is invalid or has expired</p>`).Match(b) {
+			t.Errorf("%s lacks the invalid-link message", name)
+		}
+	}
 	b, err := fs.ReadFile(Static(), "index.html")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, re := range []string{`<script(\s[^>]*)?>[^<]+</script>`, `<style`, `\sstyle=`, `\son[a-z]+=`, `javascript:`} {
-		if regexp.MustCompile(`(?i)` + re).Match(b) {
-			t.Errorf("index.html matches %q", re)
-		}
-	}
-	if !regexp.MustCompile(`<script type="module" src="app.js"></script>`).Match(b) {
-		t.Error("index.html does not load app.js as a module")
+	if !regexp.MustCompile(`<script type="module" src="/app.js"></script>`).Match(b) {
+		t.Error("index.html does not load /app.js as a module")
 	}
 }
 

@@ -40,10 +40,11 @@ type harness struct {
 
 // harnessConfig picks the demo desktop a harness serves.
 type harnessConfig struct {
-	demo      demo.Config
-	pipeline  relay.PipelineConfig
-	verbose   bool // log at debug level instead of warn
-	noCleanup bool
+	demo       demo.Config
+	pipeline   relay.PipelineConfig
+	verbose    bool          // log at debug level instead of warn
+	ownerGrace time.Duration // how long a session outlives its owner (default 10 s)
+	noCleanup  bool
 }
 
 // loopbackEngine keeps ICE on loopback, as every test here must (FIELD-NOTES.md).
@@ -95,7 +96,7 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := testLogger(t, cfg.verbose)
-	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin}
+	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin, ownerGrace: cfg.ownerGrace}
 	st, err := store.Open(ctx, f.dbPath())
 	if err != nil {
 		t.Fatal(err)

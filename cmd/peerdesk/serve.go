@@ -32,6 +32,7 @@ type serverFlags struct {
 	tlsKey       string
 	origins      string
 	logLevel     string
+	ownerGrace   time.Duration
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet, listen string) {
@@ -43,6 +44,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, listen string) {
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key file")
 	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated extra origins allowed to open peer WebSockets")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
+	fs.DurationVar(&f.ownerGrace, "owner-grace", signaling.DefaultOwnerGrace, "how long a live session outlives its owner's last tab (a reload keeps it)")
 }
 
 func (f *serverFlags) validate() error {
@@ -54,6 +56,9 @@ func (f *serverFlags) validate() error {
 	}
 	if f.data == "" {
 		return fmt.Errorf("%w: -data is empty", errUsage)
+	}
+	if f.ownerGrace < 0 || f.ownerGrace > time.Hour {
+		return fmt.Errorf("%w: -owner-grace %v outside 0-1h", errUsage, f.ownerGrace)
 	}
 	return nil
 }
@@ -126,6 +131,7 @@ func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerol
 		Static:         web.Static(),
 		SecureCookies:  f.tlsCert != "",
 		AllowedOrigins: origins,
+		OwnerGrace:     f.ownerGrace,
 	})
 	if err != nil {
 		return nil, err

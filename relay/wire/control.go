@@ -3,12 +3,21 @@ package wire
 import (
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Control message types (docs/PROTOCOL.md, 3.1).
 const (
-	ControlWelcome = "welcome"
-	ControlError   = "error"
+	ControlWelcome   = "welcome"
+	ControlError     = "error"
+	ControlDesktop   = "desktop"   // relay → peer: the desktop's State and, when unavailable, why
+	ControlClipboard = "clipboard" // relay → full-access peer: the host clipboard's Text
+)
+
+// Desktop states of a desktop control message.
+const (
+	DesktopAvailable   = "available"
+	DesktopUnavailable = "unavailable"
 )
 
 // Error codes of control error messages (docs/PROTOCOL.md, 3.1).
@@ -19,6 +28,8 @@ const (
 	CodeBadMessage = "bad-message"
 	// CodeUnknownType answers a control message of a type the relay does not accept.
 	CodeUnknownType = "unknown-type"
+	// CodeDesktopUnavailable answers input sent while the host desktop is unavailable.
+	CodeDesktopUnavailable = "desktop-unavailable"
 )
 
 // Identity names a participant as the signaling server vouched for it.
@@ -37,6 +48,8 @@ type Control struct {
 	Height   int       `json:"height,omitempty"`
 	Code     string    `json:"code,omitempty"`
 	Message  string    `json:"message,omitempty"`
+	State    string    `json:"state,omitempty"`
+	Text     string    `json:"text,omitempty"`
 }
 
 // Encode returns the JSON form of c.
@@ -58,4 +71,29 @@ func DecodeControl(b []byte) (Control, error) {
 		return Control{}, fmt.Errorf("%w: control message without type", ErrMalformed)
 	}
 	return c, nil
+}
+
+// EncodeClipboardControl returns the clipboard control message carrying text, cut short at the
+// end (on a character boundary) if its JSON form would exceed MaxMessage: escaping may make a
+// MaxClipboard text up to six times longer.
+func EncodeClipboardControl(text string) []byte {
+	encode := func(n int) []byte {
+		for n < len(text) && n > 0 && !utf8.RuneStart(text[n]) {
+			n--
+		}
+		return Control{Type: ControlClipboard, Text: text[:n]}.Encode()
+	}
+	if b := encode(len(text)); len(b) <= MaxMessage {
+		return b
+	}
+	lo, hi := 0, len(text) // the longest prefix that fits is at least lo and shorter than hi
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if len(encode(mid)) <= MaxMessage {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return encode(lo)
 }

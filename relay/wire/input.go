@@ -3,14 +3,22 @@ package wire
 import (
 	"encoding/binary"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Input message types.
 const (
-	MsgPointer byte = 0x01
-	MsgWheel   byte = 0x02
-	MsgKey     byte = 0x03
+	MsgPointer   byte = 0x01
+	MsgWheel     byte = 0x02
+	MsgKey       byte = 0x03
+	MsgClipboard byte = 0x04
 )
+
+// MaxClipboard bounds the clipboard text, in bytes of UTF-8, that either side sends.
+const MaxClipboard = 32 << 10
+
+// clipboardHead is the size of a clipboard message before its text: type, length.
+const clipboardHead = 5
 
 // Pointer buttons, as bits of Input.Buttons.
 const (
@@ -27,6 +35,7 @@ type Input struct {
 	DX, DY  int    // MsgWheel
 	Keysym  uint32 // MsgKey
 	Down    bool   // MsgKey
+	Text    string // MsgClipboard: valid UTF-8, at most MaxClipboard bytes
 }
 
 // EncodePointer returns a pointer message.
@@ -59,11 +68,22 @@ func EncodeKey(keysym uint32, down bool) []byte {
 	return b
 }
 
+// EncodeClipboard returns a clipboard message; the caller keeps text within MaxClipboard bytes.
+func EncodeClipboard(text string) []byte {
+	b := make([]byte, clipboardHead, clipboardHead+len(text))
+	b[0] = MsgClipboard
+	binary.BigEndian.PutUint32(b[1:], uint32(len(text)))
+	return append(b, text...)
+}
+
 // DecodeInput parses an input message and checks its coordinates against the
 // desktop size w×h.
 func DecodeInput(b []byte, w, h int) (Input, error) {
 	if len(b) == 0 {
 		return Input{}, fmt.Errorf("%w: empty input message", ErrMalformed)
+	}
+	if b[0] == MsgClipboard {
+		return decodeClipboard(b)
 	}
 	want := map[byte]int{MsgPointer: 6, MsgWheel: 9, MsgKey: 6}[b[0]]
 	if want == 0 {
@@ -96,4 +116,23 @@ func DecodeInput(b []byte, w, h int) (Input, error) {
 		return Input{}, fmt.Errorf("%w: pointer at %d,%d outside %dx%d", ErrOutOfRange, in.X, in.Y, w, h)
 	}
 	return in, nil
+}
+
+// decodeClipboard parses a clipboard message: a length that matches the message, at most
+// MaxClipboard bytes of valid UTF-8.
+func decodeClipboard(b []byte) (Input, error) {
+	if len(b) < clipboardHead {
+		return Input{}, fmt.Errorf("%w: clipboard message of %d bytes", ErrMalformed, len(b))
+	}
+	n := binary.BigEndian.Uint32(b[1:])
+	text := b[clipboardHead:]
+	switch {
+	case uint64(n) != uint64(len(text)):
+		return Input{}, fmt.Errorf("%w: clipboard length %d for %d bytes of text", ErrMalformed, n, len(text))
+	case n > MaxClipboard:
+		return Input{}, fmt.Errorf("%w: clipboard text of %d bytes, limit %d", ErrTooLarge, n, MaxClipboard)
+	case !utf8.Valid(text):
+		return Input{}, fmt.Errorf("%w: clipboard text is not UTF-8", ErrMalformed)
+	}
+	return Input{Type: MsgClipboard, Text: string(text)}, nil
 }

@@ -26,12 +26,17 @@ const MaxDimension = 8192
 
 // Display message types.
 const (
-	MsgSize   byte = 0x01
-	MsgTiles  byte = 0x02
-	MsgFrame  byte = 0x03
-	tileHead       = 13 // x, y, w, h (2 each), format (1), length (4)
-	tilesHead      = 3  // type, count
+	MsgSize    byte = 0x01
+	MsgTiles   byte = 0x02
+	MsgFrame   byte = 0x03
+	MsgCursor  byte = 0x04
+	tileHead        = 13 // x, y, w, h (2 each), format (1), length (4)
+	tilesHead       = 3  // type, count
+	cursorHead      = 9  // type, hotspot x, y, w, h (2 each)
 )
+
+// MaxCursorSize bounds a cursor shape's width and height.
+const MaxCursorSize = 128
 
 // Format says how a tile's image bytes are encoded.
 type Format uint8
@@ -94,6 +99,28 @@ func AppendTile(msg []byte, t Tile) []byte {
 	return msg
 }
 
+// Cursor is the desktop's pointer shape: a W×H PNG with alpha whose pixel at HotX,HotY marks
+// the pointer position. A 0×0 cursor (no PNG) means the desktop shows no pointer.
+type Cursor struct {
+	HotX, HotY, W, H int
+	PNG              []byte
+}
+
+// EncodeCursor returns a CURSOR message. The caller keeps c within the protocol's limits
+// (W and H up to MaxCursorSize, the hotspot inside, the message within MaxMessage).
+func EncodeCursor(c Cursor) []byte {
+	b := make([]byte, cursorHead, cursorHead+len(c.PNG))
+	b[0] = MsgCursor
+	binary.BigEndian.PutUint16(b[1:], uint16(c.HotX))
+	binary.BigEndian.PutUint16(b[3:], uint16(c.HotY))
+	binary.BigEndian.PutUint16(b[5:], uint16(c.W))
+	binary.BigEndian.PutUint16(b[7:], uint16(c.H))
+	return append(b, c.PNG...)
+}
+
+// MaxCursorPNG is the largest PNG a CURSOR message carries.
+const MaxCursorPNG = MaxMessage - cursorHead
+
 // Display is a decoded display message: exactly one of its groups of fields is set,
 // according to Type.
 type Display struct {
@@ -101,6 +128,7 @@ type Display struct {
 	Width, Height int    // MsgSize
 	Tiles         []Tile // MsgTiles; Data aliases the message
 	Seq           uint32 // MsgFrame
+	Cursor        Cursor // MsgCursor; PNG aliases the message
 }
 
 // DecodeDisplay parses a display message. Tiles must lie inside the size w×h the
@@ -129,8 +157,40 @@ func DecodeDisplay(b []byte, w, h int) (Display, error) {
 		return Display{Type: MsgFrame, Seq: binary.BigEndian.Uint32(b[1:])}, nil
 	case MsgTiles:
 		return decodeTiles(b, w, h)
+	case MsgCursor:
+		return decodeCursor(b)
 	}
 	return Display{}, fmt.Errorf("%w: display type 0x%02x", ErrUnknownType, b[0])
+}
+
+// decodeCursor parses a CURSOR message; the PNG itself is the receiver's to check.
+func decodeCursor(b []byte) (Display, error) {
+	if len(b) < cursorHead {
+		return Display{}, fmt.Errorf("%w: CURSOR of %d bytes", ErrMalformed, len(b))
+	}
+	c := Cursor{
+		HotX: int(binary.BigEndian.Uint16(b[1:])),
+		HotY: int(binary.BigEndian.Uint16(b[3:])),
+		W:    int(binary.BigEndian.Uint16(b[5:])),
+		H:    int(binary.BigEndian.Uint16(b[7:])),
+	}
+	png := b[cursorHead:]
+	if c.W == 0 && c.H == 0 {
+		if c.HotX != 0 || c.HotY != 0 || len(png) != 0 {
+			return Display{}, fmt.Errorf("%w: empty CURSOR with a hotspot or an image", ErrMalformed)
+		}
+		return Display{Type: MsgCursor, Cursor: c}, nil
+	}
+	switch {
+	case c.W < 1 || c.H < 1 || c.W > MaxCursorSize || c.H > MaxCursorSize:
+		return Display{}, fmt.Errorf("%w: cursor of %dx%d", ErrOutOfRange, c.W, c.H)
+	case c.HotX >= c.W || c.HotY >= c.H:
+		return Display{}, fmt.Errorf("%w: hotspot %d,%d outside a %dx%d cursor", ErrOutOfRange, c.HotX, c.HotY, c.W, c.H)
+	case len(png) == 0:
+		return Display{}, fmt.Errorf("%w: CURSOR without an image", ErrMalformed)
+	}
+	c.PNG = png[:len(png):len(png)]
+	return Display{Type: MsgCursor, Cursor: c}, nil
 }
 
 func decodeTiles(b []byte, w, h int) (Display, error) {

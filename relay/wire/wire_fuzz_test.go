@@ -2,7 +2,10 @@ package wire
 
 import (
 	"bytes"
+	"errors"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzDecodeDisplay checks that DecodeDisplay never panics and that whatever it accepts
@@ -14,6 +17,9 @@ func FuzzDecodeDisplay(f *testing.F) {
 	f.Add(EncodeFrame(7), 10, 10)
 	f.Add(tiles, 100, 100)
 	f.Add([]byte{MsgTiles, 0, 1}, 100, 100)
+	f.Add(EncodeCursor(Cursor{HotX: 3, HotY: 4, W: 16, H: 24, PNG: []byte("png")}), 0, 0)
+	f.Add(EncodeCursor(Cursor{}), 0, 0)
+	f.Add(EncodeCursor(Cursor{HotX: 16, HotY: 0, W: 16, H: 16, PNG: []byte("png")}), 0, 0)
 	f.Fuzz(func(t *testing.T, b []byte, w, h int) {
 		d, err := DecodeDisplay(b, w, h)
 		if err != nil {
@@ -25,6 +31,12 @@ func FuzzDecodeDisplay(f *testing.F) {
 			again = EncodeSize(d.Width, d.Height)
 		case MsgFrame:
 			again = EncodeFrame(d.Seq)
+		case MsgCursor:
+			c := d.Cursor
+			if c.W > MaxCursorSize || c.H > MaxCursorSize || (c.W > 0 && (c.HotX >= c.W || c.HotY >= c.H || len(c.PNG) == 0)) {
+				t.Fatalf("accepted cursor %dx%d with hotspot %d,%d and %d bytes", c.W, c.H, c.HotX, c.HotY, len(c.PNG))
+			}
+			again = EncodeCursor(c)
 		case MsgTiles:
 			again = AppendTilesHeader(nil)
 			for _, tl := range d.Tiles {
@@ -49,6 +61,9 @@ func FuzzDecodeInput(f *testing.F) {
 	f.Add(EncodeWheel(5, 5, -1, 3), 100, 100)
 	f.Add(EncodeKey(0xff0d, true), 1, 1)
 	f.Add(EncodePointer(100, 0, 0), 100, 100)
+	f.Add(EncodeClipboard("héllo, wörld ✓"), 1, 1)
+	f.Add(EncodeClipboard(""), 1, 1)
+	f.Add([]byte{MsgClipboard, 0, 0, 0, 2, 0xc3, 0x28}, 1, 1)
 	f.Fuzz(func(t *testing.T, b []byte, w, h int) {
 		in, err := DecodeInput(b, w, h)
 		if err != nil {
@@ -62,14 +77,58 @@ func FuzzDecodeInput(f *testing.F) {
 			again = EncodeWheel(in.X, in.Y, in.DX, in.DY)
 		case MsgKey:
 			again = EncodeKey(in.Keysym, in.Down)
+		case MsgClipboard:
+			if len(in.Text) > MaxClipboard || !utf8.ValidString(in.Text) {
+				t.Fatalf("accepted clipboard text of %d bytes, valid UTF-8 %v", len(in.Text), utf8.ValidString(in.Text))
+			}
+			again = EncodeClipboard(in.Text)
 		default:
 			t.Fatalf("accepted input type 0x%02x", in.Type)
 		}
-		if in.Type != MsgKey && (in.X < 0 || in.Y < 0 || in.X >= w || in.Y >= h) {
+		if (in.Type == MsgPointer || in.Type == MsgWheel) && (in.X < 0 || in.Y < 0 || in.X >= w || in.Y >= h) {
 			t.Fatalf("accepted position %d,%d outside %dx%d", in.X, in.Y, w, h)
 		}
 		if !bytes.Equal(again, b) {
 			t.Fatalf("decoded %x as %+v, which encodes to %x", b, in, again)
 		}
 	})
+}
+
+// TestClipboardLimits checks the clipboard's bounds both ways: the input message refuses text
+// over MaxClipboard, and the control message stays within MaxMessage whatever JSON escaping
+// does to the text, cutting it on a character boundary.
+func TestClipboardLimits(t *testing.T) {
+	if _, err := DecodeInput(EncodeClipboard(strings.Repeat("a", MaxClipboard+1)), 1, 1); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("text over the limit: %v, want ErrTooLarge", err)
+	}
+	if in, err := DecodeInput(EncodeClipboard(strings.Repeat("é", MaxClipboard/2)), 1, 1); err != nil || len(in.Text) != MaxClipboard {
+		t.Errorf("text at the limit: %d bytes, %v", len(in.Text), err)
+	}
+	tests := []struct {
+		name, text string
+		whole      bool
+	}{
+		{"plain", "hello\nworld", true},
+		{"largest", strings.Repeat("ü", MaxClipboard/2), true},
+		{"escaped", strings.Repeat("\x01", MaxClipboard), false},
+		{"escaped runes", strings.Repeat("<é>", MaxClipboard/4), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := EncodeClipboardControl(tt.text)
+			if len(b) > MaxMessage {
+				t.Fatalf("%d bytes, over %d", len(b), MaxMessage)
+			}
+			c, err := DecodeControl(b)
+			if err != nil || c.Type != ControlClipboard {
+				t.Fatalf("decoded %+v, %v", c, err)
+			}
+			if !strings.HasPrefix(tt.text, c.Text) || !utf8.ValidString(c.Text) || (c.Text == tt.text) != tt.whole {
+				t.Fatalf("text of %d bytes became %d bytes (whole: %v)", len(tt.text), len(c.Text), tt.whole)
+			}
+			if len(b) < MaxMessage-16 && !tt.whole {
+				t.Fatalf("cut to %d bytes, far below the limit", len(b))
+			}
+		})
+	}
 }

@@ -92,25 +92,32 @@ type ICEServer struct {
 	Credential string   `json:"credential,omitempty"`
 }
 
-// Connection names the connection an agent serves.
+// Connection names a connection: the one an agent serves, or a peer's session's.
 type Connection struct {
 	ID   int64  `json:"id"`
 	Name string `json:"name"`
 }
 
+// SessionInfo names the live session a peer joined and its connection.
+type SessionInfo struct {
+	ID         string      `json:"id"`
+	Connection *Connection `json:"connection"`
+}
+
 // Message is one signaling frame; which fields are set depends on Type.
 type Message struct {
-	Type       string      `json:"type"`
-	Peer       string      `json:"peer,omitempty"`
-	SDP        string      `json:"sdp,omitempty"`
-	Candidate  *Candidate  `json:"candidate,omitempty"`
-	Identity   *Identity   `json:"identity,omitempty"`
-	ReadOnly   bool        `json:"readOnly,omitempty"`
-	ICEServers []ICEServer `json:"iceServers,omitempty"`
-	State      string      `json:"state,omitempty"`
-	Connection *Connection `json:"connection,omitempty"`
-	Code       string      `json:"code,omitempty"`
-	Message    string      `json:"message,omitempty"`
+	Type       string       `json:"type"`
+	Peer       string       `json:"peer,omitempty"`
+	SDP        string       `json:"sdp,omitempty"`
+	Candidate  *Candidate   `json:"candidate,omitempty"`
+	Identity   *Identity    `json:"identity,omitempty"`
+	ReadOnly   bool         `json:"readOnly,omitempty"`
+	ICEServers []ICEServer  `json:"iceServers,omitempty"`
+	Session    *SessionInfo `json:"session,omitempty"`
+	State      string       `json:"state,omitempty"`
+	Connection *Connection  `json:"connection,omitempty"`
+	Code       string       `json:"code,omitempty"`
+	Message    string       `json:"message,omitempty"`
 }
 
 // Encode returns the JSON form of m.

@@ -4,8 +4,10 @@
 // errors, driver diagnostics) goes to stderr. The first line on stdout is
 // {"ok":true,"ready":true} once the browser runs. Every command has a timeout: 15 s, or
 // its "timeout" field in milliseconds. Commands take an optional "page" name ("main").
+// Pages live in browser contexts (separate cookie jars): "main" unless open or openShare
+// names another with "context" (e.g. "guest", a visitor with no cookies).
 //
-//   open {url}                 new page (replacing one of the same name), go to url
+//   open {url, context}        new page (replacing one of the same name), go to url
 //   login {username,password}  fill the login form, submit, wait for the connection list
 //                              (or the session a deep link named) -> {view}
 //   openConnection {name}      click the connection, wait for "connected" and a frame
@@ -20,26 +22,42 @@
 //   type {text} / press {key}  keyboard (type sends key events only for US-layout characters)
 //   screenshot {path}          page screenshot
 //   eval {js}                  -> {value} of a page expression (debugging)
+//   stateText                  -> {state, text}: #state's data-state and text
+//   menu {combo}               press Control+Shift+Meta ("alt": Control+Alt+Shift) and wait
+//                              for the connection menu -> {userMenu, sharingMenu, profiles}
+//   share {profile}            in the open menu, make a link of that profile -> {url}
+//   links                      -> {links: [{id, profile, guests, revoked}]} listed in the open
+//                              menu after its next refresh (within about 3 s)
+//   revoke {id}                revoke that link in the menu, wait for it to show revoked
+//   openShare {url, context}   open a share URL (page "main" unless named), wait for the
+//                              desktop -> {state...}, or for the invalid view or page ->
+//                              {invalid: true, text}
+//   settingsNewProfile {connection, name, readOnly, lifetime, maxGuests}
+//                              in #/settings, create a sharing profile of the connection
+//                              (by name) -> {id}; a refused save fails with the field errors
+//   settingsEditProfile {connection, profile, name, readOnly, lifetime, maxGuests}
+//                              change the given fields of a profile (by name) -> {id}
+//   settingsCloneProfile {connection, profile}  -> {id, name} of the copy
+//   settingsDeleteProfile {connection, profile}
 //   close                      close the browser and exit 0 (so does EOF on stdin)
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
 const DEFAULT_TIMEOUT_MS = 15000;
 const DRAG_STEPS = 10;
 const WHEEL_NOTCH_PX = 100; // one mouse-wheel notch in Chromium, a wheel step to the page
+// Pages in the background get no animation frames, Playwright's default polling: poll on a timer.
+const POLL_MS = 50;
 const STATES = new Set(['connecting', 'connected', 'host-unavailable', 'ended', 'disconnected']);
 
 const log = (...args) => console.error('[driver]', ...args);
 const reply = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
 
-const profile = await mkdtemp(join(tmpdir(), 'peerdesk-chromium-'));
-let context;
+let browser;
 try {
-  context = await chromium.launchPersistentContext(profile, {
+  browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: [
@@ -56,10 +74,10 @@ try {
   });
 } catch (err) {
   reply({ ok: false, error: `launch: ${err.message}` });
-  await rm(profile, { recursive: true, force: true });
   process.exit(1);
 }
 
+const contexts = new Map(); // name → BrowserContext, each with its own cookies and storage
 const pages = new Map();
 let done = false; // set by the close command
 
@@ -95,7 +113,7 @@ function readState(p) {
 }
 
 function waitFrames(p, min, timeout) {
-  return p.waitForFunction((n) => Number(document.getElementById('desktop')?.dataset.frames) >= n, min, { timeout });
+  return p.waitForFunction((n) => Number(document.getElementById('desktop')?.dataset.frames) >= n, min, { timeout, polling: POLL_MS });
 }
 
 function waitState(p, state, timeout) {
@@ -103,15 +121,91 @@ function waitState(p, state, timeout) {
   return p.waitForSelector(`#state[data-state="${state}"]`, { state: 'attached', timeout });
 }
 
+async function context(name) {
+  if (typeof name !== 'string' || name === '') throw new Error('context must be a name');
+  let c = contexts.get(name);
+  if (!c) {
+    c = await browser.newContext();
+    contexts.set(name, c);
+  }
+  return c;
+}
+
+// Opens a new page named cmd.page (replacing one of that name) in context cmd.context and
+// goes to cmd.url.
+async function newPage(cmd) {
+  const name = cmd.page ?? 'main';
+  await pages.get(name)?.close();
+  pages.delete(name);
+  const p = await (await context(cmd.context ?? 'main')).newPage();
+  pages.set(name, p);
+  p.on('console', (m) => console.error(`[${name} console.${m.type()}] ${m.text()}`));
+  p.on('pageerror', (err) => console.error(`[${name} pageerror] ${err.message}`));
+  await p.goto(String(cmd.url ?? ''), { timeout: cmd.timeout });
+  return p;
+}
+
+// The connection menu of page p; it must be open.
+async function openMenu(p, timeout) {
+  const menu = p.locator('#connection-menu[data-ready]');
+  await menu.waitFor({ state: 'visible', timeout });
+  return menu;
+}
+
+// Goes to the settings view and expands the row of the connection named name (once its
+// profiles are loaded); returns the row.
+async function settingsRow(p, name, timeout) {
+  if (!(await p.locator('#view-settings').isVisible())) {
+    await p.evaluate(() => (location.hash = '#/settings'));
+  }
+  await p.locator('#settings-connections[data-loaded]').waitFor({ state: 'attached', timeout });
+  const row = p.locator('.settings-connection').filter({ has: p.locator('.row .name', { hasText: exactly(name) }) });
+  if ((await row.count()) !== 1) throw new Error(`${await row.count()} connections named "${name}"`);
+  const expand = row.locator('.expand');
+  if ((await expand.getAttribute('aria-expanded')) !== 'true') await expand.click({ timeout });
+  await row.locator('.profile-list[data-loaded]').waitFor({ state: 'attached', timeout });
+  return row;
+}
+
+function exactly(text) {
+  return new RegExp(`^${String(text).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+}
+
+// The profile button named name in a settings row.
+function profileButton(row, name) {
+  return row.locator('.profile').filter({ has: row.page().locator('.name', { hasText: exactly(name) }) });
+}
+
+// Fills the open profile form with the fields cmd has (name, readOnly, lifetime in
+// seconds, maxGuests: 0 or null for unlimited), saves, and waits until the form shows the
+// saved profile. A refused save throws the form's errors.
+async function saveProfileForm(p, cmd) {
+  const form = p.locator('#profile-form');
+  await form.waitFor({ state: 'visible', timeout: cmd.timeout });
+  if (cmd.name !== undefined) await p.fill('#profile-name', String(cmd.name));
+  if (cmd.readOnly !== undefined) await p.setChecked('#profile-readonly', cmd.readOnly === true);
+  if (cmd.lifetime !== undefined) await p.selectOption('#profile-lifetime', String(cmd.lifetime ?? 0));
+  if (cmd.maxGuests !== undefined) await p.fill('#profile-maxguests', cmd.maxGuests ? String(cmd.maxGuests) : '');
+  const before = await form.getAttribute('data-saved');
+  await p.click('#profile-save');
+  const outcome = await p.waitForFunction(
+    (prev) => {
+      const f = document.getElementById('profile-form');
+      if (f.dataset.saved && f.dataset.saved !== prev) return { id: f.dataset.profile };
+      const errors = [...f.querySelectorAll('.error')].map((e) => e.textContent).filter(Boolean);
+      return errors.length ? { errors } : false;
+    },
+    before,
+    { timeout: cmd.timeout, polling: POLL_MS },
+  );
+  const v = await outcome.jsonValue();
+  if (v.errors) throw new Error(`save refused: ${v.errors.join('; ')}`);
+  return v;
+}
+
 const commands = {
   async open(cmd) {
-    const name = cmd.page ?? 'main';
-    await pages.get(name)?.close();
-    const p = await context.newPage();
-    pages.set(name, p);
-    p.on('console', (m) => console.error(`[${name} console.${m.type()}] ${m.text()}`));
-    p.on('pageerror', (err) => console.error(`[${name} pageerror] ${err.message}`));
-    await p.goto(cmd.url, { timeout: cmd.timeout });
+    await newPage(cmd);
     return {};
   },
 
@@ -130,7 +224,7 @@ const commands = {
         return err ? { error: err } : false;
       },
       null,
-      { timeout: cmd.timeout },
+      { timeout: cmd.timeout, polling: POLL_MS },
     );
     const v = await outcome.jsonValue();
     if (v.error) throw new Error(`login refused: ${v.error}`);
@@ -236,6 +330,146 @@ const commands = {
     return { value: await page(cmd).evaluate(String(cmd.js ?? '')) };
   },
 
+  async stateText(cmd) {
+    return page(cmd).$eval('#state', (el) => ({ state: el.dataset.state, text: el.textContent }));
+  },
+
+  async menu(cmd) {
+    const p = page(cmd);
+    await p.locator('#view-session').waitFor({ state: 'visible', timeout: cmd.timeout });
+    if (await p.locator('#connection-menu').isVisible()) throw new Error('the menu is already open');
+    await p.keyboard.press(cmd.combo === 'alt' ? 'Control+Alt+Shift' : 'Control+Shift+Meta');
+    await openMenu(p, cmd.timeout);
+    return {
+      userMenu: await p.locator('#user-menu').isVisible(),
+      sharingMenu: await p.locator('#sharing-menu').isVisible(),
+      profiles: await p.locator('#sharing-menu .share-profile').allTextContents(),
+    };
+  },
+
+  async share(cmd) {
+    const p = page(cmd);
+    const menu = await openMenu(p, cmd.timeout);
+    const before = await p.inputValue('#share-url');
+    await menu.locator('.share-profile', { hasText: exactly(cmd.profile) }).click({ timeout: cmd.timeout });
+    const url = await p.waitForFunction(
+      (prev) => {
+        const v = document.getElementById('share-url').value;
+        if (v && v !== prev) return v;
+        return document.getElementById('menu-error').textContent ? { error: document.getElementById('menu-error').textContent } : false;
+      },
+      before,
+      { timeout: cmd.timeout, polling: POLL_MS },
+    );
+    const v = await url.jsonValue();
+    if (typeof v !== 'string') throw new Error(v.error);
+    return { url: v };
+  },
+
+  async links(cmd) {
+    const p = page(cmd);
+    const menu = await openMenu(p, cmd.timeout);
+    // Wait for the next refresh, so that the guest counts are current.
+    const seen = Number(await menu.getAttribute('data-links-refreshed'));
+    await p.waitForFunction(
+      (n) => Number(document.getElementById('connection-menu').dataset.linksRefreshed) > n,
+      seen,
+      { timeout: cmd.timeout, polling: POLL_MS },
+    );
+    const links = await p.$$eval('#share-links .share-link', (rows) =>
+      rows.map((r) => ({
+        id: r.dataset.id,
+        profile: r.querySelector('.name').textContent.replace(/ \(read only\)$/, ''),
+        guests: Number(r.dataset.guests),
+        revoked: r.classList.contains('revoked'),
+      })),
+    );
+    return { links };
+  },
+
+  async revoke(cmd) {
+    const p = page(cmd);
+    await openMenu(p, cmd.timeout);
+    const row = p.locator(`#share-links .share-link[data-id="${String(cmd.id)}"]`);
+    await row.locator('.share-revoke').click({ timeout: cmd.timeout });
+    await p.locator(`#share-links .share-link.revoked[data-id="${String(cmd.id)}"]`).waitFor({ state: 'attached', timeout: cmd.timeout });
+    return {};
+  },
+
+  async openShare(cmd) {
+    const p = await newPage(cmd);
+    const outcome = await p.waitForFunction(
+      () => {
+        const invalid = document.getElementById('link-invalid');
+        if (invalid && !invalid.hidden) return { invalid: true, text: invalid.querySelector('.message').textContent };
+        const c = document.getElementById('desktop');
+        const s = document.getElementById('state');
+        if (c && s?.dataset.state === 'connected' && Number(c.dataset.frames) >= 1) return { connected: true };
+        if (s?.dataset.state === 'ended') return { ended: s.textContent };
+        return false;
+      },
+      null,
+      { timeout: cmd.timeout, polling: POLL_MS },
+    );
+    const v = await outcome.jsonValue();
+    if (v.ended) throw new Error(`session ended: ${v.ended}`);
+    if (v.invalid) return v;
+    return readState(p);
+  },
+
+  async settingsNewProfile(cmd) {
+    const p = page(cmd);
+    const row = await settingsRow(p, cmd.connection, cmd.timeout);
+    await row.locator('.new-profile').click({ timeout: cmd.timeout });
+    const { id } = await saveProfileForm(p, cmd);
+    await row.locator(`.profile[data-id="${id}"]`).waitFor({ state: 'attached', timeout: cmd.timeout });
+    return { id };
+  },
+
+  async settingsEditProfile(cmd) {
+    const p = page(cmd);
+    const row = await settingsRow(p, cmd.connection, cmd.timeout);
+    await profileButton(row, cmd.profile).click({ timeout: cmd.timeout });
+    return saveProfileForm(p, cmd);
+  },
+
+  async settingsCloneProfile(cmd) {
+    const p = page(cmd);
+    const row = await settingsRow(p, cmd.connection, cmd.timeout);
+    const original = profileButton(row, cmd.profile);
+    const id = await original.getAttribute('data-id', { timeout: cmd.timeout });
+    await original.click({ timeout: cmd.timeout });
+    await p.locator(`#profile-form[data-profile="${id}"]`).waitFor({ state: 'visible', timeout: cmd.timeout });
+    await p.click('#profile-clone');
+    const copy = await p.waitForFunction(
+      (orig) => {
+        const f = document.getElementById('profile-form');
+        if (f.dataset.profile && f.dataset.profile !== orig) return { id: f.dataset.profile, name: document.getElementById('profile-name').value };
+        const err = document.getElementById('profile-error').textContent;
+        return err ? { error: err } : false;
+      },
+      id,
+      { timeout: cmd.timeout, polling: POLL_MS },
+    );
+    const v = await copy.jsonValue();
+    if (v.error) throw new Error(v.error);
+    await row.locator(`.profile[data-id="${v.id}"]`).waitFor({ state: 'attached', timeout: cmd.timeout });
+    return v;
+  },
+
+  async settingsDeleteProfile(cmd) {
+    const p = page(cmd);
+    const row = await settingsRow(p, cmd.connection, cmd.timeout);
+    const b = profileButton(row, cmd.profile);
+    const id = await b.getAttribute('data-id', { timeout: cmd.timeout });
+    await b.click({ timeout: cmd.timeout });
+    await p.locator(`#profile-form[data-profile="${id}"]`).waitFor({ state: 'visible', timeout: cmd.timeout });
+    await p.click('#profile-delete'); // arms the button
+    await p.click('#profile-delete'); // confirms
+    await row.locator(`.profile[data-id="${id}"]`).waitFor({ state: 'detached', timeout: cmd.timeout });
+    return { id };
+  },
+
   async close() {
     done = true;
     return {};
@@ -272,11 +506,10 @@ let closing = null;
 function shutdown(code) {
   closing ??= (async () => {
     try {
-      await context.close();
+      await browser.close();
     } catch (err) {
       log('close:', err.message);
     }
-    await rm(profile, { recursive: true, force: true });
     process.exit(code);
   })();
   return closing;

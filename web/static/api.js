@@ -2,12 +2,16 @@
 // The login session lives in the HttpOnly cookie peerdesk_session, which the browser
 // sends by itself; these calls only need same-origin credentials.
 
-/** ApiError is a failed API call: status is the HTTP status (0 when the request failed). */
+/**
+ * ApiError is a failed API call: status is the HTTP status (0 when the request failed) and
+ * field, for a validation error, names the request field at fault ('' otherwise).
+ */
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, field = '') {
     super(message);
     this.name = 'ApiError';
     this.status = status;
+    this.field = field;
   }
 }
 
@@ -32,7 +36,7 @@ async function call(method, path, body) {
   }
   if (!res.ok) {
     const message = typeof data?.error === 'string' && data.error !== '' ? data.error : `${res.status} ${res.statusText}`;
-    throw new ApiError(res.status, message);
+    throw new ApiError(res.status, message, typeof data?.field === 'string' ? data.field : '');
   }
   return data;
 }
@@ -62,6 +66,115 @@ export async function connections() {
   const data = await call('GET', '/api/connections');
   if (!Array.isArray(data)) throw new ApiError(0, 'malformed connection list');
   return data
-    .filter((c) => (typeof c?.id === 'number' || typeof c?.id === 'string') && typeof c.name === 'string')
+    .filter((c) => isId(c?.id) && typeof c.name === 'string')
     .map((c) => ({ id: String(c.id), name: c.name, online: c.online === true }));
+}
+
+/** Creates a connection; resolves to {id, name, agentToken} (the token is shown only once). */
+export async function createConnection(name) {
+  const c = await call('POST', '/api/connections', { name });
+  if (!isId(c?.id) || typeof c.name !== 'string' || typeof c.agentToken !== 'string') throw new ApiError(0, 'malformed connection');
+  return { id: String(c.id), name: c.name, agentToken: c.agentToken };
+}
+
+/** Deletes a connection, ending its live session. */
+export async function deleteConnection(id) {
+  await call('DELETE', `/api/connections/${encodeURIComponent(id)}`);
+}
+
+// ---- sharing profiles ----
+
+function isId(v) {
+  return (typeof v === 'number' && Number.isSafeInteger(v)) || (typeof v === 'string' && v !== '');
+}
+
+function profile(p) {
+  if (!isId(p?.id) || typeof p.name !== 'string') throw new ApiError(0, 'malformed sharing profile');
+  const count = (v) => (Number.isSafeInteger(v) && v > 0 ? v : 0);
+  return {
+    id: String(p.id),
+    connection: String(p.connection ?? ''),
+    name: p.name,
+    readOnly: p.readOnly === true,
+    linkLifetime: count(p.linkLifetime),
+    maxGuests: count(p.maxGuests),
+  };
+}
+
+/** Resolves to the sharing profiles of a connection, ordered by name. */
+export async function profiles(connectionId) {
+  const data = await call('GET', `/api/connections/${encodeURIComponent(connectionId)}/profiles`);
+  if (!Array.isArray(data)) throw new ApiError(0, 'malformed profile list');
+  return data.map(profile);
+}
+
+/**
+ * Creates a sharing profile from fields {name, readOnly, linkLifetime (seconds, 0 none),
+ * maxGuests (0 none)}. A validation error rejects with status 400 and the field at fault.
+ */
+export async function createProfile(connectionId, fields) {
+  return profile(await call('POST', `/api/connections/${encodeURIComponent(connectionId)}/profiles`, fields));
+}
+
+/** Updates a sharing profile with the fields of createProfile. */
+export async function updateProfile(id, fields) {
+  return profile(await call('PUT', `/api/profiles/${encodeURIComponent(id)}`, fields));
+}
+
+/** Deletes a sharing profile; its links stop working. */
+export async function deleteProfile(id) {
+  await call('DELETE', `/api/profiles/${encodeURIComponent(id)}`);
+}
+
+/** Copies a sharing profile under a new name; a taken name rejects with status 409. */
+export async function cloneProfile(id, name) {
+  return profile(await call('POST', `/api/profiles/${encodeURIComponent(id)}/clone`, { name }));
+}
+
+// ---- share links ----
+
+function linkProfile(p) {
+  if (!isId(p?.id) || typeof p.name !== 'string') throw new ApiError(0, 'malformed link profile');
+  return { id: String(p.id), name: p.name, readOnly: p.readOnly === true };
+}
+
+/** Makes a share link of the live session sid from a profile; resolves to {id, url, profile}. */
+export async function createLink(sid, profileId) {
+  const l = await call('POST', `/api/sessions/${encodeURIComponent(sid)}/links`, { profile: Number(profileId) });
+  if (!isId(l?.id) || typeof l.url !== 'string') throw new ApiError(0, 'malformed share link');
+  return { id: String(l.id), url: l.url, profile: linkProfile(l.profile) };
+}
+
+/** Resolves to the links made in the live session sid: [{id, profile, guests, revoked}]. */
+export async function links(sid) {
+  const data = await call('GET', `/api/sessions/${encodeURIComponent(sid)}/links`);
+  if (!Array.isArray(data)) throw new ApiError(0, 'malformed link list');
+  return data.map((l) => {
+    if (!isId(l?.id)) throw new ApiError(0, 'malformed share link');
+    return {
+      id: String(l.id),
+      profile: linkProfile(l.profile),
+      guests: Number.isSafeInteger(l.guests) && l.guests > 0 ? l.guests : 0,
+      revoked: typeof l.revokedAt === 'string' && l.revokedAt !== '',
+    };
+  });
+}
+
+/** Revokes a share link; the guests on it are disconnected. */
+export async function revokeLink(id) {
+  await call('DELETE', `/api/links/${encodeURIComponent(id)}`);
+}
+
+/**
+ * Checks a share key; resolves to {session, connection: {id, name}, readOnly}. An invalid,
+ * expired or revoked key rejects with status 404.
+ */
+export async function share(key) {
+  const s = await call('POST', '/api/share', { key });
+  if (typeof s?.session !== 'string' || !isId(s.connection?.id)) throw new ApiError(0, 'malformed share reply');
+  return {
+    session: s.session,
+    connection: { id: String(s.connection.id), name: typeof s.connection.name === 'string' ? s.connection.name : '' },
+    readOnly: s.readOnly === true,
+  };
 }

@@ -1,12 +1,17 @@
-// The page's entry point: a hash router over three views (login, connection list, session).
+// The page's entry point: a hash router over the views.
 //   #/login            log in
 //   #/                 the connections the user may open
+//   #/settings         settings (admins)
 //   #/session/<id>     the live session of connection <id>
+//   #/shared           the live session a share URL (/s/<key>) leads to; no account needed
 
 import * as api from './api.js';
 import { Display } from './display.js';
 import { InputCapture } from './input.js';
+import { ConnectionMenu } from './menu.js';
 import { Session, STATE_TEXT } from './session.js';
+import { SettingsView } from './settings.js';
+import { SHARED_ROUTE, takeShareKey } from './share.js';
 
 const LIST_REFRESH_MS = 10000;
 const NOTICE_MS = 5000;
@@ -17,6 +22,8 @@ const $ = (id) => document.getElementById(id);
 let account = null; // {username, admin} once known
 let afterLogin = '#/'; // where to go once logged in
 let leaveView = () => {}; // tears down the current view
+// The key of the share URL this tab was opened with: '' for none, null for a malformed one.
+const shareKey = takeShareKey(location.pathname, sessionStorage, (url) => history.replaceState(null, '', url));
 
 function show(viewId) {
   for (const v of document.querySelectorAll('.view')) v.hidden = v.id !== viewId;
@@ -49,16 +56,27 @@ async function route() {
     showLogin();
     return;
   }
+  const token = {}; // a later navigation while we wait wins
+  leaveView = () => (token.stale = true);
+  if (hash === SHARED_ROUTE) {
+    await showShared(token);
+    return;
+  }
   const m = SESSION_ROUTE.exec(hash);
-  if (!m && hash !== '#/' && hash !== '') {
+  if (!m && hash !== '#/' && hash !== '' && hash !== '#/settings') {
     go('#/');
     return;
   }
-  const token = {}; // a later navigation while we wait for the account wins
-  leaveView = () => (token.stale = true);
   if (!(await requireAccount()) || token.stale) return;
-  if (m) showSession(m[1]);
+  if (m) showSession({ connection: m[1] }, account);
+  else if (hash === '#/settings') showSettings();
   else showList();
+}
+
+function loggedOut() {
+  account = null;
+  afterLogin = location.hash || '#/';
+  go('#/login');
 }
 
 // ---- login ----
@@ -103,6 +121,7 @@ async function onLogout() {
 function showList() {
   show('view-list');
   $('whoami').textContent = account.username + (account.admin ? ' (admin)' : '');
+  $('settings-link').hidden = !account.admin;
   const ul = $('connection-list');
   ul.replaceChildren();
   delete ul.dataset.loaded;
@@ -114,9 +133,7 @@ function showList() {
     } catch (err) {
       if (!active) return;
       if (err.status === 401) {
-        account = null;
-        afterLogin = '#/';
-        go('#/login');
+        loggedOut();
         return;
       }
       $('list-error').textContent = err.message;
@@ -160,10 +177,61 @@ function renderList(list) {
   ul.dataset.loaded = 'true';
 }
 
+// ---- settings ----
+
+function showSettings() {
+  if (!account.admin) {
+    go('#/');
+    return;
+  }
+  show('view-settings');
+  $('settings-whoami').textContent = account.username;
+  const view = new SettingsView({ onUnauthorized: loggedOut });
+  leaveView = () => view.close();
+}
+
+// ---- share URLs ----
+
+// Joins the session of this tab's share key, or shows why the link does not work.
+async function showShared(token) {
+  if (!shareKey) {
+    showInvalid('');
+    return;
+  }
+  try {
+    await api.share(shareKey);
+  } catch (err) {
+    if (token.stale) return;
+    // 404 is the invalid link; 429 (throttled) and others carry their own reason.
+    showInvalid(err.status === 404 ? '' : err.message);
+    return;
+  }
+  if (token.stale) return;
+  showSession({ share: shareKey }, null);
+}
+
+function showInvalid(message) {
+  show('link-invalid');
+  $('link-invalid').querySelector('.message').textContent = message || 'This link is invalid or has expired';
+}
+
+// The reason a share join must stop reconnecting: its link no longer works.
+async function shareGone() {
+  try {
+    await api.share(shareKey);
+    return '';
+  } catch (err) {
+    return err.status === 404 ? err.message : '';
+  }
+}
+
 // ---- session ----
 
-function showSession(connectionId) {
+// Shows the live session of target ({connection: id} or {share: key}). user is the account
+// that opened a connection, or null for a share join, which has no user or Sharing menu.
+function showSession(target, user) {
   show('view-session');
+  $('back').hidden = user === null;
   const stateEl = $('state');
   const badge = $('badge');
   const identityEl = $('identity');
@@ -174,16 +242,20 @@ function showSession(connectionId) {
   noticeEl.hidden = true;
 
   const display = new Display($('desktop'));
-  const session = new Session(connectionId, display, {
-    onState(state) {
+  let menu = null;
+  const session = new Session(target, display, {
+    onState(state, message) {
       stateEl.dataset.state = state;
-      stateEl.textContent = STATE_TEXT[state];
+      stateEl.textContent = (state === 'ended' && message) || STATE_TEXT[state];
+      if (state === 'ended') menu?.close();
     },
-    onInfo({ identity, readOnly }) {
+    onInfo(info) {
+      const { identity, readOnly } = info;
       const name = typeof identity?.name === 'string' ? identity.name : '';
       const role = typeof identity?.role === 'string' ? identity.role : '';
       identityEl.textContent = role ? `${name} (${role})` : name;
       badge.hidden = !readOnly;
+      menu?.setInfo(info);
     },
     onNotice(text) {
       noticeEl.textContent = text;
@@ -191,12 +263,19 @@ function showSession(connectionId) {
       clearTimeout(noticeTimer);
       noticeTimer = setTimeout(() => (noticeEl.hidden = true), NOTICE_MS);
     },
+    beforeReconnect: target.share === undefined ? undefined : shareGone,
   });
-  const input = new InputCapture(display, session);
+  // No input reaches the host while the connection menu is open.
+  const input = new InputCapture(display, {
+    canSend: () => !menu.isOpen() && session.canSend(),
+    send: (bytes) => session.send(bytes),
+  });
+  menu = new ConnectionMenu(input, { account: user, onLogout });
   session.start();
   $('desktop').focus({ preventScroll: true });
   leaveView = () => {
     clearTimeout(noticeTimer);
+    menu.dispose();
     input.close();
     session.close();
     display.close();

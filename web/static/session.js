@@ -18,6 +18,18 @@ const RECONNECT_MAX_MS = 10000;
 const REOFFER_MS = 2000; // wait before offering again after a peer connection failed
 const MAX_PENDING_CANDIDATES = 100;
 
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+// Returns the text of UTF-8 bytes, or the bytes themselves when they are not UTF-8 (the
+// control decoder then refuses them).
+function utf8(buffer) {
+  try {
+    return decoder.decode(buffer);
+  } catch {
+    return buffer;
+  }
+}
+
 function iceServers(list) {
   if (!Array.isArray(list)) return [];
   const out = [];
@@ -32,19 +44,35 @@ function iceServers(list) {
   return out;
 }
 
+/** Returns the session of a hello ({id, connection: {id, name}}), or null if it has none. */
+export function helloSession(m) {
+  const s = m?.session;
+  if (typeof s?.id !== 'string' || s.id === '') return null;
+  const c = s.connection;
+  const id = typeof c?.id === 'number' || typeof c?.id === 'string' ? String(c.id) : '';
+  return { id: s.id, connection: { id, name: typeof c?.name === 'string' ? c.name : '' } };
+}
+
 /**
- * Session connects to one connection's live session and keeps trying until it ends or is
- * closed: the WebSocket reconnects with backoff, and a new peer connection is offered
- * whenever the host is available. Display messages go to display.push(buffer), which returns
- * false when its backlog is full, and display.dropBacklog() forgets it. It is the
- * sink of an InputCapture (canSend, send). handlers, all optional:
- *   onState(state)               one of the keys of STATE_TEXT
- *   onInfo({identity, readOnly}) from the server's hello and the relay's welcome
- *   onNotice(text)               an error worth showing briefly
+ * Session connects to a live session and keeps trying until it ends or is closed: the
+ * WebSocket reconnects with backoff, and a new peer connection is offered whenever the host
+ * is available. target is {connection: id} to open a connection, or {share: key} to join
+ * through a share link. Display messages go to display.push(buffer), which returns false
+ * when its backlog is full, and display.dropBacklog() forgets it. It is the sink of an
+ * InputCapture (canSend, send). handlers, all optional:
+ *   onState(state, message)               one of the keys of STATE_TEXT; for ended, the
+ *                                         server's reason ('' if none)
+ *   onInfo({identity, readOnly, session}) from the server's hello and the relay's welcome;
+ *                                         session as helloSession returns it
+ *   onNotice(text)                        an error worth showing briefly
+ *   beforeReconnect()                     async; resolves to a reason to end the session
+ *                                         instead of reconnecting, or '' to go on
  */
 export class Session {
-  constructor(connectionId, display, handlers = {}) {
-    this.connectionId = connectionId;
+  constructor(target, display, handlers = {}) {
+    this.path = target.share !== undefined
+      ? `/ws/peer?share=${encodeURIComponent(target.share)}`
+      : `/ws/peer?connection=${encodeURIComponent(target.connection)}`;
     this.display = display;
     this.handlers = handlers;
     this.ws = null;
@@ -55,6 +83,7 @@ export class Session {
     this.iceServers = [];
     this.identity = null;
     this.readOnly = false;
+    this.session = null;
     this.hostAvailable = false;
     this.ended = false;
     this.closed = false;
@@ -75,6 +104,7 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = 0;
     this.closePeer();
     this.ws?.close();
     this.ws = null;
@@ -90,10 +120,10 @@ export class Session {
     if (this.canSend()) this.channels.input.send(bytes);
   }
 
-  setState(state) {
+  setState(state, message = '') {
     if (state === this.state) return;
     this.state = state;
-    this.handlers.onState?.(state);
+    this.handlers.onState?.(state, message);
   }
 
   notice(text) {
@@ -102,13 +132,12 @@ export class Session {
   }
 
   info() {
-    this.handlers.onInfo?.({ identity: this.identity, readOnly: this.readOnly });
+    this.handlers.onInfo?.({ identity: this.identity, readOnly: this.readOnly, session: this.session });
   }
 
   connect() {
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const url = `${scheme}//${location.host}/ws/peer?connection=${encodeURIComponent(this.connectionId)}`;
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(`${scheme}//${location.host}${this.path}`);
     this.ws = ws;
     ws.onmessage = (e) => {
       if (ws === this.ws) this.onSignal(e.data);
@@ -122,8 +151,29 @@ export class Session {
       this.setState('disconnected');
       const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempt) * (0.8 + 0.4 * Math.random());
       this.attempt++;
-      this.reconnectTimer = setTimeout(() => this.connect(), delay);
+      this.reconnectTimer = setTimeout(() => this.reconnect(), delay);
     };
+  }
+
+  // A refused upgrade (an invalid share link, say) looks like any lost connection to the
+  // page: beforeReconnect tells the two apart.
+  async reconnect() {
+    let reason = '';
+    try {
+      reason = (await this.handlers.beforeReconnect?.()) ?? '';
+    } catch (err) {
+      console.warn('peerdesk: reconnect check:', err.message);
+    }
+    if (this.closed || this.ended || this.ws) return;
+    if (reason) this.end(reason);
+    else this.connect();
+  }
+
+  end(message) {
+    this.ended = true;
+    this.hostAvailable = false;
+    this.closePeer();
+    this.setState('ended', message);
   }
 
   signal(text) {
@@ -144,11 +194,12 @@ export class Session {
         this.iceServers = iceServers(m.iceServers);
         this.identity = m.identity ?? null;
         this.readOnly = m.readOnly === true;
+        this.session = helloSession(m);
         this.setState('connecting');
         this.info();
         break;
       case 'state':
-        this.onHostState(m.state);
+        this.onHostState(m.state, typeof m.message === 'string' ? m.message : '');
         break;
       case 'answer':
         this.onAnswer(m.sdp);
@@ -164,7 +215,7 @@ export class Session {
     }
   }
 
-  onHostState(state) {
+  onHostState(state, message) {
     switch (state) {
       case 'host-available':
         this.hostAvailable = true;
@@ -176,10 +227,7 @@ export class Session {
         this.setState('host-unavailable');
         break;
       case 'ended':
-        this.ended = true;
-        this.hostAvailable = false;
-        this.closePeer();
-        this.setState('ended');
+        this.end(message);
         break;
       default:
         console.warn('peerdesk: unknown host state', state);
@@ -208,7 +256,8 @@ export class Session {
       if (pc === this.pc) this.setState('connected');
     };
     display.onclose = () => this.peerLost(pc);
-    control.onmessage = (e) => this.onControl(e.data);
+    // The protocol sends control messages as text; take binary UTF-8 JSON too.
+    control.onmessage = (e) => this.onControl(e.data instanceof ArrayBuffer ? utf8(e.data) : e.data);
     pc.onicecandidate = (e) => {
       if (pc === this.pc && e.candidate) this.signal(candidateSignal(e.candidate.toJSON()));
     };

@@ -1,0 +1,320 @@
+package signaling
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"peerdesk/store"
+)
+
+// profileRequest is the body of a profile's creation or update.
+type profileRequest struct {
+	Name         string `json:"name"`
+	ReadOnly     bool   `json:"readOnly"`
+	LinkLifetime int64  `json:"linkLifetime"` // seconds; 0: until the session ends
+	MaxGuests    int    `json:"maxGuests"`    // 0: unlimited
+}
+
+// profile turns the request into a profile, or answers 400 for a lifetime no Duration holds.
+func (req profileRequest) profile(w http.ResponseWriter) (store.SharingProfile, bool) {
+	if req.LinkLifetime < 0 || req.LinkLifetime > int64(math.MaxInt64/time.Second) {
+		writeFieldError(w, http.StatusBadRequest, "linkLifetime", "linkLifetime: must be 0 (until the session ends) or a number of seconds")
+		return store.SharingProfile{}, false
+	}
+	return store.SharingProfile{
+		Name:         req.Name,
+		ReadOnly:     req.ReadOnly,
+		LinkLifetime: time.Duration(req.LinkLifetime) * time.Second,
+		MaxGuests:    req.MaxGuests,
+	}, true
+}
+
+type profileReply struct {
+	ID           int64     `json:"id"`
+	Connection   int64     `json:"connection"`
+	Name         string    `json:"name"`
+	ReadOnly     bool      `json:"readOnly"`
+	LinkLifetime int64     `json:"linkLifetime"`
+	MaxGuests    int       `json:"maxGuests"`
+	CreatedAt    time.Time `json:"createdAt"`
+}
+
+func newProfileReply(p store.SharingProfile) profileReply {
+	return profileReply{
+		ID:           int64(p.ID),
+		Connection:   int64(p.ConnectionID),
+		Name:         p.Name,
+		ReadOnly:     p.ReadOnly,
+		LinkLifetime: int64(p.LinkLifetime / time.Second),
+		MaxGuests:    p.MaxGuests,
+		CreatedAt:    p.CreatedAt,
+	}
+}
+
+type nameRequest struct {
+	Name string `json:"name"`
+}
+
+type newConnectionReply struct {
+	ID         int64  `json:"id"`
+	Name       string `json:"name"`
+	AgentToken string `json:"agentToken"`
+}
+
+// handleCreateConnection adds a connection and shows its agent token, this once.
+func (s *Server) handleCreateConnection(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.requireAdmin(w, r); !ok {
+		return
+	}
+	var req nameRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	conn, token, err := s.store.CreateConnection(r.Context(), req.Name)
+	if err != nil {
+		s.writeStoreError(w, "create connection", "name", err)
+		return
+	}
+	s.log.Info().Int64("connection", int64(conn.ID)).Msg("connection created")
+	writeJSON(w, http.StatusCreated, newConnectionReply{ID: int64(conn.ID), Name: conn.Name, AgentToken: token})
+}
+
+// handleDeleteConnection deletes a connection with its profiles and links, ends its live
+// session and disconnects its agent.
+func (s *Server) handleDeleteConnection(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.requireAdmin(w, r); !ok {
+		return
+	}
+	id, ok := pathID(w, r, "id")
+	if !ok {
+		return
+	}
+	if err := s.store.DeleteConnection(r.Context(), store.ConnectionID(id)); err != nil {
+		s.writeStoreError(w, "delete connection", "", err)
+		return
+	}
+	// The store deleted the session's row with the connection: there is nothing to record.
+	sid := s.hub.removeConnection(store.ConnectionID(id), msgSessionEnded)
+	s.log.Info().Int64("connection", id).Str("session", string(sid)).Msg("connection deleted")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleProfiles lists a connection's profiles to an admin or a user permitted on it.
+func (s *Server) handleProfiles(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r, "id")
+	if !ok {
+		return
+	}
+	user, ok := s.requireUser(w, r)
+	if !ok || !s.checkUse(w, r, user, store.ConnectionID(id)) {
+		return
+	}
+	ps, err := s.store.Profiles(r.Context(), store.ConnectionID(id))
+	if err != nil {
+		s.internalError(w, "list profiles", err)
+		return
+	}
+	reply := make([]profileReply, 0, len(ps))
+	for _, p := range ps {
+		reply = append(reply, newProfileReply(p))
+	}
+	writeJSON(w, http.StatusOK, reply)
+}
+
+// handleCreateProfile adds a profile to a connection.
+func (s *Server) handleCreateProfile(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.requireAdmin(w, r); !ok {
+		return
+	}
+	id, ok := pathID(w, r, "id")
+	if !ok {
+		return
+	}
+	var req profileRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	p, ok := req.profile(w)
+	if !ok {
+		return
+	}
+	p.ConnectionID = store.ConnectionID(id)
+	p, err := s.store.CreateProfile(r.Context(), p)
+	if err != nil {
+		s.writeStoreError(w, "create profile", "name", err)
+		return
+	}
+	s.log.Info().Int64("profile", int64(p.ID)).Int64("connection", id).Msg("sharing profile created")
+	writeJSON(w, http.StatusCreated, newProfileReply(p))
+}
+
+// handleProfile shows a profile to an admin or a user permitted on its connection.
+func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r, "id")
+	if !ok {
+		return
+	}
+	user, ok := s.requireUser(w, r)
+	if !ok {
+		return
+	}
+	p, err := s.store.Profile(r.Context(), store.ProfileID(id))
+	if err != nil {
+		s.writeStoreError(w, "get profile", "", err)
+		return
+	}
+	if !s.checkUse(w, r, user, p.ConnectionID) {
+		return
+	}
+	writeJSON(w, http.StatusOK, newProfileReply(p))
+}
+
+// handleUpdateProfile replaces a profile's name and options; live guests keep theirs.
+func (s *Server) handleUpdateProfile(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.requireAdmin(w, r); !ok {
+		return
+	}
+	id, ok := pathID(w, r, "id")
+	if !ok {
+		return
+	}
+	var req profileRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	p, ok := req.profile(w)
+	if !ok {
+		return
+	}
+	p.ID = store.ProfileID(id)
+	p, err := s.store.UpdateProfile(r.Context(), p)
+	if err != nil {
+		s.writeStoreError(w, "update profile", "name", err)
+		return
+	}
+	s.log.Info().Int64("profile", id).Msg("sharing profile updated")
+	writeJSON(w, http.StatusOK, newProfileReply(p))
+}
+
+// handleDeleteProfile deletes a profile and its links, disconnecting their peers.
+func (s *Server) handleDeleteProfile(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.requireAdmin(w, r); !ok {
+		return
+	}
+	id, ok := pathID(w, r, "id")
+	if !ok {
+		return
+	}
+	links, err := s.store.DeleteProfile(r.Context(), store.ProfileID(id))
+	if err != nil {
+		s.writeStoreError(w, "delete profile", "", err)
+		return
+	}
+	s.hub.revokeLinks(links...)
+	s.log.Info().Int64("profile", id).Int("links", len(links)).Msg("sharing profile deleted")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleCloneProfile copies a profile under a new name.
+func (s *Server) handleCloneProfile(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.requireAdmin(w, r); !ok {
+		return
+	}
+	id, ok := pathID(w, r, "id")
+	if !ok {
+		return
+	}
+	var req nameRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	p, err := s.store.CloneProfile(r.Context(), store.ProfileID(id), req.Name)
+	if err != nil {
+		s.writeStoreError(w, "clone profile", "name", err)
+		return
+	}
+	s.log.Info().Int64("profile", int64(p.ID)).Int64("from", id).Msg("sharing profile cloned")
+	writeJSON(w, http.StatusCreated, newProfileReply(p))
+}
+
+// requireAdmin returns the logged-in administrator, or answers 401 or 403.
+func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request) (store.User, bool) {
+	user, ok := s.requireUser(w, r)
+	if ok && !user.Admin {
+		writeError(w, http.StatusForbidden, "administrators only")
+		return store.User{}, false
+	}
+	return user, ok
+}
+
+// checkUse checks that user may use connection id, or answers 403 or 404.
+func (s *Server) checkUse(w http.ResponseWriter, r *http.Request, user store.User, id store.ConnectionID) bool {
+	allowed, err := s.store.CanUse(r.Context(), user, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no such connection")
+	case err != nil:
+		s.internalError(w, "check permission", err)
+	case !allowed:
+		writeError(w, http.StatusForbidden, "no permission for this connection")
+	}
+	return err == nil && allowed
+}
+
+// pathID parses the positive integer path wildcard name, or answers 404.
+func pathID(w http.ResponseWriter, r *http.Request, name string) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusNotFound, "not found")
+		return 0, false
+	}
+	return id, true
+}
+
+// decodeBody decodes the request's JSON body of at most maxBody bytes into v, or answers 400,
+// naming the field of a value of the wrong type.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(v)
+	if err == nil {
+		return true
+	}
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		writeFieldError(w, http.StatusBadRequest, typeErr.Field, typeErr.Field+": must be a JSON "+typeErr.Type.Kind().String())
+		return false
+	}
+	writeError(w, http.StatusBadRequest, "body must be a JSON object of at most 64 KiB")
+	return false
+}
+
+// writeStoreError answers a store error: 400 naming the field of a validation error (the
+// store's, or field for one that names none), 409 for a taken name, 404 for a missing
+// record, 500 otherwise.
+func (s *Server) writeStoreError(w http.ResponseWriter, what, field string, err error) {
+	var fe *store.FieldError
+	switch {
+	case errors.As(err, &fe):
+		writeFieldError(w, http.StatusBadRequest, fe.Field, fe.Field+": "+fe.Problem)
+	case errors.Is(err, store.ErrInvalid):
+		writeFieldError(w, http.StatusBadRequest, field, strings.TrimPrefix(err.Error(), store.ErrInvalid.Error()+": "))
+	case errors.Is(err, store.ErrExists):
+		writeFieldError(w, http.StatusConflict, field, field+": this name is already taken")
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not found")
+	default:
+		s.internalError(w, what, err)
+	}
+}
+
+// writeFieldError answers a validation error naming the offending field.
+func writeFieldError(w http.ResponseWriter, status int, field, message string) {
+	writeJSON(w, status, struct {
+		Error string `json:"error"`
+		Field string `json:"field,omitempty"`
+	}{message, field})
+}

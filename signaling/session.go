@@ -1,0 +1,150 @@
+package signaling
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"time"
+
+	"peerdesk/signaling/proto"
+	"peerdesk/store"
+)
+
+// DefaultOwnerGrace is how long a live session outlives its owner's last peer when
+// Config.OwnerGrace is zero: long enough for a page reload.
+const DefaultOwnerGrace = 10 * time.Second
+
+// What participants are told when they are disconnected, and why a session ended.
+const (
+	msgSessionEnded = "The session has ended"
+	msgLinkRevoked  = "This link was revoked"
+	msgGuestLimit   = "This link has reached its guest limit"
+	reasonOwnerLeft = "owner left"
+	reasonRestarted = "server restarted"
+	reasonDeleted   = "connection deleted"
+)
+
+// SessionID identifies a live session: random, URL-safe, unique for ever.
+type SessionID string
+
+// newSessionID returns a random SessionID of 128 bits.
+func newSessionID() SessionID {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return SessionID(base64.RawURLEncoding.EncodeToString(b[:]))
+}
+
+// session is the live session of one connection: its participants, the share links made in
+// it, and the grace timer that ends it once its owner has been gone too long. id, conn and
+// owner never change; the other fields are guarded by the hub's mutex.
+type session struct {
+	id    SessionID
+	conn  store.Connection
+	owner store.UserID
+
+	peers map[PeerID]*peer
+	links map[store.LinkID]bool // the links made in it → revoked
+	grace *time.Timer           // running while the owner has no peer
+	ended bool
+}
+
+// info is the session as the hello to its peers names it.
+func (s *session) info() *proto.SessionInfo {
+	return &proto.SessionInfo{ID: string(s.id), Connection: &proto.Connection{ID: int64(s.conn.ID), Name: s.conn.Name}}
+}
+
+// ownerPresent reports whether the owner has a peer on the session through the connection
+// (not through a share link).
+func (s *session) ownerPresent() bool {
+	for _, p := range s.peers {
+		if p.owner() {
+			return true
+		}
+	}
+	return false
+}
+
+// linkPeers counts the peers that joined through link id.
+func (s *session) linkPeers(id store.LinkID) int {
+	n := 0
+	for _, p := range s.peers {
+		if p.link == id {
+			n++
+		}
+	}
+	return n
+}
+
+// startSession registers a new live session of conn owned by owner. Its grace timer runs
+// until the owner's first peer arrives, so a session whose owner never shows up ends too.
+func (h *hub) startSession(id SessionID, conn store.Connection, owner store.UserID) *session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := &session{id: id, conn: conn, owner: owner, peers: make(map[PeerID]*peer), links: make(map[store.LinkID]bool)}
+	h.sessions[conn.ID] = s
+	h.byID[id] = s
+	h.startGrace(s)
+	return s
+}
+
+// startGrace starts s's grace timer unless it runs or the hub is closed. Callers hold h.mu.
+// The timer's goroutine is counted in h.timers until it returns or the timer is stopped.
+func (h *hub) startGrace(s *session) {
+	if s.grace != nil || h.closed {
+		return
+	}
+	h.timers.Add(1)
+	var t *time.Timer
+	t = time.AfterFunc(h.grace, func() {
+		defer h.timers.Done()
+		h.mu.Lock()
+		// The owner may have come back after the timer fired but before this ran.
+		expired := s.grace == t && !s.ended
+		if expired {
+			h.endLocked(s, msgSessionEnded)
+		}
+		h.mu.Unlock()
+		if expired {
+			h.onEnd(s.id, reasonOwnerLeft)
+		}
+	})
+	s.grace = t // under h.mu, which the callback takes first: it sees t
+}
+
+// stopGrace stops s's grace timer if it runs. Callers hold h.mu.
+func (h *hub) stopGrace(s *session) {
+	if s.grace == nil {
+		return
+	}
+	if s.grace.Stop() {
+		h.timers.Done() // the callback will never run
+	}
+	s.grace = nil
+}
+
+// endSession ends live session id, disconnecting every participant with message; it reports
+// false if no such session is live.
+func (h *hub) endSession(id SessionID, message string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.byID[id]
+	if s == nil {
+		return false
+	}
+	h.endLocked(s, message)
+	return true
+}
+
+// endLocked ends s: it forgets it and its links and disconnects every peer with message.
+// Callers hold h.mu.
+func (h *hub) endLocked(s *session, message string) {
+	s.ended = true
+	h.stopGrace(s)
+	delete(h.sessions, s.conn.ID)
+	delete(h.byID, s.id)
+	for id := range s.links {
+		delete(h.links, id)
+	}
+	for _, p := range s.peers {
+		h.disconnectLocked(p, message)
+	}
+}

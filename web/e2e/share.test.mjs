@@ -1,0 +1,59 @@
+// Unit tests of the share-URL helpers (web/static/share.js) and of the session a hello names.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SHARED_ROUTE, forgetShareKey, shareKeyFromPath, takeShareKey } from '../static/share.js';
+import { helloSession } from '../static/session.js';
+
+const KEY = 'A-_b'.repeat(10) + 'xyz'; // 43 characters, as the server makes them
+
+class Storage {
+  constructor() {
+    this.m = new Map();
+  }
+  getItem(k) {
+    return this.m.has(k) ? this.m.get(k) : null;
+  }
+  setItem(k, v) {
+    this.m.set(k, String(v));
+  }
+  removeItem(k) {
+    this.m.delete(k);
+  }
+}
+
+test('share keys are read from /s/ paths only', () => {
+  assert.equal(shareKeyFromPath(`/s/${KEY}`), KEY);
+  assert.equal(shareKeyFromPath(`/s/${KEY}/`), KEY);
+  for (const p of ['/', '/index.html', '/settings', '', undefined, `/x/s/${KEY}`]) assert.equal(shareKeyFromPath(p), '', p);
+  for (const p of ['/s/', '/s/short', `/s/${KEY}%20`, `/s/${KEY}/more`, `/s/${'a'.repeat(129)}`, '/s/abc.def.ghi.jkl.mno']) {
+    assert.equal(shareKeyFromPath(p), null, p);
+  }
+});
+
+test('the key moves from the address bar into storage and survives a reload', () => {
+  const storage = new Storage();
+  const replaced = [];
+  const replace = (url) => replaced.push(url);
+  assert.equal(takeShareKey(`/s/${KEY}`, storage, replace), KEY);
+  assert.deepEqual(replaced, [`/${SHARED_ROUTE}`]);
+  assert.ok(!replaced[0].includes(KEY));
+  // The reload of /#/shared finds the key in this tab's storage, and replaces nothing.
+  assert.equal(takeShareKey('/', storage, replace), KEY);
+  assert.equal(replaced.length, 1);
+  // A bad key on a share path replaces the address and forgets the stored key.
+  assert.equal(takeShareKey('/s/bad', storage, replace), null);
+  assert.equal(replaced.length, 2);
+  assert.equal(takeShareKey('/', storage, replace), '');
+  takeShareKey(`/s/${KEY}`, storage, replace);
+  forgetShareKey(storage);
+  assert.equal(takeShareKey('/', storage, replace), '');
+});
+
+test('hello names the live session', () => {
+  assert.deepEqual(helloSession({ session: { id: 'abc', connection: { id: 7, name: 'Demo' } } }), {
+    id: 'abc',
+    connection: { id: '7', name: 'Demo' },
+  });
+  assert.deepEqual(helloSession({ session: { id: 'abc' } }), { id: 'abc', connection: { id: '', name: '' } });
+  for (const m of [{}, null, { session: null }, { session: { id: '' } }, { session: { id: 5 } }]) assert.equal(helloSession(m), null);
+});

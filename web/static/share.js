@@ -1,0 +1,42 @@
+// Share URLs (/s/<key>): the key is taken out of the address bar on the first load and kept in
+// this tab's sessionStorage, so a reload of the tab still joins while the link lives.
+
+/** The route a share join shows once the key is out of the address bar. */
+export const SHARED_ROUTE = '#/shared';
+
+const STORAGE_KEY = 'peerdesk.shareKey';
+const PATH = /^\/s\/([A-Za-z0-9_-]{16,128})\/?$/;
+
+/**
+ * Returns the key of a share path ("/s/<key>"), or '' for any other path or a key that is
+ * not URL-safe base64 of a plausible length (the server answers such keys as invalid too).
+ * A path under /s/ with a bad key returns null: it is a share URL, but not a valid one.
+ */
+export function shareKeyFromPath(pathname) {
+  if (typeof pathname !== 'string' || !pathname.startsWith('/s/')) return '';
+  const m = PATH.exec(pathname);
+  return m ? m[1] : null;
+}
+
+/**
+ * Moves a share key from the address bar into storage (a sessionStorage-like object) and
+ * replaces the address with SHARED_ROUTE through replace(url). Returns the key in storage —
+ * the one just taken, or the one a reload of this tab kept — or '' when there is none.
+ * A share path with a malformed key clears the stored one and returns null.
+ */
+export function takeShareKey(pathname, storage, replace) {
+  const key = shareKeyFromPath(pathname);
+  if (key === '') return storage.getItem(STORAGE_KEY) ?? '';
+  replace(`/${SHARED_ROUTE}`);
+  if (key === null) {
+    storage.removeItem(STORAGE_KEY);
+    return null;
+  }
+  storage.setItem(STORAGE_KEY, key);
+  return key;
+}
+
+/** Forgets this tab's share key (the user left the shared session). */
+export function forgetShareKey(storage) {
+  storage.removeItem(STORAGE_KEY);
+}
