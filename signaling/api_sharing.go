@@ -215,6 +215,10 @@ func (s *Server) handleShare(w http.ResponseWriter, r *http.Request) {
 		s.writeShareError(w, err)
 		return
 	}
+	if s.hub.linkFull(sh.sess, sh.link.ID, sh.profile.MaxGuests) {
+		writeError(w, http.StatusConflict, msgGuestLimit) // the page cannot read a WebSocket's status
+		return
+	}
 	writeJSON(w, http.StatusOK, shareReply{
 		Session:    string(sh.sess.id),
 		Connection: shareConnection{ID: int64(sh.sess.conn.ID), Name: sh.sess.conn.Name},

@@ -351,6 +351,11 @@ func TestMaxGuests(t *testing.T) {
 	if reply.Error != "This link has reached its guest limit" {
 		t.Fatalf("409 error %q", reply.Error)
 	}
+	// The page asks before opening its WebSocket, whose status it cannot read.
+	e.api("POST", "/api/share", nil, `{"key":"`+key+`"}`, http.StatusConflict, &reply)
+	if reply.Error != "This link has reached its guest limit" {
+		t.Fatalf("POST /api/share on a full link: %q", reply.Error)
+	}
 	// The owner joining by connection does not count.
 	e.open(e.alice, proto.Identity{Name: "alice", Role: proto.RoleOwner})
 
