@@ -35,6 +35,7 @@ type peer struct {
 	sess     *session
 	user     store.UserID // 0 for an anonymous guest
 	link     store.LinkID // the share link it joined through; 0 if through the connection
+	profile  string       // the name of the link's sharing profile; "" without a link
 	identity proto.Identity
 	readOnly bool
 	ws       *wsConn

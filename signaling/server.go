@@ -53,6 +53,8 @@ type Store interface {
 	ShareLink(ctx context.Context, id store.LinkID) (store.ShareLink, error)
 	ShareLinks(ctx context.Context, session string) ([]store.ShareLink, error)
 	RevokeShareLink(ctx context.Context, id store.LinkID) (store.ShareLink, error)
+
+	historyStore
 }
 
 // storeTimeout bounds the store calls the server makes on its own, outside a request.
@@ -168,6 +170,12 @@ func New(cfg Config) (*Server, error) {
 	if n > 0 {
 		s.log.Info().Int("sessions", n).Msg("ended the live sessions of the previous run")
 	}
+	if n, err = s.store.EndOpenParticipants(ctx, s.now()); err != nil {
+		return nil, fmt.Errorf("signaling: end the participants of the previous run: %w", err)
+	}
+	if n > 0 {
+		s.log.Info().Int("participants", n).Msg("ended the participants of the previous run")
+	}
 	s.hub = newHub(s.log, cfg.ICEServers, grace, s.recordEnd)
 	s.throttle = newThrottle(s.now)
 	s.upgrader = websocket.Upgrader{
@@ -201,6 +209,10 @@ func New(cfg Config) (*Server, error) {
 		http.MethodPost: s.handleCreateLink,
 	}))
 	mux.Handle("/api/links/{id}", s.route(handlers{http.MethodDelete: s.handleRevokeLink}))
+	mux.Handle("/api/sessions", s.route(handlers{http.MethodGet: s.handleLiveSessions}))
+	mux.Handle("/api/sessions/{sid}", s.route(handlers{http.MethodDelete: s.handleKillSession}))
+	mux.Handle("/api/history", s.route(handlers{http.MethodGet: s.handleHistory}))
+	mux.Handle("/api/history.csv", s.route(handlers{http.MethodGet: s.handleHistoryCSV}))
 	mux.Handle("/api/share", s.route(handlers{http.MethodPost: s.handleShare}))
 	mux.Handle("/s/{key...}", s.route(handlers{http.MethodGet: s.handleSharePage}))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
@@ -273,7 +285,7 @@ func (s *Server) openSession(ctx context.Context, id store.ConnectionID, user st
 		return nil, err
 	}
 	s.log.Info().Str("session", string(sid)).Int64("connection", int64(id)).Str("owner", user.Username).Msg("live session started")
-	return s.hub.startSession(sid, conn, user.ID), nil
+	return s.hub.startSession(sid, conn, user, s.now()), nil
 }
 
 // recordEnd records in the store that the hub ended live session id for reason.

@@ -3,6 +3,8 @@ package signaling
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"slices"
+	"strings"
 	"time"
 
 	"peerdesk/signaling/proto"
@@ -34,12 +36,14 @@ func newSessionID() SessionID {
 }
 
 // session is the live session of one connection: its participants, the share links made in
-// it, and the grace timer that ends it once its owner has been gone too long. id, conn and
-// owner never change; the other fields are guarded by the hub's mutex.
+// it, and the grace timer that ends it once its owner has been gone too long. id, conn,
+// owner, ownerName and started never change; the other fields are guarded by the hub's mutex.
 type session struct {
-	id    SessionID
-	conn  store.Connection
-	owner store.UserID
+	id        SessionID
+	conn      store.Connection
+	owner     store.UserID
+	ownerName string
+	started   time.Time
 
 	peers map[PeerID]*peer
 	links map[store.LinkID]bool // the links made in it → revoked
@@ -74,12 +78,14 @@ func (s *session) linkPeers(id store.LinkID) int {
 	return n
 }
 
-// startSession registers a new live session of conn owned by owner. Its grace timer runs
-// until the owner's first peer arrives, so a session whose owner never shows up ends too.
-func (h *hub) startSession(id SessionID, conn store.Connection, owner store.UserID) *session {
+// startSession registers a new live session of conn owned by owner, started at started. Its
+// grace timer runs until the owner's first peer arrives, so a session whose owner never shows
+// up ends too.
+func (h *hub) startSession(id SessionID, conn store.Connection, owner store.User, started time.Time) *session {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s := &session{id: id, conn: conn, owner: owner, peers: make(map[PeerID]*peer), links: make(map[store.LinkID]bool)}
+	s := &session{id: id, conn: conn, owner: owner.ID, ownerName: owner.Username, started: started,
+		peers: make(map[PeerID]*peer), links: make(map[store.LinkID]bool)}
 	h.sessions[conn.ID] = s
 	h.byID[id] = s
 	h.startGrace(s)
@@ -147,4 +153,66 @@ func (h *hub) endLocked(s *session, message string) {
 	for _, p := range s.peers {
 		h.disconnectLocked(p, message)
 	}
+}
+
+// identityCount is one identity present on a live session: every connection under one name
+// (all anonymous guests share "Anonymous"), with the strongest role among them, read-only
+// only if all of them are.
+type identityCount struct {
+	Name        string `json:"name"`
+	Role        string `json:"role"`
+	ReadOnly    bool   `json:"readOnly"`
+	Connections int    `json:"connections"`
+}
+
+// roleRank orders roles by strength: owner > member > guest.
+var roleRank = map[string]int{proto.RoleGuest: 1, proto.RoleMember: 2, proto.RoleOwner: 3}
+
+// identities groups s's peers by name, sorted by name. Callers hold the hub's mutex.
+func (s *session) identities() []identityCount {
+	byName := make(map[string]*identityCount)
+	for _, p := range s.peers {
+		id := byName[p.identity.Name]
+		if id == nil {
+			id = &identityCount{Name: p.identity.Name, Role: p.identity.Role, ReadOnly: true}
+			byName[p.identity.Name] = id
+		}
+		if roleRank[p.identity.Role] > roleRank[id.Role] {
+			id.Role = p.identity.Role
+		}
+		id.ReadOnly = id.ReadOnly && p.readOnly
+		id.Connections++
+	}
+	out := make([]identityCount, 0, len(byName))
+	for _, id := range byName {
+		out = append(out, *id)
+	}
+	slices.SortFunc(out, func(a, b identityCount) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// liveSession is a snapshot of a live session for the Active Sessions list.
+type liveSession struct {
+	id         SessionID
+	conn       store.Connection
+	ownerName  string
+	started    time.Time
+	identities []identityCount
+}
+
+// liveSessions returns a snapshot of every live session, oldest first.
+func (h *hub) liveSessions() []liveSession {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]liveSession, 0, len(h.byID))
+	for _, s := range h.byID {
+		out = append(out, liveSession{id: s.id, conn: s.conn, ownerName: s.ownerName, started: s.started, identities: s.identities()})
+	}
+	slices.SortFunc(out, func(a, b liveSession) int {
+		if c := a.started.Compare(b.started); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.id), string(b.id))
+	})
+	return out
 }

@@ -76,9 +76,22 @@ func (t *throttle) prune(now time.Time) {
 	}
 }
 
-// clientAddr is the address a request is throttled by: the host of RemoteAddr (proxy
-// headers are not trusted), IPv6 addresses cut to their /64, which one client usually owns.
+// clientAddr is the address a request is throttled by: its remoteIP, IPv6 addresses cut to
+// their /64, which one client usually owns.
 func clientAddr(r *http.Request) string {
+	addr := remoteIP(r)
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || !ip.Is6() {
+		return addr
+	}
+	p, _ := ip.Prefix(64) // never fails for an IPv6 address
+	return p.String()
+}
+
+// remoteIP is the client's IP address as the connection shows it: the host of RemoteAddr
+// (proxy headers are not trusted), IPv4-mapped addresses unmapped, without zone; RemoteAddr's
+// host as is if it is no IP address.
+func remoteIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
@@ -87,10 +100,5 @@ func clientAddr(r *http.Request) string {
 	if err != nil {
 		return host
 	}
-	ip = ip.Unmap().WithZone("")
-	if ip.Is6() {
-		p, _ := ip.Prefix(64) // never fails for an IPv6 address
-		return p.String()
-	}
-	return ip.String()
+	return ip.Unmap().WithZone("").String()
 }

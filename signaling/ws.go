@@ -101,7 +101,7 @@ func (s *Server) handleShareWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, msgGuestLimit)
 		return
 	}
-	p := &peer{id: newPeerID(), sess: sh.sess, link: sh.link.ID, readOnly: sh.profile.ReadOnly,
+	p := &peer{id: newPeerID(), sess: sh.sess, link: sh.link.ID, profile: sh.profile.Name, readOnly: sh.profile.ReadOnly,
 		identity: proto.Identity{Name: "Anonymous", Role: proto.RoleGuest}}
 	user, err := s.optionalUser(r)
 	if err != nil {
@@ -117,16 +117,20 @@ func (s *Server) handleShareWS(w http.ResponseWriter, r *http.Request) {
 }
 
 // servePeer upgrades the request and runs peer p on its session until it leaves; a peer
-// the session refuses (see hub.addPeer) only gets the reason before its socket closes.
+// the session refuses (see hub.addPeer) only gets the reason before its socket closes. The
+// history records the participant from the accepted WebSocket to its close.
 func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.Logger, p *peer, maxGuests int) {
 	s.serveWS(w, r, log, func(ws *wsConn) {
 		p.ws = ws
+		rec := s.recordJoin(r.Context(), p, remoteIP(r), log)
 		if !s.hub.addPeer(p, maxGuests) {
 			log.Info().Msg("peer refused")
+			s.recordLeave(rec, log)
 			ws.serve(func(proto.Message) *refusal { return nil })
 			return
 		}
 		defer s.hub.removePeer(p)
+		defer s.recordLeave(rec, log) // before the agent hears of the leave
 		log.Info().Str("role", p.identity.Role).Bool("read_only", p.readOnly).Msg("peer connected")
 		ws.serve(func(m proto.Message) *refusal { return s.hub.peerMessage(p, m) })
 		log.Info().Msg("peer disconnected")

@@ -16,15 +16,20 @@ const (
 
 // validateLiveSessionID accepts 1-64 URL-safe characters: ASCII letters, digits, '-' and '_'.
 func validateLiveSessionID(id string) error {
-	ok := id != "" && len(id) <= maxLiveSessionIDLen
+	if !urlSafe(id, maxLiveSessionIDLen) {
+		return invalidField("id", "must be 1-%d characters of letters, digits, - _", maxLiveSessionIDLen)
+	}
+	return nil
+}
+
+// urlSafe reports whether id is 1 to maxLen ASCII letters, digits, '-' and '_'.
+func urlSafe(id string, maxLen int) bool {
+	ok := id != "" && len(id) <= maxLen
 	for i := 0; ok && i < len(id); i++ {
 		c := id[i]
 		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 	}
-	if !ok {
-		return invalidField("id", "must be 1-%d characters of letters, digits, - _", maxLiveSessionIDLen)
-	}
-	return nil
+	return ok
 }
 
 // validateEndReason accepts valid UTF-8 of up to 200 bytes.

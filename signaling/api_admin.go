@@ -1,0 +1,212 @@
+package signaling
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"peerdesk/store"
+)
+
+// msgKilled is what the participants of a session an administrator ended are told.
+const msgKilled = "The session was ended by an administrator"
+
+// liveSessionReply is a live session in the Active Sessions list.
+type liveSessionReply struct {
+	ID           string          `json:"id"`
+	Connection   shareConnection `json:"connection"`
+	Owner        string          `json:"owner"`
+	StartedAt    time.Time       `json:"startedAt"`
+	Participants []identityCount `json:"participants"`
+}
+
+// historyReply is a page of the history.
+type historyReply struct {
+	Total    int                   `json:"total"`
+	Sessions []historySessionReply `json:"sessions"`
+}
+
+type historySessionReply struct {
+	ID           string                    `json:"id"`
+	Connection   shareConnection           `json:"connection"`
+	Owner        string                    `json:"owner"` // "" once the user is deleted
+	StartedAt    time.Time                 `json:"startedAt"`
+	EndedAt      *time.Time                `json:"endedAt"`   // null while live
+	EndReason    string                    `json:"endReason"` // "" while live
+	Participants []historyParticipantReply `json:"participants"`
+}
+
+type historyParticipantReply struct {
+	Name     string     `json:"name"`
+	Role     string     `json:"role"`
+	ReadOnly bool       `json:"readOnly"`
+	Profile  *string    `json:"profile"` // null if not through a share link
+	Address  string     `json:"address"`
+	JoinedAt time.Time  `json:"joinedAt"`
+	LeftAt   *time.Time `json:"leftAt"` // null while on
+}
+
+// handleLiveSessions lists every live session with its participants grouped by name.
+func (s *Server) handleLiveSessions(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.requireAdmin(w, r); !ok {
+		return
+	}
+	live := s.hub.liveSessions()
+	reply := make([]liveSessionReply, 0, len(live))
+	for _, l := range live {
+		reply = append(reply, liveSessionReply{
+			ID:           string(l.id),
+			Connection:   shareConnection{ID: int64(l.conn.ID), Name: l.conn.Name},
+			Owner:        l.ownerName,
+			StartedAt:    l.started.UTC(),
+			Participants: l.identities,
+		})
+	}
+	writeJSON(w, http.StatusOK, reply)
+}
+
+// handleKillSession ends a live session: every participant is disconnected with msgKilled
+// and its links die.
+func (s *Server) handleKillSession(w http.ResponseWriter, r *http.Request) {
+	admin, ok := s.requireAdmin(w, r)
+	if !ok {
+		return
+	}
+	err := s.EndSession(r.Context(), SessionID(r.PathValue("sid")), "killed by admin "+admin.Username, msgKilled)
+	switch {
+	case errors.Is(err, ErrSessionNotFound):
+		writeError(w, http.StatusNotFound, "no such live session")
+	case err != nil:
+		s.internalError(w, "kill live session", err)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// handleHistory answers a page of the history (?offset=&limit=), newest sessions first.
+func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.requireAdmin(w, r); !ok {
+		return
+	}
+	var q store.HistoryQuery
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"offset", &q.Offset}, {"limit", &q.Limit}} {
+		v := r.URL.Query().Get(f.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			writeFieldError(w, http.StatusBadRequest, f.name, f.name+": must be an integer")
+			return
+		}
+		*f.dst = n
+	}
+	sessions, total, err := s.store.History(r.Context(), q)
+	if err != nil {
+		s.writeStoreError(w, "history", "", err)
+		return
+	}
+	reply := historyReply{Total: total, Sessions: make([]historySessionReply, 0, len(sessions))}
+	for _, h := range sessions {
+		reply.Sessions = append(reply.Sessions, newHistorySessionReply(h))
+	}
+	writeJSON(w, http.StatusOK, reply)
+}
+
+func newHistorySessionReply(h store.HistorySession) historySessionReply {
+	reply := historySessionReply{
+		ID:           h.ID,
+		Connection:   shareConnection{ID: int64(h.ConnectionID), Name: h.ConnectionName},
+		Owner:        h.OwnerName,
+		StartedAt:    h.StartedAt,
+		EndedAt:      optionalTime(h.EndedAt),
+		EndReason:    h.EndReason,
+		Participants: make([]historyParticipantReply, 0, len(h.Participants)),
+	}
+	for _, p := range h.Participants {
+		var profile *string
+		if p.LinkID != 0 {
+			profile = &p.ProfileName
+		}
+		reply.Participants = append(reply.Participants, historyParticipantReply{
+			Name:     p.Name,
+			Role:     p.Role,
+			ReadOnly: p.ReadOnly,
+			Profile:  profile,
+			Address:  p.Address,
+			JoinedAt: p.JoinedAt,
+			LeftAt:   optionalTime(p.LeftAt),
+		})
+	}
+	return reply
+}
+
+// historyCSVHeader names the columns of the CSV export.
+var historyCSVHeader = []string{"session", "connection", "owner", "session_started", "session_ended",
+	"name", "role", "read_only", "profile", "address", "joined", "left"}
+
+// handleHistoryCSV exports the whole history as CSV: one row per participant (a session
+// without any gets one row with empty participant cells), newest sessions first. It is
+// built in memory first, so that a failing store gives a 500 rather than a cut file.
+func (s *Server) handleHistoryCSV(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.requireAdmin(w, r); !ok {
+		return
+	}
+	var buf bytes.Buffer
+	cw := csv.NewWriter(&buf)
+	_ = cw.Write(historyCSVHeader) // writes to a bytes.Buffer do not fail
+	err := s.store.EachHistorySession(r.Context(), func(h store.HistorySession) error {
+		session := []string{h.ID, h.ConnectionName, h.OwnerName, csvTime(h.StartedAt), csvTime(h.EndedAt)}
+		if len(h.Participants) == 0 {
+			return cw.Write(csvSafe(append(session, make([]string, len(historyCSVHeader)-len(session))...)))
+		}
+		for _, p := range h.Participants {
+			row := append(slices.Clone(session), p.Name, p.Role, strconv.FormatBool(p.ReadOnly), p.ProfileName,
+				p.Address, csvTime(p.JoinedAt), csvTime(p.LeftAt))
+			if err := cw.Write(csvSafe(row)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		cw.Flush()
+		err = cw.Error()
+	}
+	if err != nil {
+		s.internalError(w, "export history", err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Content-Disposition", `attachment; filename="peerdesk-history.csv"`)
+	h.Set("Cache-Control", "no-store")
+	_, _ = w.Write(buf.Bytes()) // a write error means the client went away
+}
+
+// csvTime formats t as RFC 3339 in UTC; "" for the zero time.
+func csvTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// csvSafe defuses formula injection in place and returns row: a cell a spreadsheet would
+// take for a formula (starting with = + - @, or a tab or carriage return) gets a leading '.
+func csvSafe(row []string) []string {
+	for i, cell := range row {
+		if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+			row[i] = "'" + cell
+		}
+	}
+	return row
+}
