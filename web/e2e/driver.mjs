@@ -9,7 +9,7 @@
 //
 //   open {url, context}        new page (replacing one of the same name), go to url
 //   login {username,password}  fill the login form, submit, wait for the connection list
-//                              (or the session a deep link named) -> {view}
+//                              (or the session or settings a deep link named) -> {view}
 //   openConnection {name}      click the connection, wait for "connected" and a frame
 //   state                      -> {state, frames, width, height}
 //   waitFrames {min}           wait until at least min frames were applied
@@ -39,6 +39,21 @@
 //                              change the given fields of a profile (by name) -> {id}
 //   settingsCloneProfile {connection, profile}  -> {id, name} of the copy
 //   settingsDeleteProfile {connection, profile}
+//   toasts                     -> {toasts: [text]}: the join/leave toasts now shown
+//   waitToast {text}           wait until a toast with exactly that text is shown -> {toasts}
+//   presence {count, tooltip}  -> {count, tooltip: [line]}: the owner's indicator (count null
+//                              while hidden) and, hovering it, its tooltip ("alice (2)");
+//                              given count (null for hidden) or tooltip, waits for them first
+//   participants {lines}       -> {participants: [line]} of the participant list ([] while
+//                              hidden); given lines, waits until the list is exactly those
+//   activeSessions             Settings → Active Sessions (navigating there), after its next
+//                              refresh -> {sessions: [{id, connection, owner, participants}]}
+//   joinSession {id}           click Join on that live session, wait for connected and a frame
+//   killSession {id}           click Kill (and confirm) on it, wait for its row to go
+//   history                    Settings → History (navigating there or refreshing it), first
+//                              page -> {total, sessions: [{session, connection, owner,
+//                              participants: [{name, profile, address, joined, left, readOnly}]}]}
+//                              (joined and left as RFC 3339, left null while present)
 //   close                      close the browser and exit 0 (so does EOF on stdin)
 
 import { writeFile } from 'node:fs/promises';
@@ -155,7 +170,7 @@ async function openMenu(p, timeout) {
 // Goes to the settings view and expands the row of the connection named name (once its
 // profiles are loaded); returns the row.
 async function settingsRow(p, name, timeout) {
-  if (!(await p.locator('#view-settings').isVisible())) {
+  if (!(await p.locator('#panel-connections').isVisible())) {
     await p.evaluate(() => (location.hash = '#/settings'));
   }
   await p.locator('#settings-connections[data-loaded]').waitFor({ state: 'attached', timeout });
@@ -165,6 +180,34 @@ async function settingsRow(p, name, timeout) {
   if ((await expand.getAttribute('aria-expanded')) !== 'true') await expand.click({ timeout });
   await row.locator('.profile-list[data-loaded]').waitFor({ state: 'attached', timeout });
   return row;
+}
+
+// Goes to the settings tab at hash (unless shown) and waits for a rendering of the list
+// element listId (counted in its data-loads): with fresh, one newer than any before this
+// call (when the tab was already shown, refresh, if given, asks for one); else any.
+async function settingsTab(p, hash, listId, { refresh = null, fresh = true, timeout }) {
+  const before = await p.evaluate(
+    ([h, id]) => (location.hash === h ? Number(document.getElementById(id).dataset.loads ?? 0) : -1),
+    [hash, listId],
+  );
+  if (before < 0) await p.evaluate((h) => (location.hash = h), hash);
+  else if (refresh && fresh) await p.click(refresh, { timeout });
+  await p.waitForFunction(
+    ([id, n]) => Number(document.getElementById(id).dataset.loads ?? 0) > n,
+    [listId, fresh ? Math.max(before, 0) : 0],
+    { timeout, polling: POLL_MS },
+  );
+}
+
+// Reads the presence indicator: {count, tooltip} with the tooltip's lines as rendered.
+function readPresence(p) {
+  return p.evaluate(() => {
+    const c = document.getElementById('presence-count');
+    return {
+      count: c.hidden ? null : Number(c.dataset.count),
+      tooltip: [...document.querySelectorAll('#presence-tooltip li')].map((li) => li.textContent),
+    };
+  });
 }
 
 function exactly(text) {
@@ -214,12 +257,13 @@ const commands = {
     await p.fill('#username', String(cmd.username ?? ''), { timeout: cmd.timeout });
     await p.fill('#password', String(cmd.password ?? ''), { timeout: cmd.timeout });
     await p.click('#login-form button[type=submit]', { timeout: cmd.timeout });
-    // Logging in leads to the connection list, or back to the session a deep link named.
+    // Logging in leads to the connection list, or back to the session or settings a deep link named.
     const outcome = await p.waitForFunction(
       () => {
         const shown = (id) => !document.getElementById(id).hidden;
         if (shown('view-list') && document.getElementById('connection-list').dataset.loaded) return { view: 'list' };
         if (shown('view-session')) return { view: 'session' };
+        if (shown('view-settings')) return { view: 'settings' };
         const err = document.getElementById('login-error').textContent;
         return err ? { error: err } : false;
       },
@@ -468,6 +512,133 @@ const commands = {
     await p.click('#profile-delete'); // confirms
     await row.locator(`.profile[data-id="${id}"]`).waitFor({ state: 'detached', timeout: cmd.timeout });
     return { id };
+  },
+
+  async toasts(cmd) {
+    return { toasts: await page(cmd).locator('#toasts .toast').allTextContents() };
+  },
+
+  async waitToast(cmd) {
+    const p = page(cmd);
+    if (typeof cmd.text !== 'string' || cmd.text === '') throw new Error('text is required');
+    await p.waitForFunction(
+      (text) => [...document.querySelectorAll('#toasts .toast')].some((t) => t.textContent === text),
+      cmd.text,
+      { timeout: cmd.timeout, polling: POLL_MS },
+    );
+    return { toasts: await p.locator('#toasts .toast').allTextContents() };
+  },
+
+  async presence(cmd) {
+    const p = page(cmd);
+    if (cmd.count !== undefined || cmd.tooltip !== undefined) {
+      if (cmd.tooltip !== undefined && !Array.isArray(cmd.tooltip)) throw new Error('tooltip must be a list of lines');
+      await p.waitForFunction(
+        ({ count, tooltip }) => {
+          const c = document.getElementById('presence-count');
+          const lines = [...document.querySelectorAll('#presence-tooltip li')].map((li) => li.textContent);
+          const okCount = count === undefined || (count === null ? c.hidden : !c.hidden && Number(c.dataset.count) === count);
+          const okTip = tooltip === undefined || (lines.length === tooltip.length && lines.every((l, i) => l === tooltip[i]));
+          return okCount && okTip;
+        },
+        { count: cmd.count, tooltip: cmd.tooltip },
+        { timeout: cmd.timeout, polling: POLL_MS },
+      );
+    }
+    const seen = await readPresence(p);
+    if (seen.count === null) return { count: null, tooltip: [] };
+    // Read the tooltip as the user sees it: hover the indicator until it shows.
+    await p.hover('#presence-count', { timeout: cmd.timeout });
+    await p.locator('#presence-tooltip').waitFor({ state: 'visible', timeout: cmd.timeout });
+    const shown = await readPresence(p);
+    return { count: shown.count, tooltip: await p.locator('#presence-tooltip li').allTextContents() };
+  },
+
+  async participants(cmd) {
+    const p = page(cmd);
+    const read = () =>
+      p.evaluate(() => {
+        const ul = document.getElementById('participants');
+        return ul.hidden ? [] : [...ul.querySelectorAll('li')].map((li) => li.textContent);
+      });
+    if (cmd.lines !== undefined) {
+      if (!Array.isArray(cmd.lines)) throw new Error('lines must be a list');
+      const want = cmd.lines.map(String);
+      await p.waitForFunction(
+        (lines) => {
+          const ul = document.getElementById('participants');
+          const got = ul.hidden ? [] : [...ul.querySelectorAll('li')].map((li) => li.textContent);
+          return got.length === lines.length && got.every((l, i) => l === lines[i]);
+        },
+        want,
+        { timeout: cmd.timeout, polling: POLL_MS },
+      );
+    }
+    return { participants: await read() };
+  },
+
+  async activeSessions(cmd) {
+    const p = page(cmd);
+    await settingsTab(p, '#/settings/sessions', 'live-sessions', { timeout: cmd.timeout });
+    const sessions = await p.$$eval('#live-sessions .live-session', (rows) =>
+      rows.map((r) => ({
+        id: r.dataset.id,
+        connection: r.querySelector('.connection').textContent,
+        owner: r.querySelector('.owner').textContent,
+        participants: [...r.querySelectorAll('.session-participants li')].map((li) => li.textContent),
+      })),
+    );
+    return { sessions };
+  },
+
+  async joinSession(cmd) {
+    const p = page(cmd);
+    await settingsTab(p, '#/settings/sessions', 'live-sessions', { fresh: false, timeout: cmd.timeout });
+    await p.locator(`#live-sessions .live-session[data-id="${String(cmd.id)}"] .session-join`).click({ timeout: cmd.timeout });
+    await waitState(p, 'connected', cmd.timeout);
+    await waitFrames(p, 1, cmd.timeout);
+    return readState(p);
+  },
+
+  async killSession(cmd) {
+    const p = page(cmd);
+    await settingsTab(p, '#/settings/sessions', 'live-sessions', { fresh: false, timeout: cmd.timeout });
+    const row = p.locator(`#live-sessions .live-session[data-id="${String(cmd.id)}"]`);
+    await row.locator('.session-kill').click({ timeout: cmd.timeout }); // arms the button
+    await row.locator('.session-kill[data-confirm="true"]').click({ timeout: cmd.timeout }); // confirms
+    const gone = await p.waitForFunction(
+      (id) => {
+        if (!document.querySelector(`#live-sessions .live-session[data-id="${CSS.escape(id)}"]`)) return { gone: true };
+        const err = document.getElementById('sessions-error').textContent;
+        return err ? { error: err } : false;
+      },
+      String(cmd.id),
+      { timeout: cmd.timeout, polling: POLL_MS },
+    );
+    const v = await gone.jsonValue();
+    if (v.error) throw new Error(`kill refused: ${v.error}`);
+    return {};
+  },
+
+  async history(cmd) {
+    const p = page(cmd);
+    await settingsTab(p, '#/settings/history', 'history', { refresh: '#history-refresh', timeout: cmd.timeout });
+    return p.evaluate(() => {
+      const sessions = [...document.querySelectorAll('#history tbody.history-session')].map((body) => ({
+        session: body.querySelector('.history-row').dataset.id,
+        connection: body.querySelector('.history-row .connection').textContent,
+        owner: body.querySelector('.history-row').dataset.owner,
+        participants: [...body.querySelectorAll('.history-participant')].map((tr) => ({
+          name: tr.querySelector('.who .name').textContent,
+          profile: tr.querySelector('.who .link-profile')?.textContent ?? '',
+          address: tr.querySelector('.address').textContent,
+          joined: tr.dataset.joined,
+          left: tr.dataset.left || null,
+          readOnly: tr.dataset.readOnly === 'true',
+        })),
+      }));
+      return { total: Number(document.getElementById('history').dataset.total), sessions };
+    });
   },
 
   async close() {

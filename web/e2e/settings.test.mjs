@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { guestsText, isMenuCombo } from '../static/menu.js';
-import { LIFETIMES, cloneName, durationText, parseMaxGuests, profileSummary } from '../static/settings.js';
+import { durationText } from '../static/format.js';
+import { LIFETIMES, cloneName, parseMaxGuests, profileSummary } from '../static/settings.js';
 
 test('durations read naturally', () => {
   assert.equal(durationText(0), '0 s');

@@ -2,6 +2,8 @@
 // The login session lives in the HttpOnly cookie peerdesk_session, which the browser
 // sends by itself; these calls only need same-origin credentials.
 
+import { parseIdentities } from './presence.js';
+
 /**
  * ApiError is a failed API call: status is the HTTP status (0 when the request failed) and
  * field, for a validation error, names the request field at fault ('' otherwise).
@@ -177,4 +179,101 @@ export async function share(key) {
     connection: { id: String(s.connection.id), name: typeof s.connection.name === 'string' ? s.connection.name : '' },
     readOnly: s.readOnly === true,
   };
+}
+
+// ---- Active Sessions and History (admins) ----
+
+/** Most sessions one History page may ask for. */
+export const MAX_HISTORY_LIMIT = 500;
+
+// Returns the Date of an RFC 3339 time, or null for null, absent or unparsable.
+function time(v) {
+  if (typeof v !== 'string' || v === '') return null;
+  const d = new Date(v);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+function str(v) {
+  return typeof v === 'string' ? v : '';
+}
+
+// A connection given as {id, name} or by its name alone.
+function connectionOf(c) {
+  if (typeof c === 'string') return { id: '', name: c };
+  return { id: isId(c?.id) ? String(c.id) : '', name: str(c?.name) };
+}
+
+/**
+ * Returns the live sessions of a GET /api/sessions reply:
+ * [{id, connection: {id, name}, owner, startedAt (Date or null), participants}], each
+ * participant {name, role, readOnly, connections}. Throws ApiError when malformed.
+ */
+export function parseLiveSessions(data) {
+  if (!Array.isArray(data)) throw new ApiError(0, 'malformed session list');
+  return data.map((s) => {
+    if (typeof s?.id !== 'string' || s.id === '') throw new ApiError(0, 'malformed live session');
+    let participants;
+    try {
+      participants = parseIdentities(s.participants ?? [], 'participants');
+    } catch (err) {
+      throw new ApiError(0, `malformed live session: ${err.message}`);
+    }
+    return { id: s.id, connection: connectionOf(s.connection), owner: str(s.owner), startedAt: time(s.startedAt), participants };
+  });
+}
+
+/** Resolves to the live sessions (admins), as parseLiveSessions returns them. */
+export async function liveSessions() {
+  return parseLiveSessions(await call('GET', '/api/sessions'));
+}
+
+/** Ends the live session sid as an administrator; everyone on it is disconnected. */
+export async function killSession(sid) {
+  await call('DELETE', `/api/sessions/${encodeURIComponent(sid)}`);
+}
+
+function historyParticipant(p) {
+  if (typeof p?.name !== 'string') throw new ApiError(0, 'malformed history participant');
+  const profile = typeof p.profile === 'string' ? p.profile : str(p.profile?.name);
+  return {
+    name: p.name,
+    role: str(p.role),
+    readOnly: p.readOnly === true,
+    profile,
+    address: str(p.address),
+    joinedAt: time(p.joinedAt),
+    leftAt: time(p.leftAt),
+  };
+}
+
+/**
+ * Returns a page of a GET /api/history reply: {total, sessions: [{id, connection: {id,
+ * name}, owner, startedAt, endedAt, endReason, participants}]}, times as Dates (endedAt and
+ * a participant's leftAt null while live), each participant {name, role, readOnly, profile
+ * ('' for none), address, joinedAt, leftAt}. Throws ApiError when malformed.
+ */
+export function parseHistory(data) {
+  if (!Array.isArray(data?.sessions) || !Number.isSafeInteger(data.total) || data.total < 0) throw new ApiError(0, 'malformed history');
+  return {
+    total: data.total,
+    sessions: data.sessions.map((s) => {
+      if (!isId(s?.id) || !Array.isArray(s.participants ?? [])) throw new ApiError(0, 'malformed history session');
+      return {
+        id: String(s.id),
+        connection: connectionOf(s.connection),
+        owner: str(s.owner),
+        startedAt: time(s.startedAt),
+        endedAt: time(s.endedAt),
+        endReason: str(s.endReason),
+        participants: (s.participants ?? []).map(historyParticipant),
+      };
+    }),
+  };
+}
+
+/** Resolves to limit (1..MAX_HISTORY_LIMIT) sessions of the history from offset, newest first. */
+export async function history(offset, limit) {
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new ApiError(0, `history offset ${offset}`);
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_HISTORY_LIMIT) throw new ApiError(0, `history limit ${limit}`);
+  return parseHistory(await call('GET', `/api/history?offset=${offset}&limit=${limit}`));
 }

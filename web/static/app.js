@@ -1,21 +1,35 @@
 // The page's entry point: a hash router over the views.
 //   #/login            log in
 //   #/                 the connections the user may open
-//   #/settings         settings (admins)
+//   #/settings         settings (admins): the Connections tab
+//   #/settings/sessions   its Active Sessions tab
+//   #/settings/history    its History tab
 //   #/session/<id>     the live session of connection <id>
 //   #/shared           the live session a share URL (/s/<key>) leads to; no account needed
 
 import * as api from './api.js';
 import { Display } from './display.js';
 import { InputCapture } from './input.js';
+import { HistoryView } from './history.js';
 import { ConnectionMenu } from './menu.js';
+import { PresenceView } from './presence.js';
 import { Session, STATE_TEXT } from './session.js';
+import { ActiveSessionsView } from './sessions.js';
 import { SettingsView } from './settings.js';
 import { SHARED_ROUTE, takeShareKey } from './share.js';
 
 const LIST_REFRESH_MS = 10000;
 const NOTICE_MS = 5000;
 const SESSION_ROUTE = /^#\/session\/([A-Za-z0-9_-]{1,64})$/;
+const SETTINGS_ROUTE = /^#\/settings(?:\/(sessions|history))?$/;
+// The settings tabs: the route's tab name → the ids of its tab and panel.
+const SETTINGS_TABS = {
+  connections: { tab: 'tab-connections', panel: 'panel-connections' },
+  sessions: { tab: 'tab-sessions', panel: 'panel-sessions' },
+  history: { tab: 'tab-history', panel: 'panel-history' },
+};
+// Session states in which the roster of the last presence message still holds.
+const ON_SESSION = new Set(['connected', 'connecting']);
 
 const $ = (id) => document.getElementById(id);
 
@@ -63,13 +77,14 @@ async function route() {
     return;
   }
   const m = SESSION_ROUTE.exec(hash);
-  if (!m && hash !== '#/' && hash !== '' && hash !== '#/settings') {
+  const settings = SETTINGS_ROUTE.exec(hash);
+  if (!m && !settings && hash !== '#/' && hash !== '') {
     go('#/');
     return;
   }
   if (!(await requireAccount()) || token.stale) return;
   if (m) showSession({ connection: m[1] }, account);
-  else if (hash === '#/settings') showSettings();
+  else if (settings) showSettings(settings[1] ?? 'connections');
   else showList();
 }
 
@@ -179,14 +194,27 @@ function renderList(list) {
 
 // ---- settings ----
 
-function showSettings() {
+// Shows the settings tab named tab (a key of SETTINGS_TABS).
+function showSettings(tab) {
   if (!account.admin) {
     go('#/');
     return;
   }
   show('view-settings');
   $('settings-whoami').textContent = account.username;
-  const view = new SettingsView({ onUnauthorized: loggedOut });
+  for (const [name, ids] of Object.entries(SETTINGS_TABS)) {
+    $(ids.tab).setAttribute('aria-selected', String(name === tab));
+    $(ids.panel).hidden = name !== tab;
+  }
+  const onUnauthorized = loggedOut;
+  let view;
+  if (tab === 'sessions') {
+    view = new ActiveSessionsView({ onUnauthorized, onJoin: (id) => go(`#/session/${encodeURIComponent(id)}`) });
+  } else if (tab === 'history') {
+    view = new HistoryView({ onUnauthorized });
+  } else {
+    view = new SettingsView({ onUnauthorized });
+  }
   leaveView = () => view.close();
 }
 
@@ -242,12 +270,14 @@ function showSession(target, user) {
   noticeEl.hidden = true;
 
   const display = new Display($('desktop'));
+  const presence = new PresenceView();
   let menu = null;
   const session = new Session(target, display, {
     onState(state, message) {
       stateEl.dataset.state = state;
       stateEl.textContent = (state === 'ended' && message) || STATE_TEXT[state];
       if (state === 'ended') menu?.close();
+      if (!ON_SESSION.has(state)) presence.clear();
     },
     onInfo(info) {
       const { identity, readOnly } = info;
@@ -255,8 +285,10 @@ function showSession(target, user) {
       const role = typeof identity?.role === 'string' ? identity.role : '';
       identityEl.textContent = role ? `${name} (${role})` : name;
       badge.hidden = !readOnly;
+      presence.setIdentity(identity);
       menu?.setInfo(info);
     },
+    onPresence: (change) => presence.update(change),
     onNotice(text) {
       noticeEl.textContent = text;
       noticeEl.hidden = false;
@@ -278,6 +310,7 @@ function showSession(target, user) {
     menu.dispose();
     input.close();
     session.close();
+    presence.dispose();
     display.close();
   };
 }

@@ -3,6 +3,7 @@
 // makes share links of the live session from the connection's sharing profiles and lists them.
 
 import * as api from './api.js';
+import { button } from './dom.js';
 
 const MODIFIER_KEYS = new Set(['Control', 'Shift', 'Alt', 'Meta', 'OS']);
 const LINKS_REFRESH_MS = 3000;
@@ -22,14 +23,6 @@ export function guestsText(n) {
 }
 
 const $ = (id) => document.getElementById(id);
-
-function button(className, text) {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.className = className;
-  b.textContent = text;
-  return b;
-}
 
 /**
  * ConnectionMenu drives #connection-menu for one session view. input is the view's

@@ -2,6 +2,7 @@
 // and the WebRTC peer connection to the host's relay agent with its three data channels
 // (section 3).
 
+import { parsePresence } from './presence.js';
 import { CHANNELS, candidateSignal, decodeControl, decodeSignal, offerSignal } from './protocol.js';
 
 /** Connection states a Session reports, with the text the page shows for each. */
@@ -65,6 +66,8 @@ export function helloSession(m) {
  *   onInfo({identity, readOnly, session}) from the server's hello and the relay's welcome;
  *                                         session as helloSession returns it
  *   onNotice(text)                        an error worth showing briefly
+ *   onPresence(change)                    a roster change of the relay's presence message,
+ *                                         as parsePresence returns it
  *   beforeReconnect()                     async; resolves to a reason to end the session
  *                                         instead of reconnecting, or '' to go on
  */
@@ -354,11 +357,25 @@ export class Session {
         this.readOnly = this.readOnly || m.readOnly === true;
         this.info();
         break;
+      case 'presence':
+        this.onPresence(m);
+        break;
       case 'error':
         this.notice(`${m.message || m.code || 'error'}`);
         break;
       default:
         console.warn('peerdesk: unknown control message', m.type);
     }
+  }
+
+  onPresence(m) {
+    let change;
+    try {
+      change = parsePresence(m);
+    } catch (err) {
+      console.warn('peerdesk: presence message skipped:', err.message);
+      return;
+    }
+    this.handlers.onPresence?.(change);
   }
 }

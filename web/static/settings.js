@@ -3,6 +3,8 @@
 // "New Sharing Profile". Connections can be added (the agent token is shown once) and deleted.
 
 import * as api from './api.js';
+import { button, confirmed, element } from './dom.js';
+import { durationText } from './format.js';
 
 /** Link lifetimes the form offers, in seconds (0: the link lives until its session ends). */
 export const LIFETIMES = Object.freeze([
@@ -17,20 +19,6 @@ export const LIFETIMES = Object.freeze([
 /** Most concurrent guests a profile may allow per link. */
 export const MAX_GUESTS = 1000;
 const MAX_CLONE_TRIES = 20;
-const CONFIRM_MS = 4000;
-
-/** Returns a short text for a duration in seconds: "90 s", "15 min", "1 h 30 min", "7 days". */
-export function durationText(seconds) {
-  if (seconds > 0 && seconds % 86400 === 0) return seconds === 86400 ? '1 day' : `${seconds / 86400} days`;
-  const h = Math.floor(seconds / 3600);
-  const min = Math.floor((seconds % 3600) / 60);
-  const s = seconds % 60;
-  const parts = [];
-  if (h) parts.push(`${h} h`);
-  if (min) parts.push(`${min} min`);
-  if (s || parts.length === 0) parts.push(`${s} s`);
-  return parts.join(' ');
-}
 
 /** Returns the one-line summary of a profile's options shown in its button. */
 export function profileSummary(p) {
@@ -67,37 +55,6 @@ const FIELDS = {
   linkLifetime: 'profile-lifetime',
   maxGuests: 'profile-maxguests',
 };
-
-function element(tag, className, text) {
-  const el = document.createElement(tag);
-  if (className) el.className = className;
-  if (text !== undefined) el.textContent = text;
-  return el;
-}
-
-function button(className, text) {
-  const b = element('button', className, text);
-  b.type = 'button';
-  return b;
-}
-
-// A destructive button acts on a second click within CONFIRM_MS (headless browsers and
-// tests have no confirm() dialog to answer).
-function confirmed(b, label) {
-  if (b.dataset.confirm === 'true') {
-    delete b.dataset.confirm;
-    b.textContent = label;
-    return true;
-  }
-  b.dataset.confirm = 'true';
-  b.textContent = 'Click again to confirm';
-  setTimeout(() => {
-    if (b.dataset.confirm !== 'true') return;
-    delete b.dataset.confirm;
-    b.textContent = label;
-  }, CONFIRM_MS);
-  return false;
-}
 
 /**
  * SettingsView drives #view-settings while it is shown; onUnauthorized is called when the
