@@ -28,10 +28,13 @@ type framebuffer struct {
 	// and counts, and snapshots are transparent black.
 	countOnly bool
 
-	mu    sync.Mutex
-	img   *image.RGBA   // nil until the first SIZE
-	stats Stats         // EventsDropped is kept by the session
-	frame chan struct{} // closed and replaced at every FRAME
+	mu      sync.Mutex
+	img     *image.RGBA   // nil until the first SIZE
+	stats   Stats         // EventsDropped is kept by the session
+	frame   chan struct{} // closed and replaced at every FRAME
+	cursor  *image.NRGBA  // the pointer shape, never modified; nil for none
+	hotspot image.Point
+	cursorC chan struct{} // closed and replaced at every CURSOR
 }
 
 func newFramebuffer(log zerolog.Logger, countOnly bool) *framebuffer {
@@ -39,6 +42,7 @@ func newFramebuffer(log zerolog.Logger, countOnly bool) *framebuffer {
 		log:       log,
 		countOnly: countOnly,
 		frame:     make(chan struct{}),
+		cursorC:   make(chan struct{}),
 	}
 }
 
@@ -92,6 +96,19 @@ func (f *framebuffer) applyDecoded(msg []byte, w, h int) error {
 		for i, t := range d.Tiles {
 			draw.Draw(f.img, image.Rect(t.X, t.Y, t.X+t.W, t.Y+t.H), imgs[i], imgs[i].Bounds().Min, draw.Src)
 		}
+	case wire.MsgCursor:
+		var shape *image.NRGBA
+		if d.Cursor.W > 0 {
+			if shape, err = decodeCursor(d.Cursor); err != nil {
+				return err
+			}
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.cursor, f.hotspot = shape, image.Pt(d.Cursor.HotX, d.Cursor.HotY)
+		f.stats.Cursors++
+		close(f.cursorC)
+		f.cursorC = make(chan struct{})
 	case wire.MsgFrame:
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -134,6 +151,25 @@ func decodeTile(t wire.Tile) (image.Image, error) {
 		return nil, fmt.Errorf("%w: image of %dx%d in a %dx%d record", errDisplay, b.Dx(), b.Dy(), t.W, t.H)
 	}
 	return img, nil
+}
+
+// decodeCursor decodes a cursor's PNG, after checking its dimensions from its header alone.
+func decodeCursor(c wire.Cursor) (*image.NRGBA, error) {
+	img, err := decodeTile(wire.Tile{W: c.W, H: c.H, Format: wire.FormatPNG, Data: c.PNG})
+	if err != nil {
+		return nil, fmt.Errorf("cursor: %w", err)
+	}
+	shape := image.NewNRGBA(image.Rect(0, 0, c.W, c.H))
+	draw.Draw(shape, shape.Rect, img, img.Bounds().Min, draw.Src)
+	return shape, nil
+}
+
+// cursorState returns the pointer shape (nil for none; the caller must not modify it), its
+// hotspot and a channel closed at the next CURSOR.
+func (f *framebuffer) cursorState() (*image.NRGBA, image.Point, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cursor, f.hotspot, f.cursorC
 }
 
 func (f *framebuffer) sizeLocked() (w, h int) {

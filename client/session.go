@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
@@ -199,7 +201,33 @@ func (s *Session) wait(ctx context.Context, next <-chan struct{}) error {
 	}
 }
 
-// Events returns the control messages from the relay (welcome, error...) and the signaling
+// Cursor returns a copy of the desktop's pointer shape, to draw at the local pointer position
+// with its hotspot there; img is nil before the relay sent a shape and while it has none to
+// draw (the desktop hides its pointer or draws it into its pixels).
+func (s *Session) Cursor() (img image.Image, hotspot image.Point) {
+	shape, hot, _ := s.fb.cursorState()
+	if shape == nil {
+		return nil, image.Point{}
+	}
+	return &image.NRGBA{Pix: slices.Clone(shape.Pix), Stride: shape.Stride, Rect: shape.Rect}, hot
+}
+
+// WaitCursor blocks until cond holds for the pointer shape (as Cursor returns it), checking it
+// now and after each CURSOR message. It fails like WaitFrames.
+func (s *Session) WaitCursor(ctx context.Context, cond func(img image.Image, hotspot image.Point) bool) error {
+	for {
+		_, _, next := s.fb.cursorState()
+		if cond(s.Cursor()) {
+			return nil
+		}
+		if err := s.wait(ctx, next); err != nil {
+			return err
+		}
+	}
+}
+
+// Events returns the control messages from the relay (welcome, error, desktop, clipboard...)
+// and the signaling
 // server's error messages (as wire.Control of type "error"). The buffer is bounded: when it is
 // full the oldest event is dropped and counted in Stats. The channel is never closed: select
 // on Done too.
@@ -238,6 +266,16 @@ func (s *Session) Wheel(x, y, dx, dy int) error {
 // Key sends a key press (down) or release of an X11 keysym.
 func (s *Session) Key(keysym uint32, down bool) error {
 	return s.send(wire.InputID, wire.EncodeKey(keysym, down))
+}
+
+// SetClipboard puts text on the host desktop's clipboard, if this participant has full access
+// (the relay drops it silently otherwise). text must be valid UTF-8 of at most
+// wire.MaxClipboard bytes.
+func (s *Session) SetClipboard(text string) error {
+	if len(text) > wire.MaxClipboard || !utf8.ValidString(text) {
+		return fmt.Errorf("%w: clipboard text of %d bytes (at most %d of UTF-8)", ErrInvalidArgument, len(text), wire.MaxClipboard)
+	}
+	return s.send(wire.InputID, wire.EncodeClipboard(text))
 }
 
 // SendRawInput sends b as is on the input channel, for tests of the relay's validation.

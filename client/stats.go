@@ -7,5 +7,6 @@ type Stats struct {
 	Messages      uint64 // display messages received
 	Bytes         uint64 // display bytes received
 	DecodeErrors  uint64 // display messages that could not be decoded or applied
+	Cursors       uint64 // CURSOR messages applied
 	EventsDropped uint64 // events dropped because Events() was not read in time
 }

@@ -128,7 +128,10 @@ func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.log.Debug().Str("state", s.String()).Msg("peer connection state")
 	})
+	a := p.agent
 	control.OnOpen(func() {
+		a.evMu.Lock() // no desktop event between the state sent here and the peer's registration
+		defer a.evMu.Unlock()
 		p.mu.Lock()
 		if p.closed || p.pc != pc {
 			p.mu.Unlock()
@@ -136,9 +139,15 @@ func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
 		}
 		p.control = control
 		p.mu.Unlock()
-		w, h := p.agent.pipeline.Size()
+		w, h := a.pipeline.Size()
 		ident := p.identity
 		_ = control.SendText(string(wire.Control{Type: wire.ControlWelcome, Peer: p.id, Identity: &ident, ReadOnly: p.readOnly, Width: w, Height: h}.Encode()))
+		if a.down.Load() {
+			_ = control.SendText(string(a.desktopMessage()))
+		}
+		if !p.readOnly && a.clipboard != nil {
+			_ = control.SendText(string(a.clipboard))
+		}
 	})
 	control.OnMessage(func(msg webrtc.DataChannelMessage) {
 		c, err := wire.DecodeControl(msg.Data)
@@ -215,7 +224,7 @@ func (p *peer) sendControl(b []byte) {
 	c := p.control
 	p.mu.Unlock()
 	if c != nil {
-		_ = c.Send(b)
+		_ = c.SendText(string(b))
 	}
 }
 

@@ -204,8 +204,8 @@ func (d *Desktop) Snapshot() *image.RGBA {
 }
 
 // Input applies one input event: a left-button press or drag paints, the pointer is drawn
-// where it is, printable keys type text (BackSpace deletes, Return starts a new line), the
-// wheel scrolls the colour bars. An event of an unknown type or outside the desktop returns
+// where it is, printable keys type text (BackSpace deletes, Return starts a new line), pasted
+// clipboard text is typed, the wheel scrolls the colour bars. An event of an unknown type or outside the desktop returns
 // ErrBadInput; keys the demo has no use for are accepted and ignored.
 func (d *Desktop) Input(in wire.Input) error {
 	switch in.Type {
@@ -213,7 +213,7 @@ func (d *Desktop) Input(in wire.Input) error {
 		if !image.Pt(in.X, in.Y).In(d.bounds) {
 			return fmt.Errorf("%w: position %d,%d outside %v", ErrBadInput, in.X, in.Y, d.bounds.Max)
 		}
-	case wire.MsgKey:
+	case wire.MsgKey, wire.MsgClipboard:
 	default:
 		return fmt.Errorf("%w: input type 0x%02x", ErrBadInput, in.Type)
 	}
@@ -236,8 +236,27 @@ func (d *Desktop) Input(in wire.Input) error {
 		if in.Down {
 			d.key(in.Keysym)
 		}
+	case wire.MsgClipboard:
+		d.paste(in.Text)
 	}
 	return nil
+}
+
+// paste types text as if its characters were keys, newlines as Return; only the tail that
+// the text area can show is typed. d.mu is held.
+func (d *Desktop) paste(text string) {
+	runes := []rune(text)
+	runes = runes[max(0, len(runes)-maxLines*(d.maxCols+1)):]
+	for _, r := range runes {
+		switch {
+		case r == '\n':
+			d.key(keyReturn)
+		case r <= 0xff:
+			d.key(uint32(r))
+		default:
+			d.key(unicodeBase + uint32(r))
+		}
+	}
 }
 
 // addDamage records that r changed; d.mu is held.

@@ -287,3 +287,18 @@ func TestBusyBandChangesEveryFrame(t *testing.T) {
 		t.Fatalf("one frame changed %v, want at least the band %v", diff, d.band)
 	}
 }
+
+// TestPasteTypes checks that clipboard text shows as if typed, newlines as Return.
+func TestPasteTypes(t *testing.T) {
+	pasted, typed := newStill(t), newStill(t)
+	input(t, pasted, wire.Input{Type: wire.MsgClipboard, Text: "Hi é\nthere"})
+	for _, k := range []uint32{'H', 'i', ' ', 0xe9, 0xff0d, 't', 'h', 'e', 'r', 'e'} {
+		input(t, typed, wire.Input{Type: wire.MsgKey, Keysym: k, Down: true})
+	}
+	if !bytes.Equal(pasted.Snapshot().Pix, typed.Snapshot().Pix) {
+		t.Fatal("pasted text differs from the same text typed")
+	}
+	if bytes.Equal(pasted.Snapshot().Pix, newStill(t).Snapshot().Pix) {
+		t.Fatal("pasting changed nothing")
+	}
+}

@@ -1,6 +1,7 @@
 // Package vnc serves the desktop of a VNC server: a focused RFB 3.8 client (also speaking to
-// 3.3 and 3.7 servers) that keeps the server's framebuffer, reports its changes and forwards
-// pointer and key input. It satisfies the relay's Source interface.
+// 3.3 and 3.7 servers) that keeps the server's framebuffer, reports its changes, its cursor
+// shape, its clipboard and whether the server is reachable, and forwards pointer, key and
+// clipboard input. It satisfies the relay's Source and Notifier interfaces.
 package vnc
 
 import (
@@ -73,8 +74,25 @@ type Client struct {
 	encodings []int32 // asked of the server, in order of preference
 	running   atomic.Bool
 
-	mu  sync.Mutex
-	cur *conn // the connected session; nil while none is
+	mu     sync.Mutex
+	cur    *conn    // the connected session; nil while none is
+	notify notifier // set by Notify, read by Run
+}
+
+// unavailableReason is what participants read while the server is away: the details, which
+// may name hosts, go to the log only.
+const unavailableReason = "the host's VNC server is not reachable; reconnecting"
+
+// Notify sets the functions that Run calls, from its goroutine, besides update: desktop when
+// the server goes away (after a connection fails or ends, also the first) and when a
+// connection is made again; cursor with every pointer shape the server sends (pixels with an
+// alpha of 0 or 255 from its bitmask, hotspot inside or on the shape; an empty shape for an
+// invisible pointer); clipboard with the server's cut text (Latin-1 as RFB requires, decoded
+// to UTF-8 and cut to wire.MaxClipboard bytes). Any function may be nil. Call it before Run.
+func (cl *Client) Notify(desktop func(available bool, reason string), cursor func(shape *image.NRGBA, hotspot image.Point), clipboard func(text string)) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	cl.notify = notifier{desktop: desktop, cursor: cursor, clipboard: clipboard}
 }
 
 // New returns a client for the server of cfg; Run connects to it.
@@ -91,8 +109,9 @@ func New(cfg Config) (*Client, error) {
 }
 
 // Run connects to the server and calls update with the framebuffer and its damage after every
-// update the server sends, until ctx ends. When the server goes away, Run logs it, keeps the
-// last frame and reconnects with backoff. It returns ctx.Err(); an error wrapping ErrAuth or
+// update the server sends, until ctx ends. When the server goes away (or cannot be reached at
+// first), Run logs it, reports it through Notify's desktop function, keeps the last frame and
+// reconnects with backoff. It returns ctx.Err(); an error wrapping ErrAuth or
 // ErrUnsupported, which no retry would cure; or ErrRunning if another Run is under way. update
 // must not retain the frame.
 func (cl *Client) Run(ctx context.Context, update func(frame *image.RGBA, damage []image.Rectangle)) error {
@@ -100,12 +119,22 @@ func (cl *Client) Run(ctx context.Context, update func(frame *image.RGBA, damage
 		return ErrRunning
 	}
 	defer cl.running.Store(false)
+	cl.mu.Lock()
+	n := cl.notify
+	cl.mu.Unlock()
 	var fb *image.RGBA
 	backoff := cl.cfg.MinBackoff
+	absent := false // the server's absence was reported, and not its return
+	onConnect := func() {
+		if absent && n.desktop != nil {
+			n.desktop(true, "")
+		}
+		absent = false
+	}
 	for {
 		var connected bool
 		var err error
-		fb, connected, err = cl.session(ctx, fb, update)
+		fb, connected, err = cl.session(ctx, fb, update, n, onConnect)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -115,6 +144,10 @@ func (cl *Client) Run(ctx context.Context, update func(frame *image.RGBA, damage
 		if connected {
 			backoff = cl.cfg.MinBackoff
 		}
+		if !absent && n.desktop != nil {
+			n.desktop(false, unavailableReason)
+		}
+		absent = true
 		cl.log.Warn().Err(err).Dur("retry_in", backoff).Msg("VNC server unavailable; peers keep the last frame")
 		t := time.NewTimer(backoff + rand.N(backoff/4+1))
 		select {
@@ -128,8 +161,8 @@ func (cl *Client) Run(ctx context.Context, update func(frame *image.RGBA, damage
 }
 
 // session runs one connection until it fails or ctx ends and returns the framebuffer to keep
-// and whether the handshake succeeded.
-func (cl *Client) session(ctx context.Context, fb *image.RGBA, update func(*image.RGBA, []image.Rectangle)) (*image.RGBA, bool, error) {
+// and whether the handshake succeeded; it calls onConnect once it has.
+func (cl *Client) session(ctx context.Context, fb *image.RGBA, update func(*image.RGBA, []image.Rectangle), n notifier, onConnect func()) (*image.RGBA, bool, error) {
 	start := time.Now()
 	d := net.Dialer{Timeout: cl.cfg.DialTimeout}
 	nc, err := d.DialContext(ctx, "tcp", cl.cfg.Addr)
@@ -154,6 +187,7 @@ func (cl *Client) session(ctx context.Context, fb *image.RGBA, update func(*imag
 		log:          cl.log,
 		maxDim:       wire.MaxDimension,
 		writeTimeout: cl.cfg.WriteTimeout,
+		notify:       n,
 	}
 	if err := nc.SetDeadline(start.Add(cl.cfg.DialTimeout)); err != nil {
 		return fb, false, err
@@ -170,6 +204,7 @@ func (cl *Client) session(ctx context.Context, fb *image.RGBA, update func(*imag
 	cl.mu.Lock()
 	cl.cur = c
 	cl.mu.Unlock()
+	onConnect()
 	defer func() {
 		cl.mu.Lock()
 		cl.cur = nil
@@ -179,7 +214,8 @@ func (cl *Client) session(ctx context.Context, fb *image.RGBA, update func(*imag
 }
 
 // Input sends one input event to the server: pointer buttons 1 to 3, the wheel as buttons 4
-// to 7 (a press and release per step), keys by keysym. It returns ErrBadInput for an event of
+// to 7 (a press and release per step), keys by keysym, clipboard text as ClientCutText in
+// Latin-1 (every character outside Latin-1 becomes '?', CR LF becomes LF). It returns ErrBadInput for an event of
 // unknown type or outside the desktop, and an error wrapping ErrUnavailable while no server is
 // connected or the write fails.
 func (cl *Client) Input(in wire.Input) error {

@@ -10,8 +10,10 @@ import (
 	"io"
 	"math/bits"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
@@ -25,6 +27,7 @@ const (
 	cmdUpdateRequest  = 3
 	cmdKeyEvent       = 4
 	cmdPointerEvent   = 5
+	cmdClientCutText  = 6
 
 	msgFramebufferUpdate = 0
 	msgSetColourMap      = 1
@@ -49,6 +52,14 @@ const (
 	maxCursor     = 512      // width and height of a cursor shape
 	maxWheelSteps = 16       // wheel steps per input event and axis
 )
+
+// notifier holds what a connection reports besides pixels (see Client.Notify); nil functions
+// are skipped.
+type notifier struct {
+	desktop   func(available bool, reason string)
+	cursor    func(shape *image.NRGBA, hotspot image.Point)
+	clipboard func(text string)
+}
 
 // Pointer button masks of the wheel: buttons 4 to 7.
 const (
@@ -82,11 +93,12 @@ type conn struct {
 	buttons      byte        // the RFB button mask last sent
 
 	// Owned by the reading goroutine.
-	minor int // the RFB 3.x version agreed on: 3, 7 or 8
-	name  string
-	fb    *image.RGBA
-	zrle  zrleDecoder
-	tmp   [20]byte
+	notify notifier
+	minor  int // the RFB 3.x version agreed on: 3, 7 or 8
+	name   string
+	fb     *image.RGBA
+	zrle   zrleDecoder
+	tmp    [20]byte
 }
 
 // handshake negotiates version and security, then initialises the session: it keeps fb if
@@ -283,14 +295,9 @@ func (c *conn) serve(update func(*image.RGBA, []image.Rectangle)) error {
 			}
 		case msgBell:
 		case msgServerCutText:
-			if err := c.read(c.tmp[:7]); err != nil {
+			if err := c.readCutText(); err != nil {
 				return err
 			}
-			n := binary.BigEndian.Uint32(c.tmp[3:])
-			if err := c.skip(int64(n)); err != nil { // read through, not into memory
-				return err
-			}
-			c.log.Debug().Uint32("bytes", n).Msg("server clipboard changed (not forwarded)")
 		default:
 			return fmt.Errorf("%w: message type %d", errProtocol, t)
 		}
@@ -345,10 +352,7 @@ func (c *conn) readUpdate() (damage []image.Rectangle, resized bool, err error) 
 			}
 			resized = true
 		case encCursor:
-			if w > maxCursor || h > maxCursor {
-				return nil, false, fmt.Errorf("%w: cursor of %dx%d", errProtocol, w, h)
-			}
-			if err := c.skip(int64(w*h*4 + (w+7)/8*h)); err != nil { // pixels and mask
+			if err := c.readCursor(w, h, image.Pt(x, y)); err != nil {
 				return nil, false, err
 			}
 		default:
@@ -359,6 +363,85 @@ func (c *conn) readUpdate() (damage []image.Rectangle, resized bool, err error) 
 		damage = []image.Rectangle{c.fb.Rect}
 	}
 	return damage, resized, nil
+}
+
+// readCursor reads a Cursor pseudo-encoding rectangle of w×h pixels, in the client's pixel
+// format, then its bitmask (1 is opaque, rows padded to bytes), and reports the shape.
+func (c *conn) readCursor(w, h int, hotspot image.Point) error {
+	if w > maxCursor || h > maxCursor {
+		return fmt.Errorf("%w: cursor of %dx%d", errProtocol, w, h)
+	}
+	shape := image.NewNRGBA(image.Rect(0, 0, w, h))
+	if err := c.read(shape.Pix); err != nil { // R, G, B, unused: as image.NRGBA's bytes
+		return err
+	}
+	stride := (w + 7) / 8
+	mask := make([]byte, stride*h)
+	if err := c.read(mask); err != nil {
+		return err
+	}
+	for y := range h {
+		for x := range w {
+			a := byte(0)
+			if mask[y*stride+x/8]&(0x80>>(x%8)) != 0 {
+				a = 0xff
+			}
+			shape.Pix[shape.PixOffset(x, y)+3] = a
+		}
+	}
+	if c.notify.cursor != nil {
+		c.notify.cursor(shape, hotspot)
+	}
+	return nil
+}
+
+// readCutText reads a ServerCutText message: Latin-1 text, of which the first
+// wire.MaxClipboard bytes of UTF-8 are kept and reported, the rest read through.
+func (c *conn) readCutText() error {
+	if err := c.read(c.tmp[:7]); err != nil { // padding, length
+		return err
+	}
+	n := int64(binary.BigEndian.Uint32(c.tmp[3:]))
+	latin1 := make([]byte, min(n, wire.MaxClipboard))
+	if err := c.read(latin1); err != nil {
+		return err
+	}
+	if err := c.skip(n - int64(len(latin1))); err != nil {
+		return err
+	}
+	text := latin1ToUTF8(latin1, wire.MaxClipboard)
+	c.log.Debug().Int64("bytes", n).Int("kept", len(text)).Msg("server clipboard changed") // never its content
+	if c.notify.clipboard != nil {
+		c.notify.clipboard(text)
+	}
+	return nil
+}
+
+// latin1ToUTF8 decodes Latin-1 text as UTF-8, keeping the characters whose encoding fits in
+// limit bytes.
+func latin1ToUTF8(b []byte, limit int) string {
+	out := make([]byte, 0, min(2*len(b), limit))
+	for _, ch := range b {
+		if len(out)+utf8.RuneLen(rune(ch)) > limit {
+			break
+		}
+		out = utf8.AppendRune(out, rune(ch))
+	}
+	return string(out)
+}
+
+// utf8ToLatin1 encodes text as the Latin-1 that RFB's cut text carries: line ends as a lone
+// newline, and '?' for every character outside Latin-1.
+func utf8ToLatin1(text string) []byte {
+	text = strings.ReplaceAll(text, "\r\n", "\n")
+	out := make([]byte, 0, len(text))
+	for _, r := range text {
+		if r > 0xff {
+			r = '?'
+		}
+		out = append(out, byte(r))
+	}
+	return out
 }
 
 // readPixels reads the rectangle r, inside the framebuffer, in the encoding enc.
@@ -416,7 +499,7 @@ func (c *conn) appendRequest(b []byte, incremental bool) []byte {
 	return binary.BigEndian.AppendUint16(b, uint16(c.fb.Rect.Dy()))
 }
 
-// input sends one input event as RFB PointerEvents or a KeyEvent.
+// input sends one input event as RFB PointerEvents, a KeyEvent or a ClientCutText.
 func (c *conn) input(in wire.Input) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -441,6 +524,10 @@ func (c *conn) input(in wire.Input) error {
 			down = 1
 		}
 		b = binary.BigEndian.AppendUint32([]byte{cmdKeyEvent, down, 0, 0}, in.Keysym)
+	case wire.MsgClipboard:
+		latin1 := utf8ToLatin1(in.Text)
+		b = binary.BigEndian.AppendUint32([]byte{cmdClientCutText, 0, 0, 0}, uint32(len(latin1)))
+		b = append(b, latin1...)
 	default:
 		return fmt.Errorf("%w: input type 0x%02x", ErrBadInput, in.Type)
 	}

@@ -100,7 +100,8 @@ func AppendTile(msg []byte, t Tile) []byte {
 }
 
 // Cursor is the desktop's pointer shape: a W×H PNG with alpha whose pixel at HotX,HotY marks
-// the pointer position. A 0×0 cursor (no PNG) means the desktop shows no pointer.
+// the pointer position. A 0×0 cursor (no PNG) means there is no shape to draw: the desktop
+// hides its pointer or draws it into its pixels.
 type Cursor struct {
 	HotX, HotY, W, H int
 	PNG              []byte

@@ -1,0 +1,421 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"peerdesk/client"
+	"peerdesk/relay"
+	"peerdesk/relay/vnc"
+	"peerdesk/relay/wire"
+	"peerdesk/store"
+)
+
+// A real desktop end to end: Xtigervnc (an X server that is its own VNC server) on loopback,
+// the agent's VNC source, the signaling server and Go peers.
+
+const vncW, vncH = 320, 240
+
+// needVNCBins skips the test if a program is missing, unless CI=true, where it fails.
+func needVNCBins(t *testing.T, bins ...string) {
+	t.Helper()
+	for _, b := range bins {
+		if _, err := exec.LookPath(b); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is missing (CI=true): run make deps", b)
+			}
+			t.Skipf("%s is missing: install the Makefile's APT_PKGS (make deps) to run this test", b)
+		}
+	}
+}
+
+// tigerVNC is an Xtigervnc server that the test may kill and start again on the same port.
+type tigerVNC struct {
+	t       *testing.T
+	port    int
+	display string
+	cmd     *exec.Cmd
+}
+
+func startTigerVNC(t *testing.T) *tigerVNC {
+	t.Helper()
+	needVNCBins(t, "Xtigervnc", "xsetroot", "xclip", "import")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	d := &tigerVNC{t: t, port: port}
+	d.start()
+	return d
+}
+
+func (d *tigerVNC) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(d.port)) }
+
+// start starts Xtigervnc on a free display and waits until it accepts X clients.
+func (d *tigerVNC) start() {
+	d.t.Helper()
+	for range 5 {
+		n := 100 + rand.IntN(800)
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
+			continue
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		display := ":" + strconv.Itoa(n)
+		cmd := startTestProcess(d.t, []*os.File{w}, "Xtigervnc", display, "-displayfd", "3",
+			"-geometry", fmt.Sprintf("%dx%d", vncW, vncH), "-depth", "24", "-localhost",
+			"-rfbport", strconv.Itoa(d.port), "-SecurityTypes", "None", "-AlwaysShared",
+			"-nolisten", "tcp", "-noreset")
+		_ = w.Close()
+		_ = r.SetReadDeadline(time.Now().Add(20 * time.Second))
+		line, err := bufio.NewReader(r).ReadString('\n') // written when the server is ready
+		_ = r.Close()
+		if err == nil && strings.TrimSpace(line) == strconv.Itoa(n) {
+			d.display, d.cmd = display, cmd
+			return
+		}
+		d.t.Logf("Xtigervnc on %s did not start (%v); trying another display", display, err)
+		stopTestProcess(cmd)
+	}
+	d.t.Fatal("could not start Xtigervnc")
+}
+
+// stop kills the server: its desktop goes away.
+func (d *tigerVNC) stop() { stopTestProcess(d.cmd) }
+
+// startTestProcess starts a program owned by the test: it is killed and waited for at cleanup,
+// and its output is logged if the test failed.
+func startTestProcess(t *testing.T, extra []*os.File, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	out, err := os.CreateTemp(t.TempDir(), filepath.Base(name)+"-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = out, out, extra
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		stopTestProcess(cmd)
+		_ = out.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(out.Name())
+			t.Logf("output of %s %s:\n%s", name, strings.Join(args, " "), b)
+		}
+	})
+	return cmd
+}
+
+// stopTestProcess kills cmd and waits for it; it may be called again.
+func stopTestProcess(cmd *exec.Cmd) {
+	if cmd.ProcessState == nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+}
+
+// x runs an X client on the desktop with stdin as its input and returns its output. Its
+// output goes through a file, not a pipe: xclip -i leaves a child behind that owns the
+// selection, and would hold a pipe open.
+func (d *tigerVNC) x(stdin string, name string, args ...string) []byte {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(d.t.Context(), 20*time.Second)
+	defer cancel()
+	out, err := os.CreateTemp(d.t.TempDir(), "x-*.out")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "DISPLAY="+d.display)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), out, out
+	err = cmd.Run()
+	b, _ := os.ReadFile(out.Name())
+	if err != nil {
+		d.t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, b)
+	}
+	return b
+}
+
+// hostClipboard returns the X clipboard's text.
+func (d *tigerVNC) hostClipboard() string {
+	d.t.Helper()
+	return string(d.x("", "xclip", "-o", "-selection", "clipboard"))
+}
+
+// screenshot returns the X server's own picture of the screen.
+func (d *tigerVNC) screenshot() image.Image {
+	d.t.Helper()
+	img, err := png.Decode(bytes.NewReader(d.x("", "import", "-window", "root", "png:-")))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return img
+}
+
+// newVNCHarness is newHarness with the agent serving the VNC server at addr.
+func newVNCHarness(t *testing.T, addr string) *harness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := testLogger(t, false)
+	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin}
+	st, err := store.Open(ctx, f.dbPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateUser(ctx, testAdmin, testPassword, true); err != nil {
+		t.Fatal(err)
+	}
+	token, err := demoToken(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.ConnectionByName(ctx, demoConnection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := startServer(ctx, st, &f, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := vnc.New(vnc.Config{Addr: addr, Logger: log, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, err := relay.NewAgent(relay.AgentConfig{
+		ServerURL:     srv.url,
+		Token:         token,
+		Source:        src,
+		Logger:        log,
+		SettingEngine: loopbackEngine(),
+		MinBackoff:    20 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, url: srv.url, st: st, srv: srv, agent: agent, connID: int64(c.ID), cancel: cancel, done: make(chan error, 1)}
+	go func() { h.done <- agent.Run(ctx) }()
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := agent.WaitOnline(wctx); err != nil {
+		t.Fatalf("agent never came online: %v", err)
+	}
+	t.Cleanup(h.close)
+	return h
+}
+
+// waitScreen waits until the peer's framebuffer shows colour c and equals the X server's
+// screenshot at sampled points.
+func waitScreen(ctx context.Context, t *testing.T, s *client.Session, d *tigerVNC, c [3]byte) {
+	t.Helper()
+	var points []image.Point
+	for y := 5; y < vncH; y += vncH / 4 {
+		for x := 7; x < vncW; x += vncW / 5 {
+			points = append(points, image.Pt(x, y))
+		}
+	}
+	var wrong string
+	err := s.WaitFor(ctx, func(img *image.RGBA) bool {
+		for _, p := range points {
+			if got := img.RGBAAt(p.X, p.Y); [3]byte{got.R, got.G, got.B} != c {
+				wrong = fmt.Sprintf("pixel %v is %v, want %x", p, got, c)
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatalf("peer never showed colour %x: %v (%s)", c, err, wrong)
+	}
+	shot := s.Image()
+	x := d.screenshot()
+	for _, p := range points {
+		r, g, b, _ := x.At(p.X, p.Y).RGBA()
+		if got := shot.RGBAAt(p.X, p.Y); [3]byte{got.R, got.G, got.B} != [3]byte{byte(r >> 8), byte(g >> 8), byte(b >> 8)} {
+			t.Fatalf("peer pixel %v is %v, the X screenshot's %x%x%x", p, got, r>>8, g>>8, b>>8)
+		}
+	}
+}
+
+// nextEvent returns the next event of s for which match holds, failing the test when ctx ends;
+// the events it skips are returned too, in order.
+func nextEvent(ctx context.Context, t *testing.T, s *client.Session, what string, match func(wire.Control) bool) (wire.Control, []wire.Control) {
+	t.Helper()
+	var skipped []wire.Control
+	for {
+		select {
+		case ev := <-s.Events():
+			if match(ev) {
+				return ev, skipped
+			}
+			skipped = append(skipped, ev)
+		case <-ctx.Done():
+			t.Fatalf("no %s event; got %+v", what, skipped)
+		}
+	}
+}
+
+func isDesktop(state string) func(wire.Control) bool {
+	return func(c wire.Control) bool { return c.Type == wire.ControlDesktop && c.State == state }
+}
+
+// TestVNCDesktop: a Go peer sees the pixels of a real VNC desktop and its cursor shape; the
+// clipboard goes both ways for a full-access participant and neither way for a read-only one;
+// when the VNC server dies the peers see the desktop unavailable (input is refused), and when it
+// is back the same sessions see it available and new frames.
+func TestVNCDesktop(t *testing.T) {
+	d := startTigerVNC(t)
+	h := newVNCHarness(t, d.addr())
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	owner := h.join(ctx)
+	d.x("", "xsetroot", "-solid", "#3366cc")
+	waitScreen(ctx, t, owner, d, [3]byte{0x33, 0x66, 0xcc})
+
+	// Xtigervnc sends the X cursor's shape (rather than drawing it into the framebuffer) once
+	// the pointer is where this client put it; another shape then replaces it.
+	d.x("", "xsetroot", "-cursor_name", "left_ptr")
+	if err := owner.Pointer(100, 100, 0); err != nil {
+		t.Fatal(err)
+	}
+	var first image.Image
+	err := owner.WaitCursor(ctx, func(img image.Image, _ image.Point) bool { first = img; return img != nil })
+	if err != nil {
+		t.Fatalf("no cursor shape: %v", err)
+	}
+	d.x("", "xsetroot", "-cursor_name", "hand2")
+	err = owner.WaitCursor(ctx, func(img image.Image, hot image.Point) bool {
+		return img != nil && hot.In(img.Bounds()) && !sameImage(img, first)
+	})
+	if err != nil {
+		t.Fatalf("the cursor shape did not change: %v", err)
+	}
+
+	// A read-only guest.
+	cookie, err := client.Login(ctx, h.url, testAdmin, testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := h.newProfile(ctx, cookie, "Watch only", true)
+	_, viewURL := h.shareLink(ctx, cookie, owner, view.ID)
+	guest := h.guest(ctx, viewURL)
+	if img, _ := guest.Cursor(); img == nil {
+		t.Error("a late joiner got no cursor shape")
+	}
+
+	// Host → full-access peer, in Latin-1 as RFB carries it.
+	d.x("héllo from X", "xclip", "-i", "-selection", "clipboard")
+	ev, _ := nextEvent(ctx, t, owner, "clipboard", func(c wire.Control) bool { return c.Type == wire.ControlClipboard })
+	if ev.Text != "héllo from X" {
+		t.Fatalf("host clipboard reached the peer as %q", ev.Text)
+	}
+
+	// Peer → host: characters outside Latin-1 become '?'.
+	if err := owner.SetClipboard("peer → host, ß"); err != nil {
+		t.Fatal(err)
+	}
+	waitHostClipboard(ctx, t, d, "peer ? host, ß")
+
+	// The read-only guest's clipboard is dropped.
+	dropped := h.agent.Stats().InputDroppedReadOnly
+	if err := guest.SetClipboard("from a read-only guest"); err != nil {
+		t.Fatal(err)
+	}
+	for h.agent.Stats().InputDroppedReadOnly == dropped {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the relay did not drop the read-only guest's clipboard")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if got := d.hostClipboard(); got != "peer ? host, ß" {
+		t.Fatalf("host clipboard %q after a read-only guest's", got)
+	}
+
+	// The VNC server goes away: both peers are told, and input is refused.
+	frames := owner.Frames()
+	d.stop()
+	ev, _ = nextEvent(ctx, t, owner, "desktop unavailable", isDesktop(wire.DesktopUnavailable))
+	if ev.Message == "" {
+		t.Error("desktop unavailable without a reason")
+	}
+	_, before := nextEvent(ctx, t, guest, "desktop unavailable", isDesktop(wire.DesktopUnavailable))
+	for _, c := range before {
+		if c.Type == wire.ControlClipboard {
+			t.Fatalf("a read-only guest received the host clipboard: %+v", c)
+		}
+	}
+	if err := owner.Pointer(10, 10, 0); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ = nextEvent(ctx, t, owner, "error", func(c wire.Control) bool { return c.Type == wire.ControlError })
+	if ev.Code != wire.CodeDesktopUnavailable {
+		t.Fatalf("input while unavailable answered with %+v", ev)
+	}
+
+	// It comes back on the same port: the same sessions resume.
+	d.start()
+	nextEvent(ctx, t, owner, "desktop available", isDesktop(wire.DesktopAvailable))
+	nextEvent(ctx, t, guest, "desktop available", isDesktop(wire.DesktopAvailable))
+	d.x("", "xsetroot", "-solid", "#cc6633")
+	waitScreen(ctx, t, owner, d, [3]byte{0xcc, 0x66, 0x33})
+	waitScreen(ctx, t, guest, d, [3]byte{0xcc, 0x66, 0x33})
+	if owner.Frames() <= frames || owner.Err() != nil {
+		t.Fatalf("owner: %d frames (%d before), err %v", owner.Frames(), frames, owner.Err())
+	}
+	if st := h.agent.Stats(); !st.DesktopAvailable || st.InputDroppedUnavailable == 0 {
+		t.Fatalf("agent stats %+v", st)
+	}
+}
+
+// waitHostClipboard waits until the X clipboard holds want; X offers no event to await, so
+// it asks again every 50 ms.
+func waitHostClipboard(ctx context.Context, t *testing.T, d *tigerVNC, want string) {
+	t.Helper()
+	for {
+		got := d.hostClipboard()
+		if got == want {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("host clipboard %q, want %q", got, want)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// sameImage reports whether two images have the same bounds and colours.
+func sameImage(a, b image.Image) bool {
+	if a.Bounds() != b.Bounds() {
+		return false
+	}
+	r := a.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if a.At(x, y) != b.At(x, y) {
+				return false
+			}
+		}
+	}
+	return true
+}
