@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"image/draw"
 	"image/png"
 	"math/rand/v2"
 	"net"
@@ -162,13 +163,15 @@ func (d *tigerVNC) hostClipboard() string {
 }
 
 // screenshot returns the X server's own picture of the screen.
-func (d *tigerVNC) screenshot() image.Image {
+func (d *tigerVNC) screenshot() *image.RGBA {
 	d.t.Helper()
 	img, err := png.Decode(bytes.NewReader(d.x("", "import", "-window", "root", "png:-")))
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	return img
+	rgba := image.NewRGBA(img.Bounds())
+	draw.Draw(rgba, rgba.Bounds(), img, img.Bounds().Min, draw.Src)
+	return rgba
 }
 
 // newVNCHarness is newHarness with the agent serving the VNC server at addr.
@@ -387,18 +390,29 @@ func TestVNCDesktop(t *testing.T) {
 	}
 }
 
-// waitHostClipboard waits until the X clipboard holds want; X offers no event to await, so
-// it asks again every 50 ms.
+// waitHostClipboard waits until the X clipboard holds want.
 func waitHostClipboard(ctx context.Context, t *testing.T, d *tigerVNC, want string) {
 	t.Helper()
+	pollX(ctx, t, func() string {
+		if got := d.hostClipboard(); got != want {
+			return fmt.Sprintf("host clipboard %q, want %q", got, want)
+		}
+		return ""
+	})
+}
+
+// pollX waits until check, which says what is still wrong, returns ""; X offers no event to
+// await, so it asks again every 50 ms. When ctx ends the test fails with check's last answer.
+func pollX(ctx context.Context, t *testing.T, check func() string) {
+	t.Helper()
 	for {
-		got := d.hostClipboard()
-		if got == want {
+		wrong := check()
+		if wrong == "" {
 			return
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("host clipboard %q, want %q", got, want)
+			t.Fatal(wrong)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -54,6 +54,16 @@
 //                              page -> {total, sessions: [{session, connection, owner,
 //                              participants: [{name, profile, address, joined, left, readOnly}]}]}
 //                              (joined and left as RFC 3339, left null while present)
+//   paste {text}               put text on the browser's clipboard and press Control+V on
+//                              the page: a real paste
+//   hostClipboard {text, copy} -> {text}: the host clipboard the page holds ('' for none);
+//                              given text, waits for it first; with copy, clicks the
+//                              "Host clipboard" button and adds {copied}: the local
+//                              clipboard's text then
+//   cursor {visible}           -> {visible, width, height, hotspot: [x, y], pointer}: the
+//                              drawn cursor shape (0x0 for none), whether it shows, and
+//                              the browser pointer's CSS cursor over the canvas; given
+//                              visible, waits until it is so
 //   close                      close the browser and exit 0 (so does EOF on stdin)
 
 import { writeFile } from 'node:fs/promises';
@@ -638,6 +648,60 @@ const commands = {
         })),
       }));
       return { total: Number(document.getElementById('history').dataset.total), sessions };
+    });
+  },
+
+  async paste(cmd) {
+    if (typeof cmd.text !== 'string') throw new Error('text is required');
+    const p = page(cmd);
+    await p.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(p.url()).origin });
+    await p.evaluate((text) => navigator.clipboard.writeText(text), cmd.text);
+    await p.keyboard.press('Control+V');
+    return {};
+  },
+
+  async hostClipboard(cmd) {
+    const p = page(cmd);
+    const button = p.locator('#host-clipboard');
+    if (cmd.text !== undefined) {
+      await p.waitForFunction((text) => document.getElementById('host-clipboard').value === text, String(cmd.text), {
+        timeout: cmd.timeout,
+        polling: POLL_MS,
+      });
+    }
+    const out = { text: await button.evaluate((b) => b.value) };
+    if (cmd.copy) {
+      await p.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(p.url()).origin });
+      await p.evaluate(() => navigator.clipboard.writeText(''));
+      await button.click({ timeout: cmd.timeout });
+      const copied = await p.waitForFunction(
+        async () => (await navigator.clipboard.readText()) || false,
+        null,
+        { timeout: cmd.timeout, polling: POLL_MS },
+      );
+      out.copied = await copied.jsonValue();
+    }
+    return out;
+  },
+
+  async cursor(cmd) {
+    const p = page(cmd);
+    if (cmd.visible !== undefined) {
+      await p.waitForFunction((v) => !document.getElementById('cursor').hidden === v, cmd.visible === true, {
+        timeout: cmd.timeout,
+        polling: POLL_MS,
+      });
+    }
+    return p.evaluate(() => {
+      const img = document.getElementById('cursor');
+      const d = img.dataset;
+      return {
+        visible: !img.hidden,
+        width: Number(d.width),
+        height: Number(d.height),
+        hotspot: [Number(d.hotX), Number(d.hotY)],
+        pointer: getComputedStyle(document.getElementById('desktop')).cursor,
+      };
     });
   },
 

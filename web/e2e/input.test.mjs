@@ -1,7 +1,7 @@
 // Unit tests of the input helpers (web/static/input.js) that need no DOM.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { WheelSteps, wireButtons } from '../static/input.js';
+import { isPasteKey, WheelSteps, wireButtons } from '../static/input.js';
 
 test('DOM buttons map to wire buttons', () => {
   assert.equal(wireButtons(0), 0);
@@ -26,4 +26,16 @@ test('wheel notches and touchpad scrolling', () => {
   assert.deepEqual(steps, [0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
   assert.equal(t.add(-20, 0), 0); // a change of direction starts over
   assert.equal(t.add(-90, 0), -1);
+});
+
+test('the paste shortcuts are recognised', () => {
+  const k = (key, mods = {}) => ({ key, code: '', altKey: false, ctrlKey: false, metaKey: false, shiftKey: false, ...mods });
+  assert.equal(isPasteKey(k('v', { ctrlKey: true, code: 'KeyV' })), true);
+  assert.equal(isPasteKey(k('V', { ctrlKey: true, shiftKey: true })), true);
+  assert.equal(isPasteKey(k('v', { metaKey: true })), true);
+  assert.equal(isPasteKey(k('Insert', { shiftKey: true })), true);
+  assert.equal(isPasteKey(k('v')), false);
+  assert.equal(isPasteKey(k('v', { ctrlKey: true, altKey: true })), false);
+  assert.equal(isPasteKey(k('c', { ctrlKey: true, code: 'KeyC' })), false);
+  assert.equal(isPasteKey(k('Insert', { shiftKey: true, ctrlKey: true })), false);
 });

@@ -8,6 +8,8 @@
 //   #/shared           the live session a share URL (/s/<key>) leads to; no account needed
 
 import * as api from './api.js';
+import { HostClipboard } from './clipboard.js';
+import { CursorView } from './cursor.js';
 import { Display } from './display.js';
 import { InputCapture } from './input.js';
 import { HistoryView } from './history.js';
@@ -269,15 +271,28 @@ function showSession(target, user) {
   identityEl.textContent = '';
   noticeEl.hidden = true;
 
-  const display = new Display($('desktop'));
+  const showNotice = (text) => {
+    noticeEl.textContent = text;
+    noticeEl.hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => (noticeEl.hidden = true), NOTICE_MS);
+  };
+  let cursor = null;
+  const display = new Display($('desktop'), { onCursor: (msg) => cursor.set(msg) });
+  cursor = new CursorView(display, $('cursor'));
+  const clipboard = new HostClipboard($('host-clipboard'), showNotice);
   const presence = new PresenceView();
   let menu = null;
   const session = new Session(target, display, {
     onState(state, message) {
       stateEl.dataset.state = state;
-      stateEl.textContent = (state === 'ended' && message) || STATE_TEXT[state];
+      $('view-session').dataset.state = state;
+      if (state === 'ended') stateEl.textContent = message || STATE_TEXT[state];
+      else if (state === 'host-unavailable' && message) stateEl.textContent = `${STATE_TEXT[state]}: ${message}`;
+      else stateEl.textContent = STATE_TEXT[state];
       if (state === 'ended') menu?.close();
-      if (!ON_SESSION.has(state)) presence.clear();
+      // The desktop going away (the relay's desktop message) keeps the peer and its roster.
+      if (!ON_SESSION.has(state) && !session.hasPeer()) presence.clear();
     },
     onInfo(info) {
       const { identity, readOnly } = info;
@@ -285,22 +300,20 @@ function showSession(target, user) {
       const role = typeof identity?.role === 'string' ? identity.role : '';
       identityEl.textContent = role ? `${name} (${role})` : name;
       badge.hidden = !readOnly;
+      clipboard.setAllowed(!readOnly);
       presence.setIdentity(identity);
       menu?.setInfo(info);
     },
     onPresence: (change) => presence.update(change),
-    onNotice(text) {
-      noticeEl.textContent = text;
-      noticeEl.hidden = false;
-      clearTimeout(noticeTimer);
-      noticeTimer = setTimeout(() => (noticeEl.hidden = true), NOTICE_MS);
-    },
+    onClipboard: (text) => clipboard.set(text),
+    onNotice: showNotice,
     beforeReconnect: target.share === undefined ? undefined : shareGone,
   });
   // No input reaches the host while the connection menu is open.
   const input = new InputCapture(display, {
     canSend: () => !menu.isOpen() && session.canSend(),
     send: (bytes) => session.send(bytes),
+    notice: showNotice,
   });
   menu = new ConnectionMenu(input, { account: user, onLogout });
   session.start();
@@ -311,6 +324,8 @@ function showSession(target, user) {
     input.close();
     session.close();
     presence.dispose();
+    clipboard.close();
+    cursor.close();
     display.close();
   };
 }

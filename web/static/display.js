@@ -1,7 +1,7 @@
 // The desktop framebuffer: applies display-channel messages (docs/PROTOCOL.md, section 3.2)
 // to a canvas strictly in arrival order, and scales the canvas to fit its container.
 
-import { decodeDisplay, FRAME, SIZE, TILES } from './protocol.js';
+import { CURSOR, decodeDisplay, FRAME, SIZE, TILES } from './protocol.js';
 import { OrderedQueue } from './queue.js';
 
 /**
@@ -13,11 +13,13 @@ export const MAX_BACKLOG_BYTES = 32 * 1024 * 1024;
 /**
  * Display draws display messages on a canvas whose width and height attributes are the
  * desktop size; CSS scales it to fit its parent element, keeping the aspect ratio. The
- * canvas carries data-width, data-height and data-frames (FRAME messages applied).
+ * canvas carries data-width, data-height and data-frames (FRAME messages applied). CURSOR
+ * messages go, decoded, to onCursor.
  */
 export class Display {
-  constructor(canvas) {
+  constructor(canvas, { onCursor }) {
     this.canvas = canvas;
+    this.onCursor = onCursor;
     this.ctx = canvas.getContext('2d');
     this.width = 0;
     this.height = 0;
@@ -78,6 +80,9 @@ export class Display {
       case FRAME:
         this.frames++;
         this.canvas.dataset.frames = String(this.frames);
+        break;
+      case CURSOR:
+        this.onCursor(msg);
         break;
     }
   }

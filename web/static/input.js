@@ -1,6 +1,7 @@
 // Captures pointer, wheel and keyboard input on the session view and turns it into
 // input-channel messages (docs/PROTOCOL.md, section 3.3).
 
+import { pasteAction } from './clipboard.js';
 import { keysymFor } from './keysym.js';
 import { BUTTON_LEFT, BUTTON_MIDDLE, BUTTON_RIGHT, encodeKey, encodePointer, encodeWheel } from './protocol.js';
 
@@ -50,10 +51,19 @@ function editable(el) {
   return el instanceof HTMLElement && (el.isContentEditable || el.matches('input, textarea, select'));
 }
 
+/** Reports whether a keydown is the browser's paste shortcut (Ctrl+V, Cmd+V, Shift+Insert). */
+export function isPasteKey(e) {
+  if (e.altKey) return false;
+  if ((e.ctrlKey || e.metaKey) && (e.code === 'KeyV' || e.key === 'v' || e.key === 'V')) return true;
+  return e.shiftKey && !e.ctrlKey && !e.metaKey && e.key === 'Insert';
+}
+
 /**
  * InputCapture listens on a Display's canvas (pointer, wheel) and on the document
- * (keyboard) and hands encoded messages to sink, an object with canSend() and send(bytes).
- * Nothing is captured or prevented while sink.canSend() is false (read-only, channel down).
+ * (keyboard, paste) and hands encoded messages to sink, an object with canSend(),
+ * send(bytes) and notice(text) (a paste too long to send). Nothing is captured or prevented
+ * while sink.canSend() is false (read-only, channel down). The paste shortcut's keys go to
+ * the host too, but the browser still pastes: the text reaches the host clipboard as well.
  */
 export class InputCapture {
   constructor(display, sink) {
@@ -72,6 +82,7 @@ export class InputCapture {
       [this.canvas, 'contextmenu', (e) => e.preventDefault()],
       [document, 'keydown', (e) => this.onKey(e, true)],
       [document, 'keyup', (e) => this.onKey(e, false)],
+      [document, 'paste', (e) => this.onPaste(e)],
       [window, 'blur', () => this.releaseKeys()],
     ];
     for (const [target, type, fn, opts] of this.listeners) target.addEventListener(type, fn, opts);
@@ -126,9 +137,17 @@ export class InputCapture {
     if (!this.sink.canSend()) return;
     const keysym = this.held.get(id) ?? keysymFor(e);
     if (keysym === 0) return;
-    e.preventDefault();
+    if (!isPasteKey(e)) e.preventDefault();
     this.held.set(id, keysym);
     this.sink.send(encodeKey(keysym, true));
+  }
+
+  onPaste(e) {
+    if (editable(e.target) || !this.sink.canSend()) return;
+    e.preventDefault();
+    const action = pasteAction(e.clipboardData?.getData('text/plain') ?? '');
+    if (action?.notice) this.sink.notice(action.notice);
+    else if (action) this.sink.send(action.message);
   }
 
   releaseKeys() {

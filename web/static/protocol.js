@@ -20,11 +20,19 @@ export const CHANNELS = Object.freeze([
 export const SIZE = 0x01;
 export const TILES = 0x02;
 export const FRAME = 0x03;
+export const CURSOR = 0x04;
+
+/** Bound on a cursor shape's width and height. */
+export const MAX_CURSOR = 128;
 
 /** Input message types (section 3.3). */
 export const POINTER = 0x01;
 export const WHEEL = 0x02;
 export const KEY = 0x03;
+export const CLIPBOARD = 0x04;
+
+/** Most bytes of UTF-8 text one clipboard message carries, either way. */
+export const MAX_CLIPBOARD = 32 * 1024;
 
 /** Tile formats and their MIME types. */
 export const FORMAT_PNG = 1;
@@ -38,6 +46,8 @@ export const BUTTON_RIGHT = 4;
 
 const TILE_HEAD = 13; // x, y, w, h (2 each), format (1), length (4)
 const TILES_HEAD = 3; // type, count
+const CURSOR_HEAD = 9; // type, hotspot x, y, width, height
+const CLIPBOARD_HEAD = 5; // type, length
 const INPUT_LENGTH = { [POINTER]: 6, [WHEEL]: 9, [KEY]: 6 };
 
 /** ProtocolError marks a message that does not follow docs/PROTOCOL.md. */
@@ -47,6 +57,8 @@ export class ProtocolError extends Error {
     this.name = 'ProtocolError';
   }
 }
+
+const utf8 = new TextEncoder();
 
 function view(bytes) {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -111,11 +123,29 @@ export function encodeFrame(seq) {
 }
 
 /**
+ * Returns a CURSOR message: a width × height PNG (data, a Uint8Array) with its hotspot at
+ * hotX, hotY; width 0 (with height 0, hotspot 0,0 and no data) for no shape.
+ */
+export function encodeCursor({ hotX, hotY, width, height, data = new Uint8Array(0) }) {
+  const b = new Uint8Array(CURSOR_HEAD + data.length);
+  const v = view(b);
+  b[0] = CURSOR;
+  v.setUint16(1, u16('hotspot x', hotX));
+  v.setUint16(3, u16('hotspot y', hotY));
+  v.setUint16(5, u16('width', width));
+  v.setUint16(7, u16('height', height));
+  b.set(data, CURSOR_HEAD);
+  checkCursor(b);
+  return b;
+}
+
+/**
  * Decodes a display message. Tiles must lie inside the desktop size width × height the
  * receiver holds when it applies the message (ignored for SIZE). Returns one of
  *   {type: SIZE, width, height}
  *   {type: TILES, tiles: [{x, y, width, height, format, mime, data}]} (data aliases bytes)
  *   {type: FRAME, seq}
+ *   {type: CURSOR, hotX, hotY, width, height, data} (width 0: no shape; data aliases bytes)
  */
 export function decodeDisplay(bytes, width, height) {
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new ProtocolError('empty display message');
@@ -131,6 +161,8 @@ export function decodeDisplay(bytes, width, height) {
       return { type: FRAME, seq: v.getUint32(1) };
     case TILES:
       return { type: TILES, tiles: decodeTiles(bytes, v, width, height) };
+    case CURSOR:
+      return checkCursor(bytes);
     default:
       throw new ProtocolError(`display type 0x${bytes[0].toString(16)}`);
   }
@@ -165,6 +197,23 @@ function decodeTiles(bytes, v, width, height) {
   }
   if (p !== bytes.length) throw new ProtocolError(`${bytes.length - p} trailing bytes after TILES`);
   return tiles;
+}
+
+// Decodes (and so validates) a CURSOR message of at most MAX_MESSAGE bytes.
+function checkCursor(bytes) {
+  if (bytes.length < CURSOR_HEAD || bytes.length > MAX_MESSAGE) throw new ProtocolError(`CURSOR of ${bytes.length} bytes`);
+  const v = view(bytes);
+  const c = { type: CURSOR, hotX: v.getUint16(1), hotY: v.getUint16(3), width: v.getUint16(5), height: v.getUint16(7) };
+  c.data = bytes.subarray(CURSOR_HEAD);
+  if (c.width > MAX_CURSOR || c.height > MAX_CURSOR) throw new ProtocolError(`CURSOR of ${c.width}x${c.height}`);
+  if ((c.width === 0) !== (c.height === 0)) throw new ProtocolError(`CURSOR of ${c.width}x${c.height}`);
+  if (c.width === 0) {
+    if (c.hotX !== 0 || c.hotY !== 0 || c.data.length !== 0) throw new ProtocolError('empty CURSOR with a hotspot or image');
+    return c;
+  }
+  if (c.hotX >= c.width || c.hotY >= c.height) throw new ProtocolError(`CURSOR hotspot ${c.hotX},${c.hotY} outside ${c.width}x${c.height}`);
+  if (c.data.length === 0) throw new ProtocolError(`CURSOR of ${c.width}x${c.height} without an image`);
+  return c;
 }
 
 // ---- input (peer → relay) ----
@@ -207,11 +256,42 @@ export function encodeKey(keysym, down) {
 }
 
 /**
+ * Returns a clipboard message carrying text as UTF-8. Text of more than MAX_CLIPBOARD bytes
+ * throws a ProtocolError: the caller tells the user rather than sending part of it.
+ */
+export function encodeClipboard(text) {
+  if (typeof text !== 'string') throw new ProtocolError('clipboard text is not a string');
+  const data = utf8.encode(text); // lone surrogates become U+FFFD: always valid UTF-8
+  if (data.length > MAX_CLIPBOARD) throw new ProtocolError(`clipboard text of ${data.length} bytes, limit ${MAX_CLIPBOARD}`);
+  const b = new Uint8Array(CLIPBOARD_HEAD + data.length);
+  b[0] = CLIPBOARD;
+  view(b).setUint32(1, data.length);
+  b.set(data, CLIPBOARD_HEAD);
+  return b;
+}
+
+const strictUTF8 = new TextDecoder('utf-8', { fatal: true });
+
+function decodeClipboard(bytes) {
+  if (bytes.length < CLIPBOARD_HEAD) throw new ProtocolError('clipboard header truncated');
+  const n = view(bytes).getUint32(1);
+  if (n > MAX_CLIPBOARD) throw new ProtocolError(`clipboard text of ${n} bytes, limit ${MAX_CLIPBOARD}`);
+  if (bytes.length !== CLIPBOARD_HEAD + n) throw new ProtocolError(`clipboard of ${bytes.length} bytes, length says ${n}`);
+  try {
+    return { type: CLIPBOARD, text: strictUTF8.decode(bytes.subarray(CLIPBOARD_HEAD)) };
+  } catch {
+    throw new ProtocolError('clipboard text is not UTF-8');
+  }
+}
+
+/**
  * Decodes an input message against the desktop size width × height. Returns
  *   {type: POINTER, x, y, buttons} | {type: WHEEL, x, y, dx, dy} | {type: KEY, down, keysym}
+ *   | {type: CLIPBOARD, text}
  */
 export function decodeInput(bytes, width, height) {
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new ProtocolError('empty input message');
+  if (bytes[0] === CLIPBOARD) return decodeClipboard(bytes);
   const want = INPUT_LENGTH[bytes[0]];
   if (!want) throw new ProtocolError(`input type 0x${bytes[0].toString(16)}`);
   if (bytes.length !== want) throw new ProtocolError(`input type ${bytes[0]} of ${bytes.length} bytes, want ${want}`);
@@ -231,8 +311,6 @@ export function decodeInput(bytes, width, height) {
 }
 
 // ---- JSON messages: control channel and signaling ----
-
-const utf8 = new TextEncoder();
 
 function decodeJSON(what, text) {
   if (typeof text !== 'string') throw new ProtocolError(`${what} message is not text`);

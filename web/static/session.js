@@ -62,12 +62,15 @@ export function helloSession(m) {
  * when its backlog is full, and display.dropBacklog() forgets it. It is the sink of an
  * InputCapture (canSend, send). handlers, all optional:
  *   onState(state, message)               one of the keys of STATE_TEXT; for ended, the
- *                                         server's reason ('' if none)
+ *                                         server's reason ('' if none), for
+ *                                         host-unavailable the relay's ('' if none)
  *   onInfo({identity, readOnly, session}) from the server's hello and the relay's welcome;
  *                                         session as helloSession returns it
  *   onNotice(text)                        an error worth showing briefly
  *   onPresence(change)                    a roster change of the relay's presence message,
  *                                         as parsePresence returns it
+ *   onClipboard(text)                     the host clipboard's new text ('' for empty);
+ *                                         full-access participants only
  *   beforeReconnect()                     async; resolves to a reason to end the session
  *                                         instead of reconnecting, or '' to go on
  */
@@ -88,6 +91,8 @@ export class Session {
     this.readOnly = false;
     this.session = null;
     this.hostAvailable = false;
+    // The relay's control message desktop: the host's desktop (its VNC server, say) is there.
+    this.desktop = { available: true, message: '' };
     this.ended = false;
     this.closed = false;
     this.attempt = 0;
@@ -116,6 +121,11 @@ export class Session {
   /** Reports whether input may be sent: the input channel is open and not read-only. */
   canSend() {
     return !this.readOnly && this.channels.input?.readyState === 'open';
+  }
+
+  /** Reports whether a peer connection to the relay is up or being set up. */
+  hasPeer() {
+    return this.pc !== null;
   }
 
   /** Sends one encoded input message, if canSend(). */
@@ -244,6 +254,7 @@ export class Session {
     this.pc = pc;
     this.remoteSet = false;
     this.pendingCandidates = [];
+    this.desktop = { available: true, message: '' }; // until the relay says otherwise
     for (const { label, id } of CHANNELS) {
       const dc = pc.createDataChannel(label, { negotiated: true, id, ordered: true });
       dc.binaryType = 'arraybuffer';
@@ -256,11 +267,13 @@ export class Session {
       else if (!this.display.push(e.data)) this.resync(pc);
     };
     display.onopen = () => {
-      if (pc === this.pc) this.setState('connected');
+      if (pc === this.pc) this.showDesktop();
     };
     display.onclose = () => this.peerLost(pc);
     // The protocol sends control messages as text; take binary UTF-8 JSON too.
-    control.onmessage = (e) => this.onControl(e.data instanceof ArrayBuffer ? utf8(e.data) : e.data);
+    control.onmessage = (e) => {
+      if (pc === this.pc) this.onControl(e.data instanceof ArrayBuffer ? utf8(e.data) : e.data);
+    };
     pc.onicecandidate = (e) => {
       if (pc === this.pc && e.candidate) this.signal(candidateSignal(e.candidate.toJSON()));
     };
@@ -360,12 +373,37 @@ export class Session {
       case 'presence':
         this.onPresence(m);
         break;
+      case 'desktop':
+        this.onDesktop(m);
+        break;
+      case 'clipboard':
+        if (this.readOnly) break; // the relay sends none to read-only participants
+        if (m.text !== undefined && typeof m.text !== 'string') console.warn('peerdesk: clipboard message without text skipped');
+        else this.handlers.onClipboard?.(m.text ?? '');
+        break;
       case 'error':
-        this.notice(`${m.message || m.code || 'error'}`);
+        // Input while the desktop is away: the state already says so, once.
+        if (m.code !== 'desktop-unavailable') this.notice(`${m.message || m.code || 'error'}`);
         break;
       default:
         console.warn('peerdesk: unknown control message', m.type);
     }
+  }
+
+  onDesktop(m) {
+    if (m.state !== 'available' && m.state !== 'unavailable') {
+      console.warn('peerdesk: desktop message skipped: state', m.state);
+      return;
+    }
+    const message = typeof m.message === 'string' ? m.message : '';
+    this.desktop = { available: m.state === 'available', message };
+    if (this.channels.display?.readyState === 'open') this.showDesktop();
+  }
+
+  // The peer connection's display channel is open: the state is the desktop's.
+  showDesktop() {
+    if (this.desktop.available) this.setState('connected');
+    else this.setState('host-unavailable', this.desktop.message);
   }
 
   onPresence(m) {
