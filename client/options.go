@@ -23,6 +23,7 @@ type options struct {
 	httpClient *http.Client
 	countOnly  bool
 	cookie     string
+	relayOnly  bool
 }
 
 // WithLogger sets the logger; pion's own logs go to it too unless the SettingEngine given
@@ -61,6 +62,12 @@ func WithoutImageDecoding() Option {
 	return func(o *options) { o.countOnly = true }
 }
 
+// WithRelayOnly makes the peer connections use TURN relay candidates only
+// (iceTransportPolicy "relay"), as a participant behind a restrictive firewall would.
+func WithRelayOnly() Option {
+	return func(o *options) { o.relayOnly = true }
+}
+
 func buildOptions(opts []Option) options {
 	o := options{log: zerolog.Nop(), httpClient: http.DefaultClient}
 	for _, opt := range opts {
@@ -80,6 +87,14 @@ func (o *options) settingEngine() webrtc.SettingEngine {
 		se.LoggerFactory = pionlog.Factory{Log: o.log}
 	}
 	return se
+}
+
+// transportPolicy returns the ICE transport policy of the peer connections.
+func (o *options) transportPolicy() webrtc.ICETransportPolicy {
+	if o.relayOnly {
+		return webrtc.ICETransportPolicyRelay
+	}
+	return webrtc.ICETransportPolicyAll
 }
 
 // transport returns the HTTP transport whose dial settings the WebSocket dialer borrows.

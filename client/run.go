@@ -23,9 +23,7 @@ func (s *Session) run() error {
 	if m.Type != proto.TypeHello {
 		return fmt.Errorf("%w: first message is %q, not hello", ErrProtocol, m.Type)
 	}
-	for _, is := range m.ICEServers {
-		s.iceServers = append(s.iceServers, webrtc.ICEServer{URLs: is.URLs, Username: is.Username, Credential: is.Credential})
-	}
+	s.iceServers = toWebRTCServers(m.ICEServers)
 	ev := s.log.Debug().Bool("readOnly", m.ReadOnly).Int("iceServers", len(m.ICEServers))
 	if m.Identity != nil {
 		ev = ev.Str("name", m.Identity.Name).Str("role", m.Identity.Role)
@@ -69,6 +67,8 @@ func (s *Session) handle(m proto.Message) error {
 		if p := s.currentPeer(); p != nil {
 			p.addCandidate(*m.Candidate)
 		}
+	case proto.TypeICEServers:
+		s.updateICEServers(m.ICEServers)
 	case proto.TypeError:
 		s.log.Warn().Str("code", m.Code).Str("reason", m.Message).Msg("signaling error")
 		s.events.push(wire.Control{Type: wire.ControlError, Code: m.Code, Message: m.Message})
@@ -86,7 +86,7 @@ func (s *Session) currentPeer() *peer {
 
 // openPeer makes a peer connection with the three negotiated channels and offers it.
 func (s *Session) openPeer() error {
-	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.iceServers})
+	pc, err := s.api.NewPeerConnection(s.rtcConfig())
 	if err != nil {
 		return fmt.Errorf("client: new peer connection: %w", err)
 	}
@@ -232,6 +232,11 @@ func (s *Session) handleControl(b []byte) {
 		s.mu.Unlock()
 	case wire.ControlError:
 		s.log.Warn().Str("code", c.Code).Str("reason", c.Message).Msg("relay error")
+	case wire.ControlPresence:
+		if err := s.setRoster(c); err != nil {
+			s.sampled.Warn().Err(err).Msg("control: presence dropped")
+			return
+		}
 	}
 	s.events.push(c)
 }

@@ -34,12 +34,16 @@ type Session struct {
 
 	// Used by the run goroutine only.
 	iceServers []webrtc.ICEServer
+	policy     webrtc.ICETransportPolicy
 	offers     int
 
 	mu      sync.Mutex
 	peer    *peer // nil while the host is unavailable
 	welcome wire.Control
 	hello   proto.Message
+	roster  Roster // never modified in place: replaced by every presence message
+	// rosterChanged is closed and replaced whenever roster is.
+	rosterChanged chan struct{}
 
 	freezeMu sync.Mutex
 	thaw     chan struct{} // non-nil while frozen; Resume closes it
@@ -92,6 +96,9 @@ func join(ctx context.Context, serverURL string, t target, opts []Option) (*Sess
 		api:     webrtc.NewAPI(webrtc.WithSettingEngine(o.settingEngine())),
 		fb:      newFramebuffer(sampled, o.countOnly),
 		events:  newEventQueue(),
+		policy:  o.transportPolicy(),
+
+		rosterChanged: make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	s.wg.Add(2)
@@ -226,11 +233,10 @@ func (s *Session) WaitCursor(ctx context.Context, cond func(img image.Image, hot
 	}
 }
 
-// Events returns the control messages from the relay (welcome, error, desktop, clipboard...)
-// and the signaling
-// server's error messages (as wire.Control of type "error"). The buffer is bounded: when it is
-// full the oldest event is dropped and counted in Stats. The channel is never closed: select
-// on Done too.
+// Events returns the control messages from the relay (welcome, error, desktop, clipboard,
+// presence...) and the signaling server's error messages (as wire.Control of type "error").
+// The buffer is bounded: when it is full the oldest event is dropped and counted in Stats
+// (Roster always has the last presence). The channel is never closed: select on Done too.
 func (s *Session) Events() <-chan wire.Control { return s.events.ch }
 
 // Welcome returns the last welcome message received, the zero Control before the first.

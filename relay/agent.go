@@ -105,6 +105,7 @@ type Agent struct {
 	log      zerolog.Logger
 	api      *webrtc.API
 	pipeline *Pipeline
+	presence *presence
 
 	connects     atomic.Uint64
 	inputApplied atomic.Uint64
@@ -123,6 +124,8 @@ type Agent struct {
 
 	mu    sync.Mutex
 	peers map[string]*peer
+	// ice are the ICE servers (with TURN credentials) of the last hello or ice-servers message.
+	ice []webrtc.ICEServer
 	// online is closed and replaced each time the agent is welcomed by the server.
 	online chan struct{}
 }
@@ -136,18 +139,21 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	log := cfg.Logger.With().Str("component", "relay").Logger()
 	se := webrtc.SettingEngine{}
 	if cfg.SettingEngine != nil {
 		se = *cfg.SettingEngine
 	}
 	se.SetSCTPMaxMessageSize(maxSCTPMessage)
 	se.SetSCTPRTOMax(sctpRTOMax)
-	se.LoggerFactory = pionlog.Factory{Log: cfg.Logger.With().Str("component", "relay").Logger()}
+	se.SetICETimeouts(iceDisconnectedTimeout, iceFailedTimeout, iceKeepaliveInterval)
+	se.LoggerFactory = pionlog.Factory{Log: log}
 	return &Agent{
 		cfg:      cfg,
-		log:      cfg.Logger.With().Str("component", "relay").Logger(),
+		log:      log,
 		api:      webrtc.NewAPI(webrtc.WithSettingEngine(se)),
 		pipeline: p,
+		presence: newPresence(log, presenceInterval),
 		peers:    make(map[string]*peer),
 		online:   make(chan struct{}),
 	}, nil
@@ -157,6 +163,16 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 // (a peer whose socket buffer overflowed) freeze that peer's display for up to a minute; an
 // interactive desktop would rather retransmit sooner.
 const sctpRTOMax = 3 * time.Second
+
+// ICE timeouts: a peer whose connection went silent (no leave, only a dead network) is
+// disconnected after iceDisconnectedTimeout of silence and failed, and so no longer present,
+// iceFailedTimeout later (pion counts one after the other: about 12 s in all); keepalives every iceKeepaliveInterval keep a live idle peer from looking
+// dead.
+const (
+	iceDisconnectedTimeout = 4 * time.Second
+	iceFailedTimeout       = 8 * time.Second
+	iceKeepaliveInterval   = 2 * time.Second
+)
 
 // maxSCTPMessage caps what a peer may send us in one data-channel message.
 const maxSCTPMessage = 256 * 1024
@@ -296,11 +312,14 @@ func (a *Agent) serve(ctx context.Context) (welcomed bool, err error) {
 				a.log.Info().Int64("connection", m.Connection.ID).Str("name", m.Connection.Name).Msg("connected to signaling server")
 			}
 			welcomed = true
+			a.setICEServers(m.ICEServers)
 			a.connects.Add(1)
 			a.mu.Lock()
 			close(a.online)
 			a.online = make(chan struct{})
 			a.mu.Unlock()
+		case proto.TypeICEServers:
+			a.setICEServers(m.ICEServers)
 		case proto.TypeJoin:
 			a.join(sc, m)
 		case proto.TypeOffer, proto.TypeCandidate:

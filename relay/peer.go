@@ -79,6 +79,7 @@ func (p *peer) offer(sdp string) {
 		oldStream.Close()
 	}
 	if old != nil {
+		p.agent.presence.leave(p.id, old)
 		_ = old.Close()
 	}
 	for _, c := range pending {
@@ -125,10 +126,13 @@ func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
 		}
 		p.sig.send(proto.Message{Type: proto.TypeCandidate, Peer: p.id, Candidate: toProtoCandidate(c.ToJSON())})
 	})
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		p.log.Debug().Str("state", s.String()).Msg("peer connection state")
-	})
 	a := p.agent
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) { // on a goroutine of its own
+		p.log.Debug().Str("state", s.String()).Msg("peer connection state")
+		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
+			a.presence.leave(p.id, pc)
+		}
+	})
 	control.OnOpen(func() {
 		a.evMu.Lock() // no desktop event between the state sent here and the peer's registration
 		defer a.evMu.Unlock()
@@ -147,6 +151,13 @@ func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
 		}
 		if !p.readOnly && a.clipboard != nil {
 			_ = control.SendText(string(a.clipboard))
+		}
+		// Present from now on, unless pc was replaced or closed meanwhile: offer and close
+		// end the presence of the peer connection they drop after the peer's mutex.
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if !p.closed && p.pc == pc {
+			a.presence.join(p.id, pc, ident, p.readOnly, func(b []byte) error { return control.SendText(string(b)) })
 		}
 	})
 	control.OnMessage(func(msg webrtc.DataChannelMessage) {
@@ -284,6 +295,7 @@ func (p *peer) close() {
 	pc, s := p.pc, p.stream
 	p.pc, p.stream, p.control, p.display = nil, nil, nil, nil
 	p.mu.Unlock()
+	p.agent.presence.leave(p.id, pc)
 	if s != nil {
 		s.Close()
 	}

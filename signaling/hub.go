@@ -27,6 +27,7 @@ func newPeerID() PeerID {
 type agent struct {
 	conn store.Connection
 	ws   *wsConn
+	ice  []proto.ICEServer // for its hello
 }
 
 // peer is one participant's WebSocket on a live session.
@@ -39,6 +40,7 @@ type peer struct {
 	identity proto.Identity
 	readOnly bool
 	ws       *wsConn
+	ice      []proto.ICEServer // for its hello
 }
 
 // owner reports whether p is one of its session owner's peers on the connection.
@@ -49,10 +51,9 @@ func (p *peer) owner() bool { return p.identity.Role == proto.RoleOwner }
 // the hub sends while holding its lock, which keeps each agent's view ordered: hello, then
 // a peer's join, then its offer.
 type hub struct {
-	log        zerolog.Logger
-	iceServers []proto.ICEServer
-	grace      time.Duration
-	onEnd      func(SessionID, string) // called without h.mu when a grace timer ended a session
+	log   zerolog.Logger
+	grace time.Duration
+	onEnd func(SessionID, string) // called without h.mu when a grace timer ended a session
 
 	mu       sync.Mutex
 	agents   map[store.ConnectionID]*agent
@@ -63,16 +64,15 @@ type hub struct {
 	timers   sync.WaitGroup            // grace timer callbacks that may still run
 }
 
-func newHub(log zerolog.Logger, iceServers []proto.ICEServer, grace time.Duration, onEnd func(SessionID, string)) *hub {
+func newHub(log zerolog.Logger, grace time.Duration, onEnd func(SessionID, string)) *hub {
 	return &hub{
-		log:        log,
-		iceServers: iceServers,
-		grace:      grace,
-		onEnd:      onEnd,
-		agents:     make(map[store.ConnectionID]*agent),
-		sessions:   make(map[store.ConnectionID]*session),
-		byID:       make(map[SessionID]*session),
-		links:      make(map[store.LinkID]*session),
+		log:      log,
+		grace:    grace,
+		onEnd:    onEnd,
+		agents:   make(map[store.ConnectionID]*agent),
+		sessions: make(map[store.ConnectionID]*session),
+		byID:     make(map[SessionID]*session),
+		links:    make(map[store.LinkID]*session),
 	}
 }
 
@@ -105,6 +105,7 @@ func (h *hub) addAgent(a *agent) {
 	a.ws.send(proto.Message{
 		Type:       proto.TypeHello,
 		Connection: &proto.Connection{ID: int64(id), Name: a.conn.Name},
+		ICEServers: a.ice,
 	}.Encode())
 	if old := h.agents[id]; old != nil {
 		h.log.Info().Int64("connection", int64(id)).Msg("agent replaced")
@@ -196,7 +197,7 @@ func (h *hub) addPeer(p *peer, maxGuests int) bool {
 		Type:       proto.TypeHello,
 		Identity:   &p.identity,
 		ReadOnly:   p.readOnly,
-		ICEServers: h.iceServers,
+		ICEServers: p.ice,
 		Session:    s.info(),
 	}.Encode())
 	if a := h.agents[s.conn.ID]; a != nil {

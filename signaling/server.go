@@ -57,6 +57,12 @@ type Store interface {
 	historyStore
 }
 
+// ICEProvider issues ICE servers with credentials for one identity, and says when the
+// credentials expire (the zero time: never). *turn.Credentials implements it.
+type ICEProvider interface {
+	ICEServers(identity string) ([]proto.ICEServer, time.Time)
+}
+
 // storeTimeout bounds the store calls the server makes on its own, outside a request.
 const storeTimeout = 10 * time.Second
 
@@ -66,8 +72,13 @@ type Config struct {
 	Store Store
 	// Logger receives the server's logs; the zero value discards them.
 	Logger zerolog.Logger
-	// ICEServers are handed to every peer in its hello message.
+	// ICEServers are handed to every peer and agent in its hello message (static STUN/TURN
+	// servers without expiring credentials).
 	ICEServers []proto.ICEServer
+	// ICEProvider, if set, issues every peer and agent ICE servers with short-lived TURN
+	// credentials of their own, in hello after ICEServers, and again in an ice-servers
+	// message at 80% of each credential's lifetime.
+	ICEProvider ICEProvider
 	// SecureCookies sets the Secure flag on the login cookie; set it when serving TLS.
 	SecureCookies bool
 	// AllowedOrigins lists origins ("https://example.com") allowed to open /ws/peer and to
@@ -119,6 +130,8 @@ type Server struct {
 	sessionTTL time.Duration
 	now        func() time.Time
 	static     fs.FS
+	iceStatic  []proto.ICEServer
+	ice        ICEProvider
 	hub        *hub
 	throttle   *throttle
 	handler    http.Handler
@@ -146,6 +159,8 @@ func New(cfg Config) (*Server, error) {
 		sessionTTL: cfg.SessionTTL,
 		now:        cfg.Now,
 		static:     cfg.Static,
+		iceStatic:  cfg.ICEServers,
+		ice:        cfg.ICEProvider,
 		conns:      make(map[*wsConn]struct{}),
 	}
 	if s.sessionTTL == 0 {
@@ -176,7 +191,7 @@ func New(cfg Config) (*Server, error) {
 	if n > 0 {
 		s.log.Info().Int("participants", n).Msg("ended the participants of the previous run")
 	}
-	s.hub = newHub(s.log, cfg.ICEServers, grace, s.recordEnd)
+	s.hub = newHub(s.log, grace, s.recordEnd)
 	s.throttle = newThrottle(s.now)
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,

@@ -35,9 +35,12 @@ func (s *Server) handleAgentWS(w http.ResponseWriter, r *http.Request) {
 	}
 	log := s.log.With().Str("side", "agent").Int64("connection", int64(conn.ID)).Logger()
 	s.serveWS(w, r, log, func(ws *wsConn) {
-		a := &agent{conn: conn, ws: ws}
+		identity := agentICEIdentity(int64(conn.ID))
+		ice, expires := s.iceServers(identity)
+		a := &agent{conn: conn, ws: ws, ice: ice}
 		s.hub.addAgent(a)
 		defer s.hub.removeAgent(a)
+		defer s.refreshICE(ws, identity, expires)()
 		log.Info().Msg("agent connected")
 		ws.serve(func(m proto.Message) *refusal { return s.hub.agentMessage(a, m) })
 		log.Info().Msg("agent disconnected")
@@ -123,6 +126,8 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.L
 	s.serveWS(w, r, log, func(ws *wsConn) {
 		p.ws = ws
 		rec := s.recordJoin(r.Context(), p, remoteIP(r), log)
+		var expires time.Time
+		p.ice, expires = s.iceServers(peerICEIdentity(p.id))
 		if !s.hub.addPeer(p, maxGuests) {
 			log.Info().Msg("peer refused")
 			s.recordLeave(rec, log)
@@ -131,6 +136,7 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.L
 		}
 		defer s.hub.removePeer(p)
 		defer s.recordLeave(rec, log) // before the agent hears of the leave
+		defer s.refreshICE(ws, peerICEIdentity(p.id), expires)()
 		log.Info().Str("role", p.identity.Role).Bool("read_only", p.readOnly).Msg("peer connected")
 		ws.serve(func(m proto.Message) *refusal { return s.hub.peerMessage(p, m) })
 		log.Info().Msg("peer disconnected")

@@ -5,20 +5,22 @@ import (
 	"fmt"
 	"image"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-// xterm starts an xterm at the top left of the desktop running the shell command cmd, and
-// waits until it is mapped.
-func (d *tigerVNC) xterm(cmd string) {
+// xterm starts an xterm of the X geometry geom (columns x rows + position) running the shell
+// command cmd, and waits until it is mapped.
+func (d *tigerVNC) xterm(geom, cmd string) *exec.Cmd {
 	d.t.Helper()
 	needVNCBins(d.t, "xterm", "xdotool")
-	startTestProcess(d.t, nil, "xterm", "-display", d.display, "-geometry", "50x8+0+0", "-bg", "white", "-fg", "black",
+	c := startTestProcess(d.t, nil, "xterm", "-display", d.display, "-geometry", geom, "-bg", "white", "-fg", "black",
 		"-e", "sh", "-c", cmd)
 	d.x("", "xdotool", "search", "--sync", "--onlyvisible", "--class", "xterm")
+	return c
 }
 
 // waitMouse waits until X's pointer is at p.
@@ -39,7 +41,7 @@ func (d *tigerVNC) waitMouse(ctx context.Context, p image.Point) {
 // page; the VNC server killed shows "host desktop unavailable" and, restarted, frames resume
 // without a reload.
 func TestBrowserVNC(t *testing.T) {
-	d := startTigerVNC(t)
+	d := startTigerVNC(t, vncW, vncH)
 	needVNCBins(t, "xterm", "xdotool")
 	h := newVNCHarness(t, d.addr())
 	drv := startDriver(t)
@@ -78,7 +80,7 @@ func TestBrowserVNC(t *testing.T) {
 	// Keys land in an xterm exactly as typed: shifted characters, Tab, Backspace, Enter and
 	// Ctrl+U (which erases the line typed so far).
 	typed := filepath.Join(t.TempDir(), "typed")
-	d.xterm("stty -echo; exec cat > " + typed)
+	d.xterm("50x8+0+0", "stty -echo; exec cat > "+typed)
 	inTerm := image.Pt(60, 40)
 	drv.do(map[string]any{"cmd": "click", "x": inTerm.X, "y": inTerm.Y})
 	d.waitMouse(ctx, inTerm)

@@ -18,6 +18,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var rf relayFlags
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	sf.register(fs, "127.0.0.1:8080")
+	sf.turn.register(fs, "127.0.0.1:0", "", "", "127.0.0.1/32")
 	rf.register(fs, true)
 	if err := parse(fs, args, stderr); err != nil {
 		return err

@@ -45,6 +45,7 @@ type harnessConfig struct {
 	verbose    bool          // log at debug level instead of warn
 	ownerGrace time.Duration // how long a session outlives its owner (default 10 s)
 	noCleanup  bool
+	turn       turnFlags // the TURN server the signaling server hands out (none by default)
 }
 
 // loopbackEngine keeps ICE on loopback, as every test here must (FIELD-NOTES.md).
@@ -96,7 +97,7 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := testLogger(t, cfg.verbose)
-	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin, ownerGrace: cfg.ownerGrace}
+	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin, ownerGrace: cfg.ownerGrace, turn: cfg.turn}
 	st, err := store.Open(ctx, f.dbPath())
 	if err != nil {
 		t.Fatal(err)

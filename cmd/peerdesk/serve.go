@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"peerdesk/signaling"
+	"peerdesk/signaling/turn"
 	"peerdesk/store"
 	"peerdesk/web"
 )
@@ -33,6 +34,7 @@ type serverFlags struct {
 	origins      string
 	logLevel     string
 	ownerGrace   time.Duration
+	turn         turnFlags
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet, listen string) {
@@ -57,6 +59,11 @@ func (f *serverFlags) validate() error {
 	if f.data == "" {
 		return fmt.Errorf("%w: -data is empty", errUsage)
 	}
+	if f.turn.enabled() {
+		if err := f.turn.validate(); err != nil {
+			return err
+		}
+	}
 	if f.ownerGrace < 0 || f.ownerGrace > time.Hour {
 		return fmt.Errorf("%w: -owner-grace %v outside 0-1h", errUsage, f.ownerGrace)
 	}
@@ -69,6 +76,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var f serverFlags
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	f.register(fs, ":8080")
+	f.turn.register(fs, ":3478", ":3478", ":5349", "")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -103,6 +111,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 type server struct {
 	url  string
 	sig  *signaling.Server
+	turn *turn.Server // nil without an embedded TURN server
 	http *http.Server
 	done chan struct{} // closed when the serve loop has returned
 	err  error         // why the serve loop failed; read after done
@@ -125,6 +134,14 @@ func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerol
 			origins = append(origins, o)
 		}
 	}
+	var turnSrv *turn.Server
+	var ice signaling.ICEProvider
+	if f.turn.enabled() {
+		var err error
+		if turnSrv, ice, err = startTURN(ctx, st, &f.turn, log); err != nil {
+			return nil, err
+		}
+	}
 	sig, err := signaling.New(signaling.Config{
 		Store:          st,
 		Logger:         log,
@@ -132,16 +149,19 @@ func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerol
 		SecureCookies:  f.tlsCert != "",
 		AllowedOrigins: origins,
 		OwnerGrace:     f.ownerGrace,
+		ICEProvider:    ice,
 	})
 	if err != nil {
+		closeTURN(turnSrv)
 		return nil, err
 	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", f.listen)
 	if err != nil {
 		_ = sig.Close()
+		closeTURN(turnSrv)
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	s := &server{sig: sig, url: serverURL(ln.Addr(), tlsConfig != nil), done: make(chan struct{})}
+	s := &server{sig: sig, turn: turnSrv, url: serverURL(ln.Addr(), tlsConfig != nil), done: make(chan struct{})}
 	s.http = &http.Server{
 		Handler:           sig.Handler(),
 		TLSConfig:         tlsConfig,
@@ -172,7 +192,11 @@ func (s *server) close() error {
 	errShut := s.http.Shutdown(ctx)
 	errSig := s.sig.Close()
 	<-s.done
-	return errors.Join(s.err, errShut, errSig)
+	var errTURN error
+	if s.turn != nil {
+		errTURN = s.turn.Close()
+	}
+	return errors.Join(s.err, errShut, errSig, errTURN)
 }
 
 // serverURL is the URL a browser on this machine opens for addr.

@@ -31,7 +31,7 @@ import (
 const vncW, vncH = 320, 240
 
 // needVNCBins skips the test if a program is missing, unless CI=true, where it fails.
-func needVNCBins(t *testing.T, bins ...string) {
+func needVNCBins(t testing.TB, bins ...string) {
 	t.Helper()
 	for _, b := range bins {
 		if _, err := exec.LookPath(b); err != nil {
@@ -45,13 +45,15 @@ func needVNCBins(t *testing.T, bins ...string) {
 
 // tigerVNC is an Xtigervnc server that the test may kill and start again on the same port.
 type tigerVNC struct {
-	t       *testing.T
+	t       testing.TB
+	w, h    int // screen size
 	port    int
 	display string
 	cmd     *exec.Cmd
 }
 
-func startTigerVNC(t *testing.T) *tigerVNC {
+// startTigerVNC starts Xtigervnc with a w×h screen on a free port.
+func startTigerVNC(t testing.TB, w, h int) *tigerVNC {
 	t.Helper()
 	needVNCBins(t, "Xtigervnc", "xsetroot", "xclip", "import")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -60,7 +62,7 @@ func startTigerVNC(t *testing.T) *tigerVNC {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
-	d := &tigerVNC{t: t, port: port}
+	d := &tigerVNC{t: t, w: w, h: h, port: port}
 	d.start()
 	return d
 }
@@ -81,7 +83,7 @@ func (d *tigerVNC) start() {
 		}
 		display := ":" + strconv.Itoa(n)
 		cmd := startTestProcess(d.t, []*os.File{w}, "Xtigervnc", display, "-displayfd", "3",
-			"-geometry", fmt.Sprintf("%dx%d", vncW, vncH), "-depth", "24", "-localhost",
+			"-geometry", fmt.Sprintf("%dx%d", d.w, d.h), "-depth", "24", "-localhost",
 			"-rfbport", strconv.Itoa(d.port), "-SecurityTypes", "None", "-AlwaysShared",
 			"-nolisten", "tcp", "-noreset")
 		_ = w.Close()
@@ -103,7 +105,7 @@ func (d *tigerVNC) stop() { stopTestProcess(d.cmd) }
 
 // startTestProcess starts a program owned by the test: it is killed and waited for at cleanup,
 // and its output is logged if the test failed.
-func startTestProcess(t *testing.T, extra []*os.File, name string, args ...string) *exec.Cmd {
+func startTestProcess(t testing.TB, extra []*os.File, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	out, err := os.CreateTemp(t.TempDir(), filepath.Base(name)+"-*.log")
 	if err != nil {
@@ -175,7 +177,7 @@ func (d *tigerVNC) screenshot() *image.RGBA {
 }
 
 // newVNCHarness is newHarness with the agent serving the VNC server at addr.
-func newVNCHarness(t *testing.T, addr string) *harness {
+func newVNCHarness(t testing.TB, addr string) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := testLogger(t, false)
@@ -285,7 +287,7 @@ func isDesktop(state string) func(wire.Control) bool {
 // when the VNC server dies the peers see the desktop unavailable (input is refused), and when it
 // is back the same sessions see it available and new frames.
 func TestVNCDesktop(t *testing.T) {
-	d := startTigerVNC(t)
+	d := startTigerVNC(t, vncW, vncH)
 	h := newVNCHarness(t, d.addr())
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -403,7 +405,7 @@ func waitHostClipboard(ctx context.Context, t *testing.T, d *tigerVNC, want stri
 
 // pollX waits until check, which says what is still wrong, returns ""; X offers no event to
 // await, so it asks again every 50 ms. When ctx ends the test fails with check's last answer.
-func pollX(ctx context.Context, t *testing.T, check func() string) {
+func pollX(ctx context.Context, t testing.TB, check func() string) {
 	t.Helper()
 	for {
 		wrong := check()

@@ -12,6 +12,7 @@ const (
 	ControlError     = "error"
 	ControlDesktop   = "desktop"   // relay → peer: the desktop's State and, when unavailable, why
 	ControlClipboard = "clipboard" // relay → full-access peer: the host clipboard's Text
+	ControlPresence  = "presence"  // relay → peer: the roster (Seq, Participants, Joined, Left)
 )
 
 // Desktop states of a desktop control message.
@@ -38,6 +39,17 @@ type Identity struct {
 	Role string `json:"role"`
 }
 
+// Participant is one identity present on a live session, in a presence message: every
+// connection under one name (all anonymous guests share "Anonymous"), with the strongest role
+// among them and read-only only if all of them are.
+type Participant struct {
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	ReadOnly bool   `json:"readOnly"`
+	// Connections counts the identity's connections; in a left entry, 0 when it is gone.
+	Connections int `json:"connections"`
+}
+
 // Control is a message on the control channel.
 type Control struct {
 	Type     string    `json:"type"`
@@ -50,11 +62,18 @@ type Control struct {
 	Message  string    `json:"message,omitempty"`
 	State    string    `json:"state,omitempty"`
 	Text     string    `json:"text,omitempty"`
+	// Seq, Participants, Joined and Left make a presence message (docs/PROTOCOL.md, 3.1):
+	// Seq ≥ 1, Participants never empty (it holds the receiver), Joined and Left omitted when
+	// empty.
+	Seq          uint64        `json:"seq,omitempty"`
+	Participants []Participant `json:"participants,omitempty"`
+	Joined       []Participant `json:"joined,omitempty"`
+	Left         []Participant `json:"left,omitempty"`
 }
 
 // Encode returns the JSON form of c.
 func (c Control) Encode() []byte {
-	b, _ := json.Marshal(c) // a struct of strings, ints and bools always marshals
+	b, _ := json.Marshal(c) // strings, ints, bools and slices of such structs always marshal
 	return b
 }
 

@@ -41,6 +41,9 @@ const (
 	TypeError     = "error"
 	TypeJoin      = "join"
 	TypeLeave     = "leave"
+	// TypeICEServers carries fresh ICE servers (new TURN credentials) before the previous
+	// ones expire; they apply to the allocations made from then on.
+	TypeICEServers = "ice-servers"
 )
 
 // Host states carried by TypeState.

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"peerdesk/client"
+)
+
+// The real-desktop benchmarks of docs/BENCHMARKS.md: Xtigervnc at 1920x1080 served by the
+// agent's VNC source, with scripted X clients as the workload. Like the others they run a
+// fixed workload whatever b.N is (use -benchtime 1x); they skip when Xtigervnc or an X client
+// they run is missing.
+
+// clockTicks is the unit of utime and stime in /proc/<pid>/stat (USER_HZ, 100 on Linux).
+const clockTicks = 100
+
+// scrollCommand prints numbered lines of text as fast as the xterm takes them.
+const scrollCommand = `exec seq 1000000000 | sed 's/.*/line &: the quick brown fox jumps over the lazy dog, lorem ipsum dolor sit amet &/'`
+
+// vncWorkload starts a workload on the desktop and returns what stops it, and the counter of
+// the changes it made if it counts them (nil otherwise).
+type vncWorkload func(b *testing.B, d *tigerVNC) (changes *atomic.Uint64, stop func())
+
+// BenchmarkVNCScroll: an xterm covering the 1920x1080 screen scrolls text as fast as it
+// renders, with 1 and 8 peers that count the bytes and FRAMEs without decoding them.
+func BenchmarkVNCScroll(b *testing.B) {
+	vncThroughput(b, func(b *testing.B, d *tigerVNC) (*atomic.Uint64, func()) {
+		c := d.xterm("330x90+0+0", scrollCommand)
+		return nil, func() { stopTestProcess(c) }
+	})
+}
+
+// BenchmarkVNCImage: two noisy photographic-like 1920x1080 images (ImageMagick plasma, one
+// with Gaussian noise) replace each other as the root window's background, as fast as
+// ImageMagick's display puts them there, with 1 and 8 non-decoding peers. changes/s is how
+// many full-screen changes X made per second.
+func BenchmarkVNCImage(b *testing.B) {
+	vncThroughput(b, func(b *testing.B, d *tigerVNC) (*atomic.Uint64, func()) {
+		needVNCBins(b, "convert", "display")
+		dir := b.TempDir()
+		imgs := []string{filepath.Join(dir, "a.ppm"), filepath.Join(dir, "b.ppm")}
+		d.x("", "convert", "-seed", "1", "-size", fmt.Sprintf("%dx%d", d.w, d.h), "plasma:fractal", "-depth", "8", imgs[0])
+		d.x("", "convert", "-seed", "2", "-size", fmt.Sprintf("%dx%d", d.w, d.h), "plasma:fractal",
+			"-attenuate", "0.5", "+noise", "Gaussian", "-depth", "8", imgs[1])
+		ctx, cancel := context.WithCancel(context.Background())
+		var shown atomic.Uint64
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				out, err := exec.CommandContext(ctx, "display", "-display", d.display, "-window", "root", imgs[i%2]).CombinedOutput()
+				if err != nil && ctx.Err() == nil {
+					b.Errorf("display: %v: %s", err, out)
+					return
+				}
+				if err == nil {
+					shown.Add(1)
+				}
+			}
+		}()
+		return &shown, func() {
+			cancel()
+			wg.Wait()
+		}
+	})
+}
+
+// vncThroughput runs work on a 1920x1080 Xtigervnc with 1 and then 8 non-decoding peers, and
+// reports what a window of it measured.
+func vncThroughput(b *testing.B, work vncWorkload) {
+	for _, n := range []int{1, 8} {
+		b.Run(fmt.Sprintf("peers=%d", n), func(b *testing.B) {
+			d := startTigerVNC(b, benchW, benchH)
+			h := newVNCHarness(b, d.addr())
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			peers := make([]*client.Session, n)
+			for i := range peers {
+				peers[i] = h.join(ctx, client.WithoutImageDecoding())
+				if err := peers[i].WaitFrames(ctx, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			changes, stop := work(b, d)
+			defer stop()
+			time.Sleep(time.Second) // warm up: the workload gets going, congestion windows open
+			for range b.N {
+				var changes0 uint64
+				if changes != nil {
+					changes0 = changes.Load()
+				}
+				r := measureVNC(b, h, d, peers, fanoutWindow)
+				b.ReportMetric(r.bytesPerPeer/(1<<20), "MiB/s/peer")
+				b.ReportMetric(r.updatesPerPeer, "updates/s/peer")
+				b.ReportMetric(r.desktopUpdates, "desktop-updates/s")
+				b.ReportMetric(r.cpu, "cpu")
+				b.ReportMetric(r.xvncCPU, "xvnc-cpu")
+				if changes != nil {
+					b.ReportMetric(float64(changes.Load()-changes0)/r.seconds, "changes/s")
+				}
+			}
+		})
+	}
+}
+
+// vncResult is what one window of a real-desktop workload measured.
+type vncResult struct {
+	seconds        float64 // the window's length
+	bytesPerPeer   float64 // delivered display bytes per second per peer
+	updatesPerPeer float64 // FRAME messages per second per peer
+	desktopUpdates float64 // VNC updates the pipeline accepted per second
+	cpu            float64 // this process's CPU seconds per second: server, agent and peers
+	xvncCPU        float64 // Xtigervnc's CPU seconds per second
+}
+
+// measureVNC measures peers and the desktop d for window.
+func measureVNC(b *testing.B, h *harness, d *tigerVNC, peers []*client.Session, window time.Duration) vncResult {
+	b.Helper()
+	start := make([]client.Stats, len(peers))
+	for i, p := range peers {
+		start[i] = p.Stats()
+	}
+	p0 := h.agent.Pipeline().Stats()
+	x0, cpu0, t0 := procCPU(b, d.cmd.Process.Pid), cpuSeconds(), time.Now()
+	time.Sleep(window)
+	el := time.Since(t0).Seconds()
+	r := vncResult{
+		seconds: el,
+		cpu:     (cpuSeconds() - cpu0) / el,
+		xvncCPU: (procCPU(b, d.cmd.Process.Pid) - x0) / el,
+	}
+	r.desktopUpdates = float64(h.agent.Pipeline().Stats().Updates-p0.Updates) / el
+	for i, p := range peers {
+		st := p.Stats()
+		if err := p.Err(); err != nil {
+			b.Fatalf("peer %d: %v", i, err)
+		}
+		r.bytesPerPeer += float64(st.Bytes-start[i].Bytes) / el / float64(len(peers))
+		r.updatesPerPeer += float64(st.Frames-start[i].Frames) / el / float64(len(peers))
+	}
+	return r
+}
+
+// procCPU returns the user+system CPU seconds of process pid, from /proc/<pid>/stat.
+func procCPU(tb testing.TB, pid int) float64 {
+	tb.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// The fields after the command name, which is in parentheses and may hold spaces: state is
+	// the first, utime the 12th and stime the 13th.
+	s := string(raw)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		tb.Fatalf("/proc/%d/stat: %q", pid, s)
+	}
+	var ticks float64
+	for _, v := range f[11:13] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			tb.Fatalf("/proc/%d/stat: %v", pid, err)
+		}
+		ticks += float64(n)
+	}
+	return ticks / clockTicks
+}
+
+// BenchmarkVNCDrawToPixel: the root window of a 1920x1080 Xtigervnc changes colour
+// (xsetroot -solid) 50 times; the time from the moment the xsetroot process has exited (it
+// syncs with the X server before exiting, so X has drawn the colour by then) until a decoding
+// peer's framebuffer shows the colour at five points spread over the screen.
+func BenchmarkVNCDrawToPixel(b *testing.B) {
+	d := startTigerVNC(b, benchW, benchH)
+	h := newVNCHarness(b, d.addr())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s := h.join(ctx)
+	points := []image.Point{{100, 100}, {benchW - 100, 100}, {benchW / 2, benchH / 3}, {100, benchH - 100}, {benchW - 100, benchH - 100}}
+	colours := [][3]byte{{0x33, 0x66, 0xcc}, {0xcc, 0x66, 0x33}}
+	var ds []time.Duration
+	for range b.N {
+		for i := range 50 {
+			c := colours[i%2]
+			d.x("", "xsetroot", "-solid", fmt.Sprintf("#%02x%02x%02x", c[0], c[1], c[2]))
+			start := time.Now()
+			err := s.WaitFor(ctx, func(img *image.RGBA) bool {
+				for _, p := range points {
+					if got := img.RGBAAt(p.X, p.Y); [3]byte{got.R, got.G, got.B} != c {
+						return false
+					}
+				}
+				return true
+			})
+			if err != nil {
+				b.Fatalf("the peer never showed colour %x: %v", c, errors.Join(err, s.Err()))
+			}
+			ds = append(ds, time.Since(start))
+		}
+	}
+	b.ReportMetric(ms(percentile(ds, 50)), "p50-ms")
+	b.ReportMetric(ms(percentile(ds, 99)), "p99-ms")
+}

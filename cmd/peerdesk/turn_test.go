@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"peerdesk/client"
+	"peerdesk/relay/demo"
+	"peerdesk/relay/wire"
+	"peerdesk/signaling/turn"
+)
+
+// TestForcedRelayTURN: with the embedded TURN server on loopback (allow-listed), a Go peer
+// allowed relay candidates only receives the desktop and sends input, and its selected
+// candidate pair is a relayed one.
+func TestForcedRelayTURN(t *testing.T) {
+	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}, turn: turnFlags{udp: "127.0.0.1:0", ttl: turn.DefaultTTL, allow: "127.0.0.1/32"}})
+	if h.srv.turn == nil {
+		t.Fatal("no embedded TURN server started")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	se := *loopbackEngine()
+	se.SetRelayAcceptanceMinWait(50 * time.Millisecond) // pion waits 2 s for relay pairs by default
+	start := time.Now()
+	p := h.join(ctx, client.WithSettingEngine(se), client.WithRelayOnly())
+	t.Logf("relay-only join to first frame: %v", time.Since(start))
+	waitHost(ctx, t, p, h.desk)
+
+	pair := p.SelectedCandidatePair()
+	if pair == nil || pair.Local.Typ != webrtc.ICECandidateTypeRelay {
+		t.Fatalf("selected pair %v, want a local relay candidate", pair)
+	}
+	if n := h.srv.turn.Allocations(); n == 0 {
+		t.Fatal("the TURN server holds no allocation")
+	}
+
+	before := h.desk.Snapshot()
+	if err := p.Pointer(100, 120, wire.ButtonLeft); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Pointer(100, 120, 0); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for h.agent.Stats().InputApplied < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("host applied %d of 2 input events", h.agent.Stats().InputApplied)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if diffPixels(before, h.desk.Snapshot()) == 0 {
+		t.Fatal("input did not change the host desktop")
+	}
+	waitHost(ctx, t, p, h.desk)
+}

@@ -1,0 +1,100 @@
+package turn
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/pion/turn/v5"
+)
+
+func TestCredentialsRoundTrip(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c, err := NewCredentials(testSecret, 0, []string{"turn:127.0.0.1:3478?transport=udp"}, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ice, exp := c.ICEServers("peer-a:b")
+	if want := "1800000600:peer-a_b"; ice[0].Username != want || !exp.Equal(now.Add(DefaultTTL)) {
+		t.Fatalf("username %q expiring %v, want %q at +10m", ice[0].Username, exp, want)
+	}
+	if ice[0].Credential != Password([]byte(testSecret), ice[0].Username) {
+		t.Fatal("password is not the HMAC of the username")
+	}
+	for _, bad := range []struct {
+		secret string
+		ttl    time.Duration
+		urls   []string
+	}{
+		{"short", 0, []string{"turn:x"}},
+		{testSecret, time.Second, []string{"turn:x"}},
+		{testSecret, 0, nil},
+		{testSecret, 0, []string{"stun:x"}},
+	} {
+		if _, err := NewCredentials(bad.secret, bad.ttl, bad.urls, nil); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("NewCredentials(%q, %v, %v) = %v, want ErrInvalidConfig", bad.secret, bad.ttl, bad.urls, err)
+		}
+	}
+}
+
+func TestParseUsername(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	at := func(d time.Duration) string { return strconv.FormatInt(now.Add(d).Unix(), 10) }
+	cases := []struct {
+		user         string
+		allowExpired bool
+		want         error
+	}{
+		{at(time.Minute) + ":peer-x", false, nil},
+		{at(-time.Minute) + ":peer-x", false, errExpired},
+		{at(-time.Minute) + ":peer-x", true, nil}, // refreshing an allocation it made
+		{at(24*time.Hour+time.Minute) + ":peer-x", false, errFutureDated},
+		{at(24*time.Hour+time.Minute) + ":peer-x", true, errFutureDated},
+		{"peer-x", false, errMalformed},
+		{at(time.Minute) + ":", false, errMalformed},
+		{at(time.Minute) + ":a:b", false, errMalformed},
+		{"-5:peer-x", false, errMalformed},
+		{"99999999999999999999:peer-x", false, errMalformed},
+	}
+	for _, tc := range cases {
+		if _, err := parseUsername(tc.user, now, DefaultMaxTTL, tc.allowExpired); !errors.Is(err, tc.want) {
+			t.Errorf("parseUsername(%q, %v) = %v, want %v", tc.user, tc.allowExpired, err, tc.want)
+		}
+	}
+}
+
+// TestAllocationQuota: a peer identity gets at most PeerQuota.Allocations relays at once;
+// closing one frees its place.
+func TestAllocationQuota(t *testing.T) {
+	s := startServer(t, "127.0.0.1:0", "127.0.0.1", nil)
+	for range DefaultPeerQuota.Allocations {
+		allocate(t, s, "peer-greedy")
+	}
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	creds, _ := NewCredentials(testSecret, 0, s.URLs(), nil)
+	ice, _ := creds.ICEServers("peer-greedy")
+	c, err := turn.NewClient(&turn.ClientConfig{TURNServerAddr: s.UDPAddr().String(), Username: ice[0].Username, Password: ice[0].Credential, Conn: conn, RTO: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Allocate(); err == nil {
+		t.Fatalf("allocation %d of one identity succeeded", DefaultPeerQuota.Allocations+1)
+	}
+	if n := s.Allocations(); n != DefaultPeerQuota.Allocations {
+		t.Fatalf("%d allocations, want %d", n, DefaultPeerQuota.Allocations)
+	}
+	allocate(t, s, "peer-other")
+	if n := s.Allocations(); n != DefaultPeerQuota.Allocations+1 {
+		t.Fatalf("another identity: %d allocations, want %d", n, DefaultPeerQuota.Allocations+1)
+	}
+}
