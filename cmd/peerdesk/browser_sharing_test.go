@@ -127,14 +127,7 @@ func TestBrowserSharing(t *testing.T) {
 
 // sameNames reports whether v (a JSON array of strings) holds exactly names, in any order.
 func sameNames(v any, names ...string) bool {
-	arr, ok := v.([]any)
-	if !ok || len(arr) != len(names) {
-		return false
-	}
-	got := make([]string, len(arr))
-	for i, a := range arr {
-		got[i] = fmt.Sprint(a)
-	}
+	got := lines(v)
 	slices.Sort(got)
 	slices.Sort(names)
 	return slices.Equal(got, names)
