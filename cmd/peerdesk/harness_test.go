@@ -44,8 +44,10 @@ type harnessConfig struct {
 	pipeline   relay.PipelineConfig
 	verbose    bool          // log at debug level instead of warn
 	ownerGrace time.Duration // how long a session outlives its owner (default 10 s)
-	noCleanup  bool
-	turn       turnFlags // the TURN server the signaling server hands out (none by default)
+	// source, if set, makes the desktop the agent serves instead of the demo (h.desk is nil).
+	source    func(log zerolog.Logger) (relay.Source, error)
+	noCleanup bool
+	turn      turnFlags // the TURN server the signaling server hands out (none by default)
 }
 
 // loopbackEngine keeps ICE on loopback, as every test here must (FIELD-NOTES.md).
@@ -117,17 +119,24 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.demo.Width == 0 {
-		cfg.demo.Width, cfg.demo.Height = 320, 240
+	var src relay.Source
+	var desk *demo.Desktop
+	if cfg.source != nil {
+		src, err = cfg.source(log)
+	} else {
+		if cfg.demo.Width == 0 {
+			cfg.demo.Width, cfg.demo.Height = 320, 240
+		}
+		desk, err = demo.New(cfg.demo)
+		src = desk
 	}
-	desk, err := demo.New(cfg.demo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	agent, err := relay.NewAgent(relay.AgentConfig{
 		ServerURL:     srv.url,
 		Token:         token,
-		Source:        desk,
+		Source:        src,
 		Logger:        log,
 		SettingEngine: loopbackEngine(),
 		Pipeline:      cfg.pipeline,

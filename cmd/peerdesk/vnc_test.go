@@ -18,11 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"peerdesk/client"
 	"peerdesk/relay"
 	"peerdesk/relay/vnc"
 	"peerdesk/relay/wire"
-	"peerdesk/store"
 )
 
 // A real desktop end to end: Xtigervnc (an X server that is its own VNC server) on loopback,
@@ -179,52 +180,9 @@ func (d *tigerVNC) screenshot() *image.RGBA {
 // newVNCHarness is newHarness with the agent serving the VNC server at addr.
 func newVNCHarness(t testing.TB, addr string) *harness {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	log := testLogger(t, false)
-	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin}
-	st, err := store.Open(ctx, f.dbPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateUser(ctx, testAdmin, testPassword, true); err != nil {
-		t.Fatal(err)
-	}
-	token, err := demoToken(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := st.ConnectionByName(ctx, demoConnection)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := startServer(ctx, st, &f, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := vnc.New(vnc.Config{Addr: addr, Logger: log, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent, err := relay.NewAgent(relay.AgentConfig{
-		ServerURL:     srv.url,
-		Token:         token,
-		Source:        src,
-		Logger:        log,
-		SettingEngine: loopbackEngine(),
-		MinBackoff:    20 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, url: srv.url, st: st, srv: srv, agent: agent, connID: int64(c.ID), cancel: cancel, done: make(chan error, 1)}
-	go func() { h.done <- agent.Run(ctx) }()
-	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer wcancel()
-	if err := agent.WaitOnline(wctx); err != nil {
-		t.Fatalf("agent never came online: %v", err)
-	}
-	t.Cleanup(h.close)
-	return h
+	return newHarness(t, harnessConfig{source: func(log zerolog.Logger) (relay.Source, error) {
+		return vnc.New(vnc.Config{Addr: addr, Logger: log, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
+	}})
 }
 
 // waitScreen waits until the peer's framebuffer shows colour c and equals the X server's
