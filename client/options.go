@@ -2,6 +2,7 @@ package client
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
@@ -13,6 +14,11 @@ import (
 // SDP. The protocol's messages are at most wire.MaxMessage; this matches Chrome's limit so
 // that the client looks to the relay like a browser.
 const maxSCTPMessage = 256 * 1024
+
+// sctpRTOMax caps SCTP's retransmission timeout, as the relay does: pion's default of 60 s
+// would leave input sent during a network outage waiting up to a minute after the path is
+// back (an ICE restart keeps the SCTP association).
+const sctpRTOMax = 3 * time.Second
 
 // Option sets an optional knob of Login or Join.
 type Option func(*options)
@@ -82,6 +88,7 @@ func buildOptions(opts []Option) options {
 func (o *options) settingEngine() webrtc.SettingEngine {
 	se := o.se
 	se.SetSCTPMaxMessageSize(maxSCTPMessage)
+	se.SetSCTPRTOMax(sctpRTOMax)
 	se.DetachDataChannels()
 	if se.LoggerFactory == nil {
 		se.LoggerFactory = pionlog.Factory{Log: o.log}

@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
@@ -10,7 +12,8 @@ import (
 	"peerdesk/signaling/proto"
 )
 
-// maxPendingCandidates bounds the remote candidates queued before the answer arrives.
+// maxPendingCandidates bounds the remote candidates queued before the answer arrives, and
+// the local ones held while an offer is made.
 const maxPendingCandidates = 64
 
 // channel is what the client needs of a detached data channel.
@@ -31,6 +34,16 @@ type peer struct {
 	// Used by the session's run goroutine only.
 	remoteSet bool
 	pending   []webrtc.ICECandidateInit
+	// restarts counts the ICE restarts since the connection was last up; nextRestart is when
+	// the next is due (zero when none is).
+	restarts    int
+	nextRestart time.Time
+
+	// candMu guards the local candidates held while an offer is made, and orders their
+	// sending.
+	candMu  sync.Mutex
+	holding bool
+	held    []proto.Message
 
 	// Guarded by Session.mu. The channels are nil until open; their readers start once all
 	// three are, so that a FRAME received means input can be sent too.
@@ -78,6 +91,44 @@ func (p *peer) addCandidate(c proto.Candidate) {
 func (p *peer) addRemote(c webrtc.ICECandidateInit) {
 	if err := p.pc.AddICECandidate(c); err != nil {
 		p.log.Warn().Err(err).Msg("remote candidate refused")
+	}
+}
+
+// holdCandidates holds the local candidates gathered from now on until releaseCandidates.
+func (p *peer) holdCandidates() {
+	p.candMu.Lock()
+	p.holding = true
+	p.candMu.Unlock()
+}
+
+// releaseCandidates sends the held local candidates and stops holding them.
+func (s *Session) releaseCandidates(p *peer) {
+	p.candMu.Lock()
+	defer p.candMu.Unlock()
+	for _, m := range p.held {
+		s.sendCandidate(p, m)
+	}
+	p.holding, p.held = false, nil
+}
+
+// trickle sends a local candidate, or holds it while an offer is being made. It runs on
+// pion's goroutine.
+func (s *Session) trickle(p *peer, m proto.Message) {
+	p.candMu.Lock()
+	defer p.candMu.Unlock()
+	switch {
+	case !p.holding:
+		s.sendCandidate(p, m)
+	case len(p.held) < maxPendingCandidates:
+		p.held = append(p.held, m)
+	default:
+		p.log.Warn().Msg("too many local candidates during an offer: dropping one")
+	}
+}
+
+func (s *Session) sendCandidate(p *peer, m proto.Message) {
+	if err := s.sig.send(p.ctx, m); err != nil {
+		p.log.Debug().Err(err).Msg("candidate not sent")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -12,12 +13,21 @@ import (
 	"peerdesk/signaling/proto"
 )
 
-// run is the session's signaling loop: it reads the server's messages and makes, offers and
-// closes peer connections accordingly. It alone changes s.peer. It returns why the session
-// ended.
+// run is the session's signaling loop: it reads the server's messages and makes, offers,
+// restarts and closes peer connections accordingly. It alone changes s.peer. It returns why
+// the session ended.
 func (s *Session) run() error {
-	m, err := s.sig.read()
-	if err != nil {
+	msgs := make(chan proto.Message)
+	readErr := make(chan error, 1)
+	s.wg.Add(1)
+	go func() { // ends when the WebSocket closes, at the latest once the session ended
+		defer s.wg.Done()
+		readErr <- s.readLoop(msgs)
+	}()
+	var m proto.Message
+	select {
+	case m = <-msgs:
+	case err := <-readErr:
 		return err
 	}
 	if m.Type != proto.TypeHello {
@@ -32,13 +42,37 @@ func (s *Session) run() error {
 	s.mu.Lock()
 	s.hello = m
 	s.mu.Unlock()
+	watchdog := time.NewTimer(time.Hour)
+	watchdog.Stop()
+	defer watchdog.Stop()
+	for {
+		select {
+		case m := <-msgs:
+			if err := s.handle(m); err != nil {
+				return err
+			}
+		case err := <-readErr:
+			return err
+		case <-s.iceChanged:
+		case <-watchdog.C:
+		}
+		if err := s.watchICE(watchdog); err != nil {
+			return err
+		}
+	}
+}
+
+// readLoop hands the server's messages to run, in order, until the WebSocket fails.
+func (s *Session) readLoop(msgs chan<- proto.Message) error {
 	for {
 		m, err := s.sig.read()
 		if err != nil {
 			return err
 		}
-		if err := s.handle(m); err != nil {
-			return err
+		select {
+		case msgs <- m:
+		case <-s.ctx.Done():
+			return context.Cause(s.ctx)
 		}
 	}
 }
@@ -90,9 +124,9 @@ func (s *Session) openPeer() error {
 	if err != nil {
 		return fmt.Errorf("client: new peer connection: %w", err)
 	}
-	s.offers++
+	n := s.peerConns.Add(1)
 	ctx, cancel := context.WithCancel(s.ctx)
-	p := &peer{pc: pc, ctx: ctx, cancel: cancel, log: s.log.With().Int("pc", s.offers).Logger()}
+	p := &peer{pc: pc, ctx: ctx, cancel: cancel, log: s.log.With().Uint64("pc", n).Logger()}
 	s.mu.Lock()
 	s.peer = p // from here on, closePeer (at the latest when run returns) closes pc
 	s.mu.Unlock()
@@ -109,27 +143,37 @@ func (s *Session) openPeer() error {
 		}
 		dc.OnOpen(func() { s.attach(p, dc, id) })
 	}
-	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if err := s.sig.send(p.ctx, localCandidate(c)); err != nil {
-			p.log.Debug().Err(err).Msg("candidate not sent")
-		}
-	})
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) { s.trickle(p, localCandidate(c)) })
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		p.log.Debug().Stringer("state", st).Msg("peer connection state")
 	})
+	pc.OnICEConnectionStateChange(func(st webrtc.ICEConnectionState) {
+		p.log.Debug().Stringer("state", st).Msg("ICE connection state")
+		select { // run's watchICE reads the state itself: one pending wake-up is enough
+		case s.iceChanged <- struct{}{}:
+		default:
+		}
+	})
+	return s.offer(p, nil)
+}
 
-	offer, err := pc.CreateOffer(nil)
+// offer makes an offer on p (with opts, e.g. an ICE restart) and sends it. Local candidates
+// are held meanwhile and sent after it, so that none overtakes it: pion gathers as soon as
+// SetLocalDescription runs, and for an ICE restart already in CreateOffer. Called by run.
+func (s *Session) offer(p *peer, opts *webrtc.OfferOptions) error {
+	p.holdCandidates()
+	defer s.releaseCandidates(p)
+	offer, err := p.pc.CreateOffer(opts)
 	if err != nil {
 		return fmt.Errorf("client: create offer: %w", err)
 	}
-	// The offer is queued before SetLocalDescription starts gathering, so that no trickled
-	// candidate overtakes it; the answer cannot be handled before this function returns.
 	if err := s.sig.send(s.ctx, proto.Message{Type: proto.TypeOffer, SDP: offer.SDP}); err != nil {
 		return err
 	}
-	if err := pc.SetLocalDescription(offer); err != nil {
+	if err := p.pc.SetLocalDescription(offer); err != nil {
 		return fmt.Errorf("client: set offer: %w", err)
 	}
+	p.remoteSet = false // the agent's candidates wait for its answer
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -35,7 +36,11 @@ type Session struct {
 	// Used by the run goroutine only.
 	iceServers []webrtc.ICEServer
 	policy     webrtc.ICETransportPolicy
-	offers     int
+
+	// iceChanged wakes run when the peer connection's ICE state changed (one slot).
+	iceChanged  chan struct{}
+	peerConns   atomic.Uint64
+	iceRestarts atomic.Uint64
 
 	mu      sync.Mutex
 	peer    *peer // nil while the host is unavailable
@@ -98,6 +103,7 @@ func join(ctx context.Context, serverURL string, t target, opts []Option) (*Sess
 		events:  newEventQueue(),
 		policy:  o.transportPolicy(),
 
+		iceChanged:    make(chan struct{}, 1),
 		rosterChanged: make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
@@ -250,6 +256,8 @@ func (s *Session) Welcome() wire.Control {
 func (s *Session) Stats() Stats {
 	st := s.fb.counters()
 	st.EventsDropped = s.events.dropped.Load()
+	st.PeerConnections = s.peerConns.Load()
+	st.ICERestarts = s.iceRestarts.Load()
 	return st
 }
 

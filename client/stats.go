@@ -9,4 +9,9 @@ type Stats struct {
 	DecodeErrors  uint64 // display messages that could not be decoded or applied
 	Cursors       uint64 // CURSOR messages applied
 	EventsDropped uint64 // events dropped because Events() was not read in time
+	// PeerConnections counts the peer connections made: one per host-available, and one
+	// after ICE restarts failed to bring a connection back.
+	PeerConnections uint64
+	// ICERestarts counts the ICE restart offers sent on an existing peer connection.
+	ICERestarts uint64
 }

@@ -18,6 +18,10 @@ const maxQueuedCandidates = 64
 // badInputInterval is the least time between two bad-input errors sent to one peer.
 const badInputInterval = 200 * time.Millisecond
 
+// restartGrace is how long a peer restarting ICE (it re-offered on its peer connection) stays
+// present while its connection is not back (docs/PROTOCOL.md, 3.1 presence).
+const restartGrace = 30 * time.Second
+
 // peer is one participant's WebRTC connection to the agent. The server vouched for its
 // identity and read-only flag in the join message; the agent trusts nothing the peer says.
 type peer struct {
@@ -36,6 +40,10 @@ type peer struct {
 	stream     *PeerStream
 	pending    []webrtc.ICECandidateInit
 	lastBadMsg time.Time
+	// restartAt is when the ICE restart under way began (zero when none); restartTimer ends
+	// the peer's presence if the connection is not back restartGrace later.
+	restartAt    time.Time
+	restartTimer *time.Timer
 }
 
 func newPeer(a *Agent, sig *sigConn, id string, ident proto.Identity, readOnly bool) *peer {
@@ -49,8 +57,14 @@ func newPeer(a *Agent, sig *sigConn, id string, ident proto.Identity, readOnly b
 	}
 }
 
-// offer answers a peer's offer with a fresh peer connection, replacing any previous one.
+// offer answers a peer's offer: on the current peer connection when the peer re-offered on
+// the connection it has (an ICE restart, say), else with a fresh peer connection that
+// replaces any previous one.
 func (p *peer) offer(sdp string) {
+	if pc := p.renegotiable(sdp); pc != nil {
+		p.renegotiate(pc, sdp)
+		return
+	}
 	pc, err := p.newPeerConnection()
 	if err != nil {
 		p.log.Error().Err(err).Msg("create peer connection")
@@ -74,6 +88,7 @@ func (p *peer) offer(sdp string) {
 	p.pc, p.stream, p.control, p.display = pc, nil, nil, nil
 	pending := p.pending
 	p.pending = nil
+	p.endRestartLocked()
 	p.mu.Unlock()
 	if oldStream != nil {
 		oldStream.Close()
@@ -88,6 +103,119 @@ func (p *peer) offer(sdp string) {
 		}
 	}
 	p.sig.send(proto.Message{Type: proto.TypeAnswer, Peer: p.id, SDP: answer})
+}
+
+// renegotiable returns the current peer connection if sdp is an offer from the same
+// RTCPeerConnection as its remote description (the same o= session id, which JSEP keeps for
+// every offer of a connection) and it is not closed; nil otherwise. A peer that made a new
+// RTCPeerConnection (after host-available, or to resynchronise) has a new session id.
+func (p *peer) renegotiable(sdp string) *webrtc.PeerConnection {
+	p.mu.Lock()
+	pc := p.pc
+	p.mu.Unlock()
+	if pc == nil || pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
+		return nil
+	}
+	cur := pc.RemoteDescription()
+	if cur == nil {
+		return nil
+	}
+	was, err := cur.Unmarshal()
+	if err != nil {
+		return nil
+	}
+	now, err := (&webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}).Unmarshal()
+	if err != nil || now.Origin.SessionID != was.Origin.SessionID {
+		return nil
+	}
+	return pc
+}
+
+// renegotiate answers a re-offer on the peer's current connection pc: its data channels and
+// display stream go on. An ICE restart offer restarts the agent's ICE too; the peer stays
+// present while the restart is under way, for at most restartGrace.
+func (p *peer) renegotiate(pc *webrtc.PeerConnection, sdp string) {
+	answer, err := p.negotiate(pc, sdp)
+	if err != nil {
+		p.log.Warn().Err(err).Msg("refused re-offer")
+		p.sig.send(proto.Message{Type: proto.TypeError, Peer: p.id, Code: proto.CodeBadSDP, Message: "the offer was refused: " + err.Error()})
+		return
+	}
+	p.mu.Lock()
+	if p.closed || p.pc != pc {
+		p.mu.Unlock()
+		return
+	}
+	if p.restartAt.IsZero() {
+		p.restartAt = time.Now()
+		p.restartTimer = time.AfterFunc(restartGrace, func() { p.restartExpired(pc) })
+	}
+	p.mu.Unlock()
+	p.log.Info().Str("state", pc.ConnectionState().String()).Msg("peer re-offered: renegotiated on its connection")
+	p.sig.send(proto.Message{Type: proto.TypeAnswer, Peer: p.id, SDP: answer})
+}
+
+// restartExpired ends the presence of a peer whose ICE restart on pc did not bring the
+// connection back within restartGrace. The peer connection stays: a later restart that
+// succeeds makes the peer present again.
+func (p *peer) restartExpired(pc *webrtc.PeerConnection) {
+	p.mu.Lock()
+	if p.closed || p.pc != pc || p.restartAt.IsZero() {
+		p.mu.Unlock()
+		return
+	}
+	p.endRestartLocked()
+	p.mu.Unlock()
+	if pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
+		return
+	}
+	p.log.Info().Dur("grace", restartGrace).Msg("ICE restart did not succeed in time: peer no longer present")
+	p.agent.presence.leave(p.id, pc)
+}
+
+// restarting reports whether an ICE restart of pc is under way.
+func (p *peer) restarting(pc *webrtc.PeerConnection) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.closed && p.pc == pc && !p.restartAt.IsZero()
+}
+
+// endRestartLocked forgets the ICE restart under way, if any; p.mu is held.
+func (p *peer) endRestartLocked() {
+	if p.restartTimer != nil {
+		p.restartTimer.Stop()
+	}
+	p.restartAt, p.restartTimer = time.Time{}, nil
+}
+
+// connected handles pc reaching connected: an ICE restart under way succeeded, and a peer
+// whose presence ended meanwhile (its restart took longer than restartGrace) is present again.
+func (p *peer) connected(pc *webrtc.PeerConnection) {
+	p.mu.Lock()
+	if p.closed || p.pc != pc {
+		p.mu.Unlock()
+		return
+	}
+	restarted := !p.restartAt.IsZero()
+	p.endRestartLocked()
+	control := p.control
+	p.mu.Unlock()
+	if restarted {
+		p.log.Info().Msg("ICE restart succeeded")
+	}
+	if control != nil && !p.agent.presence.present(p.id, pc) {
+		p.present(pc, control)
+	}
+}
+
+// present makes the peer present through pc, unless pc was replaced or closed meanwhile:
+// offer and close end the presence of the peer connection they drop after the peer's mutex.
+func (p *peer) present(pc *webrtc.PeerConnection, control *webrtc.DataChannel) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed && p.pc == pc {
+		p.agent.presence.join(p.id, pc, p.identity, p.readOnly, func(b []byte) error { return control.SendText(string(b)) })
+	}
 }
 
 func (p *peer) negotiate(pc *webrtc.PeerConnection, sdp string) (string, error) {
@@ -105,7 +233,7 @@ func (p *peer) negotiate(pc *webrtc.PeerConnection, sdp string) (string, error) 
 }
 
 func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
-	pc, err := p.agent.api.NewPeerConnection(webrtc.Configuration{ICEServers: p.agent.cfg.ICEServers})
+	pc, err := p.agent.api.NewPeerConnection(webrtc.Configuration{ICEServers: p.agent.iceServers()})
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +257,12 @@ func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
 	a := p.agent
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) { // on a goroutine of its own
 		p.log.Debug().Str("state", s.String()).Msg("peer connection state")
-		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
+		switch {
+		case s == webrtc.PeerConnectionStateConnected:
+			p.connected(pc)
+		case s == webrtc.PeerConnectionStateFailed && p.restarting(pc):
+			p.log.Info().Msg("peer connection failed during an ICE restart: still present")
+		case s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed:
 			a.presence.leave(p.id, pc)
 		}
 	})
@@ -152,13 +285,7 @@ func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
 		if !p.readOnly && a.clipboard != nil {
 			_ = control.SendText(string(a.clipboard))
 		}
-		// Present from now on, unless pc was replaced or closed meanwhile: offer and close
-		// end the presence of the peer connection they drop after the peer's mutex.
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if !p.closed && p.pc == pc {
-			a.presence.join(p.id, pc, ident, p.readOnly, func(b []byte) error { return control.SendText(string(b)) })
-		}
+		p.present(pc, control)
 	})
 	control.OnMessage(func(msg webrtc.DataChannelMessage) {
 		c, err := wire.DecodeControl(msg.Data)
@@ -294,6 +421,7 @@ func (p *peer) close() {
 	p.closed = true
 	pc, s := p.pc, p.stream
 	p.pc, p.stream, p.control, p.display = nil, nil, nil, nil
+	p.endRestartLocked()
 	p.mu.Unlock()
 	p.agent.presence.leave(p.id, pc)
 	if s != nil {

@@ -75,6 +75,14 @@ func (r *presence) leave(id string, pc *webrtc.PeerConnection) {
 	c.sender.close()
 }
 
+// present reports whether peer id is present through its peer connection pc.
+func (r *presence) present(id string, pc *webrtc.PeerConnection) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.conns[id]
+	return c != nil && c.pc == pc
+}
+
 // changedLocked records a roster change and wakes every sender; r.mu is held.
 func (r *presence) changedLocked() {
 	r.seq++

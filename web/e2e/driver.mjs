@@ -64,6 +64,9 @@
 //                              drawn cursor shape (0x0 for none), whether it shows, and
 //                              the browser pointer's CSS cursor over the canvas; given
 //                              visible, waits until it is so
+//   iceStats                   -> {localType, remoteType, iceState}: the candidate types of the
+//                              selected pair of the page's current peer connection ("host",
+//                              "srflx", "prflx", "relay"); fails while none is selected
 //   close                      close the browser and exit 0 (so does EOF on stdin)
 
 import { writeFile } from 'node:fs/promises';
@@ -146,11 +149,27 @@ function waitState(p, state, timeout) {
   return p.waitForSelector(`#state[data-state="${state}"]`, { state: 'attached', timeout });
 }
 
+// Runs in every page before its scripts: records the peer connections the page makes, for
+// iceStats. The page's RTCPeerConnection behaves as before.
+function trackPeerConnections() {
+  const Native = window.RTCPeerConnection;
+  if (!Native) return;
+  const made = [];
+  Object.defineProperty(window, '__peerConnections', { value: made });
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      made.push(this);
+    }
+  };
+}
+
 async function context(name) {
   if (typeof name !== 'string' || name === '') throw new Error('context must be a name');
   let c = contexts.get(name);
   if (!c) {
     c = await browser.newContext();
+    await c.addInitScript(trackPeerConnections);
     contexts.set(name, c);
   }
   return c;
@@ -701,6 +720,24 @@ const commands = {
         height: Number(d.height),
         hotspot: [Number(d.hotX), Number(d.hotY)],
         pointer: getComputedStyle(document.getElementById('desktop')).cursor,
+      };
+    });
+  },
+
+  async iceStats(cmd) {
+    return page(cmd).evaluate(async () => {
+      const pc = (window.__peerConnections ?? []).findLast((c) => c.connectionState !== 'closed');
+      if (!pc) throw new Error('the page has no open peer connection');
+      const stats = await pc.getStats();
+      let pair = null;
+      for (const r of stats.values()) {
+        if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId);
+      }
+      if (!pair) throw new Error(`no selected candidate pair (ICE ${pc.iceConnectionState})`);
+      return {
+        localType: stats.get(pair.localCandidateId)?.candidateType ?? '',
+        remoteType: stats.get(pair.remoteCandidateId)?.candidateType ?? '',
+        iceState: pc.iceConnectionState,
       };
     });
   },

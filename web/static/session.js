@@ -18,6 +18,26 @@ const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 10000;
 const REOFFER_MS = 2000; // wait before offering again after a peer connection failed
 const MAX_PENDING_CANDIDATES = 100;
+// ICE restart (docs/PROTOCOL.md, section 2): after ICE has been disconnected this long, or at
+// once when it failed, the page re-offers on the same peer connection with fresh ICE
+// credentials, again every RESTART_INTERVAL_MS until it is connected, at most MAX_RESTARTS
+// times (about 30 s) before it makes a new peer connection.
+const DISCONNECTED_GRACE_MS = 2000;
+const RESTART_INTERVAL_MS = 3000;
+const MAX_RESTARTS = 10;
+
+/**
+ * Reports whether the page URL asks for relayed ICE only (`?relay=1`): a diagnostics option
+ * that makes the peer connection use TURN relay candidates only, as behind a restrictive
+ * firewall. Anything else, or no URL, means all candidates.
+ */
+export function relayOnlyRequested(search = globalThis.location?.search ?? '') {
+  try {
+    return new URLSearchParams(search).get('relay') === '1';
+  } catch {
+    return false;
+  }
+}
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -98,11 +118,15 @@ export class Session {
     this.attempt = 0;
     this.reconnectTimer = 0;
     this.reofferTimer = 0;
+    this.restartTimer = 0;
+    this.restarts = 0; // ICE restarts since the connection was last up
+    this.relayOnly = false;
     this.state = '';
   }
 
   /** Opens the signaling WebSocket. */
   start() {
+    this.relayOnly = relayOnlyRequested();
     this.setState('connecting');
     this.connect();
   }
@@ -211,6 +235,9 @@ export class Session {
         this.setState('connecting');
         this.info();
         break;
+      case 'ice-servers':
+        this.onIceServers(m.iceServers);
+        break;
       case 'state':
         this.onHostState(m.state, typeof m.message === 'string' ? m.message : '');
         break;
@@ -225,6 +252,27 @@ export class Session {
         break;
       default:
         console.warn('peerdesk: unknown signaling message', m.type);
+    }
+  }
+
+  // The RTCConfiguration of the peer connections: the server's ICE servers, and relay
+  // candidates only when the page URL asked for it.
+  rtcConfig() {
+    return { iceServers: this.iceServers, iceTransportPolicy: this.relayOnly ? 'relay' : 'all' };
+  }
+
+  // Fresh TURN credentials: for the next peer connection, and for the current one's next
+  // gathering (an ICE restart); allocations already made keep theirs.
+  onIceServers(list) {
+    if (!Array.isArray(list)) {
+      console.warn('peerdesk: ice-servers message without a list skipped');
+      return;
+    }
+    this.iceServers = iceServers(list);
+    try {
+      this.pc?.setConfiguration(this.rtcConfig());
+    } catch (err) {
+      console.warn('peerdesk: fresh ICE servers refused:', err.message);
     }
   }
 
@@ -250,10 +298,8 @@ export class Session {
   async startPeer() {
     this.closePeer();
     this.setState('connecting');
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    const pc = new RTCPeerConnection(this.rtcConfig());
     this.pc = pc;
-    this.remoteSet = false;
-    this.pendingCandidates = [];
     this.desktop = { available: true, message: '' }; // until the relay says otherwise
     for (const { label, id } of CHANNELS) {
       const dc = pc.createDataChannel(label, { negotiated: true, id, ordered: true });
@@ -277,11 +323,17 @@ export class Session {
     pc.onicecandidate = (e) => {
       if (pc === this.pc && e.candidate) this.signal(candidateSignal(e.candidate.toJSON()));
     };
-    pc.onconnectionstatechange = () => {
-      if (pc.connectionState === 'failed') this.peerLost(pc);
-    };
+    pc.oniceconnectionstatechange = () => this.watchIce(pc);
+    await this.offer(pc, {});
+  }
+
+  // Makes an offer on pc (options: {iceRestart: true} for a restart) and sends it; the
+  // relay's candidates wait for its answer.
+  async offer(pc, options) {
+    this.remoteSet = false;
+    this.pendingCandidates = [];
     try {
-      const offer = await pc.createOffer();
+      const offer = await pc.createOffer(options);
       if (pc !== this.pc) return;
       await pc.setLocalDescription(offer);
       if (pc !== this.pc) return;
@@ -289,6 +341,49 @@ export class Session {
     } catch (err) {
       if (pc === this.pc) this.notice(`cannot make an offer: ${err.message}`);
     }
+  }
+
+  // The path to the relay broke or came back: restart ICE once it has been disconnected for
+  // DISCONNECTED_GRACE_MS, or at once when it failed; the data channels, and so the session,
+  // survive the outage.
+  watchIce(pc) {
+    if (pc !== this.pc) return;
+    switch (pc.iceConnectionState) {
+      case 'connected':
+      case 'completed':
+        clearTimeout(this.restartTimer);
+        this.restartTimer = 0;
+        if (this.restarts > 0) console.info('peerdesk: ICE restart succeeded');
+        this.restarts = 0;
+        if (this.channels.display?.readyState === 'open') this.showDesktop();
+        break;
+      case 'disconnected':
+        if (!this.restartTimer) this.restartTimer = setTimeout(() => this.restartIce(pc), DISCONNECTED_GRACE_MS);
+        break;
+      case 'failed':
+        if (this.restarts === 0) {
+          clearTimeout(this.restartTimer);
+          this.restartIce(pc);
+        }
+        break;
+    }
+  }
+
+  // Offers an ICE restart on pc, then again every RESTART_INTERVAL_MS while it is not
+  // connected; after MAX_RESTARTS it gives the peer connection up for a new one.
+  restartIce(pc) {
+    this.restartTimer = 0;
+    if (pc !== this.pc || pc.iceConnectionState === 'connected' || pc.iceConnectionState === 'completed') return;
+    if (this.restarts >= MAX_RESTARTS) {
+      this.peerLost(pc);
+      return;
+    }
+    this.restarts++;
+    this.restartTimer = setTimeout(() => this.restartIce(pc), RESTART_INTERVAL_MS);
+    this.setState('connecting');
+    if (pc.signalingState !== 'stable') return; // the previous offer has no answer yet
+    console.info(`peerdesk: restarting ICE (attempt ${this.restarts})`);
+    this.offer(pc, { iceRestart: true });
   }
 
   // The page applies display messages slower than they come, and the data channel cannot slow
@@ -315,6 +410,9 @@ export class Session {
 
   closePeer() {
     clearTimeout(this.reofferTimer);
+    clearTimeout(this.restartTimer);
+    this.restartTimer = 0;
+    this.restarts = 0;
     const pc = this.pc;
     if (!pc) return;
     this.pc = null;

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"image"
+	"testing"
+	"time"
+
+	"peerdesk/relay/demo"
+	"peerdesk/signaling/turn"
+)
+
+// TestBrowserTURNRelayOnly: real Chromium with the page's diagnostics option ?relay=1
+// (iceTransportPolicy "relay"), against the embedded TURN server on loopback (allow-listed),
+// shows the host's desktop, its selected candidate pair is a relayed one, and its click
+// changes the host.
+func TestBrowserTURNRelayOnly(t *testing.T) {
+	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}, turn: turnFlags{udp: "127.0.0.1:0", ttl: turn.DefaultTTL, allow: "127.0.0.1/32"}})
+	if h.srv.turn == nil {
+		t.Fatal("no embedded TURN server started")
+	}
+	d := startDriver(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	d.do(map[string]any{"cmd": "open", "url": h.url + "/?relay=1"})
+	d.do(map[string]any{"cmd": "login", "username": testAdmin, "password": testPassword})
+	start := time.Now()
+	r := d.do(map[string]any{"cmd": "openConnection", "name": demoConnection, "timeout": 20000})
+	t.Logf("relay-only page: connected with a frame %v after opening the connection", time.Since(start).Round(time.Millisecond))
+	if r["state"] != "connected" {
+		t.Fatalf("session view: %v", r)
+	}
+	click := image.Pt(100, 120)
+	pts := samplePoints(320, 240, click.X, click.Y)
+	d.waitCanvasMatches(ctx, pts, h.desk.Snapshot)
+
+	st := d.do(map[string]any{"cmd": "iceStats"})
+	if st["localType"] != "relay" {
+		t.Fatalf("selected pair %v, want a local relay candidate", st)
+	}
+	if n := h.srv.turn.Allocations(); n == 0 {
+		t.Fatal("the TURN server holds no allocation")
+	}
+
+	before := h.desk.Snapshot()
+	applied := h.agent.Stats().InputApplied
+	d.do(map[string]any{"cmd": "click", "x": click.X, "y": click.Y})
+	waitApplied(ctx, t, h, applied+2)
+	changed := changedBounds(before, h.desk.Snapshot())
+	if changed.Empty() || !click.In(changed.Inset(-8)) {
+		t.Fatalf("click at %v changed host pixels in %v", click, changed)
+	}
+	d.waitCanvasMatches(ctx, append(pts, changed.Min, changed.Max.Sub(image.Pt(1, 1))), h.desk.Snapshot)
+}

@@ -1,0 +1,300 @@
+package relay
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/gorilla/websocket"
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+	"github.com/rs/zerolog"
+
+	"peerdesk/relay/demo"
+	"peerdesk/relay/wire"
+	"peerdesk/signaling/proto"
+)
+
+const testPeer = "p1"
+
+// loopbackSettings keeps ICE on loopback.
+func loopbackSettings() *webrtc.SettingEngine {
+	se := &webrtc.SettingEngine{}
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return se
+}
+
+// fakeServer plays the signaling server for one agent: hello, a join of testPeer, then it
+// passes the test's offers and candidates to the agent and the agent's answers and
+// candidates back.
+type fakeServer struct {
+	t       *testing.T
+	srv     *httptest.Server
+	conn    chan *websocket.Conn
+	answers chan string
+	ws      *websocket.Conn
+	wmu     sync.Mutex
+
+	mu sync.Mutex
+	pc *webrtc.PeerConnection // the test's current peer connection, gets the agent's candidates
+}
+
+func newFakeServer(t *testing.T) *fakeServer {
+	f := &fakeServer{t: t, conn: make(chan *websocket.Conn, 1), answers: make(chan string, 4)}
+	up := websocket.Upgrader{}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		f.conn <- c
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// serve takes the agent's connection, welcomes it, announces testPeer and reads its frames
+// until the connection closes.
+func (f *fakeServer) serve(ctx context.Context) {
+	select {
+	case f.ws = <-f.conn:
+	case <-ctx.Done():
+		f.t.Fatal("the agent never connected")
+	}
+	f.t.Cleanup(func() { _ = f.ws.Close() })
+	f.send(proto.Message{Type: proto.TypeHello, Connection: &proto.Connection{ID: 1, Name: "test"}})
+	f.send(proto.Message{Type: proto.TypeJoin, Peer: testPeer, Identity: &proto.Identity{Name: "alice", Role: proto.RoleOwner}})
+	go func() {
+		for {
+			_, b, err := f.ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			m, err := proto.Decode(b)
+			if err != nil {
+				continue
+			}
+			switch m.Type {
+			case proto.TypeAnswer:
+				f.answers <- m.SDP
+			case proto.TypeCandidate:
+				f.mu.Lock()
+				pc := f.pc
+				f.mu.Unlock()
+				c := m.Candidate
+				if pc != nil && c.Candidate != "" {
+					_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex})
+				}
+			}
+		}
+	}()
+}
+
+func (f *fakeServer) send(m proto.Message) {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	if err := f.ws.WriteMessage(websocket.TextMessage, m.Encode()); err != nil {
+		f.t.Errorf("to the agent: %v", err)
+	}
+}
+
+// testPC is the test's side of one peer connection with the three channels.
+type testPC struct {
+	pc                      *webrtc.PeerConnection
+	control, display, input *webrtc.DataChannel
+	welcomes, frames        chan struct{}
+}
+
+func newTestPC(t *testing.T, f *fakeServer) *testPC {
+	api := webrtc.NewAPI(webrtc.WithSettingEngine(*loopbackSettings()))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	tp := &testPC{pc: pc, welcomes: make(chan struct{}, 16), frames: make(chan struct{}, 1024)}
+	yes := true
+	for i, label := range []string{wire.ControlLabel, wire.DisplayLabel, wire.InputLabel} {
+		id := uint16(i)
+		dc, err := pc.CreateDataChannel(label, &webrtc.DataChannelInit{Negotiated: &yes, ID: &id, Ordered: &yes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch id {
+		case wire.ControlID:
+			tp.control = dc
+		case wire.DisplayID:
+			tp.display = dc
+		default:
+			tp.input = dc
+		}
+	}
+	tp.control.OnMessage(func(m webrtc.DataChannelMessage) {
+		if c, err := wire.DecodeControl(m.Data); err == nil && c.Type == wire.ControlWelcome {
+			tp.welcomes <- struct{}{}
+		}
+	})
+	tp.display.OnMessage(func(m webrtc.DataChannelMessage) {
+		if len(m.Data) > 0 && m.Data[0] == wire.MsgFrame {
+			select {
+			case tp.frames <- struct{}{}:
+			default:
+			}
+		}
+	})
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c != nil {
+			f.send(proto.Message{Type: proto.TypeCandidate, Peer: testPeer, Candidate: toProtoCandidate(c.ToJSON())})
+		}
+	})
+	f.mu.Lock()
+	f.pc = pc
+	f.mu.Unlock()
+	return tp
+}
+
+// negotiate offers (an ICE restart if restart) and applies the agent's answer.
+func (tp *testPC) negotiate(ctx context.Context, t *testing.T, f *fakeServer, restart bool) {
+	t.Helper()
+	offer, err := tp.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	f.send(proto.Message{Type: proto.TypeOffer, Peer: testPeer, SDP: offer.SDP})
+	select {
+	case sdp := <-f.answers:
+		if err := tp.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("no answer from the agent")
+	}
+}
+
+func waitSignal(ctx context.Context, t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// drain empties ch.
+func drain(ch chan struct{}) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
+// TestRenegotiateICERestart: an ICE-restart offer from the peer's same RTCPeerConnection is
+// answered on the agent's existing peer connection: the same data channels, display stream
+// and presence go on (no second welcome, input still applies, frames still flow), and the
+// ICE credentials changed. An offer from a new RTCPeerConnection still replaces the agent's.
+func TestRenegotiateICERestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	desk, err := demo.New(demo.Config{Width: 160, Height: 120, Still: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeServer(t)
+	a, err := NewAgent(AgentConfig{ServerURL: f.srv.URL, Token: "t", Source: desk, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel), SettingEngine: loopbackSettings()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx, acancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(actx) }()
+	defer func() {
+		acancel()
+		<-done
+	}()
+	f.serve(ctx)
+
+	tp := newTestPC(t, f)
+	tp.negotiate(ctx, t, f, false)
+	waitSignal(ctx, t, tp.welcomes, "welcome")
+	waitSignal(ctx, t, tp.frames, "a first frame")
+	p := a.peer(testPeer)
+	p.mu.Lock()
+	pc, stream := p.pc, p.stream
+	p.mu.Unlock()
+	if pc == nil || stream == nil {
+		t.Fatal("the agent has no peer connection or display stream")
+	}
+	ufrag := func() string {
+		pair, err := tp.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+		if err != nil || pair == nil {
+			return ""
+		}
+		rp, _ := tp.pc.SCTP().Transport().ICETransport().GetRemoteParameters()
+		return rp.UsernameFragment
+	}
+	before := ufrag()
+
+	connected := make(chan struct{}, 4)
+	tp.pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
+		if s == webrtc.ICEConnectionStateConnected {
+			connected <- struct{}{}
+		}
+	})
+	tp.negotiate(ctx, t, f, true)
+	waitSignal(ctx, t, connected, "ICE connected after the restart")
+	if after := ufrag(); after == before || after == "" {
+		t.Fatalf("the agent's ICE username fragment %q after the restart, %q before: no ICE restart", after, before)
+	}
+	p.mu.Lock()
+	samePC, sameStream := p.pc == pc, p.stream == stream
+	p.mu.Unlock()
+	if !samePC || !sameStream {
+		t.Fatalf("after the restart: same peer connection %v, same display stream %v; want both", samePC, sameStream)
+	}
+	if n := a.Pipeline().Stats().Peers; n != 1 {
+		t.Fatalf("%d display streams after the restart, want 1", n)
+	}
+	if !a.presence.present(testPeer, pc) {
+		t.Fatal("the peer is not present after the restart")
+	}
+
+	// The same channels carry input and frames on.
+	drain(tp.frames)
+	applied := a.Stats().InputApplied
+	for _, b := range [][]byte{wire.EncodePointer(40, 40, wire.ButtonLeft), wire.EncodePointer(40, 40, 0)} {
+		if err := tp.input.Send(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSignal(ctx, t, tp.frames, "a frame after input on the restarted connection")
+	if got := a.Stats().InputApplied; got < applied+2 {
+		t.Fatalf("input applied %d, want %d", got, applied+2)
+	}
+	select {
+	case <-tp.welcomes:
+		t.Fatal("a second welcome: the control channel was reopened")
+	default:
+	}
+
+	// A new RTCPeerConnection (as after host-available) replaces the agent's.
+	tp2 := newTestPC(t, f)
+	tp2.negotiate(ctx, t, f, false)
+	waitSignal(ctx, t, tp2.welcomes, "welcome on the new peer connection")
+	p.mu.Lock()
+	replaced := p.pc != pc
+	p.mu.Unlock()
+	if !replaced {
+		t.Fatal("an offer from a new peer connection did not replace the agent's")
+	}
+}
