@@ -59,27 +59,38 @@ func liveHeap() int64 {
 // Go peer, over loopback (login excluded).
 func BenchmarkJoinFirstFrame(b *testing.B) {
 	h := newHarness(b, harnessConfig{demo: demo.Config{Width: benchW, Height: benchH}})
+	ds := measureJoins(b, h, nil, nil)
+	b.ReportMetric(ms(percentile(ds, 50)), "p50-ms")
+	b.ReportMetric(ms(percentile(ds, 95)), "p95-ms")
+}
+
+// measureJoins times 40 joins per b.N to h's desktop with opts, calling check (if not nil)
+// on each session before closing it.
+func measureJoins(b *testing.B, h *harness, opts []client.Option, check func(*client.Session)) []time.Duration {
+	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cookie, err := client.Login(ctx, h.url, testAdmin, testPassword)
 	if err != nil {
 		b.Fatal(err)
 	}
-	const joins = 40
+	opts = append([]client.Option{client.WithSettingEngine(*loopbackEngine())}, opts...)
 	var ds []time.Duration
 	for range b.N {
-		for range joins {
+		for range 40 {
 			start := time.Now()
-			s, err := client.Join(ctx, h.url, h.connID, cookie, client.WithSettingEngine(*loopbackEngine()))
+			s, err := client.Join(ctx, h.url, h.connID, cookie, opts...)
 			if err != nil {
 				b.Fatal(err)
 			}
 			ds = append(ds, time.Since(start))
+			if check != nil {
+				check(s)
+			}
 			_ = s.Close()
 		}
 	}
-	b.ReportMetric(ms(percentile(ds, 50)), "p50-ms")
-	b.ReportMetric(ms(percentile(ds, 95)), "p95-ms")
+	return ds
 }
 
 // BenchmarkRawPairOpen: the transport's own floor for joining: a pion pair on loopback from
@@ -104,7 +115,15 @@ func BenchmarkInputToPixel(b *testing.B) {
 	h := newHarness(b, harnessConfig{demo: demo.Config{Width: benchW, Height: benchH, Still: true}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	s := h.join(ctx)
+	ds := measureInputToPixel(ctx, b, h.join(ctx))
+	b.ReportMetric(ms(percentile(ds, 50)), "p50-ms")
+	b.ReportMetric(ms(percentile(ds, 99)), "p99-ms")
+}
+
+// measureInputToPixel times 100 presses per b.N on a still demo desktop, each from the input
+// until s's framebuffer shows the painted dot.
+func measureInputToPixel(ctx context.Context, b *testing.B, s *client.Session) []time.Duration {
+	b.Helper()
 	var ds []time.Duration
 	for range b.N {
 		for i := range 100 {
@@ -129,8 +148,7 @@ func BenchmarkInputToPixel(b *testing.B) {
 			}
 		}
 	}
-	b.ReportMetric(ms(percentile(ds, 50)), "p50-ms")
-	b.ReportMetric(ms(percentile(ds, 99)), "p99-ms")
+	return ds
 }
 
 // busyDesktop changes all of a 1920x1080 screen 60 times a second: more than any transport
@@ -143,7 +161,7 @@ func BenchmarkFanout(b *testing.B) {
 		b.Run(fmt.Sprintf("peers=%d", n), func(b *testing.B) {
 			for range b.N {
 				raw := rawFanout(b, n, fanoutWindow)
-				ours := peerdeskFanout(b, n, fanoutWindow)
+				ours := peerdeskFanout(b, harnessConfig{demo: busyDesktop}, n, fanoutWindow, nil)
 				b.ReportMetric(raw.bytesPerPeer/(1<<20), "raw-MiB/s/peer")
 				b.ReportMetric(raw.cpu, "raw-cpu")
 				b.ReportMetric(ours.bytesPerPeer/(1<<20), "MiB/s/peer")
@@ -274,14 +292,20 @@ type fanoutResult struct {
 	cpu               float64 // process CPU seconds per second
 }
 
-func peerdeskFanout(b *testing.B, n int, window time.Duration) fanoutResult {
-	h := newHarness(b, harnessConfig{demo: busyDesktop, noCleanup: true})
+// peerdeskFanout measures n peers joined with opts (each checked by check, if not nil) of the
+// harness cfg for window.
+func peerdeskFanout(b *testing.B, cfg harnessConfig, n int, window time.Duration, check func(*client.Session), opts ...client.Option) fanoutResult {
+	cfg.noCleanup = true
+	h := newHarness(b, cfg)
 	defer h.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	peers := make([]*client.Session, n)
 	for i := range peers {
-		peers[i] = h.join(ctx, client.WithoutImageDecoding())
+		peers[i] = h.join(ctx, append([]client.Option{client.WithoutImageDecoding()}, opts...)...)
+		if check != nil {
+			check(peers[i])
+		}
 	}
 	frames, bytes := make([]uint64, n), make([]uint64, n)
 	for i, p := range peers {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"image"
 	"net"
 	"os/exec"
 	"regexp"
@@ -14,7 +13,6 @@ import (
 
 	"peerdesk/client"
 	"peerdesk/relay/demo"
-	"peerdesk/relay/wire"
 	"peerdesk/signaling/turn"
 )
 
@@ -65,26 +63,7 @@ func BenchmarkTURNJoinFirstFrame(b *testing.B) {
 	for _, p := range benchPaths() {
 		b.Run(p.name, func(b *testing.B) {
 			h := newHarness(b, harnessConfig{demo: demo.Config{Width: benchW, Height: benchH}, turn: benchTURN})
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			cookie, err := client.Login(ctx, h.url, testAdmin, testPassword)
-			if err != nil {
-				b.Fatal(err)
-			}
-			opts := append([]client.Option{client.WithSettingEngine(*loopbackEngine())}, p.opts...)
-			var ds []time.Duration
-			for range b.N {
-				for range 40 {
-					start := time.Now()
-					s, err := client.Join(ctx, h.url, h.connID, cookie, opts...)
-					if err != nil {
-						b.Fatal(err)
-					}
-					ds = append(ds, time.Since(start))
-					checkPath(b, p, s)
-					_ = s.Close()
-				}
-			}
+			ds := measureJoins(b, h, p.opts, func(s *client.Session) { checkPath(b, p, s) })
 			b.ReportMetric(ms(percentile(ds, 50)), "p50-ms")
 			b.ReportMetric(ms(percentile(ds, 95)), "p95-ms")
 		})
@@ -101,30 +80,7 @@ func BenchmarkTURNInputToPixel(b *testing.B) {
 			defer cancel()
 			s := h.join(ctx, p.opts...)
 			checkPath(b, p, s)
-			var ds []time.Duration
-			for range b.N {
-				for i := range 100 {
-					x, y := 200+(i%40)*40, 400+(i/40)*60
-					// Move there first, so that only the press is measured.
-					if err := s.Pointer(x, y, 0); err != nil {
-						b.Fatal(err)
-					}
-					if err := s.WaitFor(ctx, func(img *image.RGBA) bool { return img.RGBAAt(x, y) != img.RGBAAt(x+1, y+1) }); err != nil {
-						b.Fatal(err)
-					}
-					start := time.Now()
-					if err := s.Pointer(x, y, wire.ButtonLeft); err != nil {
-						b.Fatal(err)
-					}
-					if err := s.WaitFor(ctx, func(img *image.RGBA) bool { return img.RGBAAt(x+1, y+1) == demo.PaintColor }); err != nil {
-						b.Fatal(err)
-					}
-					ds = append(ds, time.Since(start))
-					if err := s.Pointer(x, y, 0); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
+			ds := measureInputToPixel(ctx, b, s)
 			b.ReportMetric(ms(percentile(ds, 50)), "p50-ms")
 			b.ReportMetric(ms(percentile(ds, 99)), "p99-ms")
 		})
@@ -138,41 +94,14 @@ func BenchmarkTURNFanout(b *testing.B) {
 	for _, p := range benchPaths() {
 		b.Run(p.name, func(b *testing.B) {
 			for range b.N {
-				r := pathFanout(b, p, n, fanoutWindow)
+				r := peerdeskFanout(b, harnessConfig{demo: busyDesktop, turn: benchTURN}, n, fanoutWindow,
+					func(s *client.Session) { checkPath(b, p, s) }, p.opts...)
 				b.ReportMetric(r.bytesPerPeer/(1<<20), "MiB/s/peer")
 				b.ReportMetric(r.updatesPerPeer, "updates/s/peer")
 				b.ReportMetric(r.cpu, "cpu")
 			}
 		})
 	}
-}
-
-// pathFanout measures n peers of busyDesktop on path p for window.
-func pathFanout(b *testing.B, p benchPath, n int, window time.Duration) fanoutResult {
-	h := newHarness(b, harnessConfig{demo: busyDesktop, turn: benchTURN, noCleanup: true})
-	defer h.close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	peers := make([]*client.Session, n)
-	for i := range peers {
-		peers[i] = h.join(ctx, append([]client.Option{client.WithoutImageDecoding()}, p.opts...)...)
-		checkPath(b, p, peers[i])
-	}
-	start := make([]client.Stats, n)
-	for i, s := range peers {
-		start[i] = s.Stats()
-	}
-	cpu0, t0 := cpuSeconds(), time.Now()
-	time.Sleep(window)
-	el := time.Since(t0).Seconds()
-	r := fanoutResult{cpu: (cpuSeconds() - cpu0) / el}
-	for i, s := range peers {
-		st := s.Stats()
-		r.bytesPerPeer += float64(st.Bytes-start[i].Bytes) / el / float64(n)
-		r.updatesPerPeer += float64(st.Frames-start[i].Frames) / el / float64(n)
-		_ = s.Close()
-	}
-	return r
 }
 
 var (
