@@ -29,21 +29,22 @@ type share struct {
 // unknown, malformed, revoked or expired key or one whose session is no longer live, and
 // other errors for a failing store.
 func (s *Server) lookupShare(ctx context.Context, r *http.Request, key string) (share, error) {
-	addr := clientAddr(r)
-	if s.throttle.blocked(addr) {
+	done, ok := s.throttle.attempt(clientAddr(r))
+	if !ok {
 		return share{}, errThrottled
 	}
 	link, profile, err := s.store.ShareLinkByKey(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
-		s.throttle.miss(addr)
+		done(true)
 		return share{}, errInvalidLink
 	}
 	if err != nil {
+		done(false) // the store failed, not the key
 		return share{}, fmt.Errorf("look up share key %s: %w", keyRef(key), err)
 	}
 	sess := s.hub.session(SessionID(link.SessionID))
+	done(sess == nil)
 	if sess == nil {
-		s.throttle.miss(addr)
 		return share{}, errInvalidLink
 	}
 	return share{link: link, profile: profile, sess: sess}, nil

@@ -25,54 +25,67 @@ type throttle struct {
 	now func() time.Time
 
 	mu        sync.Mutex
-	limiters  map[string]*rate.Limiter
+	budgets   map[string]*budget
 	lastPrune time.Time
 }
 
+// budget is one address's misses: refilled over time, less the attempts under way.
+type budget struct {
+	misses   *rate.Limiter
+	inFlight int // attempts whose keys are being looked up
+}
+
 func newThrottle(now func() time.Time) *throttle {
-	return &throttle{now: now, limiters: make(map[string]*rate.Limiter)}
+	return &throttle{now: now, budgets: make(map[string]*budget)}
 }
 
-// blocked reports whether addr has no miss left.
-func (t *throttle) blocked(addr string) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	l := t.limiters[addr]
-	return l != nil && l.TokensAt(t.now()) < 1
-}
-
-// miss records an invalid share key tried from addr.
-func (t *throttle) miss(addr string) {
+// attempt starts a share attempt from addr, counting it as a possible miss until it is
+// done, so that concurrent attempts from one address cannot all pass before any of them has
+// failed. It reports false if addr has no miss left; otherwise the caller calls done once it
+// knows whether the key was invalid (missed).
+func (t *throttle) attempt(addr string) (done func(missed bool), ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	l := t.limiters[addr]
-	if l == nil {
+	b := t.budgets[addr]
+	if b == nil {
 		t.prune(now)
-		l = rate.NewLimiter(rate.Every(throttleWindow/throttleMisses), throttleMisses)
-		t.limiters[addr] = l
+		b = &budget{misses: rate.NewLimiter(rate.Every(throttleWindow/throttleMisses), throttleMisses)}
+		t.budgets[addr] = b
 	}
-	l.AllowN(now, 1)
+	if b.misses.TokensAt(now)-float64(b.inFlight) < 1 {
+		return nil, false
+	}
+	b.inFlight++
+	return func(missed bool) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		b.inFlight--
+		if missed {
+			b.misses.AllowN(t.now(), 1)
+		}
+	}, true
 }
 
-// prune forgets, at most once a window or when the map is full, the addresses whose budget
-// has refilled: they are as good as new. If the map is still full, an arbitrary address is
-// forgotten. Callers hold t.mu.
+// prune forgets the addresses whose budget has refilled and that have no attempt under way:
+// they are as good as new. It looks for them once a window, or once per refill of one miss
+// while the map is full (not at every new address: a scan of a full map is costly). If the
+// map is still full, arbitrary addresses are forgotten. Callers hold t.mu.
 func (t *throttle) prune(now time.Time) {
-	if now.Sub(t.lastPrune) < throttleWindow && len(t.limiters) < throttleMaxAddrs {
-		return
-	}
-	t.lastPrune = now
-	for addr, l := range t.limiters {
-		if l.TokensAt(now) >= throttleMisses {
-			delete(t.limiters, addr)
+	full := len(t.budgets) >= throttleMaxAddrs
+	if since := now.Sub(t.lastPrune); since >= throttleWindow || full && since >= throttleWindow/throttleMisses {
+		t.lastPrune = now
+		for addr, b := range t.budgets {
+			if b.inFlight == 0 && b.misses.TokensAt(now) >= throttleMisses {
+				delete(t.budgets, addr)
+			}
 		}
 	}
-	for addr := range t.limiters {
-		if len(t.limiters) < throttleMaxAddrs {
+	for addr := range t.budgets {
+		if len(t.budgets) < throttleMaxAddrs {
 			break
 		}
-		delete(t.limiters, addr)
+		delete(t.budgets, addr)
 	}
 }
 
