@@ -46,6 +46,21 @@ func cpuSeconds() float64 {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
+// settle waits (at most 30 s) until the goroutines of earlier benchmarks' peer connections
+// are gone, so that memory they free does not count against the next measurement.
+func settle() {
+	last, same := runtime.NumGoroutine(), 0
+	for deadline := time.Now().Add(30 * time.Second); same < 5 && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		runtime.GC()
+		if n := runtime.NumGoroutine(); n == last {
+			same++
+		} else {
+			last, same = n, 0
+		}
+	}
+}
+
 // liveHeap is the live heap after a full collection.
 func liveHeap() int64 {
 	runtime.GC()
@@ -180,6 +195,7 @@ func BenchmarkFanout(b *testing.B) {
 func BenchmarkIdlePeerMemory(b *testing.B) {
 	const n = 16
 	for range b.N {
+		settle()
 		before := liveHeap()
 		pairs := make([]*rawPair, n)
 		for i := range pairs {
@@ -194,6 +210,7 @@ func BenchmarkIdlePeerMemory(b *testing.B) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		s := h.join(ctx, client.WithoutImageDecoding()) // warm the tile cache
 		_ = s.Close()
+		settle()
 		before = liveHeap()
 		for range n {
 			h.join(ctx, client.WithoutImageDecoding())

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"image/color"
 	"image/draw"
 	"image/png"
 	"math/rand/v2"
@@ -56,7 +57,7 @@ type tigerVNC struct {
 // startTigerVNC starts Xtigervnc with a w×h screen on a free port.
 func startTigerVNC(t testing.TB, w, h int) *tigerVNC {
 	t.Helper()
-	needVNCBins(t, "Xtigervnc", "xsetroot", "xclip", "import")
+	needVNCBins(t, "Xtigervnc", "xsetroot", "xclip", "import", "xrandr")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -347,6 +348,19 @@ func TestVNCDesktop(t *testing.T) {
 	}
 	if st := h.agent.Stats(); !st.DesktopAvailable || st.InputDroppedUnavailable == 0 {
 		t.Fatalf("agent stats %+v", st)
+	}
+
+	// A resize reaches every peer as a full frame at the new size.
+	d.x("", "xrandr", "--fb", "400x300")
+	d.x("", "xsetroot", "-solid", "#66cc33")
+	for _, p := range []*client.Session{owner, guest} {
+		err := p.WaitFor(ctx, func(img *image.RGBA) bool {
+			return img.Rect.Dx() == 400 && img.Rect.Dy() == 300 && img.RGBAAt(390, 290) == color.RGBA{0x66, 0xcc, 0x33, 0xff}
+		})
+		if err != nil {
+			w, h := p.Size()
+			t.Fatalf("after xrandr the peer has %dx%d: %v", w, h, err)
+		}
 	}
 }
 
