@@ -47,13 +47,22 @@ func allocate(t *testing.T, s *Server, identity string) *turn.Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
+	c, _ := allocateOver(t, s, conn, s.UDPAddr().String(), identity)
+	return c
+}
+
+// allocateOver makes a pion TURN client on conn (a UDP socket, or a stream wrapped by
+// turn.NewSTUNConn) talking to the server at addr with a fresh credential for identity, and
+// allocates a relay; it returns the client and the relay socket.
+func allocateOver(t *testing.T, s *Server, conn net.PacketConn, addr, identity string) (*turn.Client, net.PacketConn) {
+	t.Helper()
 	creds, err := NewCredentials(testSecret, 0, s.URLs(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ice, _ := creds.ICEServers(identity)
 	c, err := turn.NewClient(&turn.ClientConfig{
-		STUNServerAddr: s.UDPAddr().String(), TURNServerAddr: s.UDPAddr().String(),
+		STUNServerAddr: addr, TURNServerAddr: addr,
 		Username: ice[0].Username, Password: ice[0].Credential, Conn: conn, RTO: 200 * time.Millisecond,
 		LoggerFactory: pionlog.Factory{Log: zerolog.New(zerolog.NewTestWriter(t))},
 	})
@@ -69,7 +78,7 @@ func allocate(t *testing.T, s *Server, identity string) *turn.Client {
 		t.Fatalf("Allocate: %v", err)
 	}
 	t.Cleanup(func() { _ = relay.Close() })
-	return c
+	return c, relay
 }
 
 // TestDenyListThroughPionClient asks a real pion TURN client for permissions to every
