@@ -34,11 +34,7 @@ func cursorPNG(t *testing.T, w, h int, paint func(x, y int) color.NRGBA) []byte 
 func TestCursorAndClipboard(t *testing.T) {
 	checkLeaks(t)
 	ctx := testContext(t)
-	f := newFakeServer(t, true)
-	joined := joinAsync(ctx, t, f)
-	h := f.nextHost(ctx)
-	h.sendDisplay(wire.EncodeSize(100, 100), wire.EncodeFrame(1))
-	s := awaitJoin(ctx, t, joined)
+	h, s := joinDisplayed(ctx, t, 100, 100)
 	if img, _ := s.Cursor(); img != nil {
 		t.Fatalf("a cursor before any CURSOR: %v", img.Bounds())
 	}

@@ -319,6 +319,17 @@ func joinAsync(ctx context.Context, t *testing.T, f *fakeServer) <-chan *Session
 	return out
 }
 
+// joinDisplayed joins a new fake server whose host sends a w×h display and its first frame,
+// and returns the host and the joined session.
+func joinDisplayed(ctx context.Context, t *testing.T, w, h int) (*fakeHost, *Session) {
+	t.Helper()
+	f := newFakeServer(t, true)
+	joined := joinAsync(ctx, t, f)
+	host := f.nextHost(ctx)
+	host.sendDisplay(wire.EncodeSize(w, h), wire.EncodeFrame(1))
+	return host, awaitJoin(ctx, t, joined)
+}
+
 func awaitJoin(ctx context.Context, t *testing.T, joined <-chan *Session) *Session {
 	t.Helper()
 	select {

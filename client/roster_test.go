@@ -12,11 +12,7 @@ import (
 func TestRosterFollowsPresence(t *testing.T) {
 	checkLeaks(t)
 	ctx := testContext(t)
-	f := newFakeServer(t, true)
-	joined := joinAsync(ctx, t, f)
-	h := f.nextHost(ctx)
-	h.sendDisplay(wire.EncodeSize(8, 8), wire.EncodeFrame(1))
-	s := awaitJoin(ctx, t, joined)
+	h, s := joinDisplayed(ctx, t, 8, 8)
 	if r := s.Roster(); r.Seq != 0 || r.Participants != nil {
 		t.Fatalf("roster before any presence: %+v", r)
 	}

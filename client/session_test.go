@@ -95,11 +95,7 @@ func TestJoinDrawsTiles(t *testing.T) {
 func TestInputReachesHost(t *testing.T) {
 	checkLeaks(t)
 	ctx := testContext(t)
-	f := newFakeServer(t, true)
-	joined := joinAsync(ctx, t, f)
-	h := f.nextHost(ctx)
-	h.sendDisplay(wire.EncodeSize(100, 100), wire.EncodeFrame(1))
-	s := awaitJoin(ctx, t, joined)
+	h, s := joinDisplayed(ctx, t, 100, 100)
 
 	steps := []struct {
 		send func() error
@@ -228,11 +224,7 @@ func TestMalformedDisplayIsCounted(t *testing.T) {
 func TestFreezeBacksUpTheRelay(t *testing.T) {
 	checkLeaks(t)
 	ctx := testContext(t)
-	f := newFakeServer(t, true)
-	joined := joinAsync(ctx, t, f)
-	h := f.nextHost(ctx)
-	h.sendDisplay(wire.EncodeSize(8, 8), wire.EncodeFrame(1))
-	s := awaitJoin(ctx, t, joined)
+	h, s := joinDisplayed(ctx, t, 8, 8)
 
 	s.Freeze()
 	s.Freeze() // idempotent
@@ -318,11 +310,7 @@ func TestEndedSession(t *testing.T) {
 func TestCloseWhileFrozen(t *testing.T) {
 	checkLeaks(t)
 	ctx := testContext(t)
-	f := newFakeServer(t, true)
-	joined := joinAsync(ctx, t, f)
-	h := f.nextHost(ctx)
-	h.sendDisplay(wire.EncodeSize(8, 8), wire.EncodeFrame(1))
-	s := awaitJoin(ctx, t, joined)
+	h, s := joinDisplayed(ctx, t, 8, 8)
 	s.Freeze()
 	h.sendDisplay(wire.EncodeFrame(2), wire.EncodeFrame(3))
 	if err := s.Close(); err != nil {

@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -128,29 +129,14 @@ func (s *Server) handleProfiles(w http.ResponseWriter, r *http.Request) {
 
 // handleCreateProfile adds a profile to a connection.
 func (s *Server) handleCreateProfile(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.requireAdmin(w, r); !ok {
-		return
-	}
-	id, ok := pathID(w, r, "id")
-	if !ok {
-		return
-	}
-	var req profileRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	p, ok := req.profile(w)
-	if !ok {
-		return
-	}
-	p.ConnectionID = store.ConnectionID(id)
-	p, err := s.store.CreateProfile(r.Context(), p)
-	if err != nil {
-		s.writeStoreError(w, "create profile", "name", err)
-		return
-	}
-	s.log.Info().Int64("profile", int64(p.ID)).Int64("connection", id).Msg("sharing profile created")
-	writeJSON(w, http.StatusCreated, newProfileReply(p))
+	s.saveProfile(w, r, "create profile", http.StatusCreated, func(ctx context.Context, id int64, p store.SharingProfile) (store.SharingProfile, error) {
+		p.ConnectionID = store.ConnectionID(id)
+		p, err := s.store.CreateProfile(ctx, p)
+		if err == nil {
+			s.log.Info().Int64("profile", int64(p.ID)).Int64("connection", id).Msg("sharing profile created")
+		}
+		return p, err
+	})
 }
 
 // handleProfile shows a profile to an admin or a user permitted on its connection.
@@ -176,6 +162,21 @@ func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request) {
 
 // handleUpdateProfile replaces a profile's name and options; live guests keep theirs.
 func (s *Server) handleUpdateProfile(w http.ResponseWriter, r *http.Request) {
+	s.saveProfile(w, r, "update profile", http.StatusOK, func(ctx context.Context, id int64, p store.SharingProfile) (store.SharingProfile, error) {
+		p.ID = store.ProfileID(id)
+		p, err := s.store.UpdateProfile(ctx, p)
+		if err == nil {
+			s.log.Info().Int64("profile", id).Msg("sharing profile updated")
+		}
+		return p, err
+	})
+}
+
+// saveProfile serves a profile's creation or update for an admin: it decodes and checks the
+// body, has save store it under the path's id, and answers status with the stored profile, or
+// answers the error (what names the operation in the log of an internal one).
+func (s *Server) saveProfile(w http.ResponseWriter, r *http.Request, what string, status int,
+	save func(ctx context.Context, id int64, p store.SharingProfile) (store.SharingProfile, error)) {
 	if _, ok := s.requireAdmin(w, r); !ok {
 		return
 	}
@@ -191,14 +192,12 @@ func (s *Server) handleUpdateProfile(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p.ID = store.ProfileID(id)
-	p, err := s.store.UpdateProfile(r.Context(), p)
+	p, err := save(r.Context(), id, p)
 	if err != nil {
-		s.writeStoreError(w, "update profile", "name", err)
+		s.writeStoreError(w, what, "name", err)
 		return
 	}
-	s.log.Info().Int64("profile", id).Msg("sharing profile updated")
-	writeJSON(w, http.StatusOK, newProfileReply(p))
+	writeJSON(w, status, newProfileReply(p))
 }
 
 // handleDeleteProfile deletes a profile and its links, disconnecting their peers.

@@ -85,10 +85,7 @@ func measureJoins(b *testing.B, h *harness, opts []client.Option, check func(*cl
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cookie, err := client.Login(ctx, h.url, testAdmin, testPassword)
-	if err != nil {
-		b.Fatal(err)
-	}
+	cookie := h.login(ctx)
 	opts = append([]client.Option{client.WithSettingEngine(*loopbackEngine())}, opts...)
 	var ds []time.Duration
 	for range b.N {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"peerdesk/client"
+	"peerdesk/internal/testproc"
 )
 
 // The real-desktop benchmarks of docs/BENCHMARKS.md: Xtigervnc at 1920x1080 served by the
@@ -38,7 +39,7 @@ type vncWorkload func(b *testing.B, d *tigerVNC) (changes *atomic.Uint64, stop f
 func BenchmarkVNCScroll(b *testing.B) {
 	vncThroughput(b, func(b *testing.B, d *tigerVNC) (*atomic.Uint64, func()) {
 		c := d.xterm("330x90+0+0", scrollCommand)
-		return nil, func() { stopTestProcess(c) }
+		return nil, func() { testproc.Stop(c) }
 	})
 }
 
@@ -48,7 +49,7 @@ func BenchmarkVNCScroll(b *testing.B) {
 // many full-screen changes X made per second.
 func BenchmarkVNCImage(b *testing.B) {
 	vncThroughput(b, func(b *testing.B, d *tigerVNC) (*atomic.Uint64, func()) {
-		needVNCBins(b, "convert", "display")
+		testproc.NeedBins(b, "convert", "display")
 		dir := b.TempDir()
 		imgs := []string{filepath.Join(dir, "a.ppm"), filepath.Join(dir, "b.ppm")}
 		d.x("", "convert", "-seed", "1", "-size", fmt.Sprintf("%dx%d", d.w, d.h), "plasma:fractal", "-depth", "8", imgs[0])

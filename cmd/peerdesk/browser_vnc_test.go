@@ -10,14 +10,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"peerdesk/internal/testproc"
 )
 
 // xterm starts an xterm of the X geometry geom (columns x rows + position) running the shell
 // command cmd, and waits until it is mapped.
 func (d *tigerVNC) xterm(geom, cmd string) *exec.Cmd {
 	d.t.Helper()
-	needVNCBins(d.t, "xterm", "xdotool")
-	c := startTestProcess(d.t, nil, "xterm", "-display", d.display, "-geometry", geom, "-bg", "white", "-fg", "black",
+	testproc.NeedBins(d.t, "xterm", "xdotool")
+	c := testproc.Start(d.t, nil, "xterm", "-display", d.display, "-geometry", geom, "-bg", "white", "-fg", "black",
 		"-e", "sh", "-c", cmd)
 	d.x("", "xdotool", "search", "--sync", "--onlyvisible", "--class", "xterm")
 	return c
@@ -42,7 +44,7 @@ func (d *tigerVNC) waitMouse(ctx context.Context, p image.Point) {
 // without a reload.
 func TestBrowserVNC(t *testing.T) {
 	d := startTigerVNC(t, vncW, vncH)
-	needVNCBins(t, "xterm", "xdotool")
+	testproc.NeedBins(t, "xterm", "xdotool")
 	h := newVNCHarness(t, d.addr())
 	drv := startDriver(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)

@@ -16,7 +16,6 @@ import (
 
 	"peerdesk/client"
 	"peerdesk/relay/demo"
-	"peerdesk/relay/wire"
 	"peerdesk/signaling/turn"
 )
 
@@ -47,34 +46,14 @@ func TestCoturnExternal(t *testing.T) {
 			t.Fatalf("coturn logged no successful allocation:\n%s", got)
 		}
 
-		before := h.desk.Snapshot()
-		if err := p.Pointer(100, 120, wire.ButtonLeft); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Pointer(100, 120, 0); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(10 * time.Second)
-		for h.agent.Stats().InputApplied < 2 {
-			if time.Now().After(deadline) {
-				t.Fatalf("host applied %d of 2 input events", h.agent.Stats().InputApplied)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		if diffPixels(before, h.desk.Snapshot()) == 0 {
-			t.Fatal("input did not change the host desktop")
-		}
-		waitHost(ctx, t, p, h.desk)
+		clickChangesHost(ctx, t, h, p)
 	})
 
 	t.Run("wrong secret", func(t *testing.T) {
 		h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}, turn: externalTURN(t, url, "not-the-coturn-secret-0123456789")})
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		cookie, err := client.Login(ctx, h.url, testAdmin, testPassword)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cookie := h.login(ctx)
 		s, err := client.Join(ctx, h.url, h.connID, cookie, client.WithSettingEngine(relayEngine()),
 			client.WithRelayOnly(), client.WithLogger(testLogger(t, false)))
 		if err == nil {

@@ -16,6 +16,7 @@ import (
 	"peerdesk/client"
 	"peerdesk/relay"
 	"peerdesk/relay/demo"
+	"peerdesk/relay/wire"
 	"peerdesk/store"
 )
 
@@ -177,13 +178,20 @@ func (h *harness) close() {
 	}
 }
 
-// join logs in as the admin and joins the demo connection as a Go peer.
-func (h *harness) join(ctx context.Context, opts ...client.Option) *client.Session {
+// login logs in as the admin and returns the session cookie.
+func (h *harness) login(ctx context.Context) string {
 	h.t.Helper()
 	cookie, err := client.Login(ctx, h.url, testAdmin, testPassword)
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	return cookie
+}
+
+// join logs in as the admin and joins the demo connection as a Go peer.
+func (h *harness) join(ctx context.Context, opts ...client.Option) *client.Session {
+	h.t.Helper()
+	cookie := h.login(ctx)
 	opts = append([]client.Option{client.WithSettingEngine(*loopbackEngine()), client.WithLogger(testLogger(h.t, false))}, opts...)
 	s, err := client.Join(ctx, h.url, h.connID, cookie, opts...)
 	if err != nil {
@@ -208,6 +216,26 @@ func waitHost(ctx context.Context, t testing.TB, s *client.Session, d *demo.Desk
 		}
 		t.Fatalf("peer never matched the host: %v (%d pixels differ)", err, n)
 	}
+}
+
+// clickChangesHost clicks at (100, 120) as p, waits up to 10 s until the host has applied both
+// events and fails unless its desktop changed, then waits until p shows the host's desktop.
+func clickChangesHost(ctx context.Context, t testing.TB, h *harness, p *client.Session) {
+	t.Helper()
+	before := h.desk.Snapshot()
+	if err := p.Pointer(100, 120, wire.ButtonLeft); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Pointer(100, 120, 0); err != nil {
+		t.Fatal(err)
+	}
+	applyCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	waitApplied(applyCtx, t, h, 2)
+	if diffPixels(before, h.desk.Snapshot()) == 0 {
+		t.Fatal("input did not change the host desktop")
+	}
+	waitHost(ctx, t, p, h.desk)
 }
 
 // diffPixels counts the pixels that differ between two images (all of them if sizes differ).

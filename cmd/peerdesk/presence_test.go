@@ -62,10 +62,7 @@ func TestPresenceConvergesUnderConcurrentJoinsAndLeaves(t *testing.T) {
 	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cookie, err := client.Login(ctx, h.url, testAdmin, testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cookie := h.login(ctx)
 	owner := h.join(ctx)
 	if err := owner.WaitRoster(ctx, func(r client.Roster) bool {
 		return slices.Equal(r.Participants, []wire.Participant{{Name: testAdmin, Role: "owner", Connections: 1}})
@@ -182,10 +179,7 @@ func TestPresenceDropsAbruptlyLostPeer(t *testing.T) {
 	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}})
 	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Second)
 	defer cancel()
-	cookie, err := client.Login(ctx, h.url, testAdmin, testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cookie := h.login(ctx)
 	owner := h.join(ctx)
 	_, url := h.shareLink(ctx, cookie, owner, h.newProfile(ctx, cookie, "Watch only", true).ID)
 

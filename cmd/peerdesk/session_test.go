@@ -208,10 +208,7 @@ func TestBadSignaling(t *testing.T) {
 	defer cancel()
 	good := h.join(ctx)
 
-	cookie, err := client.Login(ctx, h.url, testAdmin, testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cookie := h.login(ctx)
 	hdr := http.Header{"Cookie": {"peerdesk_session=" + cookie}}
 	u := strings.Replace(h.url, "http", "ws", 1) + fmt.Sprintf("/ws/peer?connection=%d", h.connID)
 	ws, resp, err := websocket.DefaultDialer.DialContext(ctx, u, hdr)

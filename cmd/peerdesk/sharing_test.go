@@ -118,10 +118,7 @@ func TestReadOnlyLinkIsEnforcedAtRelay(t *testing.T) {
 	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cookie, err := client.Login(ctx, h.url, testAdmin, testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cookie := h.login(ctx)
 	owner := h.join(ctx)
 	if r := owner.Hello().Identity; r == nil || r.Role != "owner" {
 		t.Fatalf("the first participant's identity is %+v, want the owner", r)
@@ -183,10 +180,7 @@ func TestLinkInvalidation(t *testing.T) {
 	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}, ownerGrace: 300 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cookie, err := client.Login(ctx, h.url, testAdmin, testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cookie := h.login(ctx)
 	owner := h.join(ctx)
 	p := h.newProfile(ctx, cookie, "Support", false)
 	id1, url1 := h.shareLink(ctx, cookie, owner, p.ID)
@@ -197,7 +191,7 @@ func TestLinkInvalidation(t *testing.T) {
 	if st := h.api(ctx, http.MethodDelete, fmt.Sprintf("/api/links/%d", id1), cookie, nil, nil); st != http.StatusNoContent {
 		t.Fatalf("revoke: status %d", st)
 	}
-	err = waitEnded(t, g1, 5*time.Second)
+	err := waitEnded(t, g1, 5*time.Second)
 	if !errors.Is(err, client.ErrEnded) || !strings.Contains(err.Error(), "This link was revoked") {
 		t.Fatalf("revoked guest ended with %v", err)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"peerdesk/client"
 	"peerdesk/relay/demo"
-	"peerdesk/relay/wire"
 	"peerdesk/signaling/turn"
 )
 
@@ -38,22 +37,5 @@ func TestForcedRelayTURN(t *testing.T) {
 		t.Fatal("the TURN server holds no allocation")
 	}
 
-	before := h.desk.Snapshot()
-	if err := p.Pointer(100, 120, wire.ButtonLeft); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Pointer(100, 120, 0); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for h.agent.Stats().InputApplied < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("host applied %d of 2 input events", h.agent.Stats().InputApplied)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if diffPixels(before, h.desk.Snapshot()) == 0 {
-		t.Fatal("input did not change the host desktop")
-	}
-	waitHost(ctx, t, p, h.desk)
+	clickChangesHost(ctx, t, h, p)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -9,11 +8,9 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"peerdesk/client"
+	"peerdesk/internal/testproc"
 	"peerdesk/relay"
 	"peerdesk/relay/vnc"
 	"peerdesk/relay/wire"
@@ -31,19 +29,6 @@ import (
 // the agent's VNC source, the signaling server and Go peers.
 
 const vncW, vncH = 320, 240
-
-// needVNCBins skips the test if a program is missing, unless CI=true, where it fails.
-func needVNCBins(t testing.TB, bins ...string) {
-	t.Helper()
-	for _, b := range bins {
-		if _, err := exec.LookPath(b); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is missing (CI=true): run make deps", b)
-			}
-			t.Skipf("%s is missing: install the Makefile's APT_PKGS (make deps) to run this test", b)
-		}
-	}
-}
 
 // tigerVNC is an Xtigervnc server that the test may kill and start again on the same port.
 type tigerVNC struct {
@@ -57,14 +42,8 @@ type tigerVNC struct {
 // startTigerVNC starts Xtigervnc with a w×h screen on a free port.
 func startTigerVNC(t testing.TB, w, h int) *tigerVNC {
 	t.Helper()
-	needVNCBins(t, "Xtigervnc", "xsetroot", "xclip", "import", "xrandr")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	d := &tigerVNC{t: t, w: w, h: h, port: port}
+	testproc.NeedBins(t, "Xtigervnc", "xsetroot", "xclip", "import", "xrandr")
+	d := &tigerVNC{t: t, w: w, h: h, port: testproc.FreePort(t)}
 	d.start()
 	return d
 }
@@ -74,68 +53,12 @@ func (d *tigerVNC) addr() string { return net.JoinHostPort("127.0.0.1", strconv.
 // start starts Xtigervnc on a free display and waits until it accepts X clients.
 func (d *tigerVNC) start() {
 	d.t.Helper()
-	for range 5 {
-		n := 100 + rand.IntN(800)
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
-			continue
-		}
-		r, w, err := os.Pipe()
-		if err != nil {
-			d.t.Fatal(err)
-		}
-		display := ":" + strconv.Itoa(n)
-		cmd := startTestProcess(d.t, []*os.File{w}, "Xtigervnc", display, "-displayfd", "3",
-			"-geometry", fmt.Sprintf("%dx%d", d.w, d.h), "-depth", "24", "-localhost",
-			"-rfbport", strconv.Itoa(d.port), "-SecurityTypes", "None", "-AlwaysShared",
-			"-nolisten", "tcp", "-noreset")
-		_ = w.Close()
-		_ = r.SetReadDeadline(time.Now().Add(20 * time.Second))
-		line, err := bufio.NewReader(r).ReadString('\n') // written when the server is ready
-		_ = r.Close()
-		if err == nil && strings.TrimSpace(line) == strconv.Itoa(n) {
-			d.display, d.cmd = display, cmd
-			return
-		}
-		d.t.Logf("Xtigervnc on %s did not start (%v); trying another display", display, err)
-		stopTestProcess(cmd)
-	}
-	d.t.Fatal("could not start Xtigervnc")
+	d.display, d.cmd = testproc.StartX(d.t, "Xtigervnc", "-geometry", fmt.Sprintf("%dx%d", d.w, d.h), "-depth", "24",
+		"-localhost", "-rfbport", strconv.Itoa(d.port), "-SecurityTypes", "None", "-AlwaysShared", "-nolisten", "tcp", "-noreset")
 }
 
 // stop kills the server: its desktop goes away.
-func (d *tigerVNC) stop() { stopTestProcess(d.cmd) }
-
-// startTestProcess starts a program owned by the test: it is killed and waited for at cleanup,
-// and its output is logged if the test failed.
-func startTestProcess(t testing.TB, extra []*os.File, name string, args ...string) *exec.Cmd {
-	t.Helper()
-	out, err := os.CreateTemp(t.TempDir(), filepath.Base(name)+"-*.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = out, out, extra
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		stopTestProcess(cmd)
-		_ = out.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(out.Name())
-			t.Logf("output of %s %s:\n%s", name, strings.Join(args, " "), b)
-		}
-	})
-	return cmd
-}
-
-// stopTestProcess kills cmd and waits for it; it may be called again.
-func stopTestProcess(cmd *exec.Cmd) {
-	if cmd.ProcessState == nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}
-}
+func (d *tigerVNC) stop() { testproc.Stop(d.cmd) }
 
 // x runs an X client on the desktop with stdin as its input and returns its output. Its
 // output goes through a file, not a pipe: xclip -i leaves a child behind that owns the
@@ -275,10 +198,7 @@ func TestVNCDesktop(t *testing.T) {
 	}
 
 	// A read-only guest.
-	cookie, err := client.Login(ctx, h.url, testAdmin, testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cookie := h.login(ctx)
 	view := h.newProfile(ctx, cookie, "Watch only", true)
 	_, viewURL := h.shareLink(ctx, cookie, owner, view.ID)
 	guest := h.guest(ctx, viewURL)

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"peerdesk/internal/testproc"
 	"peerdesk/relay/wire"
 )
 
@@ -59,8 +60,8 @@ func TestVNCAuthResponse(t *testing.T) {
 // returns its window id once it is mapped.
 func startXterm(t *testing.T, display string, cmd string) string {
 	t.Helper()
-	needBins(t, "xterm", "xdotool")
-	startProcess(t, nil, "xterm", "-display", display, "-geometry", "60x10+0+0", "-bg", "white", "-fg", "black",
+	testproc.NeedBins(t, "xterm", "xdotool")
+	testproc.Start(t, nil, "xterm", "-display", display, "-geometry", "60x10+0+0", "-bg", "white", "-fg", "black",
 		"-e", "sh", "-c", cmd)
 	return strings.Fields(string(xrun(t, display, "xdotool", "search", "--sync", "--onlyvisible", "--class", "xterm")))[0]
 }
@@ -124,7 +125,7 @@ func TestPixels(t *testing.T) {
 // TestVersions runs x11vnc as an RFB 3.3 server with VNC Authentication and as a 3.7 server
 // without.
 func TestVersions(t *testing.T) {
-	needBins(t, "x11vnc")
+	testproc.NeedBins(t, "x11vnc")
 	passwd := filepath.Join(t.TempDir(), "passwd")
 	xrun(t, "", "x11vnc", "-storepasswd", "s3cret!x", passwd)
 	for _, tt := range []struct {
@@ -147,7 +148,7 @@ func TestVersions(t *testing.T) {
 // TestVNCAuth runs TigerVNC with VNC Authentication: the right password shows the desktop,
 // a wrong one ends Run with ErrAuth.
 func TestVNCAuth(t *testing.T) {
-	needBins(t, "vncpasswd")
+	testproc.NeedBins(t, "vncpasswd")
 	passwd := filepath.Join(t.TempDir(), "passwd")
 	cmd := exec.Command("vncpasswd", "-f")
 	cmd.Stdin = strings.NewReader("hunter2\nhunter2\n")
@@ -271,7 +272,7 @@ func TestReconnect(t *testing.T) {
 	xrun(t, d.display, "xsetroot", "-solid", "#aa0000")
 	f.waitColor(image.Pt(5, 5), [3]byte{0xaa, 0, 0})
 
-	stopProcess(d.vnc)
+	testproc.Stop(d.vnc)
 	poll(t, "the client to notice", func() bool {
 		return errors.Is(cl.Input(wire.Input{Type: wire.MsgPointer, X: 1, Y: 1}), ErrUnavailable)
 	})
@@ -296,7 +297,7 @@ func TestResize(t *testing.T) {
 		{"DesktopSize", []int32{encZRLE, encRaw, encDesktopSize}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			needBins(t, "xrandr")
+			testproc.NeedBins(t, "xrandr")
 			display, addr := startTigerVNC(t, "-SecurityTypes", "None")
 			_, f, _ := runClient(t, Config{Addr: addr}, tt.encodings...)
 			xrun(t, display, "xsetroot", "-solid", "#336699")

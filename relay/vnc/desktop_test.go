@@ -1,7 +1,6 @@
 package vnc
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,11 +8,9 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +18,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"peerdesk/internal/testproc"
 )
 
 // The real X and VNC servers the tests run, each on a free display and loopback port.
@@ -29,91 +28,6 @@ const (
 	screenW, screenH = 640, 480
 	waitLimit        = 20 * time.Second
 )
-
-// needBins skips the test if a program is missing, unless CI=true, where it fails.
-func needBins(t *testing.T, bins ...string) {
-	t.Helper()
-	for _, b := range bins {
-		if _, err := exec.LookPath(b); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is missing (CI=true): run make deps", b)
-			}
-			t.Skipf("%s is missing: install the Makefile's APT_PKGS (make deps) to run this test", b)
-		}
-	}
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startProcess starts a program owned by the test: it is killed and waited for at cleanup,
-// and its output is logged if the test failed.
-func startProcess(t *testing.T, extra []*os.File, name string, args ...string) *exec.Cmd {
-	t.Helper()
-	out, err := os.CreateTemp(t.TempDir(), filepath.Base(name)+"-*.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = out, out, extra
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		stopProcess(cmd)
-		_ = out.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(out.Name())
-			t.Logf("output of %s %s:\n%s", name, strings.Join(args, " "), b)
-		}
-	})
-	return cmd
-}
-
-// stopProcess kills cmd and waits for it; it may be called again.
-func stopProcess(cmd *exec.Cmd) {
-	if cmd.ProcessState == nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}
-}
-
-// startX starts the X server bin (Xvfb or Xtigervnc) with args on a free display and returns
-// the display once the server accepts clients.
-func startX(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	for range 5 {
-		n := 100 + rand.IntN(800)
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
-			continue
-		}
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		display := ":" + strconv.Itoa(n)
-		cmd := startProcess(t, []*os.File{w}, bin, append([]string{display, "-displayfd", "3"}, args...)...)
-		_ = w.Close()
-		_ = r.SetReadDeadline(time.Now().Add(waitLimit))
-		line, err := bufio.NewReader(r).ReadString('\n') // written when the server is ready
-		_ = r.Close()
-		if err == nil && strings.TrimSpace(line) == strconv.Itoa(n) {
-			return display
-		}
-		t.Logf("%s on %s did not start (%v); trying another display", bin, display, err)
-		stopProcess(cmd)
-	}
-	t.Fatalf("could not start %s", bin)
-	return ""
-}
 
 // xvfbDesktop is Xvfb with x11vnc serving it.
 type xvfbDesktop struct {
@@ -126,9 +40,10 @@ type xvfbDesktop struct {
 // startXvfb starts Xvfb and x11vnc with the extra x11vnc arguments.
 func startXvfb(t *testing.T, x11vncArgs ...string) *xvfbDesktop {
 	t.Helper()
-	needBins(t, "Xvfb", "x11vnc", "xsetroot", "xdotool", "import")
-	d := &xvfbDesktop{display: startX(t, "Xvfb", "-screen", "0", fmt.Sprintf("%dx%dx24", screenW, screenH), "-nolisten", "tcp", "-noreset")}
-	port := freePort(t)
+	testproc.NeedBins(t, "Xvfb", "x11vnc", "xsetroot", "xdotool", "import")
+	display, _ := testproc.StartX(t, "Xvfb", "-screen", "0", fmt.Sprintf("%dx%dx24", screenW, screenH), "-nolisten", "tcp", "-noreset")
+	d := &xvfbDesktop{display: display}
+	port := testproc.FreePort(t)
 	d.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	d.vncArgs = append([]string{"-display", d.display, "-localhost", "-rfbport", strconv.Itoa(port),
 		"-forever", "-shared", "-noipv6", "-quiet"}, x11vncArgs...)
@@ -139,15 +54,15 @@ func startXvfb(t *testing.T, x11vncArgs ...string) *xvfbDesktop {
 // startVNC (re)starts x11vnc; the client's reconnection finds it once it listens.
 func (d *xvfbDesktop) startVNC(t *testing.T) {
 	t.Helper()
-	d.vnc = startProcess(t, nil, "x11vnc", d.vncArgs...)
+	d.vnc = testproc.Start(t, nil, "x11vnc", d.vncArgs...)
 }
 
 // startTigerVNC starts Xtigervnc, an X server that is its own VNC server.
 func startTigerVNC(t *testing.T, args ...string) (display, addr string) {
 	t.Helper()
-	needBins(t, "Xtigervnc", "xsetroot", "xdotool", "import")
-	port := freePort(t)
-	display = startX(t, "Xtigervnc", append([]string{"-geometry", fmt.Sprintf("%dx%d", screenW, screenH),
+	testproc.NeedBins(t, "Xtigervnc", "xsetroot", "xdotool", "import")
+	port := testproc.FreePort(t)
+	display, _ = testproc.StartX(t, "Xtigervnc", append([]string{"-geometry", fmt.Sprintf("%dx%d", screenW, screenH),
 		"-depth", "24", "-localhost", "-rfbport", strconv.Itoa(port), "-AlwaysShared", "-nolisten", "tcp", "-noreset"}, args...)...)
 	return display, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
