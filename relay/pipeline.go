@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -240,10 +241,20 @@ func copyRow(dst, src []byte) bool {
 	if bytes.Equal(dst, src) {
 		return false
 	}
+	// Two pixels at a time, alpha forced to 0xff: RGBA bytes read little-endian put alpha in
+	// each pixel's top byte.
+	const opaque2, opaque1 = 0xff000000ff000000, 0xff000000
 	var changed bool
-	for i := 0; i+3 < len(src); i += 4 {
-		if dst[i] != src[i] || dst[i+1] != src[i+1] || dst[i+2] != src[i+2] || dst[i+3] != 0xff {
-			dst[i], dst[i+1], dst[i+2], dst[i+3] = src[i], src[i+1], src[i+2], 0xff
+	i := 0
+	for ; i+8 <= len(src); i += 8 {
+		if v := binary.LittleEndian.Uint64(src[i:]) | opaque2; binary.LittleEndian.Uint64(dst[i:]) != v {
+			binary.LittleEndian.PutUint64(dst[i:], v)
+			changed = true
+		}
+	}
+	for ; i+4 <= len(src); i += 4 {
+		if v := binary.LittleEndian.Uint32(src[i:]) | opaque1; binary.LittleEndian.Uint32(dst[i:]) != v {
+			binary.LittleEndian.PutUint32(dst[i:], v)
 			changed = true
 		}
 	}

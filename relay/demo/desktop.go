@@ -111,7 +111,8 @@ type Desktop struct {
 	pointer      image.Point
 	pointerShown bool
 	buttons      uint8
-	paint        []bool // paint[y*width+x]: a stroke covers the pixel
+	paint        []bool          // paint[y*width+x]: a stroke covers the pixel
+	painted      image.Rectangle // bounds of every painted pixel, so render skips the rest
 	lines        [][]rune
 	lineMasks    []*image.Alpha // lineMasks[i] renders lines[i]
 	barShift     int
@@ -333,6 +334,7 @@ func (d *Desktop) paintLine(a, b image.Point) {
 	for i := 0; i <= steps; i++ {
 		c := a.Add(b.Sub(a).Mul(i).Div(steps))
 		dot := image.Rect(c.X-brushSize/2, c.Y-brushSize/2, c.X+brushSize/2+1, c.Y+brushSize/2+1).Intersect(d.bounds)
+		d.painted = d.painted.Union(dot)
 		for y := dot.Min.Y; y < dot.Max.Y; y++ {
 			for x := dot.Min.X; x < dot.Max.X; x++ {
 				d.paint[y*d.bounds.Dx()+x] = true
@@ -410,7 +412,13 @@ func keyRune(k uint32) (rune, bool) {
 // render draws the part clip of the scene into dst; d.mu is held.
 func (d *Desktop) render(dst *image.RGBA, clip image.Rectangle) {
 	clip = clip.Intersect(d.bounds)
-	fill(dst, clip, background)
+	// The band spans the whole width: only the rows above and below it need the background.
+	if band := clip.Intersect(d.band); band.Empty() {
+		fill(dst, clip, background)
+	} else {
+		fill(dst, image.Rect(clip.Min.X, clip.Min.Y, clip.Max.X, band.Min.Y), background)
+		fill(dst, image.Rect(clip.Min.X, band.Max.Y, clip.Max.X, clip.Max.Y), background)
+	}
 	w := d.bounds.Dx()
 	r := clip.Intersect(d.bars)
 	for x := r.Min.X; x < r.Max.X; x++ {
@@ -429,8 +437,9 @@ func (d *Desktop) render(dst *image.RGBA, clip image.Rectangle) {
 	for i, m := range d.lineMasks {
 		drawMask(dst, clip, d.textAt.Add(image.Pt(0, i*glyphHeight*textScale)), m, textScale, foreground)
 	}
-	for y := clip.Min.Y; y < clip.Max.Y; y++ {
-		for x := clip.Min.X; x < clip.Max.X; x++ {
+	r = clip.Intersect(d.painted)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
 			if d.paint[y*w+x] {
 				dst.SetRGBA(x, y, PaintColor)
 			}
