@@ -106,11 +106,7 @@ func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info().Str("session", string(sid)).Int64("link", int64(link.ID)).Str("key_sha256", keyRef(key)).
 		Int64("profile", int64(p.ID)).Str("user", user.Username).Msg("share link created")
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	writeJSON(w, http.StatusCreated, newLinkReply{linkInfo: newLinkInfo(link, p), URL: scheme + "://" + r.Host + "/s/" + key})
+	writeJSON(w, http.StatusCreated, newLinkReply{linkInfo: newLinkInfo(link, p), URL: s.origin(r) + "/s/" + key})
 }
 
 // handleLinks lists the links made in a live session with the guests on each.
@@ -202,6 +198,18 @@ func (s *Server) requireSharer(w http.ResponseWriter, r *http.Request) (SessionI
 		writeError(w, http.StatusForbidden, "not a participant of this session")
 	}
 	return "", store.User{}, membership{}, false
+}
+
+// origin is where browsers reach the server: Config.PublicURL, else the request's own.
+func (s *Server) origin(r *http.Request) string {
+	if s.publicURL != "" {
+		return s.publicURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
 }
 
 // handleShare tells the page what a share key opens, before it opens the WebSocket.

@@ -85,6 +85,10 @@ type Config struct {
 	// POST to the API besides the server's own host. Requests without an Origin header
 	// (non-browser clients) are always allowed.
 	AllowedOrigins []string
+	// PublicURL is the origin browsers use to reach the server ("https://desk.example.com"),
+	// when it differs from what requests show — behind a TLS-terminating proxy. Share URLs are
+	// made from it, and it is an allowed origin. Empty: share URLs follow each request.
+	PublicURL string
 	// SessionTTL is the lifetime of a login session; zero means DefaultSessionTTL.
 	SessionTTL time.Duration
 	// OwnerGrace is how long a live session outlives its owner's last peer; zero means
@@ -108,10 +112,12 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: negative OwnerGrace %v", ErrInvalidConfig, c.OwnerGrace)
 	}
 	for i, o := range c.AllowedOrigins {
-		u, err := url.Parse(o)
-		if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		if !IsOrigin(o) {
 			return fmt.Errorf("%w: AllowedOrigins[%d] %q is not an origin like https://host[:port]", ErrInvalidConfig, i, o)
 		}
+	}
+	if c.PublicURL != "" && !IsOrigin(c.PublicURL) {
+		return fmt.Errorf("%w: PublicURL %q is not an origin like https://host[:port]", ErrInvalidConfig, c.PublicURL)
 	}
 	for i, is := range c.ICEServers {
 		if len(is.URLs) == 0 {
@@ -121,12 +127,19 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// IsOrigin reports whether o is an http(s) origin: scheme://host[:port], no path.
+func IsOrigin(o string) bool {
+	u, err := url.Parse(o)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && (u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.User == nil
+}
+
 // Server is the signaling server. Build it with New, serve Handler, and Close it when done.
 type Server struct {
 	store      Store
 	log        zerolog.Logger
 	secure     bool
-	origins    map[string]bool // lower-case scheme://host of AllowedOrigins
+	origins    map[string]bool // lower-case scheme://host of AllowedOrigins and PublicURL
+	publicURL  string          // Config.PublicURL without a trailing slash
 	sessionTTL time.Duration
 	now        func() time.Time
 	static     fs.FS
@@ -155,7 +168,8 @@ func New(cfg Config) (*Server, error) {
 		store:      cfg.Store,
 		log:        cfg.Logger.With().Str("component", "signaling").Logger(),
 		secure:     cfg.SecureCookies,
-		origins:    make(map[string]bool, len(cfg.AllowedOrigins)),
+		origins:    make(map[string]bool, len(cfg.AllowedOrigins)+1),
+		publicURL:  strings.TrimSuffix(cfg.PublicURL, "/"),
 		sessionTTL: cfg.SessionTTL,
 		now:        cfg.Now,
 		static:     cfg.Static,
@@ -169,8 +183,10 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	for _, o := range cfg.AllowedOrigins {
-		s.origins[strings.ToLower(strings.TrimSuffix(o, "/"))] = true
+	for _, o := range append(cfg.AllowedOrigins, cfg.PublicURL) {
+		if o != "" {
+			s.origins[strings.ToLower(strings.TrimSuffix(o, "/"))] = true
+		}
 	}
 	grace := cfg.OwnerGrace
 	if grace == 0 {

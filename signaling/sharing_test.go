@@ -58,8 +58,14 @@ type shareEnv struct {
 }
 
 func newShareEnv(t *testing.T) *shareEnv {
+	return newShareEnvConfig(t, signaling.Config{})
+}
+
+// newShareEnvConfig is newShareEnv with cfg's other fields.
+func newShareEnvConfig(t *testing.T, cfg signaling.Config) *shareEnv {
 	c := &clock{now: time.Now()}
-	e := newEnv(t, signaling.Config{OwnerGrace: testGrace, Static: pages}, store.WithClock(c.Now))
+	cfg.OwnerGrace, cfg.Static = testGrace, pages
+	e := newEnv(t, cfg, store.WithClock(c.Now))
 	e.user("root", true)
 	alice, bob := e.user("alice", false), e.user("bob", false)
 	e.user("carol", false)
@@ -122,11 +128,17 @@ func (e *shareEnv) profile(name string, readOnly bool, lifetime, maxGuests int) 
 // link creates a link to session sid under profile as cookie's user and returns it with its key.
 func (e *env) link(cookie *http.Cookie, sid string, profile int64) (linkJSON, string) {
 	e.t.Helper()
+	return e.linkAt(e.ts.URL, cookie, sid, profile)
+}
+
+// linkAt is link for a server whose share URLs start with origin.
+func (e *env) linkAt(origin string, cookie *http.Cookie, sid string, profile int64) (linkJSON, string) {
+	e.t.Helper()
 	var l linkJSON
 	e.api("POST", "/api/sessions/"+sid+"/links", cookie, fmt.Sprintf(`{"profile":%d}`, profile), http.StatusCreated, &l)
-	key, ok := strings.CutPrefix(l.URL, e.ts.URL+"/s/")
+	key, ok := strings.CutPrefix(l.URL, origin+"/s/")
 	if !ok || len(key) != 43 {
-		e.t.Fatalf("link url %q is not %s/s/<43-char key>", l.URL, e.ts.URL)
+		e.t.Fatalf("link url %q is not %s/s/<43-char key>", l.URL, origin)
 	}
 	return l, key
 }
@@ -565,5 +577,33 @@ func TestRaceJoinRevokeEnd(t *testing.T) {
 	expectEnded(t, alice, "The session has ended")
 	if n := signaling.LivePeers(e.srv); n != 0 {
 		t.Fatalf("%d peers still live", n)
+	}
+}
+
+// TestPublicURL: behind a TLS-terminating proxy, share URLs use the configured public origin,
+// which browsers may also use as their Origin; a bad PublicURL is refused.
+func TestPublicURL(t *testing.T) {
+	const public = "https://desk.example.com"
+	e := newShareEnvConfig(t, signaling.Config{PublicURL: public + "/"})
+	p := e.profile("Team", false, 0, 0)
+	_, sid := e.open(e.alice, proto.Identity{Name: "alice", Role: proto.RoleOwner})
+	_, key := e.linkAt(public, e.alice, sid, p.ID)
+	req, err := http.NewRequest("POST", e.ts.URL+"/api/share", strings.NewReader(`{"key":"`+key+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Origin", public)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /api/share from the public origin: %d", resp.StatusCode)
+	}
+	for _, bad := range []string{"desk.example.com", "ftp://desk.example.com", "https://desk.example.com/app", "https://u:p@desk.example.com"} {
+		if _, err := signaling.New(signaling.Config{Store: e.st, PublicURL: bad}); !errors.Is(err, signaling.ErrInvalidConfig) {
+			t.Errorf("PublicURL %q: %v", bad, err)
+		}
 	}
 }

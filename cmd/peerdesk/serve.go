@@ -32,6 +32,7 @@ type serverFlags struct {
 	tlsCert      string
 	tlsKey       string
 	origins      string
+	publicURL    string
 	logLevel     string
 	ownerGrace   time.Duration
 	turn         turnFlags
@@ -45,6 +46,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, listen string) {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (serves HTTPS with -tls-key)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key file")
 	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated extra origins allowed to open peer WebSockets")
+	fs.StringVar(&f.publicURL, "public-url", "", "the origin browsers reach the server at, e.g. https://desk.example.com behind a TLS proxy (share URLs use it)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.DurationVar(&f.ownerGrace, "owner-grace", signaling.DefaultOwnerGrace, "how long a live session outlives its owner's last tab (a reload keeps it)")
 }
@@ -63,6 +65,9 @@ func (f *serverFlags) validate() error {
 		if err := f.turn.validate(); err != nil {
 			return err
 		}
+	}
+	if f.publicURL != "" && !signaling.IsOrigin(f.publicURL) {
+		return fmt.Errorf("%w: -public-url %q must be an origin like https://host[:port]", errUsage, f.publicURL)
 	}
 	if f.ownerGrace < 0 || f.ownerGrace > time.Hour {
 		return fmt.Errorf("%w: -owner-grace %v outside 0-1h", errUsage, f.ownerGrace)
@@ -148,6 +153,7 @@ func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerol
 		Static:         web.Static(),
 		SecureCookies:  f.tlsCert != "",
 		AllowedOrigins: origins,
+		PublicURL:      f.publicURL,
 		OwnerGrace:     f.ownerGrace,
 		ICEProvider:    ice,
 	})
