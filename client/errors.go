@@ -21,3 +21,7 @@ var (
 	// ErrInvalidArgument means an argument cannot be sent as given (bad URL, cookie or input value).
 	ErrInvalidArgument = errors.New("client: invalid argument")
 )
+
+// errSignalingStuck ends a session whose signaling send queue is full: the WebSocket writer
+// is stuck, and the messages that no longer fit would be lost.
+var errSignalingStuck = errors.New("client: signaling connection stuck: send queue full")

@@ -106,29 +106,24 @@ func (s *Session) releaseCandidates(p *peer) {
 	p.candMu.Lock()
 	defer p.candMu.Unlock()
 	for _, m := range p.held {
-		s.sendCandidate(p, m)
+		_ = s.signal(m) // a failure ends the session
 	}
 	p.holding, p.held = false, nil
 }
 
 // trickle sends a local candidate, or holds it while an offer is being made. It runs on
-// pion's goroutine.
+// pion's goroutine, so it never blocks: a candidate that cannot be queued ends the session
+// (see Session.signal).
 func (s *Session) trickle(p *peer, m proto.Message) {
 	p.candMu.Lock()
 	defer p.candMu.Unlock()
 	switch {
 	case !p.holding:
-		s.sendCandidate(p, m)
+		_ = s.signal(m) // a failure ends the session
 	case len(p.held) < maxPendingCandidates:
 		p.held = append(p.held, m)
 	default:
 		p.log.Warn().Msg("too many local candidates during an offer: dropping one")
-	}
-}
-
-func (s *Session) sendCandidate(p *peer, m proto.Message) {
-	if err := s.sig.send(p.ctx, m); err != nil {
-		p.log.Debug().Err(err).Msg("candidate not sent")
 	}
 }
 

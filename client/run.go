@@ -167,7 +167,7 @@ func (s *Session) offer(p *peer, opts *webrtc.OfferOptions) error {
 	if err != nil {
 		return fmt.Errorf("client: create offer: %w", err)
 	}
-	if err := s.sig.send(s.ctx, proto.Message{Type: proto.TypeOffer, SDP: offer.SDP}); err != nil {
+	if err := s.signal(proto.Message{Type: proto.TypeOffer, SDP: offer.SDP}); err != nil {
 		return err
 	}
 	if err := p.pc.SetLocalDescription(offer); err != nil {

@@ -141,6 +141,16 @@ func (s *Session) fail(err error) {
 	s.cancel(err)
 }
 
+// signal queues m for the server without blocking; when it cannot (see signaling.send), it
+// fails the session and returns why.
+func (s *Session) signal(m proto.Message) error {
+	err := s.sig.send(m)
+	if err != nil {
+		s.fail(err)
+	}
+	return err
+}
+
 // Done is closed when the session ends; Err then says why.
 func (s *Session) Done() <-chan struct{} { return s.ctx.Done() }
 

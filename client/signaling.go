@@ -18,8 +18,9 @@ import (
 
 const (
 	handshakeTimeout = 10 * time.Second
-	// sendQueue bounds the signaling messages waiting for the writer.
-	sendQueue = 64
+	// sendQueue bounds the signaling messages waiting for the writer: room for several offers
+	// with a full batch of held candidates each, so that a full queue means the writer is stuck.
+	sendQueue = 4 * maxPendingCandidates
 	// maxCookie bounds the cookie value accepted from the caller.
 	maxCookie = 4096
 )
@@ -142,13 +143,15 @@ func (s *signaling) read() (proto.Message, error) {
 	}
 }
 
-// send queues m for the writer; it blocks only while the queue is full, until ctx ends.
-func (s *signaling) send(ctx context.Context, m proto.Message) error {
+// send queues m for the writer without ever blocking, for it runs on pion's callback
+// goroutines too. A full queue means the writer has been stuck on the WebSocket (for up to
+// proto.WriteTimeout): send then fails with errSignalingStuck, and the session must end.
+func (s *signaling) send(m proto.Message) error {
 	select {
 	case s.out <- m:
 		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
+	default:
+		return fmt.Errorf("client: signaling send of %s: %w", m.Type, errSignalingStuck)
 	}
 }
 

@@ -19,6 +19,8 @@ func TestNewValidatesConfig(t *testing.T) {
 	}{
 		{"no store", signaling.Config{}},
 		{"negative ttl", signaling.Config{Store: (*store.Store)(nil), SessionTTL: -1}},
+		{"negative peers per user", signaling.Config{Store: (*store.Store)(nil), MaxPeersPerUser: -1}},
+		{"negative peers per address", signaling.Config{Store: (*store.Store)(nil), MaxPeersPerAddress: -1}},
 		{"bad origin", signaling.Config{Store: (*store.Store)(nil), AllowedOrigins: []string{"example.com"}}},
 		{"ice server without urls", signaling.Config{Store: (*store.Store)(nil), ICEServers: []proto.ICEServer{{}}}},
 	}

@@ -4,6 +4,7 @@
 package signaling
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
@@ -97,6 +98,13 @@ type Config struct {
 	// Static is served at / (index.html for /); nil serves nothing but the API. GET /s/KEY
 	// serves its index.html for a valid share key and its invalid.html for any other.
 	Static fs.FS
+	// MaxPeersPerUser caps the /ws/peer sockets a logged-in user has open at once, through
+	// connections and share links together; zero means DefaultMaxPeersPerUser.
+	MaxPeersPerUser int
+	// MaxPeersPerAddress caps the /ws/peer sockets anonymous guests have open at once from
+	// one client address (IPv6 by /64, as the share-link throttle); zero means
+	// DefaultMaxPeersPerAddress.
+	MaxPeersPerAddress int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -110,6 +118,12 @@ func (c *Config) validate() error {
 	}
 	if c.OwnerGrace < 0 {
 		return fmt.Errorf("%w: negative OwnerGrace %v", ErrInvalidConfig, c.OwnerGrace)
+	}
+	if c.MaxPeersPerUser < 0 {
+		return fmt.Errorf("%w: negative MaxPeersPerUser %d", ErrInvalidConfig, c.MaxPeersPerUser)
+	}
+	if c.MaxPeersPerAddress < 0 {
+		return fmt.Errorf("%w: negative MaxPeersPerAddress %d", ErrInvalidConfig, c.MaxPeersPerAddress)
 	}
 	for i, o := range c.AllowedOrigins {
 		if !IsOrigin(o) {
@@ -147,6 +161,7 @@ type Server struct {
 	ice        ICEProvider
 	hub        *hub
 	throttle   *throttle
+	peerLimits *peerLimits
 	handler    http.Handler
 	upgrader   websocket.Upgrader
 
@@ -209,6 +224,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.hub = newHub(s.log, grace, s.recordEnd)
 	s.throttle = newThrottle(s.now)
+	s.peerLimits = newPeerLimits(cmp.Or(cfg.MaxPeersPerUser, DefaultMaxPeersPerUser), cmp.Or(cfg.MaxPeersPerAddress, DefaultMaxPeersPerAddress))
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,

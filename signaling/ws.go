@@ -49,7 +49,8 @@ func (s *Server) handleAgentWS(w http.ResponseWriter, r *http.Request) {
 
 // handlePeerWS checks the Origin and serves a peer's WebSocket: one that joins through a
 // share key (?share=) or, with the login cookie of a user permitted on it, through a
-// connection (?connection=), starting its live session if none is.
+// connection (?connection=), starting its live session if none is. A user or address over
+// its cap of open peer sockets gets 429 (see acquirePeer).
 func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
 	if !s.allowRequest(w, r, http.MethodGet) {
 		return
@@ -71,6 +72,11 @@ func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
 	if !s.checkUse(w, r, user, connID) {
 		return
 	}
+	release, ok := s.acquirePeer(w, r, user.ID)
+	if !ok {
+		return
+	}
+	defer release()
 	sess, err := s.openSession(r.Context(), connID, user)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "no such connection") // deleted meanwhile
@@ -87,7 +93,7 @@ func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
 	p := &peer{id: newPeerID(), sess: sess, user: user.ID, identity: proto.Identity{Name: user.Username, Role: role}}
 	log := s.log.With().Str("side", "peer").Str("peer", string(p.id)).Int64("connection", id).
 		Str("session", string(sess.id)).Str("user", user.Username).Logger()
-	s.servePeer(w, r, log, p, 0)
+	s.servePeer(w, r, log, p, 0, release)
 }
 
 // handleShareWS serves the WebSocket of a peer joining through a share key: as a member
@@ -114,15 +120,22 @@ func (s *Server) handleShareWS(w http.ResponseWriter, r *http.Request) {
 	if user.ID != 0 {
 		p.user, p.identity = user.ID, proto.Identity{Name: user.Username, Role: proto.RoleMember}
 	}
+	release, ok := s.acquirePeer(w, r, p.user)
+	if !ok {
+		return
+	}
+	defer release()
 	log := s.log.With().Str("side", "peer").Str("peer", string(p.id)).Int64("connection", int64(sh.sess.conn.ID)).
 		Str("session", string(sh.sess.id)).Int64("link", int64(sh.link.ID)).Str("user", p.identity.Name).Logger()
-	s.servePeer(w, r, log, p, sh.profile.MaxGuests)
+	s.servePeer(w, r, log, p, sh.profile.MaxGuests, release)
 }
 
 // servePeer upgrades the request and runs peer p on its session until it leaves; a peer
 // the session refuses (see hub.addPeer) only gets the reason before its socket closes. The
-// history records the participant from the accepted WebSocket to its close.
-func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.Logger, p *peer, maxGuests int) {
+// history records the participant from the accepted WebSocket to its close. release frees
+// p's socket slot (see acquirePeer) once the socket is closed, before the agent hears of
+// the leave; the caller calls it too, for a request that was never upgraded.
+func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.Logger, p *peer, maxGuests int, release func()) {
 	s.serveWS(w, r, log, func(ws *wsConn) {
 		p.ws = ws
 		rec := s.recordJoin(r.Context(), p, remoteIP(r), log)
@@ -137,6 +150,7 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.L
 		defer s.hub.removePeer(p)
 		defer s.recordLeave(rec, log) // before the agent hears of the leave
 		defer s.refreshICE(ws, peerICEIdentity(p.id), expires)()
+		defer release() // the socket is closed: free its slot before the agent hears of the leave
 		log.Info().Str("role", p.identity.Role).Bool("read_only", p.readOnly).Msg("peer connected")
 		ws.serve(func(m proto.Message) *refusal { return s.hub.peerMessage(p, m) })
 		log.Info().Msg("peer disconnected")

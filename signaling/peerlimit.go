@@ -1,0 +1,72 @@
+package signaling
+
+import (
+	"net/http"
+	"sync"
+
+	"peerdesk/store"
+)
+
+// Defaults of Config.MaxPeersPerUser and Config.MaxPeersPerAddress.
+const (
+	DefaultMaxPeersPerUser    = 16
+	DefaultMaxPeersPerAddress = 64
+)
+
+// msgTooManyPeers answers a peer WebSocket over its user's or address's cap.
+const msgTooManyPeers = "too many open sessions"
+
+// peerKey is what open peer sockets are counted by: a logged-in user, whatever the path it
+// joins by, or the client address (clientAddr) of an anonymous guest.
+type peerKey struct {
+	user store.UserID
+	addr string // only when user is 0
+}
+
+// peerLimits caps the /ws/peer sockets open at once per logged-in user and per client
+// address of anonymous guests, so that one client cannot hold an unbounded number of
+// sockets and their sessions' state.
+type peerLimits struct {
+	perUser, perAddr int
+
+	mu   sync.Mutex
+	open map[peerKey]int // only keys with open sockets
+}
+
+func newPeerLimits(perUser, perAddr int) *peerLimits {
+	return &peerLimits{perUser: perUser, perAddr: perAddr, open: make(map[peerKey]int)}
+}
+
+// acquire takes a socket slot for user, or for addr if user is 0 (anonymous). It reports
+// false if the cap is reached; otherwise the caller calls release when the socket is closed
+// (more calls do nothing).
+func (l *peerLimits) acquire(user store.UserID, addr string) (release func(), ok bool) {
+	k, limit := peerKey{user: user}, l.perUser
+	if user == 0 {
+		k, limit = peerKey{addr: addr}, l.perAddr
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[k] >= limit {
+		return nil, false
+	}
+	l.open[k]++
+	return sync.OnceFunc(func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.open[k]--; l.open[k] == 0 {
+			delete(l.open, k)
+		}
+	}), true
+}
+
+// acquirePeer takes a peer socket slot for user (0: an anonymous guest, counted by the
+// request's clientAddr), or answers 429 and reports false when the cap is reached. The
+// caller calls release once the socket is closed (more calls do nothing).
+func (s *Server) acquirePeer(w http.ResponseWriter, r *http.Request, user store.UserID) (release func(), ok bool) {
+	release, ok = s.peerLimits.acquire(user, clientAddr(r))
+	if !ok {
+		writeError(w, http.StatusTooManyRequests, msgTooManyPeers)
+	}
+	return release, ok
+}
