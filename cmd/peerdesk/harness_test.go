@@ -100,7 +100,8 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := testLogger(t, cfg.verbose)
-	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin, ownerGrace: cfg.ownerGrace, turn: cfg.turn}
+	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin, ownerGrace: cfg.ownerGrace, turn: cfg.turn,
+		maxPeersUser: 64, maxPeersAddr: 64} // the benchmarks join up to 32 peers as one user
 	st, err := store.Open(ctx, f.dbPath())
 	if err != nil {
 		t.Fatal(err)

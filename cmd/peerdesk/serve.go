@@ -33,6 +33,8 @@ type serverFlags struct {
 	tlsKey       string
 	origins      string
 	publicURL    string
+	maxPeersUser int
+	maxPeersAddr int
 	logLevel     string
 	ownerGrace   time.Duration
 	turn         turnFlags
@@ -46,6 +48,8 @@ func (f *serverFlags) register(fs *flag.FlagSet, listen string) {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (serves HTTPS with -tls-key)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key file")
 	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated extra origins allowed to open peer WebSockets")
+	fs.IntVar(&f.maxPeersUser, "max-peers-per-user", signaling.DefaultMaxPeersPerUser, "most peer connections (tabs, Go peers) one user may have open at once")
+	fs.IntVar(&f.maxPeersAddr, "max-peers-per-address", signaling.DefaultMaxPeersPerAddress, "most anonymous guest connections open at once from one address (IPv6: one /64)")
 	fs.StringVar(&f.publicURL, "public-url", "", "the origin browsers reach the server at, e.g. https://desk.example.com behind a TLS proxy (share URLs use it)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.DurationVar(&f.ownerGrace, "owner-grace", signaling.DefaultOwnerGrace, "how long a live session outlives its owner's last tab (a reload keeps it)")
@@ -65,6 +69,9 @@ func (f *serverFlags) validate() error {
 		if err := f.turn.validate(); err != nil {
 			return err
 		}
+	}
+	if f.maxPeersUser < 1 || f.maxPeersUser > 10000 || f.maxPeersAddr < 1 || f.maxPeersAddr > 10000 {
+		return fmt.Errorf("%w: -max-peers-per-user and -max-peers-per-address must be 1-10000", errUsage)
 	}
 	if f.publicURL != "" && !signaling.IsOrigin(f.publicURL) {
 		return fmt.Errorf("%w: -public-url %q must be an origin like https://host[:port]", errUsage, f.publicURL)
@@ -148,14 +155,16 @@ func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerol
 		}
 	}
 	sig, err := signaling.New(signaling.Config{
-		Store:          st,
-		Logger:         log,
-		Static:         web.Static(),
-		SecureCookies:  f.tlsCert != "",
-		AllowedOrigins: origins,
-		PublicURL:      f.publicURL,
-		OwnerGrace:     f.ownerGrace,
-		ICEProvider:    ice,
+		Store:              st,
+		Logger:             log,
+		Static:             web.Static(),
+		SecureCookies:      f.tlsCert != "",
+		AllowedOrigins:     origins,
+		PublicURL:          f.publicURL,
+		MaxPeersPerUser:    f.maxPeersUser,
+		MaxPeersPerAddress: f.maxPeersAddr,
+		OwnerGrace:         f.ownerGrace,
+		ICEProvider:        ice,
 	})
 	if err != nil {
 		closeTURN(turnSrv)
