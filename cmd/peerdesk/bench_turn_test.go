@@ -21,9 +21,6 @@ import (
 // use every candidate, the relayed one only TURN relay candidates, so that every byte it gets
 // crosses the TURN server. Run them with -benchtime 1x, like bench_test.go's.
 
-// benchTURN is the embedded TURN server of the relayed benchmarks.
-var benchTURN = turnFlags{udp: "127.0.0.1:0", ttl: turn.DefaultTTL, allow: "127.0.0.1/32"}
-
 // benchPath is one way for a peer to reach the agent.
 type benchPath struct {
 	name string
@@ -62,7 +59,7 @@ func checkPath(b *testing.B, p benchPath, s *client.Session) {
 func BenchmarkTURNJoinFirstFrame(b *testing.B) {
 	for _, p := range benchPaths() {
 		b.Run(p.name, func(b *testing.B) {
-			h := newHarness(b, harnessConfig{demo: demo.Config{Width: benchW, Height: benchH}, turn: benchTURN})
+			h := newHarness(b, harnessConfig{demo: demo.Config{Width: benchW, Height: benchH}, turn: loopbackTURN})
 			ds := measureJoins(b, h, p.opts, func(s *client.Session) { checkPath(b, p, s) })
 			b.ReportMetric(ms(percentile(ds, 50)), "p50-ms")
 			b.ReportMetric(ms(percentile(ds, 95)), "p95-ms")
@@ -75,7 +72,7 @@ func BenchmarkTURNJoinFirstFrame(b *testing.B) {
 func BenchmarkTURNInputToPixel(b *testing.B) {
 	for _, p := range benchPaths() {
 		b.Run(p.name, func(b *testing.B) {
-			h := newHarness(b, harnessConfig{demo: demo.Config{Width: benchW, Height: benchH, Still: true}, turn: benchTURN})
+			h := newHarness(b, harnessConfig{demo: demo.Config{Width: benchW, Height: benchH, Still: true}, turn: loopbackTURN})
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			s := h.join(ctx, p.opts...)
@@ -94,7 +91,7 @@ func BenchmarkTURNFanout(b *testing.B) {
 	for _, p := range benchPaths() {
 		b.Run(p.name, func(b *testing.B) {
 			for range b.N {
-				r := peerdeskFanout(b, harnessConfig{demo: busyDesktop, turn: benchTURN}, n, fanoutWindow,
+				r := peerdeskFanout(b, harnessConfig{demo: busyDesktop, turn: loopbackTURN}, n, fanoutWindow,
 					func(s *client.Session) { checkPath(b, p, s) }, p.opts...)
 				b.ReportMetric(r.bytesPerPeer/(1<<20), "MiB/s/peer")
 				b.ReportMetric(r.updatesPerPeer, "updates/s/peer")
@@ -123,7 +120,7 @@ func BenchmarkTURNUclient(b *testing.B) {
 	if err != nil {
 		b.Skip("turnutils_peer not installed (Debian package coturn)")
 	}
-	h := newHarness(b, harnessConfig{demo: demo.Config{Still: true}, turn: benchTURN})
+	h := newHarness(b, harnessConfig{demo: demo.Config{Still: true}, turn: loopbackTURN})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	secret, err := turnSecret(ctx, h.st, "")

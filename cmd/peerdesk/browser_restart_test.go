@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"peerdesk/relay/demo"
-	"peerdesk/signaling/turn"
 )
 
 // TestBrowserRestartRelayPathCut: real Chromium, relay-only (?relay=1) through the embedded
@@ -19,8 +18,7 @@ import (
 // on a relayed pair, a click changes the host desktop, and new frames show it.
 func TestBrowserRestartRelayPathCut(t *testing.T) {
 	const cut = 3500 * time.Millisecond
-	tf := turnFlags{udp: "127.0.0.1:0", ttl: turn.DefaultTTL, allow: "127.0.0.1/32"}
-	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}, turn: tf})
+	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}, turn: loopbackTURN})
 	if h.srv.turn == nil {
 		t.Fatal("no embedded TURN server started")
 	}
@@ -28,11 +26,7 @@ func TestBrowserRestartRelayPathCut(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
-	d.do(map[string]any{"cmd": "open", "url": h.url + "/?relay=1"})
-	d.do(map[string]any{"cmd": "login", "username": testAdmin, "password": testPassword})
-	if r := d.do(map[string]any{"cmd": "openConnection", "name": demoConnection, "timeout": 20000}); r["state"] != "connected" {
-		t.Fatalf("session view: %v", r)
-	}
+	d.openRelayOnly(h)
 	click := image.Pt(150, 90)
 	pts := samplePoints(320, 240, click.X, click.Y)
 	d.waitCanvasMatches(ctx, pts, h.desk.Snapshot)
@@ -58,6 +52,7 @@ func TestBrowserRestartRelayPathCut(t *testing.T) {
 	}
 
 	// Restore: a new server on the same port, with the harness's secret from the store.
+	tf := loopbackTURN
 	tf.udp = addr
 	srv2, _, err := startTURN(ctx, h.st, &tf, testLogger(t, false))
 	if err != nil {

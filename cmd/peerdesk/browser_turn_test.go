@@ -15,7 +15,7 @@ import (
 // shows the host's desktop, its selected candidate pair is a relayed one, and its click
 // changes the host.
 func TestBrowserTURNRelayOnly(t *testing.T) {
-	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}, turn: turnFlags{udp: "127.0.0.1:0", ttl: turn.DefaultTTL, allow: "127.0.0.1/32"}})
+	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}, turn: loopbackTURN})
 	if h.srv.turn == nil {
 		t.Fatal("no embedded TURN server started")
 	}
@@ -23,14 +23,9 @@ func TestBrowserTURNRelayOnly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	d.do(map[string]any{"cmd": "open", "url": h.url + "/?relay=1"})
-	d.do(map[string]any{"cmd": "login", "username": testAdmin, "password": testPassword})
 	start := time.Now()
-	r := d.do(map[string]any{"cmd": "openConnection", "name": demoConnection, "timeout": 20000})
-	t.Logf("relay-only page: connected with a frame %v after opening the connection", time.Since(start).Round(time.Millisecond))
-	if r["state"] != "connected" {
-		t.Fatalf("session view: %v", r)
-	}
+	d.openRelayOnly(h)
+	t.Logf("relay-only page: connected with a frame %v after opening the page", time.Since(start).Round(time.Millisecond))
 	click := image.Pt(100, 120)
 	pts := samplePoints(320, 240, click.X, click.Y)
 	d.waitCanvasMatches(ctx, pts, h.desk.Snapshot)
@@ -52,4 +47,18 @@ func TestBrowserTURNRelayOnly(t *testing.T) {
 		t.Fatalf("click at %v changed host pixels in %v", click, changed)
 	}
 	d.waitCanvasMatches(ctx, append(pts, changed.Min, changed.Max.Sub(image.Pt(1, 1))), h.desk.Snapshot)
+}
+
+// loopbackTURN is an embedded TURN server on loopback that may relay to loopback peers.
+var loopbackTURN = turnFlags{udp: "127.0.0.1:0", ttl: turn.DefaultTTL, allow: "127.0.0.1/32"}
+
+// openRelayOnly logs the page in with the ?relay=1 diagnostic (relay candidates only) and opens
+// the demo connection, failing unless it is connected with a frame.
+func (d *driver) openRelayOnly(h *harness) {
+	d.t.Helper()
+	d.do(map[string]any{"cmd": "open", "url": h.url + "/?relay=1"})
+	d.do(map[string]any{"cmd": "login", "username": testAdmin, "password": testPassword})
+	if r := d.do(map[string]any{"cmd": "openConnection", "name": demoConnection, "timeout": 20000}); r["state"] != "connected" {
+		d.t.Fatalf("session view: %v", r)
+	}
 }

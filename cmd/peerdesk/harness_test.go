@@ -102,25 +102,8 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 	log := testLogger(t, cfg.verbose)
 	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin, ownerGrace: cfg.ownerGrace, turn: cfg.turn,
 		maxPeersUser: 64, maxPeersAddr: 64} // the benchmarks join up to 32 peers as one user
-	st, err := store.Open(ctx, f.dbPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateUser(ctx, testAdmin, testPassword, true); err != nil {
-		t.Fatal(err)
-	}
-	token, err := demoToken(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := st.ConnectionByName(ctx, demoConnection)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := startServer(ctx, st, &f, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, srv, token, c := startTestServer(ctx, t, &f, log)
+	var err error
 	var src relay.Source
 	var desk *demo.Desktop
 	if cfg.source != nil {
@@ -158,6 +141,32 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 		t.Cleanup(h.close)
 	}
 	return h
+}
+
+// startTestServer opens the store of f with the admin and the demo connection, and starts the
+// signaling server; it returns them with the connection's agent token. The caller closes both.
+func startTestServer(ctx context.Context, t testing.TB, f *serverFlags, log zerolog.Logger) (*store.Store, *server, string, store.Connection) {
+	t.Helper()
+	st, err := store.Open(ctx, f.dbPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateUser(ctx, testAdmin, testPassword, true); err != nil {
+		t.Fatal(err)
+	}
+	token, err := demoToken(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.ConnectionByName(ctx, demoConnection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := startServer(ctx, st, f, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, srv, token, c
 }
 
 // close stops the agent, the server and the store, in that order.

@@ -27,7 +27,6 @@ import (
 	"peerdesk/relay/demo"
 	"peerdesk/relay/wire"
 	"peerdesk/signaling/turn"
-	"peerdesk/store"
 )
 
 // The network-namespace test runs three hosts on one machine: the server (signaling and the
@@ -195,26 +194,8 @@ func netnsOrchestrate(t *testing.T) {
 	log := testLogger(t, false)
 	f := serverFlags{listen: net.JoinHostPort(netnsServerIP, "0"), data: t.TempDir(), adminUser: testAdmin,
 		turn: turnFlags{udp: net.JoinHostPort(netnsServerIP, "0"), ttl: turn.DefaultTTL, allow: netnsAllow}}
-	st, err := store.Open(ctx, f.dbPath())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, srv, token, c := startTestServer(ctx, t, &f, log)
 	defer st.Close()
-	if _, err := st.CreateUser(ctx, testAdmin, testPassword, true); err != nil {
-		t.Fatal(err)
-	}
-	token, err := demoToken(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := st.ConnectionByName(ctx, demoConnection)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := startServer(ctx, st, &f, log)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer func() {
 		if err := srv.close(); err != nil {
 			t.Errorf("server close: %v", err)

@@ -9,14 +9,13 @@ import (
 
 	"peerdesk/client"
 	"peerdesk/relay/demo"
-	"peerdesk/signaling/turn"
 )
 
 // TestForcedRelayTURN: with the embedded TURN server on loopback (allow-listed), a Go peer
 // allowed relay candidates only receives the desktop and sends input, and its selected
 // candidate pair is a relayed one.
 func TestForcedRelayTURN(t *testing.T) {
-	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}, turn: turnFlags{udp: "127.0.0.1:0", ttl: turn.DefaultTTL, allow: "127.0.0.1/32"}})
+	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}, turn: loopbackTURN})
 	if h.srv.turn == nil {
 		t.Fatal("no embedded TURN server started")
 	}
