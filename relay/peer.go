@@ -40,6 +40,9 @@ type peer struct {
 	stream     *PeerStream
 	pending    []webrtc.ICECandidateInit
 	lastBadMsg time.Time
+	// session is the o= session id of the offer that made pc: a later offer with the same id
+	// comes from the same RTCPeerConnection and is answered on pc.
+	session uint64
 	// restartAt is when the ICE restart under way began (zero when none); restartTimer ends
 	// the peer's presence if the connection is not back restartGrace later.
 	restartAt    time.Time
@@ -61,7 +64,13 @@ func newPeer(a *Agent, sig *sigConn, id string, ident proto.Identity, readOnly b
 // the connection it has (an ICE restart, say), else with a fresh peer connection that
 // replaces any previous one.
 func (p *peer) offer(sdp string) {
-	if pc := p.renegotiable(sdp); pc != nil {
+	session, err := offerSession(sdp)
+	if err != nil {
+		p.log.Warn().Err(err).Msg("refused offer")
+		p.sig.send(proto.Message{Type: proto.TypeError, Peer: p.id, Code: proto.CodeBadSDP, Message: "the offer was refused: " + err.Error()})
+		return
+	}
+	if pc := p.renegotiable(session); pc != nil {
 		p.renegotiate(pc, sdp)
 		return
 	}
@@ -85,7 +94,7 @@ func (p *peer) offer(sdp string) {
 		return
 	}
 	old, oldStream := p.pc, p.stream
-	p.pc, p.stream, p.control, p.display = pc, nil, nil, nil
+	p.pc, p.stream, p.control, p.display, p.session = pc, nil, nil, nil, session
 	pending := p.pending
 	p.pending = nil
 	p.endRestartLocked()
@@ -105,27 +114,26 @@ func (p *peer) offer(sdp string) {
 	p.sig.send(proto.Message{Type: proto.TypeAnswer, Peer: p.id, SDP: answer})
 }
 
-// renegotiable returns the current peer connection if sdp is an offer from the same
-// RTCPeerConnection as its remote description (the same o= session id, which JSEP keeps for
-// every offer of a connection) and it is not closed; nil otherwise. A peer that made a new
-// RTCPeerConnection (after host-available, or to resynchronise) has a new session id.
-func (p *peer) renegotiable(sdp string) *webrtc.PeerConnection {
-	p.mu.Lock()
-	pc := p.pc
-	p.mu.Unlock()
-	if pc == nil || pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
-		return nil
-	}
-	cur := pc.RemoteDescription()
-	if cur == nil {
-		return nil
-	}
-	was, err := cur.Unmarshal()
+// offerSession returns the o= session id of an offer. JSEP keeps it for every offer of one
+// RTCPeerConnection; a peer that made a new RTCPeerConnection (after host-available, or to
+// resynchronise) has a new one. The offer is parsed here on a copy of its own: pion's session
+// descriptions (RemoteDescription and the like) cache their parse, shared with pion's
+// goroutines, and must never be unmarshalled by us.
+func offerSession(sdp string) (uint64, error) {
+	parsed, err := (&webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}).Unmarshal()
 	if err != nil {
-		return nil
+		return 0, err
 	}
-	now, err := (&webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}).Unmarshal()
-	if err != nil || now.Origin.SessionID != was.Origin.SessionID {
+	return parsed.Origin.SessionID, nil
+}
+
+// renegotiable returns the current peer connection if it was made by an offer with this
+// session id and is not closed; nil otherwise.
+func (p *peer) renegotiable(session uint64) *webrtc.PeerConnection {
+	p.mu.Lock()
+	pc, same := p.pc, p.session == session
+	p.mu.Unlock()
+	if pc == nil || !same || pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
 		return nil
 	}
 	return pc

@@ -298,3 +298,76 @@ func TestRenegotiateICERestart(t *testing.T) {
 		t.Fatal("an offer from a new peer connection did not replace the agent's")
 	}
 }
+
+// TestReofferBurst: a peer that re-offers on its connection again and again, sending the next
+// offer before the agent's answer to the last arrives (as a peer restarting ICE after path
+// losses may), is answered every time on the same connection, which then carries the desktop.
+// Under -race this catches the agent touching pion's own session descriptions while pion's
+// operations goroutine reads them after each answer.
+func TestReofferBurst(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	desk, err := demo.New(demo.Config{Width: 160, Height: 120, Still: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeServer(t)
+	a, err := NewAgent(AgentConfig{ServerURL: f.srv.URL, Token: "t", Source: desk, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel), SettingEngine: loopbackSettings()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx, acancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(actx) }()
+	defer func() {
+		acancel()
+		<-done
+	}()
+	f.serve(ctx)
+
+	tp := newTestPC(t, f)
+	tp.negotiate(ctx, t, f, false)
+	waitSignal(ctx, t, tp.welcomes, "welcome")
+	waitSignal(ctx, t, tp.frames, "a first frame")
+	p := a.peer(testPeer)
+	p.mu.Lock()
+	pc := p.pc
+	p.mu.Unlock()
+
+	const reoffers = 40
+	offer, err := tp.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	for range reoffers {
+		f.send(proto.Message{Type: proto.TypeOffer, Peer: testPeer, SDP: offer.SDP})
+	}
+	var answer string
+	for i := range reoffers {
+		select {
+		case answer = <-f.answers:
+		case <-ctx.Done():
+			t.Fatalf("%d answers to %d re-offers", i, reoffers)
+		}
+	}
+	if err := tp.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	samePC := p.pc == pc
+	p.mu.Unlock()
+	if !samePC {
+		t.Fatal("a re-offer replaced the agent's peer connection")
+	}
+	drain(tp.frames)
+	if err := tp.input.Send(wire.EncodePointer(40, 40, wire.ButtonLeft)); err != nil {
+		t.Fatal(err)
+	}
+	waitSignal(ctx, t, tp.frames, "a frame after the re-offers")
+	if n := a.Pipeline().Stats().Peers; n != 1 {
+		t.Fatalf("%d display streams after %d re-offers, want 1", n, reoffers)
+	}
+}
