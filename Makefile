@@ -31,7 +31,7 @@ test: deps check
 
 # bench runs the benchmarks whose figures docs/BENCHMARKS.md records.
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./cmd/peerdesk/ ./relay/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./cmd/peerdesk/ ./relay/pipeline/
 
 # fuzz runs each fuzz target briefly.
 fuzz:

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"peerdesk/internal/pionlog"
+	"peerdesk/relay/pipeline"
 	"peerdesk/relay/wire"
 	"peerdesk/signaling/proto"
 )
@@ -34,7 +35,7 @@ type AgentConfig struct {
 	// Logger receives the agent's logs.
 	Logger zerolog.Logger
 	// Pipeline configures the encode-once pipeline.
-	Pipeline PipelineConfig
+	Pipeline pipeline.Config
 	// SettingEngine, if set, is used for every peer connection (tests restrict ICE to loopback).
 	SettingEngine *webrtc.SettingEngine
 	// ICEServers are the STUN/TURN servers the agent gathers candidates with.
@@ -80,7 +81,7 @@ func (c *AgentConfig) wsURL() string {
 
 // AgentStats are counters of an agent's life.
 type AgentStats struct {
-	Pipeline PipelineStats
+	Pipeline pipeline.Stats
 	// Peers is the number of peers currently known to the agent.
 	Peers int
 	// Connects counts successful connections to the signaling server.
@@ -104,7 +105,7 @@ type Agent struct {
 	cfg      AgentConfig
 	log      zerolog.Logger
 	api      *webrtc.API
-	pipeline *Pipeline
+	pipeline *pipeline.Pipeline
 	presence *presence
 
 	connects     atomic.Uint64
@@ -135,7 +136,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	p, err := NewPipeline(cfg.Pipeline)
+	p, err := pipeline.New(cfg.Pipeline)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +179,7 @@ const (
 const maxSCTPMessage = 256 * 1024
 
 // Pipeline returns the agent's pipeline (for stats and tests).
-func (a *Agent) Pipeline() *Pipeline { return a.pipeline }
+func (a *Agent) Pipeline() *pipeline.Pipeline { return a.pipeline }
 
 // Stats returns the agent's counters.
 func (a *Agent) Stats() AgentStats {

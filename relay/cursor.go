@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"sync"
 
+	"peerdesk/relay/pipeline"
 	"peerdesk/relay/wire"
 )
 
@@ -43,7 +44,7 @@ func encodeCursor(shape *image.NRGBA, hotspot image.Point) ([]byte, error) {
 // change finding the transport above high water waits for it to drain (flush), so that a
 // peer that does not read holds at most one pending cursor.
 type displaySender struct {
-	out       Sender
+	out       pipeline.Sender
 	highWater uint64
 
 	mu      sync.Mutex // serialises sends: SIZE first, cursors in order
@@ -52,11 +53,11 @@ type displaySender struct {
 	pending bool       // cursor is not sent yet
 }
 
-func newDisplaySender(out Sender, highWater uint64, cursor []byte) *displaySender {
+func newDisplaySender(out pipeline.Sender, highWater uint64, cursor []byte) *displaySender {
 	return &displaySender{out: out, highWater: highWater, cursor: cursor, pending: cursor != nil}
 }
 
-// Send implements Sender for the pipeline's stream.
+// Send implements pipeline.Sender for the pipeline's stream.
 func (d *displaySender) Send(b []byte) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -69,7 +70,7 @@ func (d *displaySender) Send(b []byte) error {
 	return d.flushLocked()
 }
 
-// BufferedAmount implements Sender.
+// BufferedAmount implements pipeline.Sender.
 func (d *displaySender) BufferedAmount() uint64 { return d.out.BufferedAmount() }
 
 // setCursor makes msg the peer's cursor and sends it if the peer can take it now.

@@ -6,7 +6,6 @@ import (
 	"image/color"
 	"image/png"
 	"math/rand/v2"
-	"slices"
 	"testing"
 
 	"peerdesk/relay/wire"
@@ -60,28 +59,44 @@ func TestEncodeCursor(t *testing.T) {
 	}
 }
 
+// recordingSender is a display channel that records the type of every message sent, with a
+// buffered amount the test sets.
+type recordingSender struct {
+	types    []byte
+	last     []byte
+	buffered uint64
+}
+
+func (r *recordingSender) Send(b []byte) error {
+	r.types, r.last = append(r.types, b[0]), bytes.Clone(b)
+	return nil
+}
+
+func (r *recordingSender) BufferedAmount() uint64 { return r.buffered }
+
 // TestDisplaySenderCursor: the cursor goes out right after the first SIZE, every change
 // follows, and a change meeting a full transport waits for it to drain, the newest only.
 func TestDisplaySenderCursor(t *testing.T) {
-	p := newTestPipeline(t, PipelineConfig{TileSize: 32, HighWater: 1})
+	const highWater = 100
 	first, _ := encodeCursor(image.NewNRGBA(image.Rect(0, 0, 2, 2)), image.Pt(1, 1))
-	f := newFakePeer(t)
-	ds := newDisplaySender(f, 1, first)
-	s := p.AddPeer(ds)
-	frame := image.NewRGBA(image.Rect(0, 0, 64, 40))
-	p.Update(frame, nil)
-	f.waitSeq(1)
-	f.mu.Lock()
-	log := slices.Clone(f.log)
-	f.mu.Unlock()
-	if len(log) < 2 || log[0] != wire.MsgSize || log[1] != wire.MsgCursor || bytes.Count(log, []byte{wire.MsgCursor}) != 1 {
-		t.Fatalf("message types %v, want SIZE, CURSOR, then no other CURSOR", log)
-	}
-
-	f.pause()
-	if err := ds.Send(wire.EncodeFrame(1)); err != nil { // the transport is now above high water
+	out := &recordingSender{}
+	ds := newDisplaySender(out, highWater, first)
+	if err := ds.setCursor(first); err != nil {
 		t.Fatal(err)
 	}
+	if len(out.types) != 0 {
+		t.Fatalf("message types %v before the first SIZE, want none", out.types)
+	}
+	for _, m := range [][]byte{wire.EncodeSize(64, 40), wire.EncodeFrame(1)} {
+		if err := ds.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []byte{wire.MsgSize, wire.MsgCursor, wire.MsgFrame}; !bytes.Equal(out.types, want) {
+		t.Fatalf("message types %v, want %v", out.types, want)
+	}
+
+	out.buffered = highWater + 1 // the transport is now above high water
 	second, _ := encodeCursor(image.NewNRGBA(image.Rect(0, 0, 3, 3)), image.Point{})
 	third, _ := encodeCursor(nil, image.Point{})
 	for _, c := range [][]byte{second, third} {
@@ -89,18 +104,23 @@ func TestDisplaySenderCursor(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.mu.Lock()
-	if len(f.queue) != 1 {
-		t.Errorf("%d messages queued above high water, want only the FRAME", len(f.queue))
-	}
-	f.mu.Unlock()
-	f.resume(s)
 	if err := ds.flush(); err != nil {
 		t.Fatal(err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if n := bytes.Count(f.log, []byte{wire.MsgCursor}); n != 2 || f.log[len(f.log)-1] != wire.MsgCursor {
-		t.Fatalf("message types %v, want the first cursor, then only the newest, last", f.log)
+	if n := len(out.types); n != 3 {
+		t.Fatalf("%d messages sent above high water, want none", n-3)
+	}
+	out.buffered = 0
+	if err := ds.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []byte{wire.MsgSize, wire.MsgCursor, wire.MsgFrame, wire.MsgCursor}; !bytes.Equal(out.types, want) {
+		t.Fatalf("message types %v, want one more CURSOR once drained", out.types)
+	}
+	if !bytes.Equal(out.last, third) {
+		t.Fatal("the cursor sent once drained is not the newest")
+	}
+	if err := ds.flush(); err != nil || len(out.types) != 4 {
+		t.Fatalf("a second flush sent %d more messages (%v), want none", len(out.types)-4, err)
 	}
 }

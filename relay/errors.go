@@ -9,7 +9,4 @@ var (
 	// ErrReplaced reports that the signaling server closed the agent because another agent
 	// of the same connection (same token) replaced it; Run returns it and does not reconnect.
 	ErrReplaced = errors.New("relay: replaced by another agent of the same connection")
-	// ErrTileTooLarge reports an encoded tile that does not fit one display message; it ends the
-	// peer stream that met it (it cannot happen with TileSize ≤ 64).
-	ErrTileTooLarge = errors.New("relay: encoded tile exceeds a display message")
 )

@@ -8,6 +8,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 
+	"peerdesk/relay/pipeline"
 	"peerdesk/relay/wire"
 	"peerdesk/signaling/proto"
 )
@@ -37,7 +38,7 @@ type peer struct {
 	pc         *webrtc.PeerConnection
 	control    *webrtc.DataChannel
 	display    *displaySender
-	stream     *PeerStream
+	stream     *pipeline.PeerStream
 	pending    []webrtc.ICECandidateInit
 	lastBadMsg time.Time
 	// session is the o= session id of the offer that made pc: a later offer with the same id

@@ -16,6 +16,9 @@ import (
 	"peerdesk/relay/wire"
 )
 
+// waitTimeout bounds every wait of these tests.
+const waitTimeout = 20 * time.Second
+
 // receivedPresence is one presence message as a peer got it.
 type receivedPresence struct {
 	msg wire.Control

@@ -16,6 +16,7 @@ import (
 	"peerdesk/client"
 	"peerdesk/relay"
 	"peerdesk/relay/demo"
+	"peerdesk/relay/pipeline"
 	"peerdesk/relay/wire"
 	"peerdesk/store"
 )
@@ -42,7 +43,7 @@ type harness struct {
 // harnessConfig picks the demo desktop a harness serves.
 type harnessConfig struct {
 	demo       demo.Config
-	pipeline   relay.PipelineConfig
+	pipeline   pipeline.Config
 	verbose    bool          // log at debug level instead of warn
 	ownerGrace time.Duration // how long a session outlives its owner (default 10 s)
 	// source, if set, makes the desktop the agent serves instead of the demo (h.desk is nil).

@@ -1,4 +1,4 @@
-package relay
+package pipeline
 
 import (
 	"errors"
@@ -13,8 +13,8 @@ import (
 
 // Reasons a pass of a peer stream stops early.
 var (
-	errStalled = errors.New("relay: peer transport above high water")
-	errStopped = errors.New("relay: peer stream closed")
+	errStalled = errors.New("pipeline: peer transport above high water")
+	errStopped = errors.New("pipeline: peer stream closed")
 )
 
 // Sender is a peer's display channel (a pion *webrtc.DataChannel satisfies it). Send must not

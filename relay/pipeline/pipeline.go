@@ -1,4 +1,8 @@
-package relay
+// Package pipeline is the relay agent's encode-once fan-out: it keeps the desktop as versioned
+// tiles, encodes each tile version at most once, and sends every peer, from a stream of its own,
+// the newest version of each tile it lacks (docs/PROTOCOL.md, 3.2). It knows nothing of WebRTC:
+// desktop updates come in through Update, encoded messages go out through each peer's Sender.
+package pipeline
 
 import (
 	"bytes"
@@ -24,8 +28,8 @@ const (
 	defaultHighWater   = 1 << 20
 )
 
-// PipelineConfig configures a Pipeline. Zero values mean the defaults.
-type PipelineConfig struct {
+// Config configures a Pipeline. Zero values mean the defaults.
+type Config struct {
 	// Logger receives the pipeline's and its peer streams' logs.
 	Logger zerolog.Logger
 	// TileSize is the side of the square tiles the desktop is cut into, 16 to 64 pixels
@@ -39,7 +43,7 @@ type PipelineConfig struct {
 }
 
 // withDefaults returns c with its zero fields set to the defaults.
-func (c PipelineConfig) withDefaults() PipelineConfig {
+func (c Config) withDefaults() Config {
 	if c.TileSize == 0 {
 		c.TileSize = defaultTileSize
 	}
@@ -52,7 +56,7 @@ func (c PipelineConfig) withDefaults() PipelineConfig {
 	return c
 }
 
-func (c PipelineConfig) validate() error {
+func (c Config) validate() error {
 	if c.TileSize < minTileSize || c.TileSize > maxTileSize {
 		return fmt.Errorf("%w: tile size %d outside %d..%d", ErrConfig, c.TileSize, minTileSize, maxTileSize)
 	}
@@ -62,8 +66,8 @@ func (c PipelineConfig) validate() error {
 	return nil
 }
 
-// PipelineStats counts a pipeline's work since it was created.
-type PipelineStats struct {
+// Stats counts a pipeline's work since it was created.
+type Stats struct {
 	Updates      uint64 // desktop updates accepted
 	TileVersions uint64 // tile versions created (a tile's first content and every change)
 	Encodes      uint64 // tile versions encoded; at most one encode per version, whatever the peers
@@ -78,7 +82,7 @@ type PipelineStats struct {
 // version is encoded at most once, lazily, by the first stream that needs it, and the same bytes
 // go to every peer. It is safe for concurrent use.
 type Pipeline struct {
-	cfg PipelineConfig
+	cfg Config
 	log zerolog.Logger
 	png *png.Encoder
 	// scratch lends streams their message buffer and tile encoder for one pass, so an idle
@@ -101,8 +105,8 @@ type Pipeline struct {
 	encodedBytes atomic.Uint64
 }
 
-// NewPipeline returns an empty pipeline; feed it with Update.
-func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
+// New returns an empty pipeline; feed it with Update.
+func New(cfg Config) (*Pipeline, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -338,10 +342,10 @@ func (p *Pipeline) removeStream(s *PeerStream) {
 }
 
 // Stats returns the pipeline's counters.
-func (p *Pipeline) Stats() PipelineStats {
+func (p *Pipeline) Stats() Stats {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	st := PipelineStats{
+	st := Stats{
 		Updates:      p.updates,
 		TileVersions: p.versions,
 		Encodes:      p.encodes.Load(),

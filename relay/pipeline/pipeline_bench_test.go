@@ -1,4 +1,4 @@
-package relay
+package pipeline
 
 import (
 	"encoding/binary"
@@ -60,7 +60,7 @@ func BenchmarkPipeline1080p(b *testing.B) {
 	}
 	for _, n := range []int{1, 16} {
 		b.Run(fmt.Sprintf("peers=%d", n), func(b *testing.B) {
-			p, err := NewPipeline(PipelineConfig{Logger: zerolog.Nop()})
+			p, err := New(Config{Logger: zerolog.Nop()})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package relay
+package pipeline
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 
 // errResized reports that the desktop was resized while a peer stream was reading a tile of
 // the previous size; the stream starts over with the new size.
-var errResized = errors.New("relay: desktop resized during a pass")
+var errResized = errors.New("pipeline: desktop resized during a pass")
 
 // maxPaletteColors is the most distinct colours a tile may have to be sent as a paletted PNG;
 // a tile with more is treated as photographic and sent as JPEG.

@@ -1,4 +1,4 @@
-package relay
+package pipeline
 
 import (
 	"context"
@@ -16,12 +16,12 @@ import (
 	"peerdesk/relay/wire"
 )
 
-func newTestPipeline(t *testing.T, cfg PipelineConfig) *Pipeline {
+func newTestPipeline(t *testing.T, cfg Config) *Pipeline {
 	t.Helper()
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t))
-	p, err := NewPipeline(cfg)
+	p, err := New(cfg)
 	if err != nil {
-		t.Fatalf("NewPipeline: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(p.Close)
 	return p
@@ -116,22 +116,22 @@ func assertMatches(t *testing.T, host *image.RGBA, peer *fakePeer, tileSize int)
 func TestPipelineConfig(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  PipelineConfig
+		cfg  Config
 		ok   bool
 	}{
-		{"defaults", PipelineConfig{}, true},
-		{"small tiles", PipelineConfig{TileSize: 16}, true},
-		{"tiny tiles", PipelineConfig{TileSize: 8}, false},
-		{"huge tiles", PipelineConfig{TileSize: 128}, false},
-		{"negative quality", PipelineConfig{JPEGQuality: -1}, false},
-		{"quality above 100", PipelineConfig{JPEGQuality: 101}, false},
-		{"low high water", PipelineConfig{HighWater: 1}, true},
+		{"defaults", Config{}, true},
+		{"small tiles", Config{TileSize: 16}, true},
+		{"tiny tiles", Config{TileSize: 8}, false},
+		{"huge tiles", Config{TileSize: 128}, false},
+		{"negative quality", Config{JPEGQuality: -1}, false},
+		{"quality above 100", Config{JPEGQuality: 101}, false},
+		{"low high water", Config{HighWater: 1}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := NewPipeline(tt.cfg)
+			p, err := New(tt.cfg)
 			if tt.ok != (err == nil) {
-				t.Fatalf("NewPipeline(%+v) = %v, want ok=%v", tt.cfg, err, tt.ok)
+				t.Fatalf("New(%+v) = %v, want ok=%v", tt.cfg, err, tt.ok)
 			}
 			if err != nil && !errors.Is(err, ErrConfig) {
 				t.Fatalf("error %v is not ErrConfig", err)
@@ -146,7 +146,7 @@ func TestPipelineConfig(t *testing.T) {
 func TestPipelineConverges(t *testing.T) {
 	for _, n := range []int{1, 2, 5} {
 		t.Run(string(rune('0'+n))+" peers", func(t *testing.T) {
-			p := newTestPipeline(t, PipelineConfig{})
+			p := newTestPipeline(t, Config{})
 			peers, _ := addPeers(t, p, n)
 			rnd := rand.New(rand.NewPCG(1, uint64(n)))
 			frame := image.NewRGBA(image.Rect(0, 0, 330, 200)) // edge tiles on both axes
@@ -185,7 +185,7 @@ func TestPipelineConverges(t *testing.T) {
 }
 
 func TestPipelineEncodesOnce(t *testing.T) {
-	p := newTestPipeline(t, PipelineConfig{})
+	p := newTestPipeline(t, Config{})
 	peers, _ := addPeers(t, p, 5)
 	frame := image.NewRGBA(image.Rect(0, 0, 320, 192))
 	p.Update(frame, []image.Rectangle{frame.Rect})
@@ -224,7 +224,7 @@ func TestPipelineEncodesOnce(t *testing.T) {
 
 func TestPipelineSlowConsumer(t *testing.T) {
 	const highWater = 8 << 10
-	p := newTestPipeline(t, PipelineConfig{HighWater: highWater})
+	p := newTestPipeline(t, Config{HighWater: highWater})
 	peers, streams := addPeers(t, p, 2)
 	fast, slow := peers[0], peers[1]
 	rnd := rand.New(rand.NewPCG(3, 3))
@@ -267,7 +267,7 @@ func TestPipelineSlowConsumer(t *testing.T) {
 }
 
 func TestPipelineSkipsVersionsNoPeerNeeds(t *testing.T) {
-	p := newTestPipeline(t, PipelineConfig{HighWater: 8 << 10})
+	p := newTestPipeline(t, Config{HighWater: 8 << 10})
 	peers, streams := addPeers(t, p, 1)
 	rnd := rand.New(rand.NewPCG(5, 5))
 	frame := image.NewRGBA(image.Rect(0, 0, 256, 256))
@@ -323,7 +323,7 @@ func assertFullFrameAfterSize(t *testing.T, f *fakePeer, r image.Rectangle) {
 }
 
 func TestPipelineLateJoinerAndResize(t *testing.T) {
-	p := newTestPipeline(t, PipelineConfig{TileSize: 32})
+	p := newTestPipeline(t, Config{TileSize: 32})
 	if w, h := p.Size(); w != 0 || h != 0 || p.Snapshot() != nil {
 		t.Fatalf("empty pipeline has size %dx%d", w, h)
 	}
@@ -357,7 +357,7 @@ func TestPipelineLateJoinerAndResize(t *testing.T) {
 }
 
 func TestPipelineUpdateDetectsChanges(t *testing.T) {
-	p := newTestPipeline(t, PipelineConfig{})
+	p := newTestPipeline(t, Config{})
 	frame := image.NewRGBA(image.Rect(0, 0, 200, 100))
 	p.Update(frame, nil)
 	st := p.Stats()
@@ -385,7 +385,7 @@ func TestPipelineUpdateDetectsChanges(t *testing.T) {
 }
 
 func TestPipelineUpdateRejectsBadFrames(t *testing.T) {
-	p := newTestPipeline(t, PipelineConfig{})
+	p := newTestPipeline(t, Config{})
 	short := image.NewRGBA(image.Rect(0, 0, 10, 10))
 	short.Pix = short.Pix[:100]
 	bad := []*image.RGBA{
@@ -405,7 +405,7 @@ func TestPipelineUpdateRejectsBadFrames(t *testing.T) {
 }
 
 func TestPipelineSendErrorEndsStream(t *testing.T) {
-	p := newTestPipeline(t, PipelineConfig{})
+	p := newTestPipeline(t, Config{})
 	peers, streams := addPeers(t, p, 2)
 	peers[0].failSends(errPeerGone)
 	frame := image.NewRGBA(image.Rect(0, 0, 100, 100))
@@ -422,7 +422,7 @@ func TestPipelineSendErrorEndsStream(t *testing.T) {
 
 func TestPipelineCloseStopsStreams(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	p, err := NewPipeline(PipelineConfig{Logger: zerolog.New(zerolog.NewTestWriter(t))})
+	p, err := New(Config{Logger: zerolog.New(zerolog.NewTestWriter(t))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +457,7 @@ func TestPipelineServesDemoDesktop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newTestPipeline(t, PipelineConfig{})
+	p := newTestPipeline(t, Config{})
 	f := newFakePeer(t)
 	p.AddPeer(f)
 	ctx, cancel := context.WithCancel(context.Background())
