@@ -25,9 +25,10 @@ check:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-test: deps check
+# The thin-link test runs `peerdesk demo` built without the race detector (PEERDESK_BIN).
+test: deps check build
 	cd $(E2E) && node --test
-	$(GO) test -race -count=1 -timeout 20m ./...
+	PEERDESK_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 20m ./...
 
 # bench runs the benchmarks whose figures docs/BENCHMARKS.md records.
 bench: deps

@@ -27,6 +27,8 @@ type framebuffer struct {
 	// countOnly skips decoding tile images and holds no pixels: the framebuffer keeps its size
 	// and counts, and snapshots are transparent black.
 	countOnly bool
+	// skipPhotos leaves JPEG tiles undrawn (WithoutPhotoDecoding).
+	skipPhotos bool
 
 	mu      sync.Mutex
 	img     *image.RGBA   // nil until the first SIZE
@@ -37,12 +39,13 @@ type framebuffer struct {
 	cursorC chan struct{} // closed and replaced at every CURSOR
 }
 
-func newFramebuffer(log zerolog.Logger, countOnly bool) *framebuffer {
+func newFramebuffer(log zerolog.Logger, countOnly, skipPhotos bool) *framebuffer {
 	return &framebuffer{
-		log:       log,
-		countOnly: countOnly,
-		frame:     make(chan struct{}),
-		cursorC:   make(chan struct{}),
+		log:        log,
+		countOnly:  countOnly,
+		skipPhotos: skipPhotos,
+		frame:      make(chan struct{}),
+		cursorC:    make(chan struct{}),
 	}
 }
 
@@ -84,6 +87,9 @@ func (f *framebuffer) applyDecoded(msg []byte, w, h int) error {
 		}
 		imgs := make([]image.Image, len(d.Tiles))
 		for i, t := range d.Tiles { // decoded outside the lock: Image() callers need not wait
+			if f.skipPhotos && t.Format == wire.FormatJPEG {
+				continue
+			}
 			if imgs[i], err = decodeTile(t); err != nil {
 				return fmt.Errorf("tile %d: %w", i, err)
 			}
@@ -94,6 +100,9 @@ func (f *framebuffer) applyDecoded(msg []byte, w, h int) error {
 			return fmt.Errorf("%w: desktop resized while decoding tiles", errDisplay)
 		}
 		for i, t := range d.Tiles {
+			if imgs[i] == nil {
+				continue
+			}
 			draw.Draw(f.img, image.Rect(t.X, t.Y, t.X+t.W, t.Y+t.H), imgs[i], imgs[i].Bounds().Min, draw.Src)
 		}
 	case wire.MsgCursor:

@@ -33,7 +33,7 @@ func TestFramebufferRefusesBadMessages(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			fb := newFramebuffer(zerolog.New(zerolog.NewTestWriter(t)), false)
+			fb := newFramebuffer(zerolog.New(zerolog.NewTestWriter(t)), false, false)
 			fb.apply(wire.EncodeSize(8, 8))
 			fb.apply(c.msg)
 			fb.apply(wire.EncodeFrame(1))
@@ -48,7 +48,7 @@ func TestFramebufferRefusesBadMessages(t *testing.T) {
 }
 
 func TestFramebufferBeforeSize(t *testing.T) {
-	fb := newFramebuffer(zerolog.New(zerolog.NewTestWriter(t)), false)
+	fb := newFramebuffer(zerolog.New(zerolog.NewTestWriter(t)), false, false)
 	fb.apply(wire.EncodeFrame(1))
 	fb.apply(tilesMsg(pngTile(t, 0, 0, 1, 1, pattern)))
 	if st := fb.counters(); st.DecodeErrors != 2 || st.Frames != 0 {
@@ -60,6 +60,21 @@ func TestFramebufferBeforeSize(t *testing.T) {
 	if w, h := fb.size(); w != 0 || h != 0 {
 		t.Errorf("size %dx%d before SIZE", w, h)
 	}
+}
+
+// TestFramebufferWithoutPhotos: with skipPhotos, PNG tiles are drawn and JPEG tiles are counted
+// without being decoded or drawn, even malformed ones.
+func TestFramebufferWithoutPhotos(t *testing.T) {
+	fb := newFramebuffer(zerolog.New(zerolog.NewTestWriter(t)), false, true)
+	fb.apply(wire.EncodeSize(8, 8))
+	red := color.RGBA{R: 255, A: 255}
+	fb.apply(tilesMsg(pngTile(t, 0, 0, 4, 4, solid(red)), wire.Tile{X: 4, Y: 4, W: 4, H: 4, Format: wire.FormatJPEG, Data: []byte("not a JPEG")}))
+	fb.apply(wire.EncodeFrame(1))
+	if st := fb.counters(); st.DecodeErrors != 0 || st.Messages != 3 || st.Frames != 1 {
+		t.Errorf("stats %+v, want no error, 3 messages, 1 frame", st)
+	}
+	img, _, _ := fb.snapshot(true)
+	checkImage(t, img, &model{w: 8, h: 8, tiles: []modelTile{{0, 0, 4, 4, solid(red)}}})
 }
 
 // FuzzFramebuffer feeds arbitrary display messages after a SIZE: none may panic, and each is
@@ -76,7 +91,7 @@ func FuzzFramebuffer(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		fb := newFramebuffer(zerolog.Nop(), false)
+		fb := newFramebuffer(zerolog.Nop(), false, false)
 		fb.apply(wire.EncodeSize(16, 16))
 		fb.apply(msg)
 		st := fb.counters()

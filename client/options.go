@@ -28,6 +28,7 @@ type options struct {
 	se         webrtc.SettingEngine
 	httpClient *http.Client
 	countOnly  bool
+	skipPhotos bool
 	cookie     string
 	relayOnly  bool
 }
@@ -66,6 +67,13 @@ func WithCookie(cookie string) Option {
 // their images, so that Image stays black: for benchmarks that run many peers in one process.
 func WithoutImageDecoding() Option {
 	return func(o *options) { o.countOnly = true }
+}
+
+// WithoutPhotoDecoding makes the session draw lossless (PNG) tiles only: photographic (JPEG)
+// tiles are validated and counted, and their area keeps its previous pixels. For a peer that
+// watches text and UI next to a video at a fraction of the CPU (tests under the race detector).
+func WithoutPhotoDecoding() Option {
+	return func(o *options) { o.skipPhotos = true }
 }
 
 // WithRelayOnly makes the peer connections use TURN relay candidates only

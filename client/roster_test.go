@@ -51,3 +51,36 @@ func TestRosterFollowsPresence(t *testing.T) {
 		t.Fatalf("presence events of seq %v, want 3 and 5 (4 was malformed)", seqs)
 	}
 }
+
+// TestLinkStats: link messages from the relay show in Stats, and arrive on Events.
+func TestLinkStats(t *testing.T) {
+	checkLeaks(t)
+	ctx := testContext(t)
+	h, s := joinDisplayed(ctx, t, 8, 8)
+	if st := s.Stats(); st.LinkLimited || st.LinkRate != 0 || st.LinkLighter {
+		t.Fatalf("link stats before any link message: %+v", st)
+	}
+	wait := func(state string) {
+		t.Helper()
+		for {
+			select {
+			case ev := <-s.Events():
+				if ev.Type == wire.ControlLink && ev.State == state {
+					return
+				}
+			case <-ctx.Done():
+				t.Fatalf("no link %s event", state)
+			}
+		}
+	}
+	h.sendControl(wire.Control{Type: wire.ControlLink, State: wire.LinkLimited, Rate: 1_250_000, Lighter: true})
+	wait(wire.LinkLimited)
+	if st := s.Stats(); !st.LinkLimited || st.LinkRate != 1_250_000 || !st.LinkLighter {
+		t.Fatalf("after a limited link message: %+v", st)
+	}
+	h.sendControl(wire.Control{Type: wire.ControlLink, State: wire.LinkOK, Rate: 9_000_000})
+	wait(wire.LinkOK)
+	if st := s.Stats(); st.LinkLimited || st.LinkRate != 9_000_000 || st.LinkLighter {
+		t.Fatalf("after an ok link message: %+v", st)
+	}
+}

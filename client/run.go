@@ -276,6 +276,10 @@ func (s *Session) handleControl(b []byte) {
 		s.mu.Unlock()
 	case wire.ControlError:
 		s.log.Warn().Str("code", c.Code).Str("reason", c.Message).Msg("relay error")
+	case wire.ControlLink:
+		s.mu.Lock()
+		s.link = c
+		s.mu.Unlock()
 	case wire.ControlPresence:
 		if err := s.setRoster(c); err != nil {
 			s.sampled.Warn().Err(err).Msg("control: presence dropped")

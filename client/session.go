@@ -45,6 +45,7 @@ type Session struct {
 	mu      sync.Mutex
 	peer    *peer // nil while the host is unavailable
 	welcome wire.Control
+	link    wire.Control // the last link message
 	hello   proto.Message
 	roster  Roster // never modified in place: replaced by every presence message
 	// rosterChanged is closed and replaced whenever roster is.
@@ -99,7 +100,7 @@ func join(ctx context.Context, serverURL string, t target, opts []Option) (*Sess
 		sampled: sampled,
 		sig:     sig,
 		api:     webrtc.NewAPI(webrtc.WithSettingEngine(o.settingEngine())),
-		fb:      newFramebuffer(sampled, o.countOnly),
+		fb:      newFramebuffer(sampled, o.countOnly, o.skipPhotos),
 		events:  newEventQueue(),
 		policy:  o.transportPolicy(),
 
@@ -268,6 +269,9 @@ func (s *Session) Stats() Stats {
 	st.EventsDropped = s.events.dropped.Load()
 	st.PeerConnections = s.peerConns.Load()
 	st.ICERestarts = s.iceRestarts.Load()
+	s.mu.Lock()
+	st.LinkLimited, st.LinkRate, st.LinkLighter = s.link.State == wire.LinkLimited, s.link.Rate, s.link.Lighter
+	s.mu.Unlock()
 	return st
 }
 

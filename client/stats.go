@@ -14,4 +14,11 @@ type Stats struct {
 	PeerConnections uint64
 	// ICERestarts counts the ICE restart offers sent on an existing peer connection.
 	ICERestarts uint64
+	// LinkLimited says the relay found this peer's link to be the limit: it carries less than
+	// the desktop produces, so the peer gets fewer (and maybe lighter) updates. LinkRate is the
+	// delivery rate the relay measured then, in bytes per second; LinkLighter says
+	// photographic tiles come at the lighter rendition (docs/PROTOCOL.md, 3.1 link).
+	LinkLimited bool
+	LinkRate    uint64
+	LinkLighter bool
 }

@@ -120,7 +120,6 @@ type Agent struct {
 	// opening, so that every peer gets the events in order and a late joiner the current state.
 	evMu       sync.Mutex
 	downReason string // why the desktop is unavailable, while down
-	cursor     []byte // the current CURSOR display message, nil before the first
 	clipboard  []byte // the current clipboard control message, nil before the first
 
 	mu    sync.Mutex
@@ -394,22 +393,14 @@ func (a *Agent) desktopMessage() []byte {
 	return wire.Control{Type: wire.ControlDesktop, State: wire.DesktopUnavailable, Message: a.downReason}.Encode()
 }
 
-// cursorChanged encodes a new pointer shape once and sends it to every peer.
+// cursorChanged encodes a new pointer shape once; the pipeline sends it to every peer.
 func (a *Agent) cursorChanged(shape *image.NRGBA, hotspot image.Point) {
 	msg, err := encodeCursor(shape, hotspot)
 	if err != nil {
 		a.log.Warn().Err(err).Msg("dropping the desktop's cursor shape")
 		return
 	}
-	a.evMu.Lock()
-	defer a.evMu.Unlock()
-	if bytes.Equal(msg, a.cursor) {
-		return
-	}
-	a.cursor = msg
-	for _, p := range a.peerList() {
-		p.setCursor(msg)
-	}
+	a.pipeline.SetCursor(msg)
 }
 
 // clipboardChanged sends the host clipboard's new text to every full-access peer; read-only

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"sync"
+	"time"
 
-	"peerdesk/relay/pipeline"
+	"github.com/pion/webrtc/v4"
+
 	"peerdesk/relay/wire"
 )
 
@@ -39,62 +40,14 @@ func encodeCursor(shape *image.NRGBA, hotspot image.Point) ([]byte, error) {
 	}), nil
 }
 
-// displaySender is a peer's display channel as its pipeline stream sees it, with the cursor
-// shape sent alongside: once the stream's first SIZE went out, then at every change. A cursor
-// change finding the transport above high water waits for it to drain (flush), so that a
-// peer that does not read holds at most one pending cursor.
-type displaySender struct {
-	out       pipeline.Sender
-	highWater uint64
-
-	mu      sync.Mutex // serialises sends: SIZE first, cursors in order
-	sized   bool       // a SIZE went out
-	cursor  []byte     // the current CURSOR message (shared, never modified), nil for none yet
-	pending bool       // cursor is not sent yet
+// displayChannel is a peer's display data channel as its pipeline stream sends on it, with the
+// round-trip time of the peer connection's SCTP association.
+type displayChannel struct {
+	*webrtc.DataChannel
+	sctp *webrtc.SCTPTransport
 }
 
-func newDisplaySender(out pipeline.Sender, highWater uint64, cursor []byte) *displaySender {
-	return &displaySender{out: out, highWater: highWater, cursor: cursor, pending: cursor != nil}
-}
-
-// Send implements pipeline.Sender for the pipeline's stream.
-func (d *displaySender) Send(b []byte) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if err := d.out.Send(b); err != nil {
-		return err
-	}
-	if len(b) > 0 && b[0] == wire.MsgSize {
-		d.sized = true
-	}
-	return d.flushLocked()
-}
-
-// BufferedAmount implements pipeline.Sender.
-func (d *displaySender) BufferedAmount() uint64 { return d.out.BufferedAmount() }
-
-// setCursor makes msg the peer's cursor and sends it if the peer can take it now.
-func (d *displaySender) setCursor(msg []byte) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.cursor, d.pending = msg, true
-	return d.flushLocked()
-}
-
-// flush sends a pending cursor if the transport has drained; call it when it has.
-func (d *displaySender) flush() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.flushLocked()
-}
-
-func (d *displaySender) flushLocked() error {
-	if !d.pending || !d.sized || d.out.BufferedAmount() > d.highWater {
-		return nil
-	}
-	if err := d.out.Send(d.cursor); err != nil {
-		return fmt.Errorf("send cursor: %w", err)
-	}
-	d.pending = false
-	return nil
+// RTT implements pipeline.RTTSender.
+func (d displayChannel) RTT() time.Duration {
+	return time.Duration(d.sctp.Stats().SmoothedRoundTripTime * float64(time.Second))
 }

@@ -37,7 +37,6 @@ type peer struct {
 	closed     bool
 	pc         *webrtc.PeerConnection
 	control    *webrtc.DataChannel
-	display    *displaySender
 	stream     *pipeline.PeerStream
 	pending    []webrtc.ICECandidateInit
 	lastBadMsg time.Time
@@ -95,7 +94,7 @@ func (p *peer) offer(sdp string) {
 		return
 	}
 	old, oldStream := p.pc, p.stream
-	p.pc, p.stream, p.control, p.display, p.session = pc, nil, nil, nil, session
+	p.pc, p.stream, p.control, p.session = pc, nil, nil, session
 	pending := p.pending
 	p.pending = nil
 	p.endRestartLocked()
@@ -304,26 +303,16 @@ func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
 		}
 		p.controlError(wire.CodeUnknownType, "unknown control message type "+truncate(c.Type, 32))
 	})
-	hw := a.pipeline.HighWater()
-	display.SetBufferedAmountLowThreshold(hw / 2)
 	display.OnOpen(func() {
-		a.evMu.Lock() // the current cursor, then every change
-		defer a.evMu.Unlock()
-		ds := newDisplaySender(display, hw, a.cursor)
-		s := a.pipeline.AddPeer(ds)
-		display.OnBufferedAmountLow(func() {
-			s.Wake()
-			if err := ds.flush(); err != nil {
-				p.log.Debug().Err(err).Msg("display channel")
-			}
-		})
+		s := a.pipeline.AddPeer(displayChannel{DataChannel: display, sctp: pc.SCTP()}, pipeline.PeerOptions{OnLink: p.linkChanged})
+		display.OnBufferedAmountLow(s.Wake)
 		p.mu.Lock()
 		if p.closed || p.pc != pc {
 			p.mu.Unlock()
 			s.Close()
 			return
 		}
-		p.stream, p.display = s, ds
+		p.stream = s
 		p.mu.Unlock()
 	})
 	input.OnMessage(p.input)
@@ -375,17 +364,15 @@ func (p *peer) sendControl(b []byte) {
 	}
 }
 
-// setCursor gives the peer's display channel a new CURSOR message, if the channel is open.
-func (p *peer) setCursor(msg []byte) {
-	p.mu.Lock()
-	d := p.display
-	p.mu.Unlock()
-	if d == nil {
-		return
+// linkChanged tells the peer what its display stream measured of its link (docs/PROTOCOL.md,
+// 3.1 link).
+func (p *peer) linkChanged(l pipeline.Link) {
+	state := wire.LinkOK
+	if l.Limited {
+		state = wire.LinkLimited
 	}
-	if err := d.setCursor(msg); err != nil {
-		p.log.Debug().Err(err).Msg("cursor not sent")
-	}
+	p.log.Debug().Str("state", state).Bool("lighter", l.Lighter).Uint64("rate", l.Rate).Dur("lag", l.Lag).Msg("peer link")
+	p.sendControl(wire.Control{Type: wire.ControlLink, State: state, Rate: l.Rate, Lighter: l.Lighter}.Encode())
 }
 
 // controlError tells the peer its last message was refused, at most every badInputInterval.
@@ -429,7 +416,7 @@ func (p *peer) close() {
 	}
 	p.closed = true
 	pc, s := p.pc, p.stream
-	p.pc, p.stream, p.control, p.display = nil, nil, nil, nil
+	p.pc, p.stream, p.control = nil, nil, nil
 	p.endRestartLocked()
 	p.mu.Unlock()
 	p.agent.presence.leave(p.id, pc)

@@ -98,6 +98,8 @@ func TestCLIBadInput(t *testing.T) {
 		{[]string{"serve", "-log-level", "loud"}, "log level"},
 		{[]string{"demo", "-demo-size", "10x10"}, "WIDTHxHEIGHT"},
 		{[]string{"demo", "-demo-fps", "0"}, "-demo-fps"},
+		{[]string{"demo", "-demo-busy", "101"}, "-demo-busy"},
+		{[]string{"demo", "-demo-grain", "65"}, "-demo-grain"},
 		{[]string{"relay", "-server", "http://127.0.0.1:1"}, "no agent token"},
 		{[]string{"join", "-connection", "0"}, "-connection"},
 		{[]string{"join", "-connection", "1", "-duration", "-1s"}, "-duration"},

@@ -74,7 +74,20 @@ const (
 // peer's selected candidate pair is a relayed one, and it survives cuts of the peer's link.
 // It needs root (ip netns, veth); outside CI it skips without.
 func TestNetNSRelayed(t *testing.T) {
-	for _, tool := range []string{"unshare", "ip"} {
+	cuts, err := netnsCuts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runPrivateNetNS(t, "orchestrator", 60*time.Second+2*sumDurations(cuts))
+}
+
+// runPrivateNetNS re-executes the test binary as the orchestrator role in private network and
+// mount namespaces (unshare), with env added, bounded by timeout, and fails t unless the
+// orchestrator's TestNetNSHelperProcess passed. It needs root, unshare, ip and tc; outside CI
+// it skips without.
+func runPrivateNetNS(t *testing.T, role string, timeout time.Duration, env ...string) {
+	t.Helper()
+	for _, tool := range []string{"unshare", "ip", "tc"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			skipOutsideCI(t, tool+" not installed (util-linux, iproute2)")
 		}
@@ -82,16 +95,11 @@ func TestNetNSRelayed(t *testing.T) {
 	if os.Geteuid() != 0 {
 		skipOutsideCI(t, "network namespaces need root")
 	}
-	cuts, err := netnsCuts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	timeout := 60*time.Second + 2*sumDurations(cuts)
 	ctx, cancel := context.WithTimeout(t.Context(), timeout+10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "unshare", "--net", "--mount", "--", os.Args[0],
 		"-test.run=^TestNetNSHelperProcess$", "-test.v", "-test.timeout="+timeout.String())
-	cmd.Env = append(os.Environ(), netnsRoleEnv+"=orchestrator", netnsParentEnv+"="+namespaceIDs())
+	cmd.Env = append(append(os.Environ(), netnsRoleEnv+"="+role, netnsParentEnv+"="+namespaceIDs()), env...)
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	t.Logf("orchestrator output:\n%s", out)
@@ -158,6 +166,10 @@ func TestNetNSHelperProcess(t *testing.T) {
 	case "":
 	case "orchestrator":
 		netnsOrchestrate(t)
+	case "thin-orchestrator":
+		thinOrchestrate(t)
+	case "thin-peer":
+		thinPeer(t)
 	case "agent":
 		netnsAgent(t)
 	case "peer":
@@ -173,20 +185,7 @@ func netnsOrchestrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Only in fresh namespaces may the test mount and add links and addresses.
-	if ids := namespaceIDs(); ids == os.Getenv(netnsParentEnv) || strings.Contains(ids, "?") {
-		t.Fatalf("not in private namespaces: %s", ids)
-	}
-	ifs, err := net.Interfaces()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ifs) != 1 || ifs[0].Name != "lo" {
-		t.Fatalf("not in a private network namespace: interfaces %v", ifs)
-	}
-	if err := syscall.Mount("tmpfs", "/run", "tmpfs", 0, "mode=0755"); err != nil {
-		t.Fatalf("mount a private /run: %v", err)
-	}
+	enterPrivateNetNS(t)
 	netnsTopology(t)
 
 	ctx, cancel := context.WithCancel(t.Context())
@@ -236,6 +235,26 @@ func netnsOrchestrate(t *testing.T) {
 			t.Errorf("%v cut: resumed after %v, want within %v", cut, took, netnsResume)
 		}
 		checkRelayedPair(t, pair)
+	}
+}
+
+// enterPrivateNetNS checks that the process runs in the private namespaces runPrivateNetNS
+// made, with only a loopback interface, and mounts a private /run for ip netns.
+func enterPrivateNetNS(t *testing.T) {
+	t.Helper()
+	// Only in fresh namespaces may the test mount and add links and addresses.
+	if ids := namespaceIDs(); ids == os.Getenv(netnsParentEnv) || strings.Contains(ids, "?") {
+		t.Fatalf("not in private namespaces: %s", ids)
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ifs) != 1 || ifs[0].Name != "lo" {
+		t.Fatalf("not in a private network namespace: interfaces %v", ifs)
+	}
+	if err := syscall.Mount("tmpfs", "/run", "tmpfs", 0, "mode=0755"); err != nil {
+		t.Fatalf("mount a private /run: %v", err)
 	}
 }
 

@@ -21,14 +21,17 @@ import (
 
 // relayFlags are the flags of the relay agent, shared by relay and demo.
 type relayFlags struct {
-	size     string
-	fps      int
-	loopback bool
+	size        string
+	fps         int
+	busy, grain int
+	loopback    bool
 }
 
 func (f *relayFlags) register(fs *flag.FlagSet, loopback bool) {
 	fs.StringVar(&f.size, "demo-size", "1280x720", "size of the demo desktop, WIDTHxHEIGHT")
 	fs.IntVar(&f.fps, "demo-fps", 30, "frames per second of the demo desktop's animation (1-120)")
+	fs.IntVar(&f.busy, "demo-busy", 0, "percentage of the demo desktop's height covered by a band that changes every frame (0-100), a load for benchmarks")
+	fs.IntVar(&f.grain, "demo-grain", 0, "film grain in the busy band (0-64), so that it costs about what a video does")
 	fs.BoolVar(&f.loopback, "ice-loopback", loopback, "offer loopback ICE candidates (peers on this machine)")
 }
 
@@ -41,7 +44,10 @@ func (f *relayFlags) demoSource() (*demo.Desktop, error) {
 	if f.fps < 1 || f.fps > 120 {
 		return nil, fmt.Errorf("%w: -demo-fps %d outside 1-120", errUsage, f.fps)
 	}
-	return demo.New(demo.Config{Width: w, Height: h, FPS: f.fps})
+	if f.busy < 0 || f.busy > 100 || f.grain < 0 || f.grain > 64 {
+		return nil, fmt.Errorf("%w: -demo-busy %d outside 0-100 or -demo-grain %d outside 0-64", errUsage, f.busy, f.grain)
+	}
+	return demo.New(demo.Config{Width: w, Height: h, FPS: f.fps, Busy: f.busy, Grain: f.grain})
 }
 
 // settingEngine returns the pion settings for the agent's peer connections.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,9 @@ type Config struct {
 	// Busy is the percentage of the screen height, 0 to 100, covered by a band of colour
 	// gradients that moves every frame: continuous, photographic (JPEG) change for benchmarks.
 	Busy int
+	// Grain, 0 to 64, adds film grain of that amplitude to the busy band, different every
+	// frame, so that its tiles cost about what a video's do.
+	Grain int
 }
 
 func (c Config) withDefaults() Config {
@@ -48,6 +52,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: %d frames per second outside 1..120", ErrConfig, c.FPS)
 	case c.Busy < 0 || c.Busy > 100:
 		return fmt.Errorf("%w: busy %d%% outside 0..100", ErrConfig, c.Busy)
+	case c.Grain < 0 || c.Grain > maxGrain:
+		return fmt.Errorf("%w: grain %d outside 0..%d", ErrConfig, c.Grain, maxGrain)
 	}
 	return nil
 }
@@ -64,7 +70,9 @@ const (
 	boxSpeedX  = 5
 	boxSpeedY  = 3
 	busySpeed  = 4
-	maxDamage  = 64 // more pending rectangles than this merge into their union
+	maxGrain   = 64
+	grainSize  = 1 << 16 // the grain table, a power of two
+	maxDamage  = 64      // more pending rectangles than this merge into their union
 
 	keyBackSpace = 0xff08
 	keyReturn    = 0xff0d
@@ -107,7 +115,8 @@ type Desktop struct {
 	clockText    string
 	box          image.Rectangle
 	boxVX, boxVY int
-	phase        int // of the busy band
+	phase        int     // of the busy band
+	grain        []uint8 // random values below Config.Grain, nil for none
 	pointer      image.Point
 	pointerShown bool
 	buttons      uint8
@@ -135,6 +144,13 @@ func New(cfg Config) (*Desktop, error) {
 		lines:   [][]rune{nil},
 		boxVX:   boxSpeedX,
 		boxVY:   boxSpeedY,
+	}
+	if cfg.Grain > 0 {
+		rnd := rand.New(rand.NewPCG(uint64(w), uint64(h)))
+		d.grain = make([]uint8, grainSize)
+		for i := range d.grain {
+			d.grain[i] = uint8(rnd.IntN(cfg.Grain))
+		}
 	}
 	d.maxCols = max(1, (w-2*margin)/(glyphAdvance*textScale))
 	d.textArea = image.Rectangle{Min: d.textAt, Max: d.textAt.Add(image.Pt(d.maxCols*glyphAdvance*textScale, maxLines*glyphHeight*textScale))}
@@ -430,6 +446,13 @@ func (d *Desktop) render(dst *image.RGBA, clip image.Rectangle) {
 		g := uint8(2*y + d.phase/2)
 		for i, x := 0, r.Min.X; i < len(row); i, x = i+4, x+1 {
 			row[i], row[i+1], row[i+2], row[i+3] = uint8(x+d.phase), g, uint8((x+y)/2), 0xff
+		}
+		if d.grain != nil {
+			off := y*1031 + d.phase*7919 + r.Min.X
+			for i := 0; i < len(row); i += 4 {
+				n := d.grain[(off+i/4)&(grainSize-1)]
+				row[i], row[i+1], row[i+2] = row[i]+n, row[i+1]+n, row[i+2]+n
+			}
 		}
 	}
 	fill(dst, clip.Intersect(d.box), boxColor)

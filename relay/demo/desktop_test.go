@@ -51,6 +51,9 @@ func TestConfig(t *testing.T) {
 		{"fps", Config{FPS: 121}, false},
 		{"busy", Config{Busy: 101}, false},
 		{"negative busy", Config{Busy: -1}, false},
+		{"grain", Config{Busy: 10, Grain: 64}, true},
+		{"too much grain", Config{Busy: 10, Grain: 65}, false},
+		{"negative grain", Config{Grain: -1}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -285,6 +288,40 @@ func TestBusyBandChangesEveryFrame(t *testing.T) {
 	diff := changed(a, d.Snapshot())
 	if !d.band.In(diff) || d.band.Dy() != 50 {
 		t.Fatalf("one frame changed %v, want at least the band %v", diff, d.band)
+	}
+}
+
+// TestBusyBandGrain: grain adds noise of at most its amplitude to the band and leaves the
+// rest of the scene alone.
+func TestBusyBandGrain(t *testing.T) {
+	plain, err := New(Config{Width: 128, Height: 100, Busy: 50, Still: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grainy, err := New(Config{Width: 128, Height: 100, Busy: 50, Grain: 32, Still: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := plain.Snapshot(), grainy.Snapshot()
+	noisy := 0
+	for y := range 100 {
+		for x := range 128 {
+			i := a.PixOffset(x, y)
+			for c := range 3 {
+				d := b.Pix[i+c] - a.Pix[i+c] // the grain wraps like the band's gradient
+				switch in := image.Pt(x, y).In(grainy.band); {
+				case !in && d != 0:
+					t.Fatalf("grain at %d,%d outside the band %v", x, y, grainy.band)
+				case in && d >= 32:
+					t.Fatalf("grain of %d at %d,%d, amplitude 32", d, x, y)
+				case in && d != 0:
+					noisy++
+				}
+			}
+		}
+	}
+	if noisy < 128*50 {
+		t.Fatalf("%d noisy channel values in a band of %d pixels", noisy, 128*50)
 	}
 }
 

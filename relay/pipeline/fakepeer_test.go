@@ -40,6 +40,8 @@ type fakePeer struct {
 	sizes       int
 	frames      int
 	lastSeq     uint32
+	cursorW     int  // the width of the last cursor received
+	skipJPEG    bool // leave photographic tiles undecoded (tests that look only at flat ones)
 	paused      bool
 	queue       [][]byte
 	buffered    uint64
@@ -70,6 +72,8 @@ func (f *fakePeer) Send(b []byte) error {
 		f.queue = append(f.queue, bytes.Clone(b))
 		f.buffered += uint64(len(b))
 		f.maxBuffered = max(f.maxBuffered, f.buffered)
+		close(f.changed)
+		f.changed = make(chan struct{})
 		return nil
 	}
 	f.apply(b)
@@ -82,6 +86,9 @@ func (f *fakePeer) BufferedAmount() uint64 {
 	defer f.mu.Unlock()
 	return f.buffered
 }
+
+// SetBufferedAmountLowThreshold implements Sender: resume wakes the stream.
+func (f *fakePeer) SetBufferedAmountLowThreshold(uint64) {}
 
 func (f *fakePeer) pause() {
 	f.mu.Lock()
@@ -125,6 +132,8 @@ func (f *fakePeer) apply(b []byte) {
 	case wire.MsgFrame:
 		f.frames++
 		f.lastSeq = d.Seq
+	case wire.MsgCursor:
+		f.cursorW = d.Cursor.W
 	case wire.MsgTiles:
 		for _, t := range d.Tiles {
 			f.applyTile(t)
@@ -139,6 +148,10 @@ func (f *fakePeer) applyTile(t wire.Tile) {
 	case wire.FormatPNG:
 		img, err = png.Decode(bytes.NewReader(t.Data))
 	case wire.FormatJPEG:
+		if f.skipJPEG {
+			f.formats[image.Pt(t.X, t.Y)] = t.Format
+			return
+		}
 		img, err = jpeg.Decode(bytes.NewReader(t.Data))
 	}
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -18,10 +19,20 @@ var (
 )
 
 // Sender is a peer's display channel (a pion *webrtc.DataChannel satisfies it). Send must not
-// keep b after it returns (pion copies it).
+// keep b after it returns (pion copies it). The stream sets the low-water threshold below its
+// high-water mark; whoever owns the channel calls PeerStream.Wake when the buffered amount
+// falls to it (pion's OnBufferedAmountLow).
 type Sender interface {
 	Send(b []byte) error
 	BufferedAmount() uint64
+	SetBufferedAmountLowThreshold(th uint64)
+}
+
+// RTTSender is a Sender whose transport also reports its smoothed round-trip time (0 for
+// unknown); the stream then sizes its queue to cover one round trip as well.
+type RTTSender interface {
+	Sender
+	RTT() time.Duration
 }
 
 // PeerStats counts what a peer stream sent.
@@ -30,22 +41,31 @@ type PeerStats struct {
 	Messages        uint64 // display messages sent, of every type
 	Bytes           uint64 // bytes of those messages
 	TilesSent       uint64 // tile records sent
-	Stalls          uint64 // times the stream stopped because the transport was above HighWater
+	LighterTiles    uint64 // tile records sent at the lighter rendition
+	Refined         uint64 // lighter tiles sent again at full quality once the link allowed
+	Stalls          uint64 // times the stream stopped because the transport was above its high water
 	SkippedVersions uint64 // tile versions the peer never received because newer ones replaced them
 	Buffered        uint64 // bytes the transport holds for the peer now
+	HighWater       uint64 // the peer's high-water mark now
+	Link            Link   // what the stream measured of the peer's link
 }
 
 // PeerStream sends the desktop to one peer from its own goroutine. Whenever the desktop changes
-// or the transport drains, it sends the newest version of every tile the peer lacks, then a
-// FRAME; it stops while the transport buffers more than HighWater bytes, so a slow peer holds
-// bounded memory, never slows the others, and skips stale versions when it catches up.
+// or the transport drains, it sends the peer the newest version of each tile it lacks, oldest
+// change first, and a FRAME each time the peer holds every change up to a point (a round). It
+// stops while the transport buffers more than the peer's high-water mark, which follows the
+// measured delivery rate of the peer's link, so a slow peer holds little memory and little
+// queue, never slows the others, skips stale versions and, on a link that carries less than the
+// desktop produces, gets photographic tiles at the lighter rendition (docs/PROTOCOL.md, 3.2).
 type PeerStream struct {
-	p    *Pipeline
-	out  Sender
-	log  zerolog.Logger
-	wake chan struct{} // one slot: wake-ups coalesce
-	stop chan struct{} // closed by Close
-	done chan struct{} // closed when run returns
+	p      *Pipeline
+	out    Sender
+	rtt    RTTSender // out, if it reports round trips
+	onLink func(Link)
+	log    zerolog.Logger
+	wake   chan struct{} // one slot: wake-ups coalesce
+	stop   chan struct{} // closed by Close
+	done   chan struct{} // closed when run returns
 
 	closeOnce sync.Once
 
@@ -55,31 +75,49 @@ type PeerStream struct {
 	sized     bool     // SIZE of generation gen was sent
 	gen       uint64   // the desktop generation the peer holds
 	have      []uint64 // have[i] is the version of tile i the peer holds, 0 for none
+	light     []bool   // light[i]: the peer holds tile i at the lighter rendition
+	queue     changes  // the tiles the peer lacks, oldest change first
+	cursorVer uint64   // the version of the CURSOR message last sent, 0 for none
 	framed    bool     // a FRAME was sent for this generation
 	lastFrame uint32   // the seq of the last FRAME sent
 	stalled   bool
+	refining  bool // the last pass sent full-quality copies of lighter tiles
+	sent      uint64
+	hw        uint64
+	maxMsg    int
+	link      linkEstimator
+	adapt     adapter
+	timer     *time.Timer
 	msg       []byte // the TILES message being filled, in scratch
 	pending   []sentTile
 	busy      []int // tiles of this pass that another stream was encoding
 
-	frames, messages, bytes, tilesSent, stalls, skipped atomic.Uint64
+	frames, messages, bytes, tilesSent, lighterTiles, refined, stalls, skipped atomic.Uint64
+	stats                                                                      atomic.Pointer[PeerStats] // the link part, set by run
 }
 
 // sentTile is a tile record in the message being filled.
 type sentTile struct {
 	index   int
 	version uint64
+	light   bool
 }
 
-func newPeerStream(p *Pipeline, out Sender, id uint64) *PeerStream {
+func newPeerStream(p *Pipeline, out Sender, opts PeerOptions, id uint64) *PeerStream {
 	s := &PeerStream{
-		p:    p,
-		out:  out,
-		log:  p.log.With().Uint64("stream", id).Logger(),
-		wake: make(chan struct{}, 1),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		p:      p,
+		out:    out,
+		onLink: opts.OnLink,
+		log:    p.log.With().Uint64("stream", id).Logger(),
+		wake:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		timer:  time.NewTimer(time.Hour),
 	}
+	s.timer.Stop()
+	s.rtt, _ = out.(RTTSender)
+	s.setHighWater(s.link.highWater(p.cfg.QueueDelay, p.cfg.HighWater))
+	s.stats.Store(&PeerStats{HighWater: s.hw})
 	s.wake <- struct{}{} // the first pass sends the whole desktop, if there is one yet
 	return s
 }
@@ -95,15 +133,17 @@ func (s *PeerStream) Wake() {
 
 // Stats returns the stream's counters.
 func (s *PeerStream) Stats() PeerStats {
-	return PeerStats{
-		Frames:          s.frames.Load(),
-		Messages:        s.messages.Load(),
-		Bytes:           s.bytes.Load(),
-		TilesSent:       s.tilesSent.Load(),
-		Stalls:          s.stalls.Load(),
-		SkippedVersions: s.skipped.Load(),
-		Buffered:        s.out.BufferedAmount(),
-	}
+	st := *s.stats.Load()
+	st.Frames = s.frames.Load()
+	st.Messages = s.messages.Load()
+	st.Bytes = s.bytes.Load()
+	st.TilesSent = s.tilesSent.Load()
+	st.LighterTiles = s.lighterTiles.Load()
+	st.Refined = s.refined.Load()
+	st.Stalls = s.stalls.Load()
+	st.SkippedVersions = s.skipped.Load()
+	st.Buffered = s.out.BufferedAmount()
+	return st
 }
 
 // Close stops the stream, waits for its goroutine and removes it from the pipeline. It is safe
@@ -119,15 +159,17 @@ func (s *PeerStream) Close() {
 // run sends passes until the stream is closed or a Send fails.
 func (s *PeerStream) run() {
 	defer close(s.done)
+	defer s.timer.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-s.wake:
+		case <-s.timer.C:
 		}
 		s.scratch = s.p.scratch.Get().(*scratch)
 		s.msg = s.scratch.msg[:0]
-		err := s.pass()
+		err := s.pass(time.Now())
 		s.scratch.msg = s.msg[:0]
 		s.p.scratch.Put(s.scratch)
 		s.scratch, s.msg = nil, nil
@@ -144,56 +186,114 @@ func (s *PeerStream) run() {
 	}
 }
 
-// pass sends the peer the newest version of every tile it lacks, then a FRAME with the seq seen
-// at the start of the pass.
-func (s *PeerStream) pass() error {
-	if s.out.BufferedAmount() > s.p.cfg.HighWater {
-		return s.stall()
-	}
+// pass measures the link, then sends the peer what it lacks: SIZE after a resize, the cursor,
+// the queued changes oldest first with a FRAME at the end of each round, and, once nothing
+// changed is waiting, full-quality copies of the tiles it holds at the lighter rendition.
+func (s *PeerStream) pass(now time.Time) error {
+	s.measure(now)
+	defer s.adjust(now)
 	v := &s.view
 	if !s.p.view(v) {
 		return nil
 	}
 	if !s.sized || s.gen != v.gen {
+		s.reset(len(v.tiles))
 		if err := s.send(wire.EncodeSize(v.w, v.h)); err != nil {
 			return err
 		}
-		s.sized, s.gen, s.framed = true, v.gen, false
-		s.have = make([]uint64, len(v.tiles)) // the peer cleared its framebuffer
+		s.sized, s.gen = true, v.gen
 	}
-	s.msg, s.pending, s.busy = wire.AppendTilesHeader(s.msg[:0]), s.pending[:0], s.busy[:0]
-	for i := range v.tiles {
-		if v.versions[i] > s.have[i] {
-			if err := s.addTile(i, false); err != nil {
-				return err
-			}
-		}
-	}
-	for _, i := range s.busy {
-		if err := s.addTile(i, true); err != nil {
+	if v.cursorVer != s.cursorVer {
+		if err := s.send(v.cursor); err != nil {
 			return err
 		}
+		s.cursorVer = v.cursorVer
 	}
-	if err := s.flush(); err != nil {
+	s.queue.notice(v.versions, s.have, now)
+	s.queue.startRound(v.seq)
+	err := s.sendQueued()
+	done, seq, at := s.queue.endRound()
+	if done {
+		s.adapt.roundDone(now.Sub(at))
+	}
+	switch {
+	case s.queue.len() == 0 && (!s.framed || s.lastFrame != v.seq):
+		seq, done = v.seq, true // the peer holds everything up to now
+	case s.queue.len() == 0:
+		done = false
+	}
+	if done {
+		if ferr := s.sendFrame(seq); ferr != nil {
+			return ferr
+		}
+	}
+	if err != nil || s.adapt.lighter {
 		return err
 	}
-	if s.framed && s.lastFrame == v.seq {
-		return nil
-	}
-	if err := s.send(wire.EncodeFrame(v.seq)); err != nil {
-		return err
-	}
-	s.framed, s.lastFrame = true, v.seq
-	s.frames.Add(1)
-	return nil
+	return s.refine()
 }
 
-// addTile adds the newest encoding of tile i of the view to the message being filled, sending
-// the message first if the tile does not fit. Unless wait is set, a tile that another stream
-// is encoding is put aside in s.busy.
-func (s *PeerStream) addTile(i int, wait bool) error {
+// reset forgets what the peer holds: it is about to receive a SIZE that clears its framebuffer.
+func (s *PeerStream) reset(tiles int) {
+	s.have, s.light = make([]uint64, tiles), make([]bool, tiles)
+	s.queue.reset(tiles)
+	s.framed, s.cursorVer = false, 0
+}
+
+// sendQueued sends the queued changes in order, at their newest versions, until the queue is
+// empty or the transport above high water; it forgets the ones sent.
+func (s *PeerStream) sendQueued() error {
+	if s.queue.len() == 0 {
+		return nil
+	}
+	if s.out.BufferedAmount() > s.hw {
+		return s.stall()
+	}
+	r := full
+	if s.adapt.lighter {
+		r = lighter
+	}
+	s.msg, s.pending, s.busy = wire.AppendTilesHeader(s.msg[:0]), s.pending[:0], s.busy[:0]
+	err := s.queue.each(func(i int) error { return s.addTile(i, r, false) })
+	for _, i := range s.busy {
+		if err != nil {
+			break
+		}
+		err = s.addTile(i, r, true)
+	}
+	if err == nil {
+		err = s.flush()
+	}
+	s.queue.forgetSent(s.view.versions, s.have)
+	return err
+}
+
+// refine sends full-quality copies of the tiles the peer holds at the lighter rendition, while
+// the transport takes them and no change is waiting.
+func (s *PeerStream) refine() error {
+	s.refining = false
+	s.msg, s.pending, s.busy = wire.AppendTilesHeader(s.msg[:0]), s.pending[:0], s.busy[:0]
+	for i, l := range s.light {
+		if !l || s.have[i] != s.view.versions[i] {
+			continue
+		}
+		if s.out.BufferedAmount()+uint64(len(s.msg)) > s.hw {
+			break
+		}
+		if err := s.addTile(i, full, true); err != nil {
+			return err
+		}
+		s.refining = true
+	}
+	return s.flush()
+}
+
+// addTile adds the newest encoding of rendition r of tile i of the view to the message being
+// filled, sending the message first if the tile does not fit. Unless wait is set, a tile that
+// another stream is encoding is put aside in s.busy.
+func (s *PeerStream) addTile(i int, r rendition, wait bool) error {
 	t := s.view.tiles[i]
-	e, ok, err := t.encoded(s.p, s.view.versions[i], s.scratch.enc, wait)
+	e, ok, err := t.encoded(s.p, s.view.versions[i], r, s.scratch.enc, wait)
 	switch {
 	case err != nil:
 		return err
@@ -203,7 +303,7 @@ func (s *PeerStream) addTile(i int, wait bool) error {
 	case len(e.data) > maxTileData:
 		return fmt.Errorf("%w: %d bytes for tile at %v", ErrTileTooLarge, len(e.data), t.rect.Min)
 	}
-	if len(s.msg)+wire.TileOverhead+len(e.data) > wire.MaxMessage {
+	if len(s.pending) > 0 && len(s.msg)+wire.TileOverhead+len(e.data) > s.maxMsg {
 		if err := s.flush(); err != nil {
 			return err
 		}
@@ -212,7 +312,7 @@ func (s *PeerStream) addTile(i int, wait bool) error {
 		X: t.rect.Min.X, Y: t.rect.Min.Y, W: t.rect.Dx(), H: t.rect.Dy(),
 		Format: e.format, Data: e.data,
 	})
-	s.pending = append(s.pending, sentTile{index: i, version: e.version})
+	s.pending = append(s.pending, sentTile{index: i, version: e.version, light: r == lighter && !e.exact})
 	return nil
 }
 
@@ -226,30 +326,54 @@ func (s *PeerStream) flush() error {
 		return err
 	}
 	for _, t := range s.pending {
-		if had := s.have[t.index]; had > 0 {
+		had := s.have[t.index]
+		switch {
+		case had == t.version:
+			s.refined.Add(1)
+		case had > 0:
 			s.skipped.Add(t.version - had - 1)
 		}
-		s.have[t.index] = t.version
+		if t.light {
+			s.lighterTiles.Add(1)
+		}
+		s.have[t.index], s.light[t.index] = t.version, t.light
 	}
 	s.tilesSent.Add(uint64(len(s.pending)))
 	s.msg, s.pending = wire.AppendTilesHeader(s.msg[:0]), s.pending[:0]
 	return nil
 }
 
+// sendFrame sends a FRAME for seq. Five bytes, it is sent even above high water: it ends the
+// round the peer holds.
+func (s *PeerStream) sendFrame(seq uint32) error {
+	if err := s.write(wire.EncodeFrame(seq)); err != nil {
+		return err
+	}
+	s.framed, s.lastFrame = true, seq
+	s.frames.Add(1)
+	return nil
+}
+
 // send sends one message unless the stream is closed or the transport is above high water.
 func (s *PeerStream) send(b []byte) error {
+	if s.out.BufferedAmount() > s.hw {
+		return s.stall()
+	}
+	return s.write(b)
+}
+
+// write sends one message unless the stream is closed.
+func (s *PeerStream) write(b []byte) error {
 	select {
 	case <-s.stop:
 		return errStopped
 	default:
 	}
-	if s.out.BufferedAmount() > s.p.cfg.HighWater {
-		return s.stall()
-	}
 	if err := s.out.Send(b); err != nil {
 		return fmt.Errorf("send display message: %w", err)
 	}
 	s.stalled = false
+	s.sent += uint64(len(b))
 	s.messages.Add(1)
 	s.bytes.Add(uint64(len(b)))
 	return nil
@@ -262,4 +386,52 @@ func (s *PeerStream) stall() error {
 		s.stalls.Add(1)
 	}
 	return errStalled
+}
+
+// measure samples the transport's drain at the start of a pass and follows the measured rate
+// with the high-water mark.
+func (s *PeerStream) measure(now time.Time) {
+	buffered := s.out.BufferedAmount()
+	if s.rtt != nil {
+		s.link.observeRTT(now, s.rtt.RTT())
+	}
+	delivered := s.sent - min(buffered, s.sent)
+	s.link.sample(now, delivered, buffered > 0, buffered > 0 && !s.refining)
+	s.setHighWater(s.link.highWater(s.p.cfg.QueueDelay, s.p.cfg.HighWater))
+}
+
+// setHighWater makes hw the peer's high-water mark, the low-water threshold half of it, and
+// the largest TILES message a quarter of it (within 16 KiB and wire.MaxMessage), so that a
+// thin link is not handed a message it takes long to carry.
+func (s *PeerStream) setHighWater(hw uint64) {
+	if hw == s.hw {
+		return
+	}
+	s.hw = hw
+	s.maxMsg = min(max(int(hw/4), minMessage), wire.MaxMessage)
+	s.out.SetBufferedAmountLowThreshold(hw / 2)
+}
+
+// minMessage is the smallest limit on a TILES message (a tile larger than the limit still goes,
+// alone).
+const minMessage = 16 << 10
+
+// adjust ends a pass: it lets the adapter choose the rendition, reports the link when that is due and arms the timer for the
+// adapter's next decision.
+func (s *PeerStream) adjust(now time.Time) {
+	wasLighter := s.adapt.lighter
+	busy, saturation, ok := s.link.load(now)
+	s.adapt.decide(now, busy, saturation, ok)
+	if wasLighter && !s.adapt.lighter {
+		s.Wake() // the next pass sends full-quality copies of the lighter tiles
+	}
+	l := Link{Limited: s.adapt.limited(), Lighter: s.adapt.lighter, Rate: uint64(s.link.rate), Lag: s.adapt.lag}
+	st := &PeerStats{HighWater: s.hw, Link: l}
+	s.stats.Store(st)
+	if s.onLink != nil && s.adapt.report(now, l) {
+		s.onLink(l)
+	}
+	if d, ok := s.adapt.next(now); ok {
+		s.timer.Reset(d)
+	}
 }

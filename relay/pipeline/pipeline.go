@@ -13,6 +13,7 @@ import (
 	"image/png"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -21,11 +22,14 @@ import (
 
 // Pipeline defaults.
 const (
-	defaultTileSize    = 64
-	minTileSize        = 16
-	maxTileSize        = 64 // the largest tile whose worst JPEG still fits one display message
-	defaultJPEGQuality = 80
-	defaultHighWater   = 1 << 20
+	defaultTileSize           = 64
+	minTileSize               = 16
+	maxTileSize               = 64 // the largest tile whose worst JPEG still fits one display message
+	defaultJPEGQuality        = 80
+	defaultLighterJPEGQuality = 30
+	defaultHighWater          = 1 << 20
+	defaultQueueDelay         = 100 * time.Millisecond
+	maxQueueDelay             = 10 * time.Second
 )
 
 // Config configures a Pipeline. Zero values mean the defaults.
@@ -37,9 +41,18 @@ type Config struct {
 	TileSize int
 	// JPEGQuality is the quality of photographic tiles, 1 to 100 (default 80).
 	JPEGQuality int
-	// HighWater is how many bytes a peer's transport may buffer before its sender stops
-	// queueing and waits for PeerStream.Wake (default 1 MiB).
+	// LighterJPEGQuality is the quality of photographic tiles for the peers whose link carries
+	// less than the desktop produces, 1 to 100 (default 30): one lighter rendition of each tile
+	// version, shared by all of them.
+	LighterJPEGQuality int
+	// HighWater is the most bytes a peer's transport may buffer before its stream stops
+	// queueing and waits for the transport to drain (default 1 MiB). Below it each peer's
+	// high-water mark follows its measured delivery rate (QueueDelay).
 	HighWater uint64
+	// QueueDelay is how long what a peer's transport buffers may take to deliver at the rate
+	// measured for that peer, on top of its round-trip time (default 100 ms): the peer's
+	// high-water mark is its rate times this, within 32 KiB (or HighWater if lower) and HighWater.
+	QueueDelay time.Duration
 }
 
 // withDefaults returns c with its zero fields set to the defaults.
@@ -50,8 +63,14 @@ func (c Config) withDefaults() Config {
 	if c.JPEGQuality == 0 {
 		c.JPEGQuality = defaultJPEGQuality
 	}
+	if c.LighterJPEGQuality == 0 {
+		c.LighterJPEGQuality = defaultLighterJPEGQuality
+	}
 	if c.HighWater == 0 {
 		c.HighWater = defaultHighWater
+	}
+	if c.QueueDelay == 0 {
+		c.QueueDelay = defaultQueueDelay
 	}
 	return c
 }
@@ -63,6 +82,12 @@ func (c Config) validate() error {
 	if c.JPEGQuality < 1 || c.JPEGQuality > 100 {
 		return fmt.Errorf("%w: JPEG quality %d outside 1..100", ErrConfig, c.JPEGQuality)
 	}
+	if c.LighterJPEGQuality < 1 || c.LighterJPEGQuality > 100 {
+		return fmt.Errorf("%w: lighter JPEG quality %d outside 1..100", ErrConfig, c.LighterJPEGQuality)
+	}
+	if c.QueueDelay < 0 || c.QueueDelay > maxQueueDelay {
+		return fmt.Errorf("%w: queue delay %v outside 0..%v", ErrConfig, c.QueueDelay, maxQueueDelay)
+	}
 	return nil
 }
 
@@ -71,11 +96,14 @@ type Stats struct {
 	Updates      uint64 // desktop updates accepted
 	TileVersions uint64 // tile versions created (a tile's first content and every change)
 	Encodes      uint64 // tile versions encoded; at most one encode per version, whatever the peers
-	EncodedBytes uint64 // bytes those encodes produced
-	Seq          uint32 // the frame number, bumped by every update that changed a pixel or the size
-	Width        int    // the desktop size, 0 before the first update
-	Height       int
-	Peers        int // peer streams added and not yet closed
+	// LighterEncodes counts tile versions encoded as their lighter rendition, for peers whose
+	// link is the limit: at most one per version, whatever the peers.
+	LighterEncodes uint64
+	EncodedBytes   uint64 // bytes those encodes produced
+	Seq            uint32 // the frame number, bumped by every update that changed a pixel or the size
+	Width          int    // the desktop size, 0 before the first update
+	Height         int
+	Peers          int // peer streams added and not yet closed
 }
 
 // Pipeline holds the desktop as versioned tiles and fans it out to peer streams: each tile
@@ -95,13 +123,15 @@ type Pipeline struct {
 	cols, rows int
 	tiles      []*tile // replaced, never modified in place, on a resize
 	seq        uint32
+	cursor     []byte // the current CURSOR message, nil before the first
+	cursorVer  uint64 // bumped by every new cursor
 	streams    map[*PeerStream]struct{}
 	closed     bool
 	updates    uint64
 	versions   uint64
 	nextStream uint64
 
-	encodes      atomic.Uint64
+	encodes      [renditions]atomic.Uint64
 	encodedBytes atomic.Uint64
 }
 
@@ -118,7 +148,7 @@ func New(cfg Config) (*Pipeline, error) {
 		streams: make(map[*PeerStream]struct{}),
 	}
 	p.scratch.New = func() any {
-		return &scratch{msg: make([]byte, 0, wire.MaxMessage), enc: newTileEncoder(p.png, cfg.TileSize, cfg.JPEGQuality)}
+		return &scratch{msg: make([]byte, 0, wire.MaxMessage), enc: newTileEncoder(p.png, cfg.TileSize, cfg.JPEGQuality, cfg.LighterJPEGQuality)}
 	}
 	return p, nil
 }
@@ -275,9 +305,21 @@ func (p *Pipeline) Size() (w, h int) {
 	return p.fb.Rect.Dx(), p.fb.Rect.Dy()
 }
 
-// HighWater returns the configured (or default) high-water mark of a peer's transport buffer;
-// the agent sets its low-water threshold below it.
-func (p *Pipeline) HighWater() uint64 { return p.cfg.HighWater }
+// SetCursor makes msg, a CURSOR display message, the desktop's pointer shape: every peer stream
+// sends it after its SIZE, ahead of tiles, and a stream that cannot send it at once sends only
+// the newest shape later. msg is kept and never modified.
+func (p *Pipeline) SetCursor(msg []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if bytes.Equal(msg, p.cursor) {
+		return
+	}
+	p.cursor = msg
+	p.cursorVer++
+	for s := range p.streams {
+		s.Wake()
+	}
+}
 
 // Snapshot returns a copy of the pipeline's framebuffer, or nil before the first update.
 func (p *Pipeline) Snapshot() *image.RGBA {
@@ -293,11 +335,13 @@ func (p *Pipeline) Snapshot() *image.RGBA {
 
 // view is what a peer stream reads of the pipeline at the start of a pass.
 type view struct {
-	gen      uint64
-	w, h     int
-	seq      uint32
-	tiles    []*tile
-	versions []uint64 // versions[i] is the version of tiles[i]
+	gen       uint64
+	w, h      int
+	seq       uint32
+	tiles     []*tile
+	versions  []uint64 // versions[i] is the version of tiles[i]
+	cursor    []byte   // the current CURSOR message
+	cursorVer uint64   // its version, 0 for none yet
 }
 
 // view fills v with the pipeline's current state, reusing v's slices, and reports false before
@@ -308,7 +352,7 @@ func (p *Pipeline) view(v *view) bool {
 	if p.fb == nil {
 		return false
 	}
-	v.gen, v.seq, v.tiles = p.gen, p.seq, p.tiles
+	v.gen, v.seq, v.tiles, v.cursor, v.cursorVer = p.gen, p.seq, p.tiles, p.cursor, p.cursorVer
 	v.w, v.h = p.fb.Rect.Dx(), p.fb.Rect.Dy()
 	v.versions = v.versions[:0]
 	for _, t := range p.tiles {
@@ -317,14 +361,22 @@ func (p *Pipeline) view(v *view) bool {
 	return true
 }
 
+// PeerOptions are a peer stream's optional knobs.
+type PeerOptions struct {
+	// OnLink, if set, is called from the stream's goroutine whenever what the stream tells of
+	// its peer's link changes (Link.Limited or Link.Lighter), and every few seconds while the
+	// link is the limit, with a fresh rate. It must not block.
+	OnLink func(Link)
+}
+
 // AddPeer starts a peer stream that sends the desktop to out: SIZE, every tile, FRAME, then the
 // changes. The caller closes the stream (or the pipeline). On a closed pipeline it returns a
 // stream that is already stopped.
-func (p *Pipeline) AddPeer(out Sender) *PeerStream {
+func (p *Pipeline) AddPeer(out Sender, opts PeerOptions) *PeerStream {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.nextStream++
-	s := newPeerStream(p, out, p.nextStream)
+	s := newPeerStream(p, out, opts, p.nextStream)
 	if p.closed {
 		close(s.done) // never started: Close only closes stop
 		return s
@@ -348,10 +400,12 @@ func (p *Pipeline) Stats() Stats {
 	st := Stats{
 		Updates:      p.updates,
 		TileVersions: p.versions,
-		Encodes:      p.encodes.Load(),
+		Encodes:      p.encodes[full].Load(),
 		EncodedBytes: p.encodedBytes.Load(),
-		Seq:          p.seq,
-		Peers:        len(p.streams),
+
+		LighterEncodes: p.encodes[lighter].Load(),
+		Seq:            p.seq,
+		Peers:          len(p.streams),
 	}
 	if p.fb != nil {
 		st.Width, st.Height = p.fb.Rect.Dx(), p.fb.Rect.Dy()

@@ -34,6 +34,8 @@ func (f *framePeer) Send(b []byte) error {
 
 func (f *framePeer) BufferedAmount() uint64 { return 0 }
 
+func (f *framePeer) SetBufferedAmountLowThreshold(uint64) {}
+
 func (f *framePeer) wait(seq uint32) {
 	for {
 		f.mu.Lock()
@@ -68,7 +70,7 @@ func BenchmarkPipeline1080p(b *testing.B) {
 			peers := make([]*framePeer, n)
 			for i := range peers {
 				peers[i] = &framePeer{changed: make(chan struct{})}
-				p.AddPeer(peers[i])
+				p.AddPeer(peers[i], PeerOptions{})
 			}
 			damage := []image.Rectangle{frames[0].Rect}
 			b.ResetTimer()

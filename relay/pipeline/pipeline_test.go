@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"image"
@@ -33,7 +34,7 @@ func addPeers(t *testing.T, p *Pipeline, n int) ([]*fakePeer, []*PeerStream) {
 	streams := make([]*PeerStream, n)
 	for i := range peers {
 		peers[i] = newFakePeer(t)
-		streams[i] = p.AddPeer(peers[i])
+		streams[i] = p.AddPeer(peers[i], PeerOptions{})
 	}
 	return peers, streams
 }
@@ -136,7 +137,7 @@ func TestPipelineConfig(t *testing.T) {
 			if err != nil && !errors.Is(err, ErrConfig) {
 				t.Fatalf("error %v is not ErrConfig", err)
 			}
-			if p != nil && (p.cfg.TileSize == 0 || p.cfg.JPEGQuality == 0 || p.HighWater() == 0) {
+			if p != nil && (p.cfg.TileSize == 0 || p.cfg.JPEGQuality == 0 || p.cfg.HighWater == 0 || p.cfg.QueueDelay == 0 || p.cfg.LighterJPEGQuality == 0) {
 				t.Fatalf("defaults not applied: %+v", p.cfg)
 			}
 		})
@@ -328,7 +329,7 @@ func TestPipelineLateJoinerAndResize(t *testing.T) {
 		t.Fatalf("empty pipeline has size %dx%d", w, h)
 	}
 	early := newFakePeer(t)
-	p.AddPeer(early)
+	p.AddPeer(early, PeerOptions{})
 	rnd := rand.New(rand.NewPCG(4, 4))
 	frame := image.NewRGBA(image.Rect(0, 0, 130, 70))
 	for range 5 {
@@ -338,7 +339,7 @@ func TestPipelineLateJoinerAndResize(t *testing.T) {
 	early.waitSeq(p.Stats().Seq)
 
 	late := newFakePeer(t)
-	p.AddPeer(late)
+	p.AddPeer(late, PeerOptions{})
 	late.waitSeq(p.Stats().Seq)
 	assertFullFrameAfterSize(t, late, frame.Rect)
 	assertMatches(t, p.Snapshot(), late, 32)
@@ -446,7 +447,7 @@ func TestPipelineCloseStopsStreams(t *testing.T) {
 	if st := p.Stats(); st.Peers != 0 {
 		t.Fatalf("%d peers after Close", st.Peers)
 	}
-	late := p.AddPeer(newFakePeer(t))
+	late := p.AddPeer(newFakePeer(t), PeerOptions{})
 	late.Wake()
 	late.Close()
 	streams[1].Close()
@@ -459,7 +460,7 @@ func TestPipelineServesDemoDesktop(t *testing.T) {
 	}
 	p := newTestPipeline(t, Config{})
 	f := newFakePeer(t)
-	p.AddPeer(f)
+	p.AddPeer(f, PeerOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- d.Run(ctx, p.Update) }()
@@ -486,4 +487,47 @@ func TestPipelineServesDemoDesktop(t *testing.T) {
 		}
 	}
 	f.waitFor("the demo desktop after input", matches)
+}
+
+// cursorMessage returns a CURSOR message of a w×w shape (its PNG bytes need not decode here).
+func cursorMessage(w int) []byte {
+	return wire.EncodeCursor(wire.Cursor{W: w, H: w, PNG: []byte{byte(w)}})
+}
+
+// TestPipelineCursor: a peer gets the current cursor right after its SIZE and every change
+// after; a change meeting a full transport waits for it to drain, and then only the newest
+// shape goes.
+func TestPipelineCursor(t *testing.T) {
+	p := newTestPipeline(t, Config{HighWater: 1})
+	p.SetCursor(cursorMessage(2))
+	f := newFakePeer(t)
+	s := p.AddPeer(f, PeerOptions{})
+	frame := image.NewRGBA(image.Rect(0, 0, 64, 40))
+	p.Update(frame, nil)
+	f.waitSeq(1)
+	f.mu.Lock()
+	log := bytes.Clone(f.log)
+	f.mu.Unlock()
+	if len(log) < 2 || log[0] != wire.MsgSize || log[1] != wire.MsgCursor || bytes.Count(log, []byte{wire.MsgCursor}) != 1 {
+		t.Fatalf("message types %v, want SIZE, CURSOR, then no other CURSOR", log)
+	}
+	p.SetCursor(cursorMessage(3))
+	f.waitFor("the second cursor", func() bool { return f.cursorW == 3 })
+
+	f.pause()
+	fill(frame, frame.Rect, color.RGBA{R: 1, A: 0xff})
+	p.Update(frame, []image.Rectangle{frame.Rect}) // the transport is now above high water
+	f.waitFor("the change queued", func() bool { return len(f.queue) > 0 })
+	for _, w := range []int{4, 5} {
+		p.SetCursor(cursorMessage(w))
+	}
+	p.SetCursor(cursorMessage(5)) // the same shape again changes nothing
+	f.resume(s)
+	f.waitFor("the newest cursor", func() bool { return f.cursorW == 5 })
+	f.waitSeq(p.Stats().Seq)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := bytes.Count(f.log, []byte{wire.MsgCursor}); n != 3 {
+		t.Fatalf("message types %v: %d cursors, want 3 (the first, the second, then only the newest)", f.log, n)
+	}
 }

@@ -25,7 +25,7 @@ const maxPaletteColors = 256
 const maxTileData = wire.MaxMessage - wire.TilesHeader - wire.TileOverhead
 
 // tile is one square of the pipeline's framebuffer (edge tiles are smaller), with its version
-// and the cache of its newest encoding.
+// and the cache of its newest encodings.
 type tile struct {
 	rect image.Rectangle // where the tile lies in the framebuffer of generation gen
 	gen  uint64
@@ -33,33 +33,50 @@ type tile struct {
 	// version is guarded by Pipeline.mu: 1 for the tile's first content, +1 for every change.
 	version uint64
 
-	// encMu is held while the tile is encoded, so that every version is encoded at most once:
-	// streams that need the tile meanwhile wait and reuse the result.
+	// encMu is held while the tile is encoded, so that every version is encoded at most once
+	// per rendition: streams that need the tile meanwhile wait and reuse the result.
 	encMu sync.Mutex
-	enc   encoding // guarded by encMu
+	enc   [renditions]encoding // guarded by encMu
 }
+
+// rendition is how faithfully a tile is encoded.
+type rendition uint8
+
+// Renditions of a tile: full (paletted PNG or JPEG at Config.JPEGQuality) for every peer whose
+// link keeps up, lighter (the same PNG, or JPEG at Config.LighterJPEGQuality) shared by the
+// peers whose link is the limit.
+const (
+	full rendition = iota
+	lighter
+	renditions
+)
 
 // encoding is one encoded version of a tile; data is shared by every stream and never modified.
 type encoding struct {
 	version uint64
 	format  wire.Format
 	data    []byte
+	// exact says the data is lossless (PNG): the same bytes serve every rendition.
+	exact bool
 }
 
-// encoded returns an encoding of the tile at least as new as version want, encoding the tile's
-// current pixels with e if the cache is older. If another stream is encoding the tile and wait
-// is false, it returns ok false at once, so that the caller can encode other tiles meanwhile
-// (streams then encode in parallel). It returns errResized if the tile no longer belongs to the
-// pipeline's framebuffer.
-func (t *tile) encoded(p *Pipeline, want uint64, e *tileEncoder, wait bool) (enc encoding, ok bool, err error) {
+// encoded returns an encoding of rendition r of the tile at least as new as version want,
+// encoding the tile's current pixels with e if the cache is older. If another stream is
+// encoding the tile and wait is false, it returns ok false at once, so that the caller can
+// encode other tiles meanwhile (streams then encode in parallel). It returns errResized if the
+// tile no longer belongs to the pipeline's framebuffer.
+func (t *tile) encoded(p *Pipeline, want uint64, r rendition, e *tileEncoder, wait bool) (enc encoding, ok bool, err error) {
 	if wait {
 		t.encMu.Lock()
 	} else if !t.encMu.TryLock() {
 		return encoding{}, false, nil
 	}
 	defer t.encMu.Unlock()
-	if t.enc.version >= want {
-		return t.enc, true, nil
+	if t.enc[r].version >= want {
+		return t.enc[r], true, nil
+	}
+	if f := t.enc[full]; r == lighter && f.exact && f.version >= want {
+		return f, true, nil // a lossless tile has no lighter rendition
 	}
 	p.mu.RLock()
 	if p.gen != t.gen {
@@ -70,21 +87,26 @@ func (t *tile) encoded(p *Pipeline, want uint64, e *tileEncoder, wait bool) (enc
 	img := e.load(p.fb, t.rect)
 	p.mu.RUnlock()
 
-	format, data, err := e.encode(img)
+	format, data, err := e.encode(img, r)
 	if err != nil {
 		return encoding{}, false, err
 	}
-	t.enc = encoding{version: version, format: format, data: data}
-	p.encodes.Add(1)
+	enc = encoding{version: version, format: format, data: data, exact: format == wire.FormatPNG}
+	if enc.exact {
+		t.enc[full], t.enc[lighter] = enc, enc
+	} else {
+		t.enc[r] = enc
+	}
+	p.encodes[r].Add(1)
 	p.encodedBytes.Add(uint64(len(data)))
-	return t.enc, true, nil
+	return enc, true, nil
 }
 
 // tileEncoder turns tile pixels into PNG or JPEG bytes. Each peer stream owns one for its
 // scratch buffers; the png.Encoder is the pipeline's, shared.
 type tileEncoder struct {
 	png  *png.Encoder
-	jpeg jpeg.Options
+	jpeg [renditions]jpeg.Options
 
 	pix     []byte           // a copy of the tile being encoded, RGBA
 	idx     []byte           // its palette indices
@@ -92,10 +114,10 @@ type tileEncoder struct {
 	palette map[uint32]uint8 // colour (0xRRGGBB) → index in pal
 }
 
-func newTileEncoder(enc *png.Encoder, tileSize, quality int) *tileEncoder {
+func newTileEncoder(enc *png.Encoder, tileSize, quality, lighterQuality int) *tileEncoder {
 	return &tileEncoder{
 		png:     enc,
-		jpeg:    jpeg.Options{Quality: quality},
+		jpeg:    [renditions]jpeg.Options{full: {Quality: quality}, lighter: {Quality: lighterQuality}},
 		pix:     make([]byte, 4*tileSize*tileSize),
 		idx:     make([]byte, tileSize*tileSize),
 		pal:     make(color.Palette, 0, maxPaletteColors),
@@ -116,8 +138,9 @@ func (e *tileEncoder) load(fb *image.RGBA, r image.Rectangle) *image.RGBA {
 }
 
 // encode encodes an opaque tile: as a paletted PNG (exact, small and fast for flat content such
-// as text and windows) when it has at most maxPaletteColors colours, else as JPEG.
-func (e *tileEncoder) encode(img *image.RGBA) (wire.Format, []byte, error) {
+// as text and windows) when it has at most maxPaletteColors colours, else as JPEG of rendition
+// r's quality.
+func (e *tileEncoder) encode(img *image.RGBA, r rendition) (wire.Format, []byte, error) {
 	var buf bytes.Buffer
 	if pm, ok := e.paletted(img); ok {
 		if err := e.png.Encode(&buf, pm); err != nil {
@@ -125,7 +148,7 @@ func (e *tileEncoder) encode(img *image.RGBA) (wire.Format, []byte, error) {
 		}
 		return wire.FormatPNG, buf.Bytes(), nil
 	}
-	if err := jpeg.Encode(&buf, img, &e.jpeg); err != nil {
+	if err := jpeg.Encode(&buf, img, &e.jpeg[r]); err != nil {
 		return 0, nil, fmt.Errorf("encode JPEG tile: %w", err)
 	}
 	return wire.FormatJPEG, buf.Bytes(), nil

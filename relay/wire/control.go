@@ -13,6 +13,13 @@ const (
 	ControlDesktop   = "desktop"   // relay → peer: the desktop's State and, when unavailable, why
 	ControlClipboard = "clipboard" // relay → full-access peer: the host clipboard's Text
 	ControlPresence  = "presence"  // relay → peer: the roster (Seq, Participants, Joined, Left)
+	ControlLink      = "link"      // relay → peer: whether the peer's link is the limit (State, Rate, Lighter)
+)
+
+// Link states of a link control message.
+const (
+	LinkOK      = "ok"
+	LinkLimited = "limited"
 )
 
 // Desktop states of a desktop control message.
@@ -62,6 +69,10 @@ type Control struct {
 	Message  string    `json:"message,omitempty"`
 	State    string    `json:"state,omitempty"`
 	Text     string    `json:"text,omitempty"`
+	// Rate and Lighter make a link message with State: the delivery rate the relay measured,
+	// in bytes per second, and whether photographic tiles come at the lighter rendition.
+	Rate    uint64 `json:"rate,omitempty"`
+	Lighter bool   `json:"lighter,omitempty"`
 	// Seq, Participants, Joined and Left make a presence message (docs/PROTOCOL.md, 3.1):
 	// Seq ≥ 1, Participants never empty (it holds the receiver), Joined and Left omitted when
 	// empty.

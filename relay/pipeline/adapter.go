@@ -1,0 +1,105 @@
+package pipeline
+
+import "time"
+
+// Adaptation of one peer stream to its link.
+const (
+	// minHold and maxHold bound how long a stream stays at the lighter rendition before it
+	// tries full quality again; a try that saturates the link within probeSpan doubles it.
+	minHold   = 2 * time.Second
+	maxHold   = 32 * time.Second
+	probeSpan = 5 * time.Second
+	// saturatedShare is the share of the time the transport must hold changes for the link to
+	// count as saturated; idleShare the busy share below which a stream at the lighter
+	// rendition tries full quality before its hold ends (the lighter rendition costs about
+	// half, so full quality is likely to fit).
+	saturatedShare = 0.85
+	idleShare      = 0.4
+	// linkReportInterval is how often a limited link is reported again with a fresh rate.
+	linkReportInterval = 2 * time.Second
+	// minTimer is the shortest wait the adapter arms its timer for.
+	minTimer = 10 * time.Millisecond
+)
+
+// adapter chooses a peer stream's rendition from whether its link is saturated (changes keep
+// waiting for the transport): lighter while it is, then, after a hold, full quality again
+// (a probe); a probe that saturates the link soon goes back to lighter for twice as long. A
+// link that became mostly idle at the lighter rendition (it freed up) gets a probe after
+// minHold already.
+// It also decides when the link is reported to the peer.
+type adapter struct {
+	lighter bool
+	probing bool // full quality again after a hold, for less than probeSpan
+	since   time.Time
+	hold    time.Duration
+	sat     bool          // the link was saturated at the last decision
+	lag     time.Duration // smoothed age of a round's oldest change when its FRAME went
+
+	reported   bool
+	last       Link
+	reportedAt time.Time
+}
+
+// roundDone takes the age of the oldest change of a round that was just completed.
+func (a *adapter) roundDone(lag time.Duration) {
+	if a.lag == 0 {
+		a.lag = lag
+		return
+	}
+	a.lag += (lag - a.lag) / 4
+}
+
+// decide chooses the rendition now from the load of the link: the shares of the recent past
+// during which the transport held data (busy) and changes (saturated); ok false for too few
+// samples (an idle desktop), which counts as idle.
+func (a *adapter) decide(now time.Time, busy, saturation float64, ok bool) {
+	saturated := ok && saturation >= saturatedShare
+	idle := !ok || busy < idleShare
+	a.sat = saturated
+	held := now.Sub(a.since)
+	switch {
+	case !a.lighter && saturated:
+		if a.probing {
+			a.hold = min(2*a.hold, maxHold)
+		} else {
+			a.hold = minHold
+		}
+		a.lighter, a.probing, a.since = true, false, now
+	case a.lighter && !saturated && (held >= a.hold || idle && held >= minHold):
+		a.lighter, a.probing, a.since = false, true, now
+	case a.probing && held >= probeSpan:
+		a.probing = false
+	}
+}
+
+// limited reports whether the link is the limit: saturated, or carrying the lighter rendition.
+func (a *adapter) limited() bool { return a.sat || a.lighter }
+
+// report reports whether l should be told to the peer now: when it became or stopped being
+// limited or lighter, and again every linkReportInterval while limited.
+func (a *adapter) report(now time.Time, l Link) bool {
+	changed := l.Limited != a.last.Limited || l.Lighter != a.last.Lighter
+	if !changed && (!l.Limited || now.Sub(a.reportedAt) < linkReportInterval) {
+		return false
+	}
+	a.reported, a.last, a.reportedAt = true, l, now
+	return true
+}
+
+// next returns how long until the adapter needs a pass even if nothing changes: the end of a
+// hold at the lighter rendition, or the next report of a limited link.
+func (a *adapter) next(now time.Time) (time.Duration, bool) {
+	var at time.Time
+	if a.lighter {
+		at = a.since.Add(a.hold)
+	}
+	if a.reported && a.last.Limited {
+		if r := a.reportedAt.Add(linkReportInterval); at.IsZero() || r.Before(at) {
+			at = r
+		}
+	}
+	if at.IsZero() {
+		return 0, false
+	}
+	return max(at.Sub(now), minTimer), true
+}

@@ -1,0 +1,86 @@
+package pipeline
+
+import "time"
+
+// changes is a peer stream's queue of the tiles its peer lacks, in the order they changed
+// (as the stream noticed them; tiles noticed together in the order of the framebuffer), and
+// the round in progress: the queued tiles whose sending completes an update of the peer to a
+// point of the desktop's history, which a FRAME then marks.
+//
+// Each queued tile goes out once, at its newest version when its turn comes, so a change waits
+// at most for one copy of every tile that changed before it: no region starves while another
+// keeps changing.
+type changes struct {
+	order  []int       // tile indices, oldest change first
+	queued []bool      // queued[i]: tile i is in order
+	at     []time.Time // at[i]: when tile i was queued
+
+	active   bool      // a round is in progress
+	round    int       // the first round entries of order belong to it
+	roundSeq uint32    // the desktop's seq when the round began
+	roundAt  time.Time // when the oldest change of the round was queued
+}
+
+// reset empties the queue for a desktop of n tiles.
+func (c *changes) reset(n int) {
+	c.order, c.queued, c.at = c.order[:0], make([]bool, n), make([]time.Time, n)
+	c.active, c.round = false, 0
+}
+
+func (c *changes) len() int { return len(c.order) }
+
+// notice queues, at the end, every tile whose version is newer than the one the peer has.
+func (c *changes) notice(versions, have []uint64, now time.Time) {
+	for i, v := range versions {
+		if v > have[i] && !c.queued[i] {
+			c.queued[i], c.at[i] = true, now
+			c.order = append(c.order, i)
+		}
+	}
+}
+
+// startRound begins a round of everything queued, at the desktop's seq, unless one is in
+// progress or nothing is queued.
+func (c *changes) startRound(seq uint32) {
+	if c.active || len(c.order) == 0 {
+		return
+	}
+	c.active, c.round, c.roundSeq, c.roundAt = true, len(c.order), seq, c.at[c.order[0]]
+}
+
+// each calls f for every queued tile, oldest first, until f fails.
+func (c *changes) each(f func(i int) error) error {
+	for _, i := range c.order {
+		if err := f(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forgetSent drops the tiles the peer now holds at the newest version, keeping the order of
+// the others.
+func (c *changes) forgetSent(versions, have []uint64) {
+	kept, round := c.order[:0], 0
+	for k, i := range c.order {
+		if have[i] >= versions[i] {
+			c.queued[i] = false
+			continue
+		}
+		if k < c.round {
+			round++
+		}
+		kept = append(kept, i)
+	}
+	c.order, c.round = kept, round
+}
+
+// endRound reports whether the round in progress is complete, with its seq and the time its
+// oldest change was queued, and ends it.
+func (c *changes) endRound() (done bool, seq uint32, at time.Time) {
+	if !c.active || c.round > 0 {
+		return false, 0, time.Time{}
+	}
+	c.active = false
+	return true, c.roundSeq, c.roundAt
+}
