@@ -2,7 +2,7 @@
 GO       ?= go
 BIN      := bin/peerdesk
 E2E      := web/e2e
-APT_PKGS := chromium fonts-liberation xvfb x11vnc tigervnc-standalone-server tigervnc-tools xdotool xterm xfonts-base x11-apps x11-xserver-utils imagemagick xclip coturn
+APT_PKGS := chromium iproute2 fonts-liberation xvfb x11vnc tigervnc-standalone-server tigervnc-tools xdotool xterm xfonts-base x11-apps x11-xserver-utils imagemagick xclip coturn
 
 .PHONY: run build test deps check bench fuzz clean
 
@@ -14,7 +14,7 @@ build:
 
 # deps installs what the tests need on a fresh machine: Debian's Chromium and playwright-core.
 deps:
-	@which chromium Xvfb x11vnc Xtigervnc vncpasswd xdotool xterm xsetroot xrandr import xclip turnutils_uclient turnutils_peer >/dev/null 2>&1 || { \
+	@which chromium ip tc Xvfb x11vnc Xtigervnc vncpasswd xdotool xterm xsetroot xrandr import xclip turnutils_uclient turnutils_peer >/dev/null 2>&1 || { \
 		apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PKGS); }
 	@[ -d $(E2E)/node_modules/playwright-core ] || (cd $(E2E) && npm ci --no-audit --no-fund)

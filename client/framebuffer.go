@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/draw"
 	"image/jpeg"
 	"image/png"
@@ -138,6 +139,8 @@ func decodeTile(t wire.Tile) (image.Image, error) {
 	var decodeConfig func(io.Reader) (image.Config, error)
 	var decode func(io.Reader) (image.Image, error)
 	switch t.Format {
+	case wire.FormatFill: // the wire decoder checked its length
+		return image.NewUniform(color.RGBA{R: t.Data[0], G: t.Data[1], B: t.Data[2], A: 0xff}), nil
 	case wire.FormatPNG:
 		decodeConfig, decode = png.DecodeConfig, png.Decode
 	case wire.FormatJPEG:

@@ -27,7 +27,11 @@ type driver struct {
 
 // startDriver launches the browser driver. Outside CI a machine without node or Chromium skips
 // the test; in CI (CI=true) that is a failure, since a skipped browser test counts as missing.
-func startDriver(t *testing.T) *driver {
+func startDriver(t *testing.T) *driver { return startDriverIn(t, "") }
+
+// startDriverIn launches the browser driver in the network namespace netns (ip netns), or in
+// the test's own for "".
+func startDriverIn(t *testing.T, netns string) *driver {
 	t.Helper()
 	dir, err := filepath.Abs("../../web/e2e")
 	if err != nil {
@@ -48,6 +52,9 @@ func startDriver(t *testing.T) *driver {
 		t.Skipf("browser test needs %s", missing)
 	}
 	cmd := exec.Command("node", filepath.Join(dir, "driver.mjs"))
+	if netns != "" {
+		cmd = exec.Command("ip", "netns", "exec", netns, "node", filepath.Join(dir, "driver.mjs"))
+	}
 	cmd.Dir = dir
 	cmd.Stderr = testWriter{t}
 	in, err := cmd.StdinPipe()

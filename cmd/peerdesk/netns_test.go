@@ -78,14 +78,14 @@ func TestNetNSRelayed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runPrivateNetNS(t, "orchestrator", 60*time.Second+2*sumDurations(cuts))
+	_ = runPrivateNetNS(t, "orchestrator", 60*time.Second+2*sumDurations(cuts))
 }
 
 // runPrivateNetNS re-executes the test binary as the orchestrator role in private network and
-// mount namespaces (unshare), with env added, bounded by timeout, and fails t unless the
-// orchestrator's TestNetNSHelperProcess passed. It needs root, unshare, ip and tc; outside CI
-// it skips without.
-func runPrivateNetNS(t *testing.T, role string, timeout time.Duration, env ...string) {
+// mount namespaces (unshare), with env added, bounded by timeout, fails t unless the
+// orchestrator's TestNetNSHelperProcess passed, and returns its output. It needs root, unshare,
+// ip and tc; outside CI it skips without.
+func runPrivateNetNS(t testing.TB, role string, timeout time.Duration, env ...string) string {
 	t.Helper()
 	for _, tool := range []string{"unshare", "ip", "tc"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -109,6 +109,7 @@ func runPrivateNetNS(t *testing.T, role string, timeout time.Duration, env ...st
 	if !strings.Contains(string(out), "--- PASS: TestNetNSHelperProcess") {
 		t.Fatal("the orchestrator did not run the scenario")
 	}
+	return string(out)
 }
 
 // namespaceIDs identifies this process's network and mount namespaces ("?" for one that
@@ -126,7 +127,7 @@ func namespaceIDs() string {
 }
 
 // skipOutsideCI skips the test, or fails it in CI, where everything it needs must exist.
-func skipOutsideCI(t *testing.T, why string) {
+func skipOutsideCI(t testing.TB, why string) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatal(why)
@@ -170,6 +171,10 @@ func TestNetNSHelperProcess(t *testing.T) {
 		thinOrchestrate(t)
 	case "thin-peer":
 		thinPeer(t)
+	case "thin-bench":
+		thinBenchOrchestrate(t)
+	case "thin-bench-peer":
+		thinBenchPeer(t)
 	case "agent":
 		netnsAgent(t)
 	case "peer":

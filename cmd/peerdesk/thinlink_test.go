@@ -65,7 +65,7 @@ const (
 // p50 ≤ 250 ms, p90 ≤ 500 ms, ≥ 10 updates a second) and is told its link is the limit; at
 // 2 Mbit/s the desktop stays usable (p50 ≤ 500 ms).
 func TestThinLink(t *testing.T) {
-	runPrivateNetNS(t, "thin-orchestrator", 4*time.Minute, thinBinEnv+"="+peerdeskBinary(t))
+	_ = runPrivateNetNS(t, "thin-orchestrator", 4*time.Minute, thinBinEnv+"="+peerdeskBinary(t))
 }
 
 // peerdeskBinary returns the peerdesk binary of PEERDESK_BIN, or builds one (without the race
@@ -90,18 +90,7 @@ func peerdeskBinary(t *testing.T) string {
 // drives the peer.
 func thinOrchestrate(t *testing.T) {
 	enterPrivateNetNS(t)
-	for _, args := range [][]string{
-		{"link", "set", "lo", "up"},
-		{"netns", "add", netnsPeerNS},
-		{"link", "add", "to-peer", "type", "veth", "peer", "name", "eth0", "netns", netnsPeerNS},
-		{"addr", "add", netnsPeerGW + "/24", "dev", "to-peer"},
-		{"link", "set", "to-peer", "up"},
-		{"-n", netnsPeerNS, "addr", "add", netnsPeerIP + "/24", "dev", "eth0"},
-		{"-n", netnsPeerNS, "link", "set", "eth0", "up"},
-		{"-n", netnsPeerNS, "link", "set", "lo", "up"},
-	} {
-		netnsIP(t, args...)
-	}
+	thinTopology(t)
 	url := startThinDemo(t)
 	peer := startNetNSChild(t, netnsPeerNS, "thin-peer", netnsURLEnv+"="+url)
 	defer peer.stop()
@@ -126,6 +115,29 @@ func thinOrchestrate(t *testing.T) {
 	if out, err := exec.Command("tc", "-s", "qdisc", "show", "dev", "to-peer").CombinedOutput(); err == nil {
 		t.Logf("tbf: %s", out)
 	}
+	thinBrowser(t, url)
+}
+
+// thinBrowser opens the session in Chromium in the viewer's namespace, still behind the
+// thinnest link: the page shows that its connection is the limit, with the rate measured, and
+// stops showing it once the link is unshaped.
+func thinBrowser(t *testing.T, url string) {
+	d := startDriverIn(t, netnsPeerNS)
+	d.do(map[string]any{"cmd": "open", "url": url})
+	d.do(map[string]any{"cmd": "login", "username": testAdmin, "password": testPassword, "timeout": 30000})
+	d.do(map[string]any{"cmd": "openConnection", "name": demoConnection, "timeout": 30000})
+	shown := d.do(map[string]any{"cmd": "link", "visible": true, "timeout": 20000})
+	text, _ := shown["text"].(string)
+	t.Logf("behind %s the page shows %q (%v)", thinRates[len(thinRates)-1].rate, text, shown["title"])
+	if !strings.HasPrefix(text, "Slow connection · ") || !strings.HasSuffix(text, "bit/s") {
+		t.Errorf("the page's link indicator reads %q, want Slow connection with a rate", text)
+	}
+	if out, err := exec.Command("tc", "qdisc", "del", "dev", "to-peer", "root").CombinedOutput(); err != nil {
+		t.Fatalf("tc qdisc del: %v: %s", err, out)
+	}
+	start := time.Now()
+	d.do(map[string]any{"cmd": "link", "visible": false, "timeout": 20000})
+	t.Logf("unshaped: the indicator went away after %v", time.Since(start).Round(time.Millisecond))
 }
 
 // startThinDemo starts `peerdesk demo` with the busy band on thinListen and returns its URL

@@ -9,8 +9,12 @@ const (
 	minHold   = 2 * time.Second
 	maxHold   = 32 * time.Second
 	probeSpan = 5 * time.Second
-	// saturatedShare is the share of the time the transport must hold changes for the link to
-	// count as saturated; idleShare the busy share below which a stream at the lighter
+	// probeQuiet is how long a try of full quality still counts as a limited link: long
+	// enough for a saturation to show (demandWindow), so that a failing try does not make the
+	// peer's indicator flicker.
+	probeQuiet = time.Second
+	// saturatedShare is the share of the time the link must set the pace with changes to count
+	// as saturated; idleShare the busy share below which a stream at the lighter
 	// rendition tries full quality before its hold ends (the lighter rendition costs about
 	// half, so full quality is likely to fit).
 	saturatedShare = 0.85
@@ -50,8 +54,8 @@ func (a *adapter) roundDone(lag time.Duration) {
 }
 
 // decide chooses the rendition now from the load of the link: the shares of the recent past
-// during which the transport held data (busy) and changes (saturated); ok false for too few
-// samples (an idle desktop), which counts as idle.
+// during which the link set the pace (busy) and did with the desktop's changes (saturated); ok
+// false for too few samples (an idle desktop), which counts as idle.
 func (a *adapter) decide(now time.Time, busy, saturation float64, ok bool) {
 	saturated := ok && saturation >= saturatedShare
 	idle := !ok || busy < idleShare
@@ -72,8 +76,11 @@ func (a *adapter) decide(now time.Time, busy, saturation float64, ok bool) {
 	}
 }
 
-// limited reports whether the link is the limit: saturated, or carrying the lighter rendition.
-func (a *adapter) limited() bool { return a.sat || a.lighter }
+// limited reports whether the link is the limit: saturated, carrying the lighter rendition, or
+// in the first moments of a try of full quality.
+func (a *adapter) limited(now time.Time) bool {
+	return a.sat || a.lighter || a.probing && now.Sub(a.since) < probeQuiet
+}
 
 // report reports whether l should be told to the peer now: when it became or stopped being
 // limited or lighter, and again every linkReportInterval while limited.
@@ -87,11 +94,17 @@ func (a *adapter) report(now time.Time, l Link) bool {
 }
 
 // next returns how long until the adapter needs a pass even if nothing changes: the end of a
-// hold at the lighter rendition, or the next report of a limited link.
+// hold at the lighter rendition or of a try's first moments, or the next report of a limited
+// link.
 func (a *adapter) next(now time.Time) (time.Duration, bool) {
 	var at time.Time
 	if a.lighter {
 		at = a.since.Add(a.hold)
+	}
+	if a.probing && now.Sub(a.since) < probeQuiet {
+		if q := a.since.Add(probeQuiet); at.IsZero() || q.Before(at) {
+			at = q // the link may stop counting as limited then
+		}
 	}
 	if a.reported && a.last.Limited {
 		if r := a.reportedAt.Add(linkReportInterval); at.IsZero() || r.Before(at) {

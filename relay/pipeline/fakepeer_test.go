@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"image"
+	"image/color"
 	"image/draw"
 	"image/jpeg"
 	"image/png"
@@ -145,6 +146,8 @@ func (f *fakePeer) applyTile(t wire.Tile) {
 	var img image.Image
 	var err error
 	switch t.Format {
+	case wire.FormatFill:
+		img = image.NewUniform(color.RGBA{R: t.Data[0], G: t.Data[1], B: t.Data[2], A: 0xff})
 	case wire.FormatPNG:
 		img, err = png.Decode(bytes.NewReader(t.Data))
 	case wire.FormatJPEG:
@@ -158,7 +161,7 @@ func (f *fakePeer) applyTile(t wire.Tile) {
 		f.t.Errorf("decode tile at %d,%d: %v", t.X, t.Y, err)
 		return
 	}
-	if img.Bounds().Dx() != t.W || img.Bounds().Dy() != t.H {
+	if _, fill := img.(*image.Uniform); !fill && (img.Bounds().Dx() != t.W || img.Bounds().Dy() != t.H) {
 		f.t.Errorf("tile at %d,%d is %v, record says %dx%d", t.X, t.Y, img.Bounds(), t.W, t.H)
 		return
 	}

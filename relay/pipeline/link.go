@@ -34,7 +34,7 @@ const (
 	rttWindow = 10 * time.Second
 	// minHighWater and initialHighWater bound a peer's high-water mark from below, and set it
 	// before the first measurement.
-	minHighWater     = 32 << 10
+	minHighWater     = 16 << 10
 	initialHighWater = 256 << 10
 )
 
@@ -42,15 +42,15 @@ const (
 type linkSample struct {
 	at        time.Time
 	delivered uint64 // bytes the far end acknowledged so far: sent minus buffered
-	// busy says the transport held data all the interval since the previous sample, so the
-	// link, not the stream, set the pace; saturated says that data was the desktop's changes
-	// (not full-quality copies of lighter tiles, which only fill idle time).
+	// busy says the link, not the desktop, set the pace in the interval since the previous
+	// sample; saturated that it did with the desktop's changes (not full-quality copies of
+	// lighter tiles, which only fill idle time).
 	busy, saturated bool
 }
 
 // linkEstimator measures a peer's link from the drain of its transport buffer: bytes sent
 // minus bytes still buffered are bytes the far end acknowledged, and over intervals in which
-// the buffer never emptied their growth is the link's delivery rate. It sizes the peer's
+// the link set the pace (busy) their growth is the link's delivery rate. It sizes the peer's
 // high-water mark from that rate and the transport's smallest recent round-trip time.
 type linkEstimator struct {
 	samples  [linkSamples]linkSample // a ring; next is the slot of the next sample
@@ -61,9 +61,8 @@ type linkEstimator struct {
 	rttAt    time.Time // when minRTT was taken
 }
 
-// sample records the transport's state now: delivered bytes so far, whether it held data
-// since the previous sample (buffered > 0 now: the buffer only drains between the stream's
-// passes) and whether changes were waiting for it meanwhile.
+// sample records the transport's state now: delivered bytes so far, and whether the link set
+// the pace since the previous sample (busy), with the desktop's changes (saturated).
 func (l *linkEstimator) sample(now time.Time, delivered uint64, busy, saturated bool) {
 	if l.n > 0 {
 		prev := l.samples[(l.next+linkSamples-1)%linkSamples]
@@ -104,9 +103,9 @@ func (l *linkEstimator) measure(now time.Time) {
 	}
 }
 
-// load returns the share of the last demandWindow during which the transport held data (busy)
-// and the share during which it held changes (saturated), or ok false if the samples cover
-// less than half of the window.
+// load returns the shares of the last demandWindow during which the link set the pace (busy)
+// and did with the desktop's changes (saturated), or ok false if the samples cover less than
+// half of the window.
 func (l *linkEstimator) load(now time.Time) (busy, saturated float64, ok bool) {
 	var b, sat, all time.Duration
 	for i := 1; i < l.n; i++ {

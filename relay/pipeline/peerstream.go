@@ -81,16 +81,18 @@ type PeerStream struct {
 	framed    bool     // a FRAME was sent for this generation
 	lastFrame uint32   // the seq of the last FRAME sent
 	stalled   bool
-	refining  bool // the last pass sent full-quality copies of lighter tiles
-	sent      uint64
-	hw        uint64
-	maxMsg    int
-	link      linkEstimator
-	adapt     adapter
-	timer     *time.Timer
-	msg       []byte // the TILES message being filled, in scratch
-	pending   []sentTile
-	busy      []int // tiles of this pass that another stream was encoding
+	// stopped says the last pass stopped at high water with something left to send; refining
+	// that it sent full-quality copies of lighter tiles.
+	stopped, refining bool
+	sent              uint64
+	hw                uint64
+	maxMsg            int
+	link              linkEstimator
+	adapt             adapter
+	timer             *time.Timer
+	msg               []byte // the TILES message being filled, in scratch
+	pending           []sentTile
+	busy              []int // tiles of this pass that another stream was encoding
 
 	frames, messages, bytes, tilesSent, lighterTiles, refined, stalls, skipped atomic.Uint64
 	stats                                                                      atomic.Pointer[PeerStats] // the link part, set by run
@@ -233,11 +235,12 @@ func (s *PeerStream) pass(now time.Time) error {
 	return s.refine()
 }
 
-// reset forgets what the peer holds: it is about to receive a SIZE that clears its framebuffer.
+// reset forgets the tiles the peer holds: it is about to receive a SIZE that clears its
+// framebuffer (and keeps its cursor).
 func (s *PeerStream) reset(tiles int) {
 	s.have, s.light = make([]uint64, tiles), make([]bool, tiles)
 	s.queue.reset(tiles)
-	s.framed, s.cursorVer = false, 0
+	s.framed = false
 }
 
 // sendQueued sends the queued changes in order, at their newest versions, until the queue is
@@ -396,12 +399,16 @@ func (s *PeerStream) measure(now time.Time) {
 		s.link.observeRTT(now, s.rtt.RTT())
 	}
 	delivered := s.sent - min(buffered, s.sent)
-	s.link.sample(now, delivered, buffered > 0, buffered > 0 && !s.refining)
+	// The link set the pace since the last pass if that pass stopped at high water, or if the
+	// transport still holds half of it: more than the data in flight, unless the path is long
+	// and the desktop's changes come close to filling it, which is nearly the same.
+	busy := s.stopped || buffered >= s.hw/2
+	s.link.sample(now, delivered, busy, busy && !s.refining)
 	s.setHighWater(s.link.highWater(s.p.cfg.QueueDelay, s.p.cfg.HighWater))
 }
 
 // setHighWater makes hw the peer's high-water mark, the low-water threshold half of it, and
-// the largest TILES message a quarter of it (within 16 KiB and wire.MaxMessage), so that a
+// the largest TILES message a quarter of it (within 8 KiB and wire.MaxMessage), so that a
 // thin link is not handed a message it takes long to carry.
 func (s *PeerStream) setHighWater(hw uint64) {
 	if hw == s.hw {
@@ -414,18 +421,20 @@ func (s *PeerStream) setHighWater(hw uint64) {
 
 // minMessage is the smallest limit on a TILES message (a tile larger than the limit still goes,
 // alone).
-const minMessage = 16 << 10
+const minMessage = 8 << 10
 
-// adjust ends a pass: it lets the adapter choose the rendition, reports the link when that is due and arms the timer for the
+// adjust ends a pass: it notes whether the pass stopped at high water, lets the adapter choose
+// the rendition, reports the link when that is due and arms the timer for the
 // adapter's next decision.
 func (s *PeerStream) adjust(now time.Time) {
+	s.stopped = s.stalled
 	wasLighter := s.adapt.lighter
 	busy, saturation, ok := s.link.load(now)
 	s.adapt.decide(now, busy, saturation, ok)
 	if wasLighter && !s.adapt.lighter {
 		s.Wake() // the next pass sends full-quality copies of the lighter tiles
 	}
-	l := Link{Limited: s.adapt.limited(), Lighter: s.adapt.lighter, Rate: uint64(s.link.rate), Lag: s.adapt.lag}
+	l := Link{Limited: s.adapt.limited(now), Lighter: s.adapt.lighter, Rate: uint64(s.link.rate), Lag: s.adapt.lag}
 	st := &PeerStats{HighWater: s.hw, Link: l}
 	s.stats.Store(st)
 	if s.onLink != nil && s.adapt.report(now, l) {

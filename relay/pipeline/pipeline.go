@@ -28,7 +28,7 @@ const (
 	defaultJPEGQuality        = 80
 	defaultLighterJPEGQuality = 30
 	defaultHighWater          = 1 << 20
-	defaultQueueDelay         = 100 * time.Millisecond
+	defaultQueueDelay         = 50 * time.Millisecond
 	maxQueueDelay             = 10 * time.Second
 )
 
@@ -50,8 +50,8 @@ type Config struct {
 	// high-water mark follows its measured delivery rate (QueueDelay).
 	HighWater uint64
 	// QueueDelay is how long what a peer's transport buffers may take to deliver at the rate
-	// measured for that peer, on top of its round-trip time (default 100 ms): the peer's
-	// high-water mark is its rate times this, within 32 KiB (or HighWater if lower) and HighWater.
+	// measured for that peer, on top of its round-trip time (default 50 ms): the peer's
+	// high-water mark is its rate times this, within 16 KiB (or HighWater if lower) and HighWater.
 	QueueDelay time.Duration
 }
 

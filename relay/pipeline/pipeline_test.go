@@ -99,9 +99,9 @@ func assertMatches(t *testing.T, host *image.RGBA, peer *fakePeer, tileSize int)
 				}
 			}
 			switch formats[r.Min] {
-			case wire.FormatPNG:
+			case wire.FormatPNG, wire.FormatFill:
 				if worst != 0 {
-					t.Fatalf("PNG tile at %v differs from the host by up to %d", r.Min, worst)
+					t.Fatalf("lossless tile at %v differs from the host by up to %d", r.Min, worst)
 				}
 			case wire.FormatJPEG:
 				if mean := float64(sum) / float64(n); mean > 6 || worst > 96 {
@@ -178,8 +178,8 @@ func TestPipelineConverges(t *testing.T) {
 			for _, f := range fm {
 				formats[f] = true
 			}
-			if !formats[wire.FormatPNG] || !formats[wire.FormatJPEG] {
-				t.Fatalf("formats used %v, want both PNG and JPEG", formats)
+			if !formats[wire.FormatPNG] || !formats[wire.FormatJPEG] || !formats[wire.FormatFill] {
+				t.Fatalf("formats used %v, want fill, PNG and JPEG", formats)
 			}
 		})
 	}

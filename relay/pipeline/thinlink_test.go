@@ -14,9 +14,10 @@ import (
 )
 
 // simLink is a display channel over a simulated link, for tests in a synctest bubble: messages
-// are transmitted one after the other at rate bytes per second, reach the peer (a fakePeer)
-// delay later and are acknowledged, leaving the buffer, delay after that, as SCTP's
-// BufferedAmount counts them. Crossing the low-water threshold wakes the stream.
+// are transmitted one after the other in packets at rate bytes per second; a message reaches
+// the peer (a fakePeer) delay after its last packet left, and each packet is acknowledged,
+// leaving the buffer, delay after that, as SCTP's BufferedAmount counts them. Crossing the
+// low-water threshold wakes the stream.
 type simLink struct {
 	peer  *fakePeer
 	delay time.Duration
@@ -24,7 +25,8 @@ type simLink struct {
 	mu        sync.Mutex
 	rate      float64 // bytes per second
 	queue     [][]byte
-	credit    float64 // bytes the link may still transmit of queue[0]
+	off       int     // bytes of queue[0] already transmitted
+	credit    float64 // bytes the link may transmit now
 	flight    []simFlight
 	buffered  uint64
 	threshold uint64
@@ -33,7 +35,13 @@ type simLink struct {
 	sent      chan struct{} // one slot: wakes an idle link
 }
 
+// simSegment is the most bytes of a message the simulated link carries in one packet.
+const simSegment = 1200
+
+// simFlight is one packet in flight: n bytes, and the message it completes, if it is the
+// message's last.
 type simFlight struct {
+	n        int
 	msg      []byte
 	arrive   time.Time
 	acked    time.Time
@@ -91,10 +99,14 @@ func (l *simLink) run(ctx context.Context) {
 		l.mu.Lock()
 		l.credit += l.rate * now.Sub(last).Seconds()
 		last = now
-		for len(l.queue) > 0 && l.credit >= float64(len(l.queue[0])) {
-			l.credit -= float64(len(l.queue[0]))
-			l.flight = append(l.flight, simFlight{msg: l.queue[0], arrive: now.Add(l.delay), acked: now.Add(2 * l.delay)})
-			l.queue = l.queue[1:]
+		for len(l.queue) > 0 && l.credit >= float64(min(simSegment, len(l.queue[0])-l.off)) {
+			n := min(simSegment, len(l.queue[0])-l.off)
+			l.credit -= float64(n)
+			f := simFlight{n: n, arrive: now.Add(l.delay), acked: now.Add(2 * l.delay)}
+			if l.off += n; l.off == len(l.queue[0]) {
+				f.msg, l.queue, l.off = l.queue[0], l.queue[1:], 0 // its last segment
+			}
+			l.flight = append(l.flight, f)
 		}
 		if len(l.queue) == 0 {
 			l.credit = 0 // an idle link saves no credit
@@ -105,14 +117,16 @@ func (l *simLink) run(ctx context.Context) {
 		for _, f := range l.flight {
 			if !f.received && !now.Before(f.arrive) {
 				f.received = true
-				l.peer.mu.Lock()
-				l.peer.apply(f.msg)
-				l.peer.mu.Unlock()
+				if f.msg != nil {
+					l.peer.mu.Lock()
+					l.peer.apply(f.msg)
+					l.peer.mu.Unlock()
+				}
 			}
 			if !now.Before(f.acked) {
 				before := l.buffered
-				l.buffered -= uint64(len(f.msg))
-				l.delivered += uint64(len(f.msg))
+				l.buffered -= uint64(f.n)
+				l.delivered += uint64(f.n)
 				wake = wake || (before > l.threshold && l.buffered <= l.threshold)
 				continue
 			}
@@ -127,7 +141,7 @@ func (l *simLink) run(ctx context.Context) {
 		}
 		l.flight = kept
 		if len(l.queue) > 0 {
-			d := time.Duration((float64(len(l.queue[0])) - l.credit) / l.rate * float64(time.Second))
+			d := time.Duration((float64(min(simSegment, len(l.queue[0])-l.off)) - l.credit) / l.rate * float64(time.Second))
 			if d = max(d, time.Microsecond); next < 0 || d < next {
 				next = d
 			}
@@ -295,8 +309,9 @@ func TestThinLinkStaysLive(t *testing.T) {
 				t.Errorf("%s: p50 %v (want ≤ %v), p90 %v (≤ %v), %.1f frames/s (≥ %.0f)", c.name, p50, c.p50, p90, c.p90, r.frames, c.frames)
 			}
 			shaped := c.rate < 10e6
-			if r.link.Limited != shaped || r.link.Lighter != shaped || (len(r.reports) > 0) != shaped {
-				t.Errorf("%s: link %+v after %d reports, want limited and lighter %v", c.name, r.link, len(r.reports), shaped)
+			lighter := slices.ContainsFunc(r.reports, func(l Link) bool { return l.Limited && l.Lighter })
+			if r.link.Limited != shaped || lighter != shaped {
+				t.Errorf("%s: link %+v after reports %+v, want limited, and the lighter rendition reported, %v", c.name, r.link, r.reports, shaped)
 			}
 			if ratio := float64(r.link.Rate) / c.rate; shaped && (ratio < 0.75 || ratio > 1.25) {
 				t.Errorf("%s: measured %d B/s, %.2f of the link's rate", c.name, r.link.Rate, ratio)
@@ -306,7 +321,7 @@ func TestThinLinkStaysLive(t *testing.T) {
 }
 
 // TestThinLinkRecovers: once a thin link frees up, the peer goes back to full quality within
-// about minHold, however long it was thin, is told its link is no longer the limit, and the
+// about minHold (and no longer counts as limited probeQuiet later), however long it was thin, is told its link is no longer the limit, and the
 // tiles it held at the lighter rendition are sent again at full quality, though the desktop no
 // longer changes.
 func TestThinLinkRecovers(t *testing.T) {
@@ -341,8 +356,8 @@ func TestThinLinkRecovers(t *testing.T) {
 		l.setRate(100e6)
 		freed := time.Now()
 		// An idle link tries full quality after minHold, whatever the hold is at.
-		for s.Stats().Link.Lighter || s.Stats().Refined == 0 || s.Stats().Buffered > 0 {
-			if time.Since(freed) > minHold+time.Second {
+		for st := s.Stats(); st.Link.Limited || st.Link.Lighter || st.Refined == 0 || st.Buffered > 0; st = s.Stats() {
+			if time.Since(freed) > minHold+probeQuiet+time.Second {
 				t.Fatalf("still lighter %v after the link freed up: %+v", time.Since(freed), s.Stats())
 			}
 			time.Sleep(50 * time.Millisecond)

@@ -56,7 +56,7 @@ type encoding struct {
 	version uint64
 	format  wire.Format
 	data    []byte
-	// exact says the data is lossless (PNG): the same bytes serve every rendition.
+	// exact says the data is lossless (PNG or fill): the same bytes serve every rendition.
 	exact bool
 }
 
@@ -91,7 +91,7 @@ func (t *tile) encoded(p *Pipeline, want uint64, r rendition, e *tileEncoder, wa
 	if err != nil {
 		return encoding{}, false, err
 	}
-	enc = encoding{version: version, format: format, data: data, exact: format == wire.FormatPNG}
+	enc = encoding{version: version, format: format, data: data, exact: format != wire.FormatJPEG}
 	if enc.exact {
 		t.enc[full], t.enc[lighter] = enc, enc
 	} else {
@@ -137,12 +137,16 @@ func (e *tileEncoder) load(fb *image.RGBA, r image.Rectangle) *image.RGBA {
 	return img
 }
 
-// encode encodes an opaque tile: as a paletted PNG (exact, small and fast for flat content such
-// as text and windows) when it has at most maxPaletteColors colours, else as JPEG of rendition
-// r's quality.
+// encode encodes an opaque tile: as a fill of its colour when it has one, as a paletted PNG
+// (exact, small and fast for flat content such as text and windows) when it has at most
+// maxPaletteColors colours, else as JPEG of rendition r's quality.
 func (e *tileEncoder) encode(img *image.RGBA, r rendition) (wire.Format, []byte, error) {
 	var buf bytes.Buffer
 	if pm, ok := e.paletted(img); ok {
+		if len(pm.Palette) == 1 {
+			c := e.pal[0].(color.RGBA)
+			return wire.FormatFill, []byte{c.R, c.G, c.B}, nil
+		}
 		if err := e.png.Encode(&buf, pm); err != nil {
 			return 0, nil, fmt.Errorf("encode PNG tile: %w", err)
 		}

@@ -45,7 +45,13 @@ type Format uint8
 const (
 	FormatPNG  Format = 1
 	FormatJPEG Format = 2
+	// FormatFill is a rectangle of one colour: its data is the colour's red, green and blue
+	// bytes (FillSize of them).
+	FormatFill Format = 3
 )
+
+// FillSize is the length of a FormatFill tile's data.
+const FillSize = 3
 
 // Tile is one encoded rectangle of the desktop.
 type Tile struct {
@@ -222,8 +228,11 @@ func decodeTiles(b []byte, w, h int) (Display, error) {
 		}
 		t.Data = p[:l:l]
 		p = p[l:]
-		if t.Format != FormatPNG && t.Format != FormatJPEG {
+		switch {
+		case t.Format != FormatPNG && t.Format != FormatJPEG && t.Format != FormatFill:
 			return Display{}, fmt.Errorf("%w: tile %d format %d", ErrMalformed, i, t.Format)
+		case t.Format == FormatFill && len(t.Data) != FillSize:
+			return Display{}, fmt.Errorf("%w: fill tile %d of %d bytes", ErrMalformed, i, len(t.Data))
 		}
 		if t.W < 1 || t.H < 1 || t.X+t.W > w || t.Y+t.H > h {
 			return Display{}, fmt.Errorf("%w: tile %d at %d,%d %dx%d outside %dx%d", ErrOutOfRange, i, t.X, t.Y, t.W, t.H, w, h)

@@ -13,6 +13,7 @@ import (
 func FuzzDecodeDisplay(f *testing.F) {
 	tiles := AppendTile(AppendTilesHeader(nil), Tile{X: 1, Y: 2, W: 3, H: 4, Format: FormatPNG, Data: []byte("png")})
 	tiles = AppendTile(tiles, Tile{X: 0, Y: 0, W: 64, H: 64, Format: FormatJPEG})
+	tiles = AppendTile(tiles, Tile{X: 64, Y: 0, W: 36, H: 64, Format: FormatFill, Data: []byte{1, 2, 3}})
 	f.Add(EncodeSize(1280, 720), 0, 0)
 	f.Add(EncodeFrame(7), 10, 10)
 	f.Add(tiles, 100, 100)
@@ -42,6 +43,9 @@ func FuzzDecodeDisplay(f *testing.F) {
 			for _, tl := range d.Tiles {
 				if tl.X+tl.W > w || tl.Y+tl.H > h || tl.W < 1 || tl.H < 1 {
 					t.Fatalf("accepted tile %+v outside %dx%d", tl, w, h)
+				}
+				if tl.Format == FormatFill && len(tl.Data) != FillSize {
+					t.Fatalf("accepted a fill tile of %d bytes", len(tl.Data))
 				}
 				again = AppendTile(again, tl)
 			}
@@ -130,5 +134,16 @@ func TestClipboardLimits(t *testing.T) {
 				t.Fatalf("cut to %d bytes, far below the limit", len(b))
 			}
 		})
+	}
+}
+
+// TestFillTiles: a fill tile carries exactly one colour's three bytes.
+func TestFillTiles(t *testing.T) {
+	for n := range 5 {
+		msg := AppendTile(AppendTilesHeader(nil), Tile{W: 8, H: 8, Format: FormatFill, Data: make([]byte, n)})
+		_, err := DecodeDisplay(msg, 8, 8)
+		if (err == nil) != (n == FillSize) || (err != nil && !errors.Is(err, ErrMalformed)) {
+			t.Errorf("fill tile of %d bytes: %v", n, err)
+		}
 	}
 }

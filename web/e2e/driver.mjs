@@ -67,6 +67,8 @@
 //   iceStats                   -> {localType, remoteType, iceState}: the candidate types of the
 //                              selected pair of the page's current peer connection ("host",
 //                              "srflx", "prflx", "relay"); fails while none is selected
+//   link {visible}             -> {visible, text, title}: the "slow connection" indicator;
+//                              given visible, waits until it is shown (true) or hidden
 //   close                      close the browser and exit 0 (so does EOF on stdin)
 
 import { writeFile } from 'node:fs/promises';
@@ -740,6 +742,17 @@ const commands = {
         iceState: pc.iceConnectionState,
       };
     });
+  },
+
+  async link(cmd) {
+    const p = page(cmd);
+    if (cmd.visible !== undefined) {
+      await p.waitForFunction((v) => !document.getElementById('link').hidden === v, Boolean(cmd.visible), {
+        timeout: cmd.timeout,
+        polling: POLL_MS,
+      });
+    }
+    return p.$eval('#link', (el) => ({ visible: !el.hidden, text: el.textContent, title: el.title }));
   },
 
   async close() {

@@ -27,6 +27,14 @@ test('TILES round trip and layout', () => {
   assert.equal(d.tiles[1].data.length, 0);
 });
 
+test('fill tiles carry a colour', () => {
+  const b = p.encodeTiles([{ x: 4, y: 0, width: 64, height: 8, format: p.FORMAT_FILL, data: new Uint8Array([1, 2, 3]) }]);
+  assert.equal(hex(b), '020001' + '0004000000400008' + '03' + '00000003' + '010203');
+  const d = p.decodeDisplay(b, 68, 8);
+  assert.deepEqual([...d.tiles[0].data], [1, 2, 3]);
+  assert.equal(d.tiles[0].mime, '');
+});
+
 test('malformed display messages are refused', () => {
   const good = p.encodeTiles([{ x: 0, y: 0, width: 2, height: 2, format: 1, data: new Uint8Array(5) }]);
   const bad = {
@@ -40,7 +48,8 @@ test('malformed display messages are refused', () => {
     'truncated header': good.subarray(0, 10),
     'truncated data': good.subarray(0, good.length - 1),
     'trailing bytes': new Uint8Array([...good, 0]),
-    'bad format': good.map((v, i) => (i === 11 ? 3 : v)),
+    'bad format': good.map((v, i) => (i === 11 ? 4 : v)),
+    'fill of 5 bytes': good.map((v, i) => (i === 11 ? p.FORMAT_FILL : v)),
     'too large': new Uint8Array(p.MAX_MESSAGE + 1).fill(3, 0, 1),
   };
   for (const [name, b] of Object.entries(bad)) {

@@ -11,8 +11,9 @@ import * as api from './api.js';
 import { HostClipboard } from './clipboard.js';
 import { CursorView } from './cursor.js';
 import { Display } from './display.js';
-import { InputCapture } from './input.js';
+import { linkText } from './format.js';
 import { HistoryView } from './history.js';
+import { InputCapture } from './input.js';
 import { ConnectionMenu } from './menu.js';
 import { PresenceView } from './presence.js';
 import { Session, STATE_TEXT } from './session.js';
@@ -266,8 +267,10 @@ function showSession(target, user) {
   const badge = $('badge');
   const identityEl = $('identity');
   const noticeEl = $('notice');
+  const linkEl = $('link');
   let noticeTimer = 0;
   badge.hidden = true;
+  linkEl.hidden = true;
   identityEl.textContent = '';
   noticeEl.hidden = true;
 
@@ -291,6 +294,8 @@ function showSession(target, user) {
       else if (state === 'host-unavailable' && message) stateEl.textContent = `${STATE_TEXT[state]}: ${message}`;
       else stateEl.textContent = STATE_TEXT[state];
       if (state === 'ended') menu?.close();
+      // A new peer connection starts with a link that keeps up, until the relay says otherwise.
+      if (state !== 'connected') linkEl.hidden = true;
       // The desktop going away (the relay's desktop message) keeps the peer and its roster.
       if (!ON_SESSION.has(state) && !session.hasPeer()) presence.clear();
     },
@@ -306,6 +311,13 @@ function showSession(target, user) {
     },
     onPresence: (change) => presence.update(change),
     onClipboard: (text) => clipboard.set(text),
+    onLink(m) {
+      linkEl.textContent = linkText(m);
+      linkEl.hidden = linkEl.textContent === '';
+      linkEl.title = m.lighter
+        ? 'Your connection carries less than the desktop changes: you see fewer updates, and photos at a lower quality.'
+        : 'Your connection carries less than the desktop changes: you see fewer updates.';
+    },
     onNotice: showNotice,
     beforeReconnect: target.share === undefined ? undefined : shareGone,
   });

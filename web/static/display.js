@@ -1,7 +1,7 @@
 // The desktop framebuffer: applies display-channel messages (docs/PROTOCOL.md, section 3.2)
 // to a canvas strictly in arrival order, and scales the canvas to fit its container.
 
-import { CURSOR, decodeDisplay, FRAME, SIZE, TILES } from './protocol.js';
+import { CURSOR, decodeDisplay, FORMAT_FILL, FRAME, SIZE, TILES } from './protocol.js';
 import { OrderedQueue } from './queue.js';
 
 /**
@@ -99,13 +99,20 @@ export class Display {
     this.fit();
   }
 
-  // Decodes all tiles of one message in parallel and draws them in their order.
+  // Decodes all tiles of one message in parallel and draws them in their order; fills need
+  // no decoding.
   async drawTiles(tiles) {
     const results = await Promise.allSettled(
-      tiles.map((t) => createImageBitmap(new Blob([t.data], { type: t.mime }))),
+      tiles.map((t) => (t.format === FORMAT_FILL ? null : createImageBitmap(new Blob([t.data], { type: t.mime })))),
     );
     results.forEach((r, i) => {
       const t = tiles[i];
+      if (t.format === FORMAT_FILL) {
+        if (this.closed) return;
+        this.ctx.fillStyle = `rgb(${t.data[0]}, ${t.data[1]}, ${t.data[2]})`;
+        this.ctx.fillRect(t.x, t.y, t.width, t.height);
+        return;
+      }
       if (r.status === 'rejected') {
         console.warn(`peerdesk: tile at ${t.x},${t.y} does not decode:`, r.reason?.message ?? r.reason);
         return;

@@ -32,3 +32,21 @@ export function timeText(date) {
   if (!(date instanceof Date) || Number.isNaN(date.getTime())) return '';
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }
+
+/** Returns the text of a rate in bytes per second, in bits: "9.8 Mbit/s", "850 kbit/s". */
+export function rateText(bytesPerSecond) {
+  const bits = Math.max(0, Number(bytesPerSecond) || 0) * 8;
+  if (bits >= 1e6) return `${(bits / 1e6).toFixed(bits >= 1e8 ? 0 : 1)} Mbit/s`;
+  return `${Math.round(bits / 1e3)} kbit/s`;
+}
+
+/**
+ * Returns what the page shows of the relay's link message m (docs/PROTOCOL.md, 3.1 link):
+ * '' while the link keeps up (state "ok", or a message it cannot read), else
+ * "Slow connection · 1.8 Mbit/s".
+ */
+export function linkText(m) {
+  if (m?.state !== 'limited') return '';
+  const rate = Number(m.rate);
+  return Number.isFinite(rate) && rate > 0 ? `Slow connection · ${rateText(rate)}` : 'Slow connection';
+}

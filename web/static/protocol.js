@@ -34,10 +34,13 @@ export const CLIPBOARD = 0x04;
 /** Most bytes of UTF-8 text one clipboard message carries, either way. */
 export const MAX_CLIPBOARD = 32 * 1024;
 
-/** Tile formats and their MIME types. */
+/** Tile formats, and the MIME types of those that carry an image. */
 export const FORMAT_PNG = 1;
 export const FORMAT_JPEG = 2;
-const MIME = { [FORMAT_PNG]: 'image/png', [FORMAT_JPEG]: 'image/jpeg' };
+/** A rectangle of one colour: its data is the red, green and blue bytes. */
+export const FORMAT_FILL = 3;
+const FILL_SIZE = 3;
+const MIME = { [FORMAT_PNG]: 'image/png', [FORMAT_JPEG]: 'image/jpeg', [FORMAT_FILL]: '' };
 
 /** Pointer buttons on the wire: bit 0 left, bit 1 middle, bit 2 right. */
 export const BUTTON_LEFT = 1;
@@ -100,7 +103,7 @@ export function encodeTiles(tiles) {
   v.setUint16(1, tiles.length);
   let p = TILES_HEAD;
   for (const t of tiles) {
-    if (!MIME[t.format]) throw new ProtocolError(`tile format ${t.format}`);
+    if (MIME[t.format] === undefined) throw new ProtocolError(`tile format ${t.format}`);
     v.setUint16(p, u16('x', t.x));
     v.setUint16(p + 2, u16('y', t.y));
     v.setUint16(p + 4, u16('width', t.width));
@@ -143,7 +146,8 @@ export function encodeCursor({ hotX, hotY, width, height, data = new Uint8Array(
  * Decodes a display message. Tiles must lie inside the desktop size width × height the
  * receiver holds when it applies the message (ignored for SIZE). Returns one of
  *   {type: SIZE, width, height}
- *   {type: TILES, tiles: [{x, y, width, height, format, mime, data}]} (data aliases bytes)
+ *   {type: TILES, tiles: [{x, y, width, height, format, mime, data}]} (data aliases bytes;
+ *                                         mime is '' for FORMAT_FILL)
  *   {type: FRAME, seq}
  *   {type: CURSOR, hotX, hotY, width, height, data} (width 0: no shape; data aliases bytes)
  */
@@ -187,7 +191,8 @@ function decodeTiles(bytes, v, width, height) {
     p += TILE_HEAD;
     if (len > bytes.length - p) throw new ProtocolError(`tile ${i} data truncated`);
     t.mime = MIME[t.format];
-    if (!t.mime) throw new ProtocolError(`tile ${i} format ${t.format}`);
+    if (t.mime === undefined) throw new ProtocolError(`tile ${i} format ${t.format}`);
+    if (t.format === FORMAT_FILL && len !== FILL_SIZE) throw new ProtocolError(`fill tile ${i} of ${len} bytes`);
     if (t.width < 1 || t.height < 1 || t.x + t.width > width || t.y + t.height > height) {
       throw new ProtocolError(`tile ${i} at ${t.x},${t.y} ${t.width}x${t.height} outside ${width}x${height}`);
     }

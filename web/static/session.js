@@ -91,6 +91,8 @@ export function helloSession(m) {
  *                                         as parsePresence returns it
  *   onClipboard(text)                     the host clipboard's new text ('' for empty);
  *                                         full-access participants only
+ *   onLink(m)                             the relay's link message: whether this peer's
+ *                                         link is the limit (docs/PROTOCOL.md, 3.1)
  *   beforeReconnect()                     async; resolves to a reason to end the session
  *                                         instead of reconnecting, or '' to go on
  */
@@ -478,6 +480,9 @@ export class Session {
         if (this.readOnly) break; // the relay sends none to read-only participants
         if (m.text !== undefined && typeof m.text !== 'string') console.warn('peerdesk: clipboard message without text skipped');
         else this.handlers.onClipboard?.(m.text ?? '');
+        break;
+      case 'link':
+        this.handlers.onLink?.(m);
         break;
       case 'error':
         // Input while the desktop is away: the state already says so, once.
