@@ -23,7 +23,6 @@ import (
 	"peerdesk/client"
 	"peerdesk/internal/testproc"
 	"peerdesk/relay"
-	"peerdesk/relay/pipeline"
 	"peerdesk/relay/vnc"
 )
 
@@ -198,8 +197,7 @@ func thinVNCAgent(ctx context.Context, t *testing.T, url, token, addr string, lo
 	}
 	se := thinEngine()
 	se.SetInterfaceFilter(func(name string) bool { return name == "to-peer" })
-	qd, _ := time.ParseDuration(os.Getenv("QD"))
-	a, err := relay.NewAgent(relay.AgentConfig{ServerURL: url, Token: token, Source: src, Logger: log, SettingEngine: se, Pipeline: pipeline.Config{QueueDelay: qd}})
+	a, err := relay.NewAgent(relay.AgentConfig{ServerURL: url, Token: token, Source: src, Logger: log, SettingEngine: se})
 	if err != nil {
 		t.Fatal(err)
 	}
