@@ -4,7 +4,7 @@ BIN      := bin/peerdesk
 E2E      := web/e2e
 APT_PKGS := chromium iproute2 fonts-liberation xvfb x11vnc tigervnc-standalone-server tigervnc-tools xdotool xterm xfonts-base x11-apps x11-xserver-utils imagemagick xclip coturn
 
-.PHONY: run build test deps check bench fuzz clean
+.PHONY: run build test deps check bench bench-deps fuzz clean
 
 run: build
 	./$(BIN) demo
@@ -30,8 +30,14 @@ test: deps check build
 	cd $(E2E) && node --test
 	PEERDESK_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 20m ./...
 
-# bench runs the benchmarks whose figures docs/BENCHMARKS.md records.
-bench: deps
+# bench-deps adds what only the benchmarks use: ffplay plays the thin-link benchmark's video.
+bench-deps:
+	@which ffplay >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg; }
+
+# bench runs the benchmarks whose figures docs/BENCHMARKS.md records (PEERDESK_GUACD=path/guacd
+# adds guacd beside peerdesk on the thin links).
+bench: deps bench-deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./cmd/peerdesk/ ./relay/pipeline/
 
 # fuzz runs each fuzz target briefly.
