@@ -182,6 +182,7 @@ func (s *Session) closePeer() {
 	s.mu.Lock()
 	p := s.peer
 	s.peer = nil
+	s.link = wire.Control{} // a new peer connection starts with a link that keeps up
 	if p != nil {
 		p.closed = true
 	}

@@ -155,12 +155,23 @@ func TestHostComesBack(t *testing.T) {
 	m := &model{w: 32, h: 32, tiles: []modelTile{{0, 0, 32, 16, pattern}}}
 	h1.sendDisplay(wire.EncodeSize(32, 32), tilesMsg(pngTile(t, 0, 0, 32, 16, pattern)), wire.EncodeFrame(1))
 	s := awaitJoin(ctx, t, joined)
+	h1.sendControl(wire.Control{Type: wire.ControlLink, State: wire.LinkLimited, Rate: 1000})
+	for !s.Stats().LinkLimited {
+		select {
+		case <-s.Events():
+		case <-ctx.Done():
+			t.Fatal("no link message")
+		}
+	}
 
 	fc.send(proto.Message{Type: proto.TypeState, State: proto.StateHostUnavailable})
 	select {
 	case <-h1.closed:
 	case <-ctx.Done():
 		t.Fatal("the client kept its peer connection after host-unavailable")
+	}
+	if st := s.Stats(); st.LinkLimited || st.LinkRate != 0 {
+		t.Errorf("link stats %+v once the peer connection is gone, want a link that keeps up", st)
 	}
 	if err := s.Key(1, true); !errors.Is(err, ErrNotConnected) {
 		t.Errorf("Key while the host is away: %v, want ErrNotConnected", err)

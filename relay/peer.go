@@ -306,6 +306,7 @@ func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
 	display.OnOpen(func() {
 		s := a.pipeline.AddPeer(displayChannel{DataChannel: display, sctp: pc.SCTP()}, pipeline.PeerOptions{OnLink: p.linkChanged})
 		display.OnBufferedAmountLow(s.Wake)
+		s.Wake() // a drain before the callback was set went unseen
 		p.mu.Lock()
 		if p.closed || p.pc != pc {
 			p.mu.Unlock()

@@ -39,9 +39,8 @@ type adapter struct {
 	sat     bool          // the link was saturated at the last decision
 	lag     time.Duration // smoothed age of a round's oldest change when its FRAME went
 
-	reported   bool
-	last       Link
-	reportedAt time.Time
+	last       Link      // the link last reported
+	reportedAt time.Time // when, zero before the first report
 }
 
 // roundDone takes the age of the oldest change of a round that was just completed.
@@ -89,7 +88,7 @@ func (a *adapter) report(now time.Time, l Link) bool {
 	if !changed && (!l.Limited || now.Sub(a.reportedAt) < linkReportInterval) {
 		return false
 	}
-	a.reported, a.last, a.reportedAt = true, l, now
+	a.last, a.reportedAt = l, now
 	return true
 }
 
@@ -99,14 +98,19 @@ func (a *adapter) report(now time.Time, l Link) bool {
 func (a *adapter) next(now time.Time) (time.Duration, bool) {
 	var at time.Time
 	if a.lighter {
-		at = a.since.Add(a.hold)
+		// Past the hold, only a link still saturated keeps the stream lighter: look again once
+		// the samples that said so are out of the window (a quiet desktop brings no passes of
+		// its own).
+		if at = a.since.Add(a.hold); !at.After(now) {
+			at = now.Add(demandWindow)
+		}
 	}
 	if a.probing && now.Sub(a.since) < probeQuiet {
 		if q := a.since.Add(probeQuiet); at.IsZero() || q.Before(at) {
 			at = q // the link may stop counting as limited then
 		}
 	}
-	if a.reported && a.last.Limited {
+	if !a.reportedAt.IsZero() && a.last.Limited {
 		if r := a.reportedAt.Add(linkReportInterval); at.IsZero() || r.Before(at) {
 			at = r
 		}

@@ -1,6 +1,9 @@
 package pipeline
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // changes is a peer stream's queue of the tiles its peer lacks, in the order they changed
 // (as the stream noticed them; tiles noticed together in the order of the framebuffer), and
@@ -9,9 +12,12 @@ import "time"
 //
 // Each queued tile goes out once, at its newest version when its turn comes, so a change waits
 // at most for one copy of every tile that changed before it: no region starves while another
-// keeps changing.
+// keeps changing. A quiet region's change (its tile still for quietSpan before) goes ahead of
+// them all, into the round in progress: what someone types next to a playing video shows
+// without waiting for the video's round. Each tile can do so at most once per quietSpan.
 type changes struct {
 	order  []int       // tile indices, oldest change first
+	front  []int       // scratch of notice
 	queued []bool      // queued[i]: tile i is in order
 	at     []time.Time // at[i]: when tile i was queued
 
@@ -29,14 +35,28 @@ func (c *changes) reset(n int) {
 
 func (c *changes) len() int { return len(c.order) }
 
-// notice queues, at the end, every tile whose version is newer than the one the peer has.
-func (c *changes) notice(versions, have []uint64, now time.Time) {
+// notice queues every tile whose version is newer than the one the peer has: at the end, or,
+// if that version is a quiet region's change, at the front and in the round in progress.
+func (c *changes) notice(versions, have []uint64, quiet []bool, now time.Time) {
+	front := c.front[:0]
 	for i, v := range versions {
-		if v > have[i] && !c.queued[i] {
-			c.queued[i], c.at[i] = true, now
+		if v <= have[i] || c.queued[i] {
+			continue
+		}
+		c.queued[i], c.at[i] = true, now
+		if quiet[i] {
+			front = append(front, i)
+		} else {
 			c.order = append(c.order, i)
 		}
 	}
+	if len(front) > 0 {
+		c.order = slices.Insert(c.order, 0, front...)
+		if c.active {
+			c.round += len(front)
+		}
+	}
+	c.front = front[:0]
 }
 
 // startRound begins a round of everything queued, at the desktop's seq, unless one is in

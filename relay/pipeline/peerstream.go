@@ -118,7 +118,7 @@ func newPeerStream(p *Pipeline, out Sender, opts PeerOptions, id uint64) *PeerSt
 	}
 	s.timer.Stop()
 	s.rtt, _ = out.(RTTSender)
-	s.setHighWater(s.link.highWater(p.cfg.QueueDelay, p.cfg.HighWater))
+	s.setHighWater(s.link.highWater(time.Now(), p.cfg.QueueDelay, p.cfg.HighWater))
 	s.stats.Store(&PeerStats{HighWater: s.hw})
 	s.wake <- struct{}{} // the first pass sends the whole desktop, if there is one yet
 	return s
@@ -191,9 +191,10 @@ func (s *PeerStream) run() {
 // pass measures the link, then sends the peer what it lacks: SIZE after a resize, the cursor,
 // the queued changes oldest first with a FRAME at the end of each round, and, once nothing
 // changed is waiting, full-quality copies of the tiles it holds at the lighter rendition.
-func (s *PeerStream) pass(now time.Time) error {
+func (s *PeerStream) pass(now time.Time) (err error) {
 	s.measure(now)
-	defer s.adjust(now)
+	s.refining = false
+	defer func() { s.adjust(now, errors.Is(err, errStalled)) }()
 	v := &s.view
 	if !s.p.view(v) {
 		return nil
@@ -211,9 +212,9 @@ func (s *PeerStream) pass(now time.Time) error {
 		}
 		s.cursorVer = v.cursorVer
 	}
-	s.queue.notice(v.versions, s.have, now)
+	s.queue.notice(v.versions, s.have, v.quiet, now)
 	s.queue.startRound(v.seq)
-	err := s.sendQueued()
+	err = s.sendQueued()
 	done, seq, at := s.queue.endRound()
 	if done {
 		s.adapt.roundDone(now.Sub(at))
@@ -274,7 +275,6 @@ func (s *PeerStream) sendQueued() error {
 // refine sends full-quality copies of the tiles the peer holds at the lighter rendition, while
 // the transport takes them and no change is waiting.
 func (s *PeerStream) refine() error {
-	s.refining = false
 	s.msg, s.pending, s.busy = wire.AppendTilesHeader(s.msg[:0]), s.pending[:0], s.busy[:0]
 	for i, l := range s.light {
 		if !l || s.have[i] != s.view.versions[i] {
@@ -362,7 +362,11 @@ func (s *PeerStream) send(b []byte) error {
 	if s.out.BufferedAmount() > s.hw {
 		return s.stall()
 	}
-	return s.write(b)
+	if err := s.write(b); err != nil {
+		return err
+	}
+	s.stalled = false
+	return nil
 }
 
 // write sends one message unless the stream is closed.
@@ -375,7 +379,6 @@ func (s *PeerStream) write(b []byte) error {
 	if err := s.out.Send(b); err != nil {
 		return fmt.Errorf("send display message: %w", err)
 	}
-	s.stalled = false
 	s.sent += uint64(len(b))
 	s.messages.Add(1)
 	s.bytes.Add(uint64(len(b)))
@@ -389,58 +392,4 @@ func (s *PeerStream) stall() error {
 		s.stalls.Add(1)
 	}
 	return errStalled
-}
-
-// measure samples the transport's drain at the start of a pass and follows the measured rate
-// with the high-water mark.
-func (s *PeerStream) measure(now time.Time) {
-	buffered := s.out.BufferedAmount()
-	if s.rtt != nil {
-		s.link.observeRTT(now, s.rtt.RTT())
-	}
-	delivered := s.sent - min(buffered, s.sent)
-	// The link set the pace since the last pass if that pass stopped at high water, or if the
-	// transport still holds half of it: more than the data in flight, unless the path is long
-	// and the desktop's changes come close to filling it, which is nearly the same.
-	busy := s.stopped || buffered >= s.hw/2
-	s.link.sample(now, delivered, busy, busy && !s.refining)
-	s.setHighWater(s.link.highWater(s.p.cfg.QueueDelay, s.p.cfg.HighWater))
-}
-
-// setHighWater makes hw the peer's high-water mark, the low-water threshold half of it, and
-// the largest TILES message a quarter of it (within 8 KiB and wire.MaxMessage), so that a
-// thin link is not handed a message it takes long to carry.
-func (s *PeerStream) setHighWater(hw uint64) {
-	if hw == s.hw {
-		return
-	}
-	s.hw = hw
-	s.maxMsg = min(max(int(hw/4), minMessage), wire.MaxMessage)
-	s.out.SetBufferedAmountLowThreshold(hw / 2)
-}
-
-// minMessage is the smallest limit on a TILES message (a tile larger than the limit still goes,
-// alone).
-const minMessage = 8 << 10
-
-// adjust ends a pass: it notes whether the pass stopped at high water, lets the adapter choose
-// the rendition, reports the link when that is due and arms the timer for the
-// adapter's next decision.
-func (s *PeerStream) adjust(now time.Time) {
-	s.stopped = s.stalled
-	wasLighter := s.adapt.lighter
-	busy, saturation, ok := s.link.load(now)
-	s.adapt.decide(now, busy, saturation, ok)
-	if wasLighter && !s.adapt.lighter {
-		s.Wake() // the next pass sends full-quality copies of the lighter tiles
-	}
-	l := Link{Limited: s.adapt.limited(now), Lighter: s.adapt.lighter, Rate: uint64(s.link.rate), Lag: s.adapt.lag}
-	st := &PeerStats{HighWater: s.hw, Link: l}
-	s.stats.Store(st)
-	if s.onLink != nil && s.adapt.report(now, l) {
-		s.onLink(l)
-	}
-	if d, ok := s.adapt.next(now); ok {
-		s.timer.Reset(d)
-	}
 }

@@ -224,13 +224,13 @@ type thinLinkRun struct {
 	bytes   float64         // bytes per second the peer received
 }
 
-// runThinLink plays the video on a desktop whose peer's link carries rate bytes per second
-// for span, marking a tile outside the video every 250 ms, and measures. Run in a bubble.
-func runThinLink(t *testing.T, rate float64, span time.Duration) thinLinkRun {
+// runThinLink plays the video on a desktop whose peer's link carries rate bytes per second,
+// delay one way, for span, marking a tile outside the video every 250 ms, and measures. Run in a bubble.
+func runThinLink(t *testing.T, rate float64, delay, span time.Duration) thinLinkRun {
 	p := newTestPipeline(t, Config{})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	l := newSimLink(t, rate, 10*time.Millisecond)
+	l := newSimLink(t, rate, delay)
 	var run thinLinkRun
 	var rmu sync.Mutex
 	s := p.AddPeer(l, PeerOptions{OnLink: func(k Link) {
@@ -294,21 +294,26 @@ func TestThinLinkStaysLive(t *testing.T) {
 		for _, c := range []struct {
 			name     string
 			rate     float64
+			delay    time.Duration // one way
 			p50, p90 time.Duration
 			frames   float64
+			shaped   bool
 		}{
-			{"unshaped", 100e6, 60 * time.Millisecond, 80 * time.Millisecond, 20},
-			{"10 Mbit/s", 1.25e6, 250 * time.Millisecond, 500 * time.Millisecond, 10},
-			{"2 Mbit/s", 0.25e6, 500 * time.Millisecond, time.Second, 2},
+			{"unshaped", 100e6, 10 * time.Millisecond, 60 * time.Millisecond, 80 * time.Millisecond, 20, false},
+			// A long path of ten times the desktop's rate: in-flight data fills the
+			// transport's buffer, but the link is not the limit.
+			{"long fat path", 25e6, 75 * time.Millisecond, 130 * time.Millisecond, 150 * time.Millisecond, 20, false},
+			{"10 Mbit/s", 1.25e6, 10 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, 10, true},
+			{"2 Mbit/s", 0.25e6, 10 * time.Millisecond, 500 * time.Millisecond, time.Second, 2, true},
 		} {
-			r := runThinLink(t, c.rate, 4*time.Second)
+			r := runThinLink(t, c.rate, c.delay, 4*time.Second)
 			p50, p90 := percentile(r.lags, 0.5), percentile(r.lags, 0.9)
 			t.Logf("%s: change → pixels p50 %v p90 %v, %.1f frames/s, %.0f KB/s received, link %+v, %d reports",
 				c.name, p50, p90, r.frames, r.bytes/1000, r.link, len(r.reports))
 			if p50 > c.p50 || p90 > c.p90 || r.frames < c.frames {
 				t.Errorf("%s: p50 %v (want ≤ %v), p90 %v (≤ %v), %.1f frames/s (≥ %.0f)", c.name, p50, c.p50, p90, c.p90, r.frames, c.frames)
 			}
-			shaped := c.rate < 10e6
+			shaped := c.shaped
 			lighter := slices.ContainsFunc(r.reports, func(l Link) bool { return l.Limited && l.Lighter })
 			if r.link.Limited != shaped || lighter != shaped {
 				t.Errorf("%s: link %+v after reports %+v, want limited, and the lighter rendition reported, %v", c.name, r.link, r.reports, shaped)
@@ -349,8 +354,8 @@ func TestThinLinkRecovers(t *testing.T) {
 		vctx, stopVideo := context.WithCancel(ctx)
 		wg.Go(func() { d.play(vctx, 40*time.Millisecond) })
 		time.Sleep(16 * time.Second)
-		if st := s.Stats(); !st.Link.Limited || !st.Link.Lighter || st.LighterTiles == 0 {
-			t.Fatalf("on the thin link: %+v, want limited, lighter, lighter tiles sent", st)
+		if st := s.Stats(); !st.Link.Limited || st.LighterTiles == 0 {
+			t.Fatalf("on the thin link: %+v, want limited, lighter tiles sent", st)
 		}
 		stopVideo()
 		l.setRate(100e6)

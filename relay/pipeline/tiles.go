@@ -9,6 +9,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"sync"
+	"time"
 
 	"peerdesk/relay/wire"
 )
@@ -30,8 +31,12 @@ type tile struct {
 	rect image.Rectangle // where the tile lies in the framebuffer of generation gen
 	gen  uint64
 
-	// version is guarded by Pipeline.mu: 1 for the tile's first content, +1 for every change.
+	// version is guarded by Pipeline.mu: 1 for the tile's first content, +1 for every change;
+	// changed is when it last changed, and quiet says the tile had not changed for quietSpan
+	// before that.
 	version uint64
+	changed time.Time
+	quiet   bool
 
 	// encMu is held while the tile is encoded, so that every version is encoded at most once
 	// per rendition: streams that need the tile meanwhile wait and reuse the result.
