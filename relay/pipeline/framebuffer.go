@@ -14,9 +14,10 @@ import (
 // The pipeline's framebuffer: taking a desktop update in, tile by tile.
 
 // quietSpan is how long a tile must have stayed unchanged for its next change to count as a
-// quiet region's: a peer's stream sends such changes ahead of those of busy regions (a video)
-// that changed before them.
-const quietSpan = time.Second
+// quiet region's (a keystroke, a click, a window drawn): a peer's stream sends such changes
+// ahead of those of busy regions that changed before them. About four frames of a video or
+// of a scrolling terminal, which change every frame.
+const quietSpan = 150 * time.Millisecond
 
 // checkFrame reports why frame cannot be a desktop update, if it cannot.
 func checkFrame(frame *image.RGBA) error {
