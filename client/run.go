@@ -106,6 +106,10 @@ func (s *Session) handle(m proto.Message) error {
 	case proto.TypeError:
 		s.log.Warn().Str("code", m.Code).Str("reason", m.Message).Msg("signaling error")
 		s.events.push(wire.Control{Type: wire.ControlError, Code: m.Code, Message: m.Message})
+		if m.Code == proto.CodeRenegotiate && s.currentPeer() != nil {
+			s.closePeer() // the agent dropped it: a new one starts from a full frame
+			return s.openPeer()
+		}
 	default:
 		s.log.Warn().Str("type", m.Type).Msg("unexpected signaling message: ignored")
 	}

@@ -403,3 +403,30 @@ func TestInputReadyWithFirstFrame(t *testing.T) {
 		}
 	}
 }
+
+// TestRenegotiateRequest: an error with code renegotiate (the agent dropped the peer
+// connection) makes the client close its peer connection and offer a new one.
+func TestRenegotiateRequest(t *testing.T) {
+	checkLeaks(t)
+	ctx := testContext(t)
+	f := newFakeServer(t, true)
+	joined := joinAsync(ctx, t, f)
+	fc := f.nextConn(ctx)
+	h1 := f.nextHost(ctx)
+	h1.sendDisplay(wire.EncodeSize(8, 8), wire.EncodeFrame(1))
+	s := awaitJoin(ctx, t, joined)
+	fc.send(proto.Message{Type: proto.TypeError, Code: proto.CodeRenegotiate, Message: "the display stream ended"})
+	select {
+	case <-h1.closed:
+	case <-ctx.Done():
+		t.Fatal("the client kept its peer connection")
+	}
+	h2 := f.nextHost(ctx)
+	h2.sendDisplay(wire.EncodeSize(8, 8), wire.EncodeFrame(2))
+	if err := s.WaitFrames(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Stats().PeerConnections; n != 2 {
+		t.Fatalf("%d peer connections, want 2", n)
+	}
+}

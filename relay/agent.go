@@ -45,6 +45,11 @@ type AgentConfig struct {
 	MinBackoff, MaxBackoff time.Duration
 	// HTTPHeader is added to the WebSocket handshake (besides Authorization).
 	HTTPHeader http.Header
+	// AllowLocalCandidates lets peers name loopback, link-local and the host's own addresses
+	// in their ICE candidates, which the agent otherwise refuses to probe: for peers on the
+	// host itself (tests, `peerdesk demo`). A LAN deployment needs it only for peers that
+	// reach the host through those addresses.
+	AllowLocalCandidates bool
 }
 
 func (c *AgentConfig) validate() error {
@@ -97,6 +102,9 @@ type AgentStats struct {
 	InputDroppedUnavailable uint64
 	// DesktopAvailable says whether the source's desktop is available (see Notifier).
 	DesktopAvailable bool
+	// CandidatesRefused counts remote ICE candidates refused: addresses the agent does not
+	// probe, and candidates beyond the cap of one offer.
+	CandidatesRefused uint64
 }
 
 // Agent is the host relay agent: it keeps a connection to the signaling server, answers
@@ -113,6 +121,8 @@ type Agent struct {
 	inputRO      atomic.Uint64
 	inputBad     atomic.Uint64
 	inputDown    atomic.Uint64
+
+	candidatesRefused atomic.Uint64
 	// down is set while the source reports its desktop unavailable; written under evMu.
 	down atomic.Bool
 
@@ -121,6 +131,9 @@ type Agent struct {
 	evMu       sync.Mutex
 	downReason string // why the desktop is unavailable, while down
 	clipboard  []byte // the current clipboard control message, nil before the first
+
+	// closing counts the peers being closed off the read loop; Run waits for them.
+	closing sync.WaitGroup
 
 	mu    sync.Mutex
 	peers map[string]*peer
@@ -195,6 +208,7 @@ func (a *Agent) Stats() AgentStats {
 
 		InputDroppedUnavailable: a.inputDown.Load(),
 		DesktopAvailable:        !a.down.Load(),
+		CandidatesRefused:       a.candidatesRefused.Load(),
 	}
 }
 
@@ -329,9 +343,9 @@ func (a *Agent) serve(ctx context.Context) (welcomed bool, err error) {
 				continue
 			}
 			if m.Type == proto.TypeOffer {
-				p.offer(m.SDP)
+				p.post(peerEvent{kind: evOffer, sdp: m.SDP})
 			} else {
-				p.candidate(*m.Candidate)
+				p.post(peerEvent{kind: evCandidate, cand: *m.Candidate})
 			}
 		case proto.TypeLeave:
 			a.mu.Lock()
@@ -339,7 +353,7 @@ func (a *Agent) serve(ctx context.Context) (welcomed bool, err error) {
 			delete(a.peers, m.Peer)
 			a.mu.Unlock()
 			if p != nil {
-				p.close()
+				a.closeLater(p)
 			}
 		case proto.TypeError:
 			a.log.Warn().Str("code", m.Code).Str("message", m.Message).Msg("signaling server refused a message")
@@ -360,7 +374,7 @@ func (a *Agent) join(sc *sigConn, m proto.Message) {
 	a.peers[m.Peer] = p
 	a.mu.Unlock()
 	if old != nil {
-		old.close()
+		a.closeLater(old)
 	}
 	a.log.Info().Str("peer", m.Peer).Str("name", m.Identity.Name).Str("role", m.Identity.Role).Bool("read_only", m.ReadOnly).Msg("peer joined")
 }
@@ -381,7 +395,7 @@ func (a *Agent) desktopChanged(available bool, reason string) {
 	}
 	msg := a.desktopMessage()
 	for _, p := range a.peerList() {
-		p.sendControl(msg)
+		p.setControl(slotDesktop, msg)
 	}
 }
 
@@ -416,7 +430,7 @@ func (a *Agent) clipboardChanged(text string) {
 	a.log.Debug().Int("bytes", len(text)).Msg("host clipboard changed") // never its content
 	for _, p := range a.peerList() {
 		if !p.readOnly {
-			p.sendControl(msg)
+			p.setControl(slotClipboard, msg)
 		}
 	}
 }
@@ -438,7 +452,8 @@ func (a *Agent) peer(id string) *peer {
 	return a.peers[id]
 }
 
-// closePeers ends every peer: they renegotiate once the agent is back.
+// closePeers ends every peer, and waits for the peers being closed: they renegotiate once the
+// agent is back.
 func (a *Agent) closePeers() {
 	a.mu.Lock()
 	ps := a.peers
@@ -447,4 +462,15 @@ func (a *Agent) closePeers() {
 	for _, p := range ps {
 		p.close()
 	}
+	a.closing.Wait()
+}
+
+// closeLater closes p off the caller's goroutine (the read loop must not wait for a peer
+// connection to close); closePeers waits for it.
+func (a *Agent) closeLater(p *peer) {
+	a.closing.Add(1)
+	go func() {
+		defer a.closing.Done()
+		p.close()
+	}()
 }

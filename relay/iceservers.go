@@ -19,15 +19,7 @@ func (a *Agent) setICEServers(servers []proto.ICEServer) {
 	a.mu.Unlock()
 	cfg := webrtc.Configuration{ICEServers: a.iceServers()}
 	for _, p := range a.peerList() {
-		p.mu.Lock()
-		pc := p.pc
-		p.mu.Unlock()
-		if pc == nil {
-			continue
-		}
-		if err := pc.SetConfiguration(cfg); err != nil {
-			p.log.Debug().Err(err).Msg("fresh ICE servers refused")
-		}
+		p.post(peerEvent{kind: evICEServers, cfg: cfg})
 	}
 }
 

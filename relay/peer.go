@@ -3,6 +3,7 @@ package relay
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -13,18 +14,56 @@ import (
 	"peerdesk/signaling/proto"
 )
 
-// maxQueuedCandidates bounds the remote candidates held before an offer arrives.
-const maxQueuedCandidates = 64
+// Limits of one peer at the agent.
+const (
+	// peerEvents bounds the events waiting for a peer's goroutine. More means the peer floods
+	// the agent with signaling (the server's budgets make that rare): the agent drops it.
+	peerEvents = 64
+	// maxQueuedCandidates bounds the remote candidates held before the first offer.
+	maxQueuedCandidates = 64
+	// maxCandidates bounds the remote candidates a peer may trickle per offer (one ICE
+	// generation): pion pairs each with the agent's and checks every pair.
+	maxCandidates = 32
+	// badInputInterval is the least time between two bad-input errors sent to one peer.
+	badInputInterval = 200 * time.Millisecond
+	// restartGrace is how long a peer restarting ICE (it re-offered on its peer connection)
+	// stays present while its connection is not back (docs/PROTOCOL.md, 3.1 presence).
+	restartGrace = 30 * time.Second
+)
 
-// badInputInterval is the least time between two bad-input errors sent to one peer.
-const badInputInterval = 200 * time.Millisecond
+// peerEventKind says what a peerEvent is about.
+type peerEventKind int
 
-// restartGrace is how long a peer restarting ICE (it re-offered on its peer connection) stays
-// present while its connection is not back (docs/PROTOCOL.md, 3.1 presence).
-const restartGrace = 30 * time.Second
+const (
+	evOffer          peerEventKind = iota // sdp: an offer from the peer
+	evCandidate                           // cand: a trickled remote candidate
+	evState                               // pc's connection state changed to state
+	evControlOpen                         // pc's control channel dc opened
+	evDisplayOpen                         // pc's display channel dc opened
+	evStreamEnded                         // pc's display stream ended on an error
+	evControlStuck                        // pc's control channel stayed full
+	evRestartExpired                      // the ICE restart of pc did not succeed in time
+	evICEServers                          // new ICE servers (cfg) for the peer connection
+	evCall                                // run call on the peer's goroutine
+)
+
+// peerEvent is one thing that happened to a peer, for its goroutine to handle.
+type peerEvent struct {
+	kind  peerEventKind
+	pc    *webrtc.PeerConnection // the peer connection a pion event is about
+	sdp   string
+	cand  proto.Candidate
+	state webrtc.PeerConnectionState
+	dc    *webrtc.DataChannel
+	cfg   webrtc.Configuration
+	call  func()
+}
 
 // peer is one participant's WebRTC connection to the agent. The server vouched for its
 // identity and read-only flag in the join message; the agent trusts nothing the peer says.
+// One goroutine (run) owns the peer connection and everything about it: the agent's read loop
+// and pion's callbacks hand it events without waiting, so that one peer's negotiation never
+// holds up another's.
 type peer struct {
 	agent    *Agent
 	sig      *sigConn
@@ -33,30 +72,134 @@ type peer struct {
 	readOnly bool
 	log      zerolog.Logger
 
-	mu         sync.Mutex
-	closed     bool
+	events    chan peerEvent
+	stop      chan struct{} // closed by close
+	done      chan struct{} // closed when run has returned
+	closeOnce sync.Once
+	dropOnce  sync.Once
+	// ctl sends the current peer connection's control messages; nil before its control
+	// channel opens. Set by run under agent.evMu, read by anyone.
+	ctl atomic.Pointer[controlSender]
+
+	// Owned by run.
 	pc         *webrtc.PeerConnection
-	control    *webrtc.DataChannel
+	session    uint64 // the o= session id of the offer that made pc
 	stream     *pipeline.PeerStream
-	pending    []webrtc.ICECandidateInit
-	lastBadMsg time.Time
-	// session is the o= session id of the offer that made pc: a later offer with the same id
-	// comes from the same RTCPeerConnection and is answered on pc.
-	session uint64
-	// restartAt is when the ICE restart under way began (zero when none); restartTimer ends
-	// the peer's presence if the connection is not back restartGrace later.
-	restartAt    time.Time
-	restartTimer *time.Timer
+	pending    []webrtc.ICECandidateInit // candidates that came before the first offer
+	candidates int                       // remote candidates since the last offer
+	restart    *time.Timer               // ends an ICE restart that takes too long; nil for none
 }
 
 func newPeer(a *Agent, sig *sigConn, id string, ident proto.Identity, readOnly bool) *peer {
-	return &peer{
+	p := &peer{
 		agent:    a,
 		sig:      sig,
 		id:       id,
 		identity: wire.Identity{Name: ident.Name, Role: ident.Role},
 		readOnly: readOnly,
 		log:      a.log.With().Str("peer", id).Logger(),
+		events:   make(chan peerEvent, peerEvents),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	go p.run()
+	return p
+}
+
+// post hands ev to the peer's goroutine without waiting. A peer whose events pile up beyond
+// peerEvents floods the agent: it is stopped (its peer connection closed) until the server
+// says it left.
+func (p *peer) post(ev peerEvent) {
+	select {
+	case p.events <- ev:
+	case <-p.stop:
+	default:
+		p.dropOnce.Do(func() {
+			p.log.Warn().Int("queued", peerEvents).Msg("peer floods the agent with signaling: dropped")
+			p.refuse(proto.CodeBadMessage, "too many signaling messages: the host dropped this peer")
+			p.stopNow()
+		})
+	}
+}
+
+// refuse tells the peer, through the server, that the agent refused something of it.
+func (p *peer) refuse(code, message string) {
+	p.sig.send(proto.Message{Type: proto.TypeError, Peer: p.id, Code: code, Message: message})
+}
+
+// stopNow tells the peer's goroutine to end, which closes the peer connection and the display
+// stream; it does not wait. Safe to call more than once, from any goroutine.
+func (p *peer) stopNow() { p.closeOnce.Do(func() { close(p.stop) }) }
+
+// close ends the peer as stopNow does and returns once its goroutine has. Safe to call more
+// than once, from any goroutine but the peer's.
+func (p *peer) close() {
+	p.stopNow()
+	<-p.done
+}
+
+// call runs f on the peer's goroutine, where it may read what the goroutine owns, and waits
+// for it; it reports false if the peer stopped first.
+func (p *peer) call(f func()) bool {
+	done := make(chan struct{})
+	select {
+	case p.events <- peerEvent{kind: evCall, call: func() { f(); close(done) }}:
+	case <-p.stop:
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-p.done:
+		return false
+	}
+}
+
+func (p *peer) run() {
+	defer close(p.done)
+	for {
+		select {
+		case <-p.stop:
+			p.dropConnection()
+			p.log.Info().Msg("peer left")
+			return
+		case ev := <-p.events:
+			p.handle(ev)
+		}
+	}
+}
+
+// handle acts on one event; pion's events about a peer connection that is no longer the
+// peer's are ignored.
+func (p *peer) handle(ev peerEvent) {
+	if ev.pc != nil && ev.pc != p.pc {
+		return
+	}
+	switch ev.kind {
+	case evOffer:
+		p.offer(ev.sdp)
+	case evCandidate:
+		p.candidate(ev.cand)
+	case evState:
+		p.stateChanged(ev.state)
+	case evControlOpen:
+		p.controlOpened(ev.dc)
+	case evDisplayOpen:
+		p.displayOpened(ev.dc)
+	case evStreamEnded:
+		p.reset("the host's display stream to this peer ended")
+	case evControlStuck:
+		p.reset("this peer stopped reading its control channel")
+	case evRestartExpired:
+		p.restartExpired()
+	case evCall:
+		ev.call()
+	case evICEServers:
+		if p.pc != nil {
+			if err := p.pc.SetConfiguration(ev.cfg); err != nil {
+				p.log.Debug().Err(err).Msg("fresh ICE servers refused")
+			}
+		}
 	}
 }
 
@@ -67,378 +210,232 @@ func (p *peer) offer(sdp string) {
 	session, err := offerSession(sdp)
 	if err != nil {
 		p.log.Warn().Err(err).Msg("refused offer")
-		p.sig.send(proto.Message{Type: proto.TypeError, Peer: p.id, Code: proto.CodeBadSDP, Message: "the offer was refused: " + err.Error()})
+		p.refuse(proto.CodeBadSDP, "the offer was refused: "+err.Error())
 		return
 	}
-	if pc := p.renegotiable(session); pc != nil {
-		p.renegotiate(pc, sdp)
+	p.candidates = 0
+	if p.pc != nil && p.session == session && p.pc.ConnectionState() != webrtc.PeerConnectionStateClosed {
+		p.renegotiate(sdp)
 		return
 	}
 	pc, err := p.newPeerConnection()
 	if err != nil {
 		p.log.Error().Err(err).Msg("create peer connection")
-		p.sig.send(proto.Message{Type: proto.TypeError, Peer: p.id, Code: proto.CodeInternal, Message: "the host could not create a peer connection"})
+		p.refuse(proto.CodeInternal, "the host could not create a peer connection")
 		return
 	}
-	answer, err := p.negotiate(pc, sdp)
+	answer, err := negotiate(pc, sdp)
 	if err != nil {
 		_ = pc.Close()
 		p.log.Warn().Err(err).Msg("refused offer")
-		p.sig.send(proto.Message{Type: proto.TypeError, Peer: p.id, Code: proto.CodeBadSDP, Message: "the offer was refused: " + err.Error()})
+		p.refuse(proto.CodeBadSDP, "the offer was refused: "+err.Error())
 		return
 	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		_ = pc.Close()
-		return
-	}
-	old, oldStream := p.pc, p.stream
-	p.pc, p.stream, p.control, p.session = pc, nil, nil, session
+	p.dropConnection()
+	p.pc, p.session = pc, session
 	pending := p.pending
 	p.pending = nil
-	p.endRestartLocked()
-	p.mu.Unlock()
-	if oldStream != nil {
-		oldStream.Close()
-	}
-	if old != nil {
-		p.agent.presence.leave(p.id, old)
-		_ = old.Close()
-	}
 	for _, c := range pending {
-		if err := pc.AddICECandidate(c); err != nil {
-			p.log.Debug().Err(err).Msg("queued candidate refused")
-		}
+		p.addCandidate(c)
 	}
 	p.sig.send(proto.Message{Type: proto.TypeAnswer, Peer: p.id, SDP: answer})
 }
 
-// offerSession returns the o= session id of an offer. JSEP keeps it for every offer of one
-// RTCPeerConnection; a peer that made a new RTCPeerConnection (after host-available, or to
-// resynchronise) has a new one. The offer is parsed here on a copy of its own: pion's session
-// descriptions (RemoteDescription and the like) cache their parse, shared with pion's
-// goroutines, and must never be unmarshalled by us.
-func offerSession(sdp string) (uint64, error) {
-	parsed, err := (&webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}).Unmarshal()
-	if err != nil {
-		return 0, err
-	}
-	return parsed.Origin.SessionID, nil
-}
-
-// renegotiable returns the current peer connection if it was made by an offer with this
-// session id and is not closed; nil otherwise.
-func (p *peer) renegotiable(session uint64) *webrtc.PeerConnection {
-	p.mu.Lock()
-	pc, same := p.pc, p.session == session
-	p.mu.Unlock()
-	if pc == nil || !same || pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
-		return nil
-	}
-	return pc
-}
-
-// renegotiate answers a re-offer on the peer's current connection pc: its data channels and
+// renegotiate answers a re-offer on the peer's current connection: its data channels and
 // display stream go on. An ICE restart offer restarts the agent's ICE too; the peer stays
 // present while the restart is under way, for at most restartGrace.
-func (p *peer) renegotiate(pc *webrtc.PeerConnection, sdp string) {
-	answer, err := p.negotiate(pc, sdp)
+func (p *peer) renegotiate(sdp string) {
+	answer, err := negotiate(p.pc, sdp)
 	if err != nil {
 		p.log.Warn().Err(err).Msg("refused re-offer")
-		p.sig.send(proto.Message{Type: proto.TypeError, Peer: p.id, Code: proto.CodeBadSDP, Message: "the offer was refused: " + err.Error()})
+		p.refuse(proto.CodeBadSDP, "the offer was refused: "+err.Error())
 		return
 	}
-	p.mu.Lock()
-	if p.closed || p.pc != pc {
-		p.mu.Unlock()
-		return
+	if p.restart == nil {
+		pc := p.pc
+		p.restart = time.AfterFunc(restartGrace, func() { p.post(peerEvent{kind: evRestartExpired, pc: pc}) })
 	}
-	if p.restartAt.IsZero() {
-		p.restartAt = time.Now()
-		p.restartTimer = time.AfterFunc(restartGrace, func() { p.restartExpired(pc) })
-	}
-	p.mu.Unlock()
-	p.log.Info().Str("state", pc.ConnectionState().String()).Msg("peer re-offered: renegotiated on its connection")
+	p.log.Info().Str("state", p.pc.ConnectionState().String()).Msg("peer re-offered: renegotiated on its connection")
 	p.sig.send(proto.Message{Type: proto.TypeAnswer, Peer: p.id, SDP: answer})
 }
 
-// restartExpired ends the presence of a peer whose ICE restart on pc did not bring the
-// connection back within restartGrace. The peer connection stays: a later restart that
-// succeeds makes the peer present again.
-func (p *peer) restartExpired(pc *webrtc.PeerConnection) {
-	p.mu.Lock()
-	if p.closed || p.pc != pc || p.restartAt.IsZero() {
-		p.mu.Unlock()
-		return
+// stateChanged follows the peer connection's state: connected ends an ICE restart (and makes
+// a peer whose presence ended meanwhile present again); failed and closed end its presence,
+// unless an ICE restart is under way.
+func (p *peer) stateChanged(s webrtc.PeerConnectionState) {
+	p.log.Debug().Str("state", s.String()).Msg("peer connection state")
+	switch s {
+	case webrtc.PeerConnectionStateConnected:
+		if p.endRestart() {
+			p.log.Info().Msg("ICE restart succeeded")
+		}
+		if ctl := p.ctl.Load(); ctl != nil && !p.agent.presence.present(p.id, p.pc) {
+			p.agent.presence.join(p.id, p.pc, p.identity, p.readOnly, ctl.sendPresence)
+		}
+	case webrtc.PeerConnectionStateFailed:
+		if p.restart != nil {
+			p.log.Info().Msg("peer connection failed during an ICE restart: still present")
+			return
+		}
+		p.agent.presence.leave(p.id, p.pc)
+	case webrtc.PeerConnectionStateClosed:
+		p.agent.presence.leave(p.id, p.pc)
 	}
-	p.endRestartLocked()
-	p.mu.Unlock()
-	if pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
+}
+
+// restartExpired ends the presence of a peer whose ICE restart did not bring the connection
+// back within restartGrace. The peer connection stays: a later restart that succeeds makes
+// the peer present again.
+func (p *peer) restartExpired() {
+	if !p.endRestart() || p.pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
 		return
 	}
 	p.log.Info().Dur("grace", restartGrace).Msg("ICE restart did not succeed in time: peer no longer present")
-	p.agent.presence.leave(p.id, pc)
+	p.agent.presence.leave(p.id, p.pc)
 }
 
-// restarting reports whether an ICE restart of pc is under way.
-func (p *peer) restarting(pc *webrtc.PeerConnection) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return !p.closed && p.pc == pc && !p.restartAt.IsZero()
+// endRestart forgets the ICE restart under way and reports whether there was one.
+func (p *peer) endRestart() bool {
+	if p.restart == nil {
+		return false
+	}
+	p.restart.Stop()
+	p.restart = nil
+	return true
 }
 
-// endRestartLocked forgets the ICE restart under way, if any; p.mu is held.
-func (p *peer) endRestartLocked() {
-	if p.restartTimer != nil {
-		p.restartTimer.Stop()
-	}
-	p.restartAt, p.restartTimer = time.Time{}, nil
-}
-
-// connected handles pc reaching connected: an ICE restart under way succeeded, and a peer
-// whose presence ended meanwhile (its restart took longer than restartGrace) is present again.
-func (p *peer) connected(pc *webrtc.PeerConnection) {
-	p.mu.Lock()
-	if p.closed || p.pc != pc {
-		p.mu.Unlock()
-		return
-	}
-	restarted := !p.restartAt.IsZero()
-	p.endRestartLocked()
-	control := p.control
-	p.mu.Unlock()
-	if restarted {
-		p.log.Info().Msg("ICE restart succeeded")
-	}
-	if control != nil && !p.agent.presence.present(p.id, pc) {
-		p.present(pc, control)
-	}
-}
-
-// present makes the peer present through pc, unless pc was replaced or closed meanwhile:
-// offer and close end the presence of the peer connection they drop after the peer's mutex.
-func (p *peer) present(pc *webrtc.PeerConnection, control *webrtc.DataChannel) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.closed && p.pc == pc {
-		p.agent.presence.join(p.id, pc, p.identity, p.readOnly, func(b []byte) error { return control.SendText(string(b)) })
-	}
-}
-
-func (p *peer) negotiate(pc *webrtc.PeerConnection, sdp string) (string, error) {
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
-		return "", err
-	}
-	answer, err := pc.CreateAnswer(nil)
-	if err != nil {
-		return "", err
-	}
-	if err := pc.SetLocalDescription(answer); err != nil {
-		return "", err
-	}
-	return answer.SDP, nil
-}
-
-func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
-	pc, err := p.agent.api.NewPeerConnection(webrtc.Configuration{ICEServers: p.agent.iceServers()})
-	if err != nil {
-		return nil, err
-	}
-	chans := make([]*webrtc.DataChannel, 3)
-	for i, label := range []string{wire.ControlLabel, wire.DisplayLabel, wire.InputLabel} {
-		id := uint16(i)
-		yes := true
-		chans[i], err = pc.CreateDataChannel(label, &webrtc.DataChannelInit{Negotiated: &yes, ID: &id, Ordered: &yes})
-		if err != nil {
-			_ = pc.Close()
-			return nil, err
-		}
-	}
-	control, display, input := chans[wire.ControlID], chans[wire.DisplayID], chans[wire.InputID]
-	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c == nil {
-			return
-		}
-		p.sig.send(proto.Message{Type: proto.TypeCandidate, Peer: p.id, Candidate: toProtoCandidate(c.ToJSON())})
-	})
+// controlOpened starts the control channel's sender with the welcome, the desktop's state and
+// the host clipboard, and makes the peer present. The agent's event lock keeps every desktop
+// event either in what the sender starts with or after it.
+func (p *peer) controlOpened(dc *webrtc.DataChannel) {
 	a := p.agent
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) { // on a goroutine of its own
-		p.log.Debug().Str("state", s.String()).Msg("peer connection state")
-		switch {
-		case s == webrtc.PeerConnectionStateConnected:
-			p.connected(pc)
-		case s == webrtc.PeerConnectionStateFailed && p.restarting(pc):
-			p.log.Info().Msg("peer connection failed during an ICE restart: still present")
-		case s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed:
-			a.presence.leave(p.id, pc)
-		}
-	})
-	control.OnOpen(func() {
-		a.evMu.Lock() // no desktop event between the state sent here and the peer's registration
-		defer a.evMu.Unlock()
-		p.mu.Lock()
-		if p.closed || p.pc != pc {
-			p.mu.Unlock()
-			return
-		}
-		p.control = control
-		p.mu.Unlock()
-		w, h := a.pipeline.Size()
-		ident := p.identity
-		_ = control.SendText(string(wire.Control{Type: wire.ControlWelcome, Peer: p.id, Identity: &ident, ReadOnly: p.readOnly, Width: w, Height: h}.Encode()))
-		if a.down.Load() {
-			_ = control.SendText(string(a.desktopMessage()))
-		}
-		if !p.readOnly && a.clipboard != nil {
-			_ = control.SendText(string(a.clipboard))
-		}
-		p.present(pc, control)
-	})
-	control.OnMessage(func(msg webrtc.DataChannelMessage) {
-		c, err := wire.DecodeControl(msg.Data)
-		if err != nil {
-			p.controlError(wire.CodeBadMessage, err.Error())
-			return
-		}
-		p.controlError(wire.CodeUnknownType, "unknown control message type "+truncate(c.Type, 32))
-	})
-	display.OnOpen(func() {
-		s := a.pipeline.AddPeer(displayChannel{DataChannel: display, sctp: pc.SCTP()}, pipeline.PeerOptions{OnLink: p.linkChanged})
-		display.OnBufferedAmountLow(s.Wake)
-		s.Wake() // a drain before the callback was set went unseen
-		p.mu.Lock()
-		if p.closed || p.pc != pc {
-			p.mu.Unlock()
-			s.Close()
-			return
-		}
-		p.stream = s
-		p.mu.Unlock()
-	})
-	input.OnMessage(p.input)
-	return pc, nil
+	pc := p.pc
+	w, h := a.pipeline.Size()
+	ident := p.identity
+	welcome := wire.Control{Type: wire.ControlWelcome, Peer: p.id, Identity: &ident, ReadOnly: p.readOnly, Width: w, Height: h}.Encode()
+	ctl := newControlSender(dc, welcome, p.log, func() { p.post(peerEvent{kind: evControlStuck, pc: pc}) })
+	a.evMu.Lock()
+	if a.down.Load() {
+		ctl.set(slotDesktop, a.desktopMessage())
+	}
+	if !p.readOnly && a.clipboard != nil {
+		ctl.set(slotClipboard, a.clipboard)
+	}
+	if old := p.ctl.Swap(ctl); old != nil {
+		defer old.close()
+	}
+	a.evMu.Unlock()
+	a.presence.join(p.id, pc, p.identity, p.readOnly, ctl.sendPresence)
 }
 
-// input applies one input message, unless the peer is read-only or the message is bad.
-func (p *peer) input(msg webrtc.DataChannelMessage) {
-	if msg.IsString {
-		p.agent.inputBad.Add(1)
-		p.controlError(wire.CodeBadInput, "input messages are binary")
-		return
+// displayOpened starts the peer's display stream on the display channel.
+func (p *peer) displayOpened(dc *webrtc.DataChannel) {
+	pc := p.pc
+	s := p.agent.pipeline.AddPeer(displayChannel{DataChannel: dc, sctp: pc.SCTP()}, pipeline.PeerOptions{
+		OnLink: p.linkChanged,
+		OnEnd:  func(error) { p.post(peerEvent{kind: evStreamEnded, pc: pc}) },
+	})
+	dc.OnBufferedAmountLow(s.Wake)
+	s.Wake() // a drain before the callback was set went unseen
+	if p.stream != nil {
+		p.stream.Close()
 	}
-	w, h := p.agent.pipeline.Size()
-	in, err := wire.DecodeInput(msg.Data, w, h)
-	if err != nil {
-		p.agent.inputBad.Add(1)
-		p.controlError(wire.CodeBadInput, err.Error())
-		return
-	}
-	if p.readOnly {
-		p.agent.inputRO.Add(1)
-		return
-	}
-	if !p.agent.down.Load() {
-		err = p.agent.cfg.Source.Input(in)
-		if err == nil {
-			p.agent.inputApplied.Add(1)
-			return
-		}
-	}
-	// The desktop went away before or while the source took the input.
-	if p.agent.down.Load() {
-		p.agent.inputDown.Add(1)
-		p.controlError(wire.CodeDesktopUnavailable, "the host desktop is unavailable")
-		return
-	}
-	p.agent.inputBad.Add(1)
-	p.controlError(wire.CodeBadInput, err.Error())
+	p.stream = s
 }
 
-// sendControl sends a control message if the peer's control channel is open.
-func (p *peer) sendControl(b []byte) {
-	p.mu.Lock()
-	c := p.control
-	p.mu.Unlock()
-	if c != nil {
-		_ = c.SendText(string(b))
+// reset drops the peer connection after a fault of the agent's side of it and asks the peer to
+// offer a new one, whose stream starts from a full frame.
+func (p *peer) reset(why string) {
+	p.log.Warn().Str("why", why).Msg("dropping the peer connection; the peer is asked for a new one")
+	p.dropConnection()
+	p.refuse(proto.CodeRenegotiate, why+": offer a new peer connection")
+}
+
+// dropConnection closes the peer connection, its display stream and its control sender, and
+// ends the peer's presence through it.
+func (p *peer) dropConnection() {
+	p.endRestart()
+	if p.stream != nil {
+		p.stream.Close()
+		p.stream = nil
 	}
+	if ctl := p.ctl.Swap(nil); ctl != nil {
+		ctl.close()
+	}
+	if p.pc == nil {
+		return
+	}
+	p.agent.presence.leave(p.id, p.pc)
+	if err := p.pc.Close(); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
+		p.log.Debug().Err(err).Msg("close peer connection")
+	}
+	p.pc = nil
 }
 
 // linkChanged tells the peer what its display stream measured of its link (docs/PROTOCOL.md,
-// 3.1 link).
+// 3.1 link). It runs on the stream's goroutine.
 func (p *peer) linkChanged(l pipeline.Link) {
 	state := wire.LinkOK
 	if l.Limited {
 		state = wire.LinkLimited
 	}
 	p.log.Debug().Str("state", state).Bool("lighter", l.Lighter).Uint64("rate", l.Rate).Dur("lag", l.Lag).Msg("peer link")
-	p.sendControl(wire.Control{Type: wire.ControlLink, State: state, Rate: l.Rate, Lighter: l.Lighter}.Encode())
+	p.setControl(slotLink, wire.Control{Type: wire.ControlLink, State: state, Rate: l.Rate, Lighter: l.Lighter}.Encode())
+}
+
+// setControl makes msg the peer's next control message of its kind, if its control channel
+// is open.
+func (p *peer) setControl(slot int, msg []byte) {
+	if ctl := p.ctl.Load(); ctl != nil {
+		ctl.set(slot, msg)
+	}
 }
 
 // controlError tells the peer its last message was refused, at most every badInputInterval.
 func (p *peer) controlError(code, message string) {
-	p.mu.Lock()
-	c := p.control
-	now := time.Now()
-	if c == nil || now.Sub(p.lastBadMsg) < badInputInterval {
-		p.mu.Unlock()
-		return
+	if ctl := p.ctl.Load(); ctl != nil {
+		ctl.error(code, message)
 	}
-	p.lastBadMsg = now
-	p.mu.Unlock()
-	_ = c.SendText(string(wire.Control{Type: wire.ControlError, Code: code, Message: message}.Encode()))
 }
 
-// candidate adds a trickled remote candidate, or queues it until an offer arrives.
+// candidate adds a trickled remote candidate, or queues it until the first offer arrives.
+// Beyond maxCandidates per offer, and for addresses the agent refuses to probe (see
+// checkCandidate), the peer gets an error.
 func (p *peer) candidate(c proto.Candidate) {
 	init := webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
-	p.mu.Lock()
-	pc := p.pc
-	if pc == nil {
+	if c.Candidate == "" { // the end of the peer's candidates
+		if p.pc != nil {
+			_ = p.pc.AddICECandidate(init)
+		}
+		return
+	}
+	if err := p.agent.checkCandidate(c.Candidate); err != nil {
+		p.agent.candidatesRefused.Add(1)
+		p.refuse(proto.CodeBadMessage, "candidate refused: "+err.Error())
+		return
+	}
+	if p.pc == nil {
 		if len(p.pending) < maxQueuedCandidates {
 			p.pending = append(p.pending, init)
 		}
-		p.mu.Unlock()
 		return
 	}
-	p.mu.Unlock()
-	if err := pc.AddICECandidate(init); err != nil {
-		p.sig.send(proto.Message{Type: proto.TypeError, Peer: p.id, Code: proto.CodeBadMessage, Message: "candidate refused: " + err.Error()})
-	}
+	p.addCandidate(init)
 }
 
-// close ends the peer's connection and its display stream; safe to call twice.
-func (p *peer) close() {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return
-	}
-	p.closed = true
-	pc, s := p.pc, p.stream
-	p.pc, p.stream, p.control = nil, nil, nil
-	p.endRestartLocked()
-	p.mu.Unlock()
-	p.agent.presence.leave(p.id, pc)
-	if s != nil {
-		s.Close()
-	}
-	if pc != nil {
-		if err := pc.Close(); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
-			p.log.Debug().Err(err).Msg("close peer connection")
+// addCandidate gives the current peer connection one more remote candidate, within
+// maxCandidates per offer.
+func (p *peer) addCandidate(init webrtc.ICECandidateInit) {
+	if p.candidates >= maxCandidates {
+		p.agent.candidatesRefused.Add(1)
+		if p.candidates == maxCandidates {
+			p.refuse(proto.CodeBadMessage, "too many candidates for one offer")
 		}
+		p.candidates++
+		return
 	}
-	p.log.Info().Msg("peer left")
-}
-
-func toProtoCandidate(c webrtc.ICECandidateInit) *proto.Candidate {
-	return &proto.Candidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	p.candidates++
+	if err := p.pc.AddICECandidate(init); err != nil {
+		p.refuse(proto.CodeBadMessage, "candidate refused: "+err.Error())
 	}
-	return s
 }

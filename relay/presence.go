@@ -2,6 +2,7 @@ package relay
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -120,7 +121,8 @@ func (r *presence) snapshot(s *presenceSender) (seq uint64, roster []wire.Partic
 
 // presenceSender sends one peer the roster: woken by every change, it sends at most one
 // presence message per interval, always the current roster, with the identities that joined
-// and left since its previous message.
+// and left since its previous message. A send that fails with errControlBusy (the peer's
+// control channel is full) is tried again an interval later, with the roster of then.
 type presenceSender struct {
 	roster *presence
 	peer   string
@@ -194,7 +196,13 @@ func (s *presenceSender) run() {
 			sentSeq = seq
 			continue
 		}
-		if err := s.send(msg); err != nil {
+		err := s.send(msg)
+		if errors.Is(err, errControlBusy) {
+			last = time.Now() // try again, with the newest roster, an interval from now
+			s.wakeUp()
+			continue
+		}
+		if err != nil {
 			s.log.Debug().Err(err).Msg("presence not sent")
 		}
 		sentSeq, sent, last = seq, roster, time.Now()

@@ -2,10 +2,13 @@ package relay
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/pion/ice/v4"
@@ -13,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"peerdesk/relay/demo"
+	"peerdesk/relay/pipeline"
 	"peerdesk/relay/wire"
 	"peerdesk/signaling/proto"
 )
@@ -37,6 +41,7 @@ type fakeServer struct {
 	srv     *httptest.Server
 	conn    chan *websocket.Conn
 	answers chan string
+	errs    chan proto.Message // the agent's errors about testPeer
 	ws      *websocket.Conn
 	wmu     sync.Mutex
 
@@ -45,7 +50,7 @@ type fakeServer struct {
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
-	f := &fakeServer{t: t, conn: make(chan *websocket.Conn, 1), answers: make(chan string, 4)}
+	f := &fakeServer{t: t, conn: make(chan *websocket.Conn, 1), answers: make(chan string, 4), errs: make(chan proto.Message, 64)}
 	up := websocket.Upgrader{}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
@@ -82,6 +87,11 @@ func (f *fakeServer) serve(ctx context.Context) {
 			switch m.Type {
 			case proto.TypeAnswer:
 				f.answers <- m.SDP
+			case proto.TypeError:
+				select {
+				case f.errs <- m:
+				default:
+				}
 			case proto.TypeCandidate:
 				f.mu.Lock()
 				pc := f.pc
@@ -211,7 +221,7 @@ func TestRenegotiateICERestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFakeServer(t)
-	a, err := NewAgent(AgentConfig{ServerURL: f.srv.URL, Token: "t", Source: desk, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel), SettingEngine: loopbackSettings()})
+	a, err := NewAgent(AgentConfig{ServerURL: f.srv.URL, Token: "t", Source: desk, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel), SettingEngine: loopbackSettings(), AllowLocalCandidates: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,9 +239,9 @@ func TestRenegotiateICERestart(t *testing.T) {
 	waitSignal(ctx, t, tp.welcomes, "welcome")
 	waitSignal(ctx, t, tp.frames, "a first frame")
 	p := a.peer(testPeer)
-	p.mu.Lock()
-	pc, stream := p.pc, p.stream
-	p.mu.Unlock()
+	var pc *webrtc.PeerConnection
+	var stream *pipeline.PeerStream
+	p.call(func() { pc, stream = p.pc, p.stream })
 	if pc == nil || stream == nil {
 		t.Fatal("the agent has no peer connection or display stream")
 	}
@@ -256,9 +266,8 @@ func TestRenegotiateICERestart(t *testing.T) {
 	if after := ufrag(); after == before || after == "" {
 		t.Fatalf("the agent's ICE username fragment %q after the restart, %q before: no ICE restart", after, before)
 	}
-	p.mu.Lock()
-	samePC, sameStream := p.pc == pc, p.stream == stream
-	p.mu.Unlock()
+	var samePC, sameStream bool
+	p.call(func() { samePC, sameStream = p.pc == pc, p.stream == stream })
 	if !samePC || !sameStream {
 		t.Fatalf("after the restart: same peer connection %v, same display stream %v; want both", samePC, sameStream)
 	}
@@ -291,9 +300,8 @@ func TestRenegotiateICERestart(t *testing.T) {
 	tp2 := newTestPC(t, f)
 	tp2.negotiate(ctx, t, f, false)
 	waitSignal(ctx, t, tp2.welcomes, "welcome on the new peer connection")
-	p.mu.Lock()
-	replaced := p.pc != pc
-	p.mu.Unlock()
+	var replaced bool
+	p.call(func() { replaced = p.pc != pc })
 	if !replaced {
 		t.Fatal("an offer from a new peer connection did not replace the agent's")
 	}
@@ -312,7 +320,7 @@ func TestReofferBurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFakeServer(t)
-	a, err := NewAgent(AgentConfig{ServerURL: f.srv.URL, Token: "t", Source: desk, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel), SettingEngine: loopbackSettings()})
+	a, err := NewAgent(AgentConfig{ServerURL: f.srv.URL, Token: "t", Source: desk, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel), SettingEngine: loopbackSettings(), AllowLocalCandidates: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,9 +338,8 @@ func TestReofferBurst(t *testing.T) {
 	waitSignal(ctx, t, tp.welcomes, "welcome")
 	waitSignal(ctx, t, tp.frames, "a first frame")
 	p := a.peer(testPeer)
-	p.mu.Lock()
-	pc := p.pc
-	p.mu.Unlock()
+	var pc *webrtc.PeerConnection
+	p.call(func() { pc = p.pc })
 
 	const reoffers = 40
 	offer, err := tp.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
@@ -356,9 +363,8 @@ func TestReofferBurst(t *testing.T) {
 	if err := tp.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		t.Fatal(err)
 	}
-	p.mu.Lock()
-	samePC := p.pc == pc
-	p.mu.Unlock()
+	var samePC bool
+	p.call(func() { samePC = p.pc == pc })
 	if !samePC {
 		t.Fatal("a re-offer replaced the agent's peer connection")
 	}
@@ -369,5 +375,156 @@ func TestReofferBurst(t *testing.T) {
 	waitSignal(ctx, t, tp.frames, "a frame after the re-offers")
 	if n := a.Pipeline().Stats().Peers; n != 1 {
 		t.Fatalf("%d display streams after %d re-offers, want 1", n, reoffers)
+	}
+}
+
+// TestCheckCandidate: the agent refuses to probe loopback, link-local, multicast, unspecified
+// addresses and host names (mDNS .local names aside) unless AllowLocalCandidates; public and
+// private LAN addresses pass.
+func TestCheckCandidate(t *testing.T) {
+	strict := &Agent{}
+	lan := &Agent{cfg: AgentConfig{AllowLocalCandidates: true}}
+	cand := func(addr string) string {
+		return "candidate:1 1 udp 2130706431 " + addr + " 50000 typ host"
+	}
+	for _, c := range []struct {
+		addr        string
+		strict, lan bool // accepted
+	}{
+		{"203.0.113.7", true, true},
+		{"192.168.1.20", true, true},
+		{"10.1.2.3", true, true},
+		{"2001:db8::1", true, true},
+		{"127.0.0.1", false, true},
+		{"::1", false, true},
+		{"169.254.169.254", false, true},
+		{"fe80::1", false, true},
+		{"224.0.0.251", false, true},
+		{"0.0.0.0", false, true},
+		{"::ffff:127.0.0.1", false, true},
+		{"3c6e1f0a-1b2c-4d5e-8f90-123456789abc.local", true, true},
+		{"metadata.internal", false, false},
+	} {
+		if err := strict.checkCandidate(cand(c.addr)); (err == nil) != c.strict {
+			t.Errorf("%s: strict agent: %v, want accepted %v", c.addr, err, c.strict)
+		}
+		if err := lan.checkCandidate(cand(c.addr)); (err == nil) != c.lan {
+			t.Errorf("%s: agent allowing local candidates: %v, want accepted %v", c.addr, err, c.lan)
+		}
+	}
+	if err := strict.checkCandidate("candidate:garbage"); err == nil {
+		t.Error("a malformed candidate was accepted")
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			if err := strict.checkCandidate(cand(n.IP.String())); err == nil {
+				t.Errorf("the host's own address %v was accepted", n.IP)
+			}
+			break
+		}
+	}
+}
+
+// startFakeSession runs an agent on a still demo desktop against a fake server and connects
+// testPeer with a test peer connection that got its welcome and first frame.
+func startFakeSession(ctx context.Context, t *testing.T) (*Agent, *fakeServer, *testPC) {
+	t.Helper()
+	desk, err := demo.New(demo.Config{Width: 160, Height: 120, Still: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeServer(t)
+	a, err := NewAgent(AgentConfig{ServerURL: f.srv.URL, Token: "t", Source: desk, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel), SettingEngine: loopbackSettings(), AllowLocalCandidates: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx, acancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(actx) }()
+	t.Cleanup(func() {
+		acancel()
+		<-done
+	})
+	f.serve(ctx)
+	tp := newTestPC(t, f)
+	tp.negotiate(ctx, t, f, false)
+	waitSignal(ctx, t, tp.welcomes, "welcome")
+	waitSignal(ctx, t, tp.frames, "a first frame")
+	return a, f, tp
+}
+
+// waitError waits for the agent's error about testPeer with code.
+func (f *fakeServer) waitError(ctx context.Context, t *testing.T, code string) proto.Message {
+	t.Helper()
+	for {
+		select {
+		case m := <-f.errs:
+			if m.Code == code {
+				return m
+			}
+		case <-ctx.Done():
+			t.Fatalf("no %s error from the agent", code)
+		}
+	}
+}
+
+// TestDeadDisplayStreamRenegotiates: when the display channel to a peer fails (the peer closed
+// it), its stream ends and leaves the pipeline, the agent drops the peer connection and asks
+// the peer for a new one, which starts with a full frame.
+func TestDeadDisplayStreamRenegotiates(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	a, f, tp := startFakeSession(ctx, t)
+	if err := tp.display.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The still desktop changes only on input: clicks make the stream send, and fail once the
+	// channel's close reached the agent.
+	clicks, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		for i := 0; clicks.Err() == nil; i++ {
+			_ = tp.input.Send(wire.EncodePointer(10+i%100, 10+i/100%100, wire.ButtonLeft))
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	m := f.waitError(ctx, t, proto.CodeRenegotiate)
+	stop()
+	t.Logf("the agent said: %s", m.Message)
+	if n := a.Pipeline().Stats().Peers; n != 0 {
+		t.Fatalf("%d display streams after the failure, want 0", n)
+	}
+	tp2 := newTestPC(t, f)
+	tp2.negotiate(ctx, t, f, false)
+	waitSignal(ctx, t, tp2.welcomes, "welcome on the new peer connection")
+	waitSignal(ctx, t, tp2.frames, "a full frame on the new peer connection")
+}
+
+// TestCandidateCap: a peer may trickle at most maxCandidates remote candidates per offer; the
+// rest are refused, with one error, and counted.
+func TestCandidateCap(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	a, f, _ := startFakeSession(ctx, t)
+	before := a.Stats().CandidatesRefused
+	for i := range maxCandidates + 10 {
+		f.send(proto.Message{Type: proto.TypeCandidate, Peer: testPeer, Candidate: &proto.Candidate{
+			Candidate: fmt.Sprintf("candidate:%d 1 udp 2130706431 192.0.2.%d 9 typ host", i, i+1),
+		}})
+	}
+	f.waitError(ctx, t, proto.CodeBadMessage)
+	deadline := time.After(waitTimeout)
+	for a.Stats().CandidatesRefused-before < 10 {
+		select {
+		case <-deadline:
+			t.Fatalf("%d candidates refused, want 10 beyond the cap", a.Stats().CandidatesRefused-before)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	select {
+	case m := <-f.errs:
+		t.Fatalf("a second error for the candidates over the cap: %+v", m)
+	case <-time.After(100 * time.Millisecond):
 	}
 }

@@ -41,7 +41,7 @@ func TestReplacedAgentStops(t *testing.T) {
 		}
 		a, err := relay.NewAgent(relay.AgentConfig{
 			ServerURL: srv.url, Token: token, Source: desk, Logger: log,
-			SettingEngine: loopbackEngine(), MinBackoff: 20 * time.Millisecond,
+			SettingEngine: loopbackEngine(), AllowLocalCandidates: true, MinBackoff: 20 * time.Millisecond,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -127,6 +127,8 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 		SettingEngine: loopbackEngine(),
 		Pipeline:      cfg.pipeline,
 		MinBackoff:    20 * time.Millisecond,
+
+		AllowLocalCandidates: true, // the peers are on loopback
 	})
 	if err != nil {
 		t.Fatal(err)

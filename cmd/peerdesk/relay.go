@@ -129,6 +129,8 @@ func runAgent(ctx context.Context, serverURL, token string, src relay.Source, rf
 		Source:        src,
 		Logger:        log,
 		SettingEngine: rf.settingEngine(),
+		// Peers on this machine reach the agent through loopback: take their candidates.
+		AllowLocalCandidates: rf.loopback,
 	})
 	if err != nil {
 		return err

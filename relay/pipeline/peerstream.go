@@ -62,6 +62,7 @@ type PeerStream struct {
 	out    Sender
 	rtt    RTTSender // out, if it reports round trips
 	onLink func(Link)
+	onEnd  func(error)
 	log    zerolog.Logger
 	wake   chan struct{} // one slot: wake-ups coalesce
 	stop   chan struct{} // closed by Close
@@ -110,6 +111,7 @@ func newPeerStream(p *Pipeline, out Sender, opts PeerOptions, id uint64) *PeerSt
 		p:      p,
 		out:    out,
 		onLink: opts.OnLink,
+		onEnd:  opts.OnEnd,
 		log:    p.log.With().Uint64("stream", id).Logger(),
 		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
@@ -158,7 +160,8 @@ func (s *PeerStream) Close() {
 	})
 }
 
-// run sends passes until the stream is closed or a Send fails.
+// run sends passes until the stream is closed or a Send (or an encode) fails; then the stream
+// leaves the pipeline and tells OnEnd.
 func (s *PeerStream) run() {
 	defer close(s.done)
 	defer s.timer.Stop()
@@ -183,6 +186,10 @@ func (s *PeerStream) run() {
 			return
 		default:
 			s.log.Warn().Err(err).Msg("display stream ended")
+			s.p.removeStream(s)
+			if s.onEnd != nil {
+				s.onEnd(err)
+			}
 			return
 		}
 	}

@@ -268,6 +268,10 @@ type PeerOptions struct {
 	// its peer's link changes (Link.Limited or Link.Lighter), and every few seconds while the
 	// link is the limit, with a fresh rate. It must not block.
 	OnLink func(Link)
+	// OnEnd, if set, is called from the stream's goroutine when the stream ends on its own,
+	// because a Send or an encode failed: the peer's display is frozen from then on, and the
+	// stream has left the pipeline (Close is still safe). It must not block.
+	OnEnd func(error)
 }
 
 // AddPeer starts a peer stream that sends the desktop to out: SIZE, every tile, FRAME, then the

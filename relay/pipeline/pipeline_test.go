@@ -9,6 +9,7 @@ import (
 	"image/draw"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
@@ -405,20 +406,36 @@ func TestPipelineUpdateRejectsBadFrames(t *testing.T) {
 	}
 }
 
+// TestPipelineSendErrorEndsStream: a stream whose Send fails ends, tells OnEnd why and leaves
+// the pipeline; the other stream carries on.
 func TestPipelineSendErrorEndsStream(t *testing.T) {
 	p := newTestPipeline(t, Config{})
-	peers, streams := addPeers(t, p, 2)
-	peers[0].failSends(errPeerGone)
+	failing, ok := newFakePeer(t), newFakePeer(t)
+	failing.failSends(errPeerGone)
+	ended := make(chan error, 1)
+	s := p.AddPeer(failing, PeerOptions{OnEnd: func(err error) { ended <- err }})
+	p.AddPeer(ok, PeerOptions{OnEnd: func(err error) { t.Errorf("the healthy stream ended: %v", err) }})
 	frame := image.NewRGBA(image.Rect(0, 0, 100, 100))
 	for i := range 3 {
 		fill(frame, frame.Rect, color.RGBA{R: uint8(i), A: 0xff})
 		p.Update(frame, []image.Rectangle{frame.Rect})
 	}
-	<-streams[0].done
-	peers[1].waitSeq(p.Stats().Seq)
-	if st := streams[0].Stats(); st.Messages != 0 {
+	select {
+	case err := <-ended:
+		if !errors.Is(err, errPeerGone) {
+			t.Fatalf("OnEnd got %v, want the Send error", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("OnEnd was not called")
+	}
+	ok.waitSeq(p.Stats().Seq)
+	if st := s.Stats(); st.Messages != 0 {
 		t.Fatalf("failed stream sent %+v", st)
 	}
+	if n := p.Stats().Peers; n != 1 {
+		t.Fatalf("%d streams in the pipeline, want only the healthy one", n)
+	}
+	s.Close() // still safe
 }
 
 func TestPipelineCloseStopsStreams(t *testing.T) {

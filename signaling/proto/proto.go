@@ -61,6 +61,9 @@ const (
 	CodeHostUnavailable = "host-unavailable"
 	CodeUnknownPeer     = "unknown-peer"
 	CodeInternal        = "internal"
+	// CodeRenegotiate tells a peer that the agent dropped its peer connection (its display
+	// stream or control channel failed): it should offer a new one.
+	CodeRenegotiate = "renegotiate"
 )
 
 // Participant roles.

@@ -250,7 +250,9 @@ export class Session {
         this.onCandidate(m.candidate);
         break;
       case 'error':
-        this.notice(`${m.message || m.code || 'error'}`);
+        // The relay dropped our peer connection (its stream to us failed): offer a new one.
+        if (m.code === 'renegotiate' && this.pc) this.startPeer();
+        else this.notice(`${m.message || m.code || 'error'}`);
         break;
       default:
         console.warn('peerdesk: unknown signaling message', m.type);

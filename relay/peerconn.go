@@ -1,0 +1,175 @@
+package relay
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+
+	"peerdesk/relay/wire"
+	"peerdesk/signaling/proto"
+)
+
+// newPeerConnection makes a peer connection with the three negotiated channels, whose pion
+// callbacks become events of the peer's goroutine (input, which touches nothing of the
+// peer's, is applied on pion's).
+func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
+	pc, err := p.agent.api.NewPeerConnection(webrtc.Configuration{ICEServers: p.agent.iceServers()})
+	if err != nil {
+		return nil, err
+	}
+	chans := make([]*webrtc.DataChannel, 3)
+	for i, label := range []string{wire.ControlLabel, wire.DisplayLabel, wire.InputLabel} {
+		id := uint16(i)
+		yes := true
+		chans[i], err = pc.CreateDataChannel(label, &webrtc.DataChannelInit{Negotiated: &yes, ID: &id, Ordered: &yes})
+		if err != nil {
+			_ = pc.Close()
+			return nil, err
+		}
+	}
+	control, display, input := chans[wire.ControlID], chans[wire.DisplayID], chans[wire.InputID]
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c != nil {
+			p.sig.send(proto.Message{Type: proto.TypeCandidate, Peer: p.id, Candidate: toProtoCandidate(c.ToJSON())})
+		}
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		p.post(peerEvent{kind: evState, pc: pc, state: s})
+	})
+	control.OnOpen(func() { p.post(peerEvent{kind: evControlOpen, pc: pc, dc: control}) })
+	control.OnMessage(func(msg webrtc.DataChannelMessage) {
+		c, err := wire.DecodeControl(msg.Data)
+		if err != nil {
+			p.controlError(wire.CodeBadMessage, err.Error())
+			return
+		}
+		p.controlError(wire.CodeUnknownType, "unknown control message type "+truncate(c.Type, 32))
+	})
+	display.OnOpen(func() { p.post(peerEvent{kind: evDisplayOpen, pc: pc, dc: display}) })
+	input.OnMessage(p.input)
+	return pc, nil
+}
+
+// negotiate applies an offer to pc and returns the answer.
+func negotiate(pc *webrtc.PeerConnection, sdp string) (string, error) {
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return "", err
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return "", err
+	}
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return "", err
+	}
+	return answer.SDP, nil
+}
+
+// offerSession returns the o= session id of an offer. JSEP keeps it for every offer of one
+// RTCPeerConnection; a peer that made a new RTCPeerConnection (after host-available, or to
+// resynchronise) has a new one. The offer is parsed here on a copy of its own: pion's session
+// descriptions (RemoteDescription and the like) cache their parse, shared with pion's
+// goroutines, and must never be unmarshalled by us.
+func offerSession(sdp string) (uint64, error) {
+	parsed, err := (&webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}).Unmarshal()
+	if err != nil {
+		return 0, err
+	}
+	return parsed.Origin.SessionID, nil
+}
+
+// input applies one input message, unless the peer is read-only or the message is bad.
+func (p *peer) input(msg webrtc.DataChannelMessage) {
+	if msg.IsString {
+		p.agent.inputBad.Add(1)
+		p.controlError(wire.CodeBadInput, "input messages are binary")
+		return
+	}
+	w, h := p.agent.pipeline.Size()
+	in, err := wire.DecodeInput(msg.Data, w, h)
+	if err != nil {
+		p.agent.inputBad.Add(1)
+		p.controlError(wire.CodeBadInput, err.Error())
+		return
+	}
+	if p.readOnly {
+		p.agent.inputRO.Add(1)
+		return
+	}
+	if !p.agent.down.Load() {
+		err = p.agent.cfg.Source.Input(in)
+		if err == nil {
+			p.agent.inputApplied.Add(1)
+			return
+		}
+	}
+	// The desktop went away before or while the source took the input.
+	if p.agent.down.Load() {
+		p.agent.inputDown.Add(1)
+		p.controlError(wire.CodeDesktopUnavailable, "the host desktop is unavailable")
+		return
+	}
+	p.agent.inputBad.Add(1)
+	p.controlError(wire.CodeBadInput, err.Error())
+}
+
+// checkCandidate refuses a remote candidate the agent must not probe from the host's network:
+// one that names a loopback, link-local, multicast or unspecified address or one of the agent's
+// own, unless AllowLocalCandidates (peers on the host itself, tests), and one that names a
+// host other than an mDNS .local name (the agent would resolve it).
+func (a *Agent) checkCandidate(s string) error {
+	c, err := ice.UnmarshalCandidate(s)
+	if err != nil {
+		return fmt.Errorf("malformed candidate: %w", err)
+	}
+	host := c.Address()
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		if strings.HasSuffix(host, ".local") {
+			return nil
+		}
+		return fmt.Errorf("candidate names host %q, not an address", truncate(host, 64))
+	}
+	ip = ip.Unmap()
+	if a.cfg.AllowLocalCandidates {
+		return nil
+	}
+	if ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() || ip.IsInterfaceLocalMulticast() {
+		return fmt.Errorf("candidate names %v, which the host does not probe", ip)
+	}
+	if a.ownAddress(ip) {
+		return fmt.Errorf("candidate names one of the host's own addresses")
+	}
+	return nil
+}
+
+// ownAddress reports whether ip is an address of one of the host's interfaces.
+func (a *Agent) ownAddress(ip netip.Addr) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, ad := range addrs {
+		if n, ok := ad.(*net.IPNet); ok {
+			if own, ok := netip.AddrFromSlice(n.IP); ok && own.Unmap() == ip {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func toProtoCandidate(c webrtc.ICECandidateInit) *proto.Candidate {
+	return &proto.Candidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
