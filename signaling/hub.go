@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -51,9 +52,10 @@ func (p *peer) owner() bool { return p.identity.Role == proto.RoleOwner }
 // the hub sends while holding its lock, which keeps each agent's view ordered: hello, then
 // a peer's join, then its offer.
 type hub struct {
-	log   zerolog.Logger
-	grace time.Duration
-	onEnd func(SessionID, string) // called without h.mu when a grace timer ended a session
+	log        zerolog.Logger
+	grace      time.Duration
+	onEnd      func(SessionID, string) // called without h.mu when a grace timer ended a session
+	overBudget *atomic.Uint64          // the server's count of peers disconnected over budget
 
 	mu       sync.Mutex
 	agents   map[store.ConnectionID]*agent
@@ -64,15 +66,16 @@ type hub struct {
 	timers   sync.WaitGroup            // grace timer callbacks that may still run
 }
 
-func newHub(log zerolog.Logger, grace time.Duration, onEnd func(SessionID, string)) *hub {
+func newHub(log zerolog.Logger, grace time.Duration, onEnd func(SessionID, string), overBudget *atomic.Uint64) *hub {
 	return &hub{
-		log:      log,
-		grace:    grace,
-		onEnd:    onEnd,
-		agents:   make(map[store.ConnectionID]*agent),
-		sessions: make(map[store.ConnectionID]*session),
-		byID:     make(map[SessionID]*session),
-		links:    make(map[store.LinkID]*session),
+		log:        log,
+		grace:      grace,
+		onEnd:      onEnd,
+		overBudget: overBudget,
+		agents:     make(map[store.ConnectionID]*agent),
+		sessions:   make(map[store.ConnectionID]*session),
+		byID:       make(map[SessionID]*session),
+		links:      make(map[store.LinkID]*session),
 	}
 }
 
@@ -348,7 +351,23 @@ func (h *hub) peerMessage(p *peer, m proto.Message) *refusal {
 		}
 		return nil // a late candidate of a peer connection that is gone
 	}
-	return forward(a.ws, proto.Message{Type: m.Type, Peer: string(p.id), SDP: m.SDP, Candidate: m.Candidate})
+	frame := proto.Message{Type: m.Type, Peer: string(p.id), SDP: m.SDP, Candidate: m.Candidate}.Encode()
+	if len(frame) > proto.MaxMessage {
+		return &refusal{proto.CodeBadMessage, "message too large once re-encoded"}
+	}
+	if !a.ws.trySend(frame) {
+		// The agent's queue is full: this peer, not the agent, pays for it.
+		h.log.Warn().Str("peer", string(p.id)).Msg("agent queue full: peer disconnected")
+		h.overBudget.Add(1)
+		disconnectRateLimited(p.ws, "the host cannot take more signaling now")
+	}
+	return nil
+}
+
+// disconnectRateLimited tells a peer it sent too much, and closes its socket once that is sent.
+func disconnectRateLimited(ws *wsConn, message string) {
+	ws.send(proto.Message{Type: proto.TypeError, Code: proto.CodeRateLimited, Message: message}.Encode())
+	ws.close(websocket.ClosePolicyViolation, "over its signaling budget")
 }
 
 // agentMessage routes a frame from agent a to one peer of its connection.

@@ -164,6 +164,7 @@ type Server struct {
 	peerLimits *peerLimits
 	handler    http.Handler
 	upgrader   websocket.Upgrader
+	counters   counters
 
 	startMu sync.Mutex // held while a live session starts: one per connection
 
@@ -222,7 +223,7 @@ func New(cfg Config) (*Server, error) {
 	if n > 0 {
 		s.log.Info().Int("participants", n).Msg("ended the participants of the previous run")
 	}
-	s.hub = newHub(s.log, grace, s.recordEnd)
+	s.hub = newHub(s.log, grace, s.recordEnd, &s.counters.overBudget)
 	s.throttle = newThrottle(s.now)
 	s.peerLimits = newPeerLimits(cmp.Or(cfg.MaxPeersPerUser, DefaultMaxPeersPerUser), cmp.Or(cfg.MaxPeersPerAddress, DefaultMaxPeersPerAddress))
 	s.upgrader = websocket.Upgrader{

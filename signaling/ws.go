@@ -34,7 +34,7 @@ func (s *Server) handleAgentWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := s.log.With().Str("side", "agent").Int64("connection", int64(conn.ID)).Logger()
-	s.serveWS(w, r, log, func(ws *wsConn) {
+	s.serveWS(w, r, log, agentQueueLen, func(ws *wsConn) {
 		identity := agentICEIdentity(int64(conn.ID))
 		ice, expires := s.iceServers(identity)
 		a := &agent{conn: conn, ws: ws, ice: ice}
@@ -136,7 +136,7 @@ func (s *Server) handleShareWS(w http.ResponseWriter, r *http.Request) {
 // p's socket slot (see acquirePeer) once the socket is closed, before the agent hears of
 // the leave; the caller calls it too, for a request that was never upgraded.
 func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.Logger, p *peer, maxGuests int, release func()) {
-	s.serveWS(w, r, log, func(ws *wsConn) {
+	s.serveWS(w, r, log, sendQueueLen, func(ws *wsConn) {
 		p.ws = ws
 		rec := s.recordJoin(r.Context(), p, remoteIP(r), log)
 		var expires time.Time
@@ -152,19 +152,32 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.L
 		defer s.refreshICE(ws, peerICEIdentity(p.id), expires)()
 		defer release() // the socket is closed: free its slot before the agent hears of the leave
 		log.Info().Str("role", p.identity.Role).Bool("read_only", p.readOnly).Msg("peer connected")
-		ws.serve(func(m proto.Message) *refusal { return s.hub.peerMessage(p, m) })
+		b, over := newSignalBudget(), false
+		ws.serve(func(m proto.Message) *refusal {
+			if over {
+				return nil // closing: what it still sent is dropped
+			}
+			if what := b.spend(m, time.Now()); what != "" {
+				over = true
+				s.counters.overBudget.Add(1)
+				log.Warn().Str("budget", what).Msg("peer over its signaling budget: disconnected")
+				disconnectRateLimited(ws, "too many "+what+" from this peer")
+				return nil
+			}
+			return s.hub.peerMessage(p, m)
+		})
 		log.Info().Msg("peer disconnected")
 	})
 }
 
-// serveWS upgrades the request and runs run with the new connection, tracked so that
-// Close can end it. run returns when the connection is over.
-func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, log zerolog.Logger, run func(*wsConn)) {
+// serveWS upgrades the request and runs run with the new connection (queue frames of send
+// queue), tracked so that Close can end it. run returns when the connection is over.
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, log zerolog.Logger, queue int, run func(*wsConn)) {
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered the request
 	}
-	ws := newWSConn(conn, log)
+	ws := newWSConn(conn, log, queue)
 	if !s.track(ws) {
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(closeTimeout))
 		_ = conn.Close()

@@ -14,8 +14,11 @@ import (
 // Limits of every signaling WebSocket besides the timings in proto (docs/PROTOCOL.md, section 2).
 const (
 	closeTimeout = time.Second // flushing the queue, the close frame and awaiting the reply
-	sendQueueLen = 128         // frames queued per connection before it counts as stuck
-	maxBadFrames = 20          // bad frames tolerated; the next one disconnects
+	sendQueueLen = 128         // frames queued per peer connection before it counts as stuck
+	// agentQueueLen is an agent's queue: it carries every peer's signaling, and a peer's frame
+	// that finds it full is refused (trySend) rather than the agent closed.
+	agentQueueLen = 2048
+	maxBadFrames  = 20 // bad frames tolerated; the next one disconnects
 )
 
 // refusal is the reason a frame was refused, sent back as an error message.
@@ -46,12 +49,12 @@ type wsConn struct {
 	readDone chan struct{} // closed when the read loop has returned
 }
 
-func newWSConn(ws *websocket.Conn, log zerolog.Logger) *wsConn {
+func newWSConn(ws *websocket.Conn, log zerolog.Logger, queue int) *wsConn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &wsConn{
 		ws:       ws,
 		log:      log,
-		out:      make(chan []byte, sendQueueLen),
+		out:      make(chan []byte, queue),
 		ctx:      ctx,
 		cancel:   cancel,
 		readDone: make(chan struct{}),
@@ -69,6 +72,20 @@ func (c *wsConn) send(frame []byte) {
 	default:
 		c.log.Warn().Msg("send queue full, disconnecting")
 		c.close(websocket.ClosePolicyViolation, "too slow")
+	}
+}
+
+// trySend queues one encoded frame without blocking and reports whether it could: a full
+// queue leaves the connection open (the sender is to blame, not this connection).
+func (c *wsConn) trySend(frame []byte) bool {
+	if c.ctx.Err() != nil {
+		return true // closing: the frame would be dropped anyway
+	}
+	select {
+	case c.out <- frame:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -64,6 +64,9 @@ const (
 	// CodeRenegotiate tells a peer that the agent dropped its peer connection (its display
 	// stream or control channel failed): it should offer a new one.
 	CodeRenegotiate = "renegotiate"
+	// CodeRateLimited tells a peer it sent more than its signaling budget allows, or more than
+	// the host's queue could take: the server disconnects it.
+	CodeRateLimited = "rate-limited"
 )
 
 // Participant roles.
