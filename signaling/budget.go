@@ -13,7 +13,7 @@ import (
 // hears of the excess. The bursts cover a negotiation and a few ICE restarts, the rates a peer
 // restarting ICE every few seconds for ever.
 const (
-	offerBurst, offersPerSecond         = 8, 0.5
+	offerBurst, offersPerSecond         = 16, 0.5
 	candidateBurst, candidatesPerSecond = 128, 16
 	errorBurst, errorsPerSecond         = 8, 1
 	byteBurst, bytesPerSecond           = 256 << 10, 32 << 10

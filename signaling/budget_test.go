@@ -18,7 +18,7 @@ func TestSignalingBudget(t *testing.T) {
 		msg  proto.Message
 		max  int // the most the agent may get: the burst
 	}{
-		{"offers", proto.Message{Type: proto.TypeOffer, SDP: "v=0 " + strings.Repeat("x", 1000)}, 8},
+		{"offers", proto.Message{Type: proto.TypeOffer, SDP: "v=0 " + strings.Repeat("x", 1000)}, 16},
 		{"candidates", proto.Message{Type: proto.TypeCandidate, Candidate: &proto.Candidate{Candidate: "candidate:1 1 udp 1 192.0.2.1 5000 typ host"}}, 128},
 		// 4 KiB candidates: the byte budget (256 KiB) runs out before the candidate count.
 		{"bytes", proto.Message{Type: proto.TypeCandidate, Candidate: &proto.Candidate{Candidate: "candidate:" + strings.Repeat("y", 4096)}}, 64},
