@@ -12,8 +12,16 @@ import (
 const minICERefresh = time.Second
 
 // peerICEIdentity and agentICEIdentity name a TURN credential's holder: a peer by its
-// WebSocket, an agent by its connection (turn.AgentIdentityPrefix gives agents their quota).
-func peerICEIdentity(id PeerID) string { return "peer-" + string(id) }
+// WebSocket, in the group of its user, or of its client address for an anonymous guest (the
+// TURN server's group quota: fresh sockets do not multiply a holder's share), an agent by its
+// connection (turn.AgentIdentityPrefix gives agents their quota).
+func peerICEIdentity(p *peer, addr string) string {
+	group := "a" + addr
+	if p.user != 0 {
+		group = "u" + strconv.FormatInt(int64(p.user), 10)
+	}
+	return "peer-" + string(p.id) + turn.GroupSeparator + group
+}
 
 func agentICEIdentity(id int64) string {
 	return turn.AgentIdentityPrefix + strconv.FormatInt(id, 10)

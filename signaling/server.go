@@ -80,6 +80,10 @@ type Config struct {
 	// credentials of their own, in hello after ICEServers, and again in an ice-servers
 	// message at 80% of each credential's lifetime.
 	ICEProvider ICEProvider
+	// EndICEIdentity, if set, is called with the TURN identity of every peer socket that
+	// closes (left, revoked, ended, disconnected): the embedded TURN server's EndIdentity ends
+	// its allocations and refuses its credentials from then on.
+	EndICEIdentity func(identity string)
 	// SecureCookies sets the Secure flag on the login cookie; set it when serving TLS.
 	SecureCookies bool
 	// AllowedOrigins lists origins ("https://example.com") allowed to open /ws/peer and to
@@ -159,6 +163,7 @@ type Server struct {
 	static     fs.FS
 	iceStatic  []proto.ICEServer
 	ice        ICEProvider
+	endICE     func(string)
 	hub        *hub
 	throttle   *throttle
 	peerLimits *peerLimits
@@ -191,6 +196,7 @@ func New(cfg Config) (*Server, error) {
 		static:     cfg.Static,
 		iceStatic:  cfg.ICEServers,
 		ice:        cfg.ICEProvider,
+		endICE:     cfg.EndICEIdentity,
 		conns:      make(map[*wsConn]struct{}),
 	}
 	if s.sessionTTL == 0 {

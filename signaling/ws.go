@@ -140,7 +140,11 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.L
 		p.ws = ws
 		rec := s.recordJoin(r.Context(), p, remoteIP(r), log)
 		var expires time.Time
-		p.ice, expires = s.iceServers(peerICEIdentity(p.id))
+		iceID := peerICEIdentity(p, clientAddr(r))
+		p.ice, expires = s.iceServers(iceID)
+		if s.endICE != nil {
+			defer s.endICE(iceID) // its TURN allocations end with its socket
+		}
 		if !s.hub.addPeer(p, maxGuests) {
 			log.Info().Msg("peer refused")
 			s.recordLeave(rec, log)
@@ -149,7 +153,7 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.L
 		}
 		defer s.hub.removePeer(p)
 		defer s.recordLeave(rec, log) // before the agent hears of the leave
-		defer s.refreshICE(ws, peerICEIdentity(p.id), expires)()
+		defer s.refreshICE(ws, iceID, expires)()
 		defer release() // the socket is closed: free its slot before the agent hears of the leave
 		log.Info().Str("role", p.identity.Role).Bool("read_only", p.readOnly).Msg("peer connected")
 		b, over := newSignalBudget(), false

@@ -148,10 +148,14 @@ func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerol
 	}
 	var turnSrv *turn.Server
 	var ice signaling.ICEProvider
+	var endICE func(string)
 	if f.turn.enabled() {
 		var err error
 		if turnSrv, ice, err = startTURN(ctx, st, &f.turn, log); err != nil {
 			return nil, err
+		}
+		if turnSrv != nil {
+			endICE = turnSrv.EndIdentity
 		}
 	}
 	sig, err := signaling.New(signaling.Config{
@@ -165,6 +169,7 @@ func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerol
 		MaxPeersPerAddress: f.maxPeersAddr,
 		OwnerGrace:         f.ownerGrace,
 		ICEProvider:        ice,
+		EndICEIdentity:     endICE,
 	})
 	if err != nil {
 		closeTURN(turnSrv)

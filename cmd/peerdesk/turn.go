@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -108,7 +109,9 @@ func startTURN(ctx context.Context, st *store.Store, f *turnFlags, log zerolog.L
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := turn.Config{Secret: secret, UDPAddr: f.udp, TCPAddr: f.tcp, Allow: allow, Logger: log}
+	// Nothing legitimate holds a credential longer than the lifetime issued: MaxTTL is also how
+	// long an expired one still keeps its allocations up.
+	cfg := turn.Config{Secret: secret, UDPAddr: f.udp, TCPAddr: f.tcp, Allow: allow, Logger: log, MaxTTL: cmp.Or(f.ttl, turn.DefaultTTL)}
 	if cfg.RelayIP, err = relayIP(f); err != nil {
 		return nil, nil, err
 	}

@@ -38,3 +38,30 @@ func TestForcedRelayTURN(t *testing.T) {
 
 	clickChangesHost(ctx, t, h, p)
 }
+
+// TestTURNAllocationsEndWithSocket: when a relay-only peer's signaling socket closes, its
+// TURN allocations end at once (not when pion's refresh would lapse) and its credentials stop
+// working, while another peer's keep relaying.
+func TestTURNAllocationsEndWithSocket(t *testing.T) {
+	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}, turn: loopbackTURN})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	se := *loopbackEngine()
+	se.SetRelayAcceptanceMinWait(50 * time.Millisecond)
+	gone := h.join(ctx, client.WithSettingEngine(se), client.WithRelayOnly())
+	kept := h.join(ctx, client.WithSettingEngine(se), client.WithRelayOnly())
+	waitHost(ctx, t, gone, h.desk)
+	waitHost(ctx, t, kept, h.desk)
+	before := h.srv.turn.Stats().Quotas
+	if err := gone.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for st := h.srv.turn.Stats().Quotas; st.EndedAllocations == before.EndedAllocations; st = h.srv.turn.Stats().Quotas {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no allocation ended with the socket: %+v", st)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	clickChangesHost(ctx, t, h, kept) // the other peer's relay is untouched
+}

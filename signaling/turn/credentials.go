@@ -83,9 +83,9 @@ func Password(secret []byte, username string) string {
 }
 
 // parseUsername splits a REST username into its expiry and identity, and checks the expiry
-// against now: an expired one is refused unless allowExpired, and one that expires more
-// than maxTTL after now (future-dated: a forged or misconfigured issuer) always.
-func parseUsername(username string, now time.Time, maxTTL time.Duration, allowExpired bool) (identity string, err error) {
+// against now: one expired more than grace ago is refused, and one that expires more than
+// maxTTL after now (future-dated: a forged or misconfigured issuer) always.
+func parseUsername(username string, now time.Time, maxTTL, grace time.Duration) (identity string, err error) {
 	ts, identity, ok := strings.Cut(username, ":")
 	if !ok || identity == "" || len(identity) > maxIdentity || strings.Contains(identity, ":") {
 		return "", errMalformed
@@ -98,7 +98,7 @@ func parseUsername(username string, now time.Time, maxTTL time.Duration, allowEx
 	if expires.Sub(now) > maxTTL {
 		return "", errFutureDated
 	}
-	if !allowExpired && !expires.After(now) {
+	if !expires.Add(grace).After(now) {
 		return "", errExpired
 	}
 	return identity, nil

@@ -42,25 +42,29 @@ func TestCredentialsRoundTrip(t *testing.T) {
 func TestParseUsername(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	at := func(d time.Duration) string { return strconv.FormatInt(now.Add(d).Unix(), 10) }
+	const grace = 10 * time.Minute // an allocation's upkeep: one credential lifetime
 	cases := []struct {
-		user         string
-		allowExpired bool
-		want         error
+		user  string
+		grace time.Duration
+		want  error
 	}{
-		{at(time.Minute) + ":peer-x", false, nil},
-		{at(-time.Minute) + ":peer-x", false, errExpired},
-		{at(-time.Minute) + ":peer-x", true, nil}, // refreshing an allocation it made
-		{at(24*time.Hour+time.Minute) + ":peer-x", false, errFutureDated},
-		{at(24*time.Hour+time.Minute) + ":peer-x", true, errFutureDated},
-		{"peer-x", false, errMalformed},
-		{at(time.Minute) + ":", false, errMalformed},
-		{at(time.Minute) + ":a:b", false, errMalformed},
-		{"-5:peer-x", false, errMalformed},
-		{"99999999999999999999:peer-x", false, errMalformed},
+		{at(time.Minute) + ":peer-x", 0, nil},
+		{at(-time.Minute) + ":peer-x", 0, errExpired},
+		{at(-time.Minute) + ":peer-x", grace, nil}, // refreshing an allocation it made
+		{at(-grace+time.Second) + ":peer-x", grace, nil},
+		{at(-grace-time.Second) + ":peer-x", grace, errExpired}, // one TTL after expiry, no more
+		{at(-30*24*time.Hour) + ":peer-x", grace, errExpired},
+		{at(24*time.Hour+time.Minute) + ":peer-x", 0, errFutureDated},
+		{at(24*time.Hour+time.Minute) + ":peer-x", grace, errFutureDated},
+		{"peer-x", 0, errMalformed},
+		{at(time.Minute) + ":", 0, errMalformed},
+		{at(time.Minute) + ":a:b", 0, errMalformed},
+		{"-5:peer-x", 0, errMalformed},
+		{"99999999999999999999:peer-x", 0, errMalformed},
 	}
 	for _, tc := range cases {
-		if _, err := parseUsername(tc.user, now, DefaultMaxTTL, tc.allowExpired); !errors.Is(err, tc.want) {
-			t.Errorf("parseUsername(%q, %v) = %v, want %v", tc.user, tc.allowExpired, err, tc.want)
+		if _, err := parseUsername(tc.user, now, DefaultMaxTTL, tc.grace); !errors.Is(err, tc.want) {
+			t.Errorf("parseUsername(%q, grace %v) = %v, want %v", tc.user, tc.grace, err, tc.want)
 		}
 	}
 }

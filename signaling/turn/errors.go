@@ -11,6 +11,7 @@ var (
 	errMalformed   = errors.New("turn: malformed REST username")
 	errExpired     = errors.New("turn: credential expired")
 	errFutureDated = errors.New("turn: credential expires beyond the maximum TTL")
+	errEnded       = errors.New("turn: the credential's identity was ended")
 	errQuota       = errors.New("turn: allocation quota reached")
 	errTCPRelay    = errors.New("turn: TCP relay allocations are not offered")
 )

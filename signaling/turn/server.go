@@ -53,11 +53,20 @@ type Config struct {
 	// (a LAN deployment, tests on loopback).
 	Allow []netip.Prefix
 	// MaxTTL is the longest credential lifetime accepted: a username whose expiry lies
-	// further ahead is refused as future-dated. Zero means DefaultMaxTTL.
+	// further ahead is refused as future-dated. It is also how long after its expiry a
+	// credential is still accepted for the requests of an allocation it made (Refresh,
+	// CreatePermission, ChannelBind), and how long an ended identity stays refused. Zero
+	// means DefaultMaxTTL; set it to the lifetime of the credentials issued.
 	MaxTTL time.Duration
-	// PeerQuota and AgentQuota bound each identity (see AgentIdentityPrefix); zero fields
-	// take DefaultPeerQuota's and DefaultAgentQuota's.
-	PeerQuota, AgentQuota Quota
+	// PeerQuota and AgentQuota bound each identity (see AgentIdentityPrefix), GroupQuota every
+	// group of identities (see GroupSeparator); zero fields take DefaultPeerQuota's,
+	// DefaultAgentQuota's and DefaultGroupQuota's.
+	PeerQuota, AgentQuota, GroupQuota Quota
+	// MaxAllocations bounds the allocations of all identities together (default
+	// DefaultMaxAllocations).
+	MaxAllocations int
+	// Conns bounds the TCP and TLS connections (default DefaultConnLimits).
+	Conns ConnLimits
 	// Logger receives the server's logs (never a credential or the secret).
 	Logger zerolog.Logger
 	// Now is the clock the credentials are checked against; nil means time.Now.
@@ -103,6 +112,11 @@ func (c *Config) validate() error {
 	}
 	c.PeerQuota = c.PeerQuota.withDefaults(DefaultPeerQuota)
 	c.AgentQuota = c.AgentQuota.withDefaults(DefaultAgentQuota)
+	c.GroupQuota = c.GroupQuota.withDefaults(DefaultGroupQuota)
+	if c.MaxAllocations == 0 {
+		c.MaxAllocations = DefaultMaxAllocations
+	}
+	c.Conns = c.Conns.withDefaults()
 	return nil
 }
 
@@ -115,6 +129,7 @@ type Server struct {
 	tcp    net.Listener
 	tls    net.Listener
 	quotas *quotas
+	guard  *connGuard
 
 	refused atomic.Uint64
 
@@ -132,7 +147,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RelayPortMin != 0 {
 		inner = &turn.RelayAddressGeneratorPortRange{RelayAddress: cfg.RelayIP, Address: cfg.RelayBind, MinPort: cfg.RelayPortMin, MaxPort: cfg.RelayPortMax}
 	}
-	s.quotas = &quotas{peer: cfg.PeerQuota, agent: cfg.AgentQuota, inner: inner, users: make(map[string]*usage)}
+	s.quotas = &quotas{
+		peer: cfg.PeerQuota, group: cfg.GroupQuota, agent: cfg.AgentQuota, maxAllocations: cfg.MaxAllocations,
+		inner: inner, log: s.log, now: cfg.Now, grace: cfg.MaxTTL,
+		users: make(map[string]*usage), groups: make(map[string]*usage), ended: make(map[string]time.Time),
+	}
+	s.guard = newConnGuard(cfg.Conns, s.log)
 
 	var err error
 	var own []net.IP
@@ -157,6 +177,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		own = append(own, l.Addr().(*net.TCPAddr).IP)
+		l = s.guard.listener(l)
 		if tc != nil {
 			l = tls.NewListener(l, tc)
 		}
@@ -209,12 +230,19 @@ func (s *Server) closeListeners() {
 
 // authenticate is the AuthHandler: it checks a REST username's expiry and lifetime cap and
 // returns the identity as the user id (the quota key) with the long-term key of its
-// password. An expired credential is accepted for the requests of an allocation it created
-// (Refresh, CreatePermission, ChannelBind: pion binds those to the allocation's 5-tuple and
-// user id), so that a relayed session outlives its credential; new allocations need a
-// valid one.
+// password. An expired credential is accepted for MaxTTL more for the requests of an
+// allocation it created (Refresh, CreatePermission, ChannelBind: pion binds those to the
+// allocation's 5-tuple and user id), so that a relayed session outlives its credential until
+// the holder's next fresh one; new allocations need a valid one. An ended identity is refused.
 func (s *Server) authenticate(ra *turn.RequestAttributes) (string, []byte, bool) {
-	identity, err := parseUsername(ra.Username, s.cfg.Now(), s.cfg.MaxTTL, ra.Method != stun.MethodAllocate)
+	var grace time.Duration // how long expired credentials stay good for an allocation's upkeep
+	if ra.Method != stun.MethodAllocate {
+		grace = s.cfg.MaxTTL
+	}
+	identity, err := parseUsername(ra.Username, s.cfg.Now(), s.cfg.MaxTTL, grace)
+	if err == nil && s.quotas.isEnded(identity) {
+		err = errEnded
+	}
 	if err != nil {
 		s.refused.Add(1)
 		s.log.Debug().Err(err).Str("client", ra.SrcAddr.String()).Str("method", ra.Method.String()).Msg("credential refused")
@@ -282,6 +310,22 @@ func (s *Server) Allocations() int { return s.srv.AllocationCount() }
 
 // Refused counts the credentials refused since the start.
 func (s *Server) Refused() uint64 { return s.refused.Load() }
+
+// EndIdentity ends every allocation of identity and refuses its credentials from now on (for
+// MaxTTL, by when they have expired): for a participant whose signaling socket closed, whose
+// link was revoked or whose session ended.
+func (s *Server) EndIdentity(identity string) { s.quotas.end(identity) }
+
+// Stats returns what the server's quotas and connection limits refused.
+func (s *Server) Stats() Stats {
+	return Stats{Quotas: s.quotas.stats(), Conns: s.guard.stats()}
+}
+
+// Stats counts what the server refused to protect itself.
+type Stats struct {
+	Quotas QuotaStats
+	Conns  ConnStats
+}
 
 // Close stops the server, its listeners and every allocation; safe to call twice.
 func (s *Server) Close() error {
