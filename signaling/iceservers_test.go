@@ -56,12 +56,14 @@ func TestICEServersInHelloAndRefreshed(t *testing.T) {
 	}
 	hello = expect(t, peer, proto.TypeHello)
 	join := expect(t, agent, proto.TypeJoin)
-	peerUser := check("peer hello", hello.ICEServers, "peer-"+join.Peer)
+	// The peer's identity is its socket, in the group of its user (alice, the first user).
+	peerIdentity := "peer-" + join.Peer + turn.GroupSeparator + "u1"
+	peerUser := check("peer hello", hello.ICEServers, peerIdentity)
 
 	for _, c := range []struct {
 		who, suffix, first string
 		ws                 *websocket.Conn
-	}{{"agent", turn.AgentIdentityPrefix + strconv.FormatInt(int64(desk.ID), 10), agentUser, agent}, {"peer", "peer-" + join.Peer, peerUser, peer}} {
+	}{{"agent", turn.AgentIdentityPrefix + strconv.FormatInt(int64(desk.ID), 10), agentUser, agent}, {"peer", peerIdentity, peerUser, peer}} {
 		for { // skip the host state and the like
 			m, err := read(t, c.ws)
 			if err != nil {
