@@ -3,7 +3,11 @@ package signaling
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"peerdesk/store"
 )
@@ -12,6 +16,13 @@ import (
 const (
 	sessionCookie = "peerdesk_session"
 	maxBody       = 64 * 1024
+	// loginsAtOnce bounds the logins checked at once (each an argon2id hash); more wait up to
+	// loginWait for a turn, then get 503. A flood of logins thus costs the server at most that
+	// much CPU and memory, whatever its size.
+	loginsAtOnce = 4
+	loginWait    = 2 * time.Second
+	msgLoginBusy = "Too many logins at once; try again in a moment"
+	msgLoginSlow = "Too many failed logins; try again later"
 )
 
 type loginRequest struct {
@@ -40,13 +51,24 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "body must be a JSON object {\"username\",\"password\"} of at most 64 KiB")
 		return
 	}
-	user, err := s.store.Authenticate(r.Context(), req.Username, req.Password)
-	if errors.Is(err, store.ErrBadCredentials) {
+	user, err := s.authenticate(r, req.Username, req.Password)
+	var te throttledError
+	switch {
+	case errors.As(err, &te):
+		s.counters.loginThrottled.Add(1)
+		s.log.Info().Dur("retry_after", te.retryAfter).Msg("login throttled")
+		writeThrottled(w, te.retryAfter, msgLoginSlow)
+		return
+	case errors.Is(err, errLoginBusy):
+		s.counters.loginBusy.Add(1)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, msgLoginBusy)
+		return
+	case errors.Is(err, store.ErrBadCredentials):
 		s.log.Info().Msg("login refused") // no username: people type passwords there
 		writeError(w, http.StatusUnauthorized, "invalid username or password")
 		return
-	}
-	if err != nil {
+	case err != nil:
 		s.internalError(w, "authenticate", err)
 		return
 	}
@@ -67,6 +89,38 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	})
 	s.log.Info().Str("user", user.Username).Msg("logged in")
 	writeJSON(w, http.StatusOK, userReply{Username: user.Username, Admin: user.Admin})
+}
+
+// authenticate checks a login, throttled by the client's address and by the username (lower
+// case), each of which may fail a few times, then once every so often; and gated, so that at
+// most loginsAtOnce hashes run at once. It returns a throttledError, errLoginBusy, or the
+// store's answer.
+func (s *Server) authenticate(r *http.Request, username, password string) (store.User, error) {
+	addrDone, retryAddr, okAddr := s.loginAddrs.attempt(clientAddr(r))
+	userDone, retryUser, okUser := s.loginUsers.attempt(strings.ToLower(username))
+	if !okAddr || !okUser {
+		for _, d := range []func(bool){addrDone, userDone} {
+			if d != nil {
+				d(false)
+			}
+		}
+		return store.User{}, throttledError{max(retryAddr, retryUser)}
+	}
+	missed := false
+	defer func() { addrDone(missed); userDone(missed) }()
+	wait := time.NewTimer(loginWait)
+	defer wait.Stop()
+	select {
+	case s.logins <- struct{}{}:
+		defer func() { <-s.logins }()
+	case <-wait.C:
+		return store.User{}, errLoginBusy
+	case <-r.Context().Done():
+		return store.User{}, r.Context().Err()
+	}
+	user, err := s.store.Authenticate(r.Context(), username, password)
+	missed = errors.Is(err, store.ErrBadCredentials)
+	return user, err
 }
 
 // handleLogout deletes the login session and clears the cookie.
@@ -187,6 +241,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v) // a write error means the client went away
+}
+
+// writeThrottled answers 429 with message and a Retry-After of retry (whole seconds, at
+// least 1).
+func writeThrottled(w http.ResponseWriter, retry time.Duration, message string) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
+	writeError(w, http.StatusTooManyRequests, message)
 }
 
 func writeError(w http.ResponseWriter, status int, message string) {

@@ -165,7 +165,10 @@ type Server struct {
 	ice        ICEProvider
 	endICE     func(string)
 	hub        *hub
-	throttle   *throttle
+	throttle   *throttle     // share-key misses per client address
+	loginAddrs *throttle     // failed logins per client address
+	loginUsers *throttle     // failed logins per username
+	logins     chan struct{} // a slot per login being checked (loginsAtOnce)
 	peerLimits *peerLimits
 	handler    http.Handler
 	upgrader   websocket.Upgrader
@@ -230,7 +233,10 @@ func New(cfg Config) (*Server, error) {
 		s.log.Info().Int("participants", n).Msg("ended the participants of the previous run")
 	}
 	s.hub = newHub(s.log, grace, s.recordEnd, &s.counters.overBudget)
-	s.throttle = newThrottle(s.now)
+	s.throttle = newThrottle(s.now, shareMisses, shareWindow)
+	s.loginAddrs = newThrottle(s.now, loginAddrMisses, loginAddrWindow)
+	s.loginUsers = newThrottle(s.now, loginUserMisses, loginUserWindow)
+	s.logins = make(chan struct{}, loginsAtOnce)
 	s.peerLimits = newPeerLimits(cmp.Or(cfg.MaxPeersPerUser, DefaultMaxPeersPerUser), cmp.Or(cfg.MaxPeersPerAddress, DefaultMaxPeersPerAddress))
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,

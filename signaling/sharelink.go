@@ -25,13 +25,13 @@ type share struct {
 }
 
 // lookupShare resolves a share key for a request, throttled by the client's address. It
-// returns errThrottled if the address tried too many invalid keys, errInvalidLink for an
+// returns a throttledError if the address tried too many invalid keys, errInvalidLink for an
 // unknown, malformed, revoked or expired key or one whose session is no longer live, and
 // other errors for a failing store.
 func (s *Server) lookupShare(ctx context.Context, r *http.Request, key string) (share, error) {
-	done, ok := s.throttle.attempt(clientAddr(r))
+	done, retry, ok := s.throttle.attempt(clientAddr(r))
 	if !ok {
-		return share{}, errThrottled
+		return share{}, throttledError{retry}
 	}
 	link, profile, err := s.store.ShareLinkByKey(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
@@ -52,9 +52,10 @@ func (s *Server) lookupShare(ctx context.Context, r *http.Request, key string) (
 
 // writeShareError answers a failed lookupShare with its JSON error.
 func (s *Server) writeShareError(w http.ResponseWriter, err error) {
+	var te throttledError
 	switch {
-	case errors.Is(err, errThrottled):
-		writeError(w, http.StatusTooManyRequests, msgThrottled)
+	case errors.As(err, &te):
+		writeThrottled(w, te.retryAfter, msgThrottled)
 	case errors.Is(err, errInvalidLink):
 		writeError(w, http.StatusNotFound, msgInvalidLink)
 	default:

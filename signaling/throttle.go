@@ -10,51 +10,57 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Limits of the share-link throttle: an address may miss throttleMisses times in a row, then
-// one more time every throttleWindow/throttleMisses.
+// Limits of the throttles: a key may miss `misses` times in a row, then one more time every
+// window/misses.
 const (
-	throttleMisses   = 10
-	throttleWindow   = time.Minute
-	throttleMaxAddrs = 1 << 16 // addresses remembered at most
+	shareMisses     = 10 // invalid share keys per client address
+	shareWindow     = time.Minute
+	loginAddrMisses = 10 // failed logins per client address
+	loginAddrWindow = 5 * time.Minute
+	loginUserMisses = 5 // failed logins per username, from anywhere
+	loginUserWindow = 5 * time.Minute
+	throttleMaxKeys = 1 << 16 // keys remembered at most, per throttle
 )
 
-// throttle counts the invalid share keys each client address tries, so that guessing keys
-// costs time: an address that used up its misses is refused every share attempt, valid or
-// not, until its budget refills. Other addresses are unaffected.
+// throttle counts the misses (invalid share keys, failed logins) of each key (a client
+// address, a username), so that guessing costs time: a key that used up its misses is
+// refused every attempt, right or wrong, until its budget refills. Other keys are unaffected.
 type throttle struct {
-	now func() time.Time
+	now    func() time.Time
+	misses int
+	window time.Duration
 
 	mu        sync.Mutex
 	budgets   map[string]*budget
 	lastPrune time.Time
 }
 
-// budget is one address's misses: refilled over time, less the attempts under way.
+// budget is one key's misses: refilled over time, less the attempts under way.
 type budget struct {
 	misses   *rate.Limiter
 	inFlight int // attempts whose keys are being looked up
 }
 
-func newThrottle(now func() time.Time) *throttle {
-	return &throttle{now: now, budgets: make(map[string]*budget)}
+func newThrottle(now func() time.Time, misses int, window time.Duration) *throttle {
+	return &throttle{now: now, misses: misses, window: window, budgets: make(map[string]*budget)}
 }
 
-// attempt starts a share attempt from addr, counting it as a possible miss until it is
-// done, so that concurrent attempts from one address cannot all pass before any of them has
-// failed. It reports false if addr has no miss left; otherwise the caller calls done once it
-// knows whether the key was invalid (missed).
-func (t *throttle) attempt(addr string) (done func(missed bool), ok bool) {
+// attempt starts an attempt of key, counting it as a possible miss until it is done, so that
+// concurrent attempts of one key cannot all pass before any of them has failed. It reports
+// false, with how long until the key may try again, if key has no miss left; otherwise the
+// caller calls done once it knows whether the attempt missed.
+func (t *throttle) attempt(key string) (done func(missed bool), retryAfter time.Duration, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	b := t.budgets[addr]
+	b := t.budgets[key]
 	if b == nil {
 		t.prune(now)
-		b = &budget{misses: rate.NewLimiter(rate.Every(throttleWindow/throttleMisses), throttleMisses)}
-		t.budgets[addr] = b
+		b = &budget{misses: rate.NewLimiter(rate.Every(t.window/time.Duration(t.misses)), t.misses)}
+		t.budgets[key] = b
 	}
-	if b.misses.TokensAt(now)-float64(b.inFlight) < 1 {
-		return nil, false
+	if left := b.misses.TokensAt(now) - float64(b.inFlight); left < 1 {
+		return nil, time.Duration((1 - left) / float64(b.misses.Limit()) * float64(time.Second)), false
 	}
 	b.inFlight++
 	return func(missed bool) {
@@ -64,28 +70,28 @@ func (t *throttle) attempt(addr string) (done func(missed bool), ok bool) {
 		if missed {
 			b.misses.AllowN(t.now(), 1)
 		}
-	}, true
+	}, 0, true
 }
 
-// prune forgets the addresses whose budget has refilled and that have no attempt under way:
-// they are as good as new. It looks for them once a window, or once per refill of one miss
-// while the map is full (not at every new address: a scan of a full map is costly). If the
-// map is still full, arbitrary addresses are forgotten. Callers hold t.mu.
+// prune forgets the keys whose budget has refilled and that have no attempt under way: they
+// are as good as new. It looks for them once a window, or once per refill of one miss while
+// the map is full (not at every new key: a scan of a full map is costly). If the map is still
+// full, arbitrary keys are forgotten. Callers hold t.mu.
 func (t *throttle) prune(now time.Time) {
-	full := len(t.budgets) >= throttleMaxAddrs
-	if since := now.Sub(t.lastPrune); since >= throttleWindow || full && since >= throttleWindow/throttleMisses {
+	full := len(t.budgets) >= throttleMaxKeys
+	if since := now.Sub(t.lastPrune); since >= t.window || full && since >= t.window/time.Duration(t.misses) {
 		t.lastPrune = now
-		for addr, b := range t.budgets {
-			if b.inFlight == 0 && b.misses.TokensAt(now) >= throttleMisses {
-				delete(t.budgets, addr)
+		for key, b := range t.budgets {
+			if b.inFlight == 0 && b.misses.TokensAt(now) >= float64(t.misses) {
+				delete(t.budgets, key)
 			}
 		}
 	}
-	for addr := range t.budgets {
-		if len(t.budgets) < throttleMaxAddrs {
+	for key := range t.budgets {
+		if len(t.budgets) < throttleMaxKeys {
 			break
 		}
-		delete(t.budgets, addr)
+		delete(t.budgets, key)
 	}
 }
 

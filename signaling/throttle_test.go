@@ -1,15 +1,18 @@
 package signaling
 
 import (
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
 // miss makes one attempt from addr with an invalid key; false if it was refused.
 func miss(th *throttle, addr string) bool {
-	done, ok := th.attempt(addr)
+	done, _, ok := th.attempt(addr)
 	if ok {
 		done(true)
 	}
@@ -18,20 +21,23 @@ func miss(th *throttle, addr string) bool {
 
 func TestThrottleAddresses(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
-	th := newThrottle(func() time.Time { return now })
-	for i := range throttleMisses {
+	th := newThrottle(func() time.Time { return now }, shareMisses, shareWindow)
+	for i := range shareMisses {
 		if !miss(th, "192.0.2.1") {
 			t.Fatalf("refused after %d misses", i)
 		}
 	}
 	if miss(th, "192.0.2.1") {
-		t.Fatalf("not refused after %d misses", throttleMisses)
+		t.Fatalf("not refused after %d misses", shareMisses)
+	}
+	if _, retry, _ := th.attempt("192.0.2.1"); retry <= 0 || retry > shareWindow/shareMisses {
+		t.Fatalf("retry after %v, want within one refill (%v)", retry, shareWindow/shareMisses)
 	}
 	if !miss(th, "192.0.2.2") {
 		t.Fatal("another address is refused")
 	}
 	// One more miss is allowed per window/misses.
-	now = now.Add(throttleWindow / throttleMisses)
+	now = now.Add(shareWindow / shareMisses)
 	if !miss(th, "192.0.2.1") {
 		t.Fatal("still refused after the budget refilled by one")
 	}
@@ -39,7 +45,7 @@ func TestThrottleAddresses(t *testing.T) {
 		t.Fatal("not refused again")
 	}
 	// A refilled address is pruned on the next new address's attempt.
-	now = now.Add(2 * throttleWindow)
+	now = now.Add(2 * shareWindow)
 	miss(th, "192.0.2.3")
 	if _, ok := th.budgets["192.0.2.1"]; ok || len(th.budgets) != 1 {
 		t.Fatalf("budgets after pruning: %v", th.budgets)
@@ -51,22 +57,22 @@ func TestThrottleAddresses(t *testing.T) {
 // Valid keys give their attempt back.
 func TestThrottleConcurrentAttempts(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
-	th := newThrottle(func() time.Time { return now })
+	th := newThrottle(func() time.Time { return now }, shareMisses, shareWindow)
 	var dones []func(bool)
-	for i := range throttleMisses {
-		done, ok := th.attempt("192.0.2.1")
+	for i := range shareMisses {
+		done, _, ok := th.attempt("192.0.2.1")
 		if !ok {
 			t.Fatalf("attempt %d refused", i)
 		}
 		dones = append(dones, done)
 	}
-	if _, ok := th.attempt("192.0.2.1"); ok {
-		t.Fatalf("attempt beyond %d under way accepted", throttleMisses)
+	if _, _, ok := th.attempt("192.0.2.1"); ok {
+		t.Fatalf("attempt beyond %d under way accepted", shareMisses)
 	}
 	for _, done := range dones {
 		done(false) // every key was valid
 	}
-	for i := range throttleMisses {
+	for i := range shareMisses {
 		if !miss(th, "192.0.2.1") {
 			t.Fatalf("refused after %d misses following valid attempts", i)
 		}
@@ -76,18 +82,18 @@ func TestThrottleConcurrentAttempts(t *testing.T) {
 	}
 }
 
-// TestThrottleFull checks that the throttle remembers at most throttleMaxAddrs addresses and
+// TestThrottleFull checks that the throttle remembers at most throttleMaxKeys addresses and
 // still throttles a new one when full.
 func TestThrottleFull(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
-	th := newThrottle(func() time.Time { return now })
-	for i := range throttleMaxAddrs + 10 {
+	th := newThrottle(func() time.Time { return now }, shareMisses, shareWindow)
+	for i := range throttleMaxKeys + 10 {
 		miss(th, "a"+strconv.Itoa(i))
 	}
-	if n := len(th.budgets); n > throttleMaxAddrs {
-		t.Fatalf("%d addresses remembered, limit %d", n, throttleMaxAddrs)
+	if n := len(th.budgets); n > throttleMaxKeys {
+		t.Fatalf("%d addresses remembered, limit %d", n, throttleMaxKeys)
 	}
-	for range throttleMisses {
+	for range shareMisses {
 		miss(th, "new")
 	}
 	if miss(th, "new") {
@@ -107,4 +113,35 @@ func TestClientAddr(t *testing.T) {
 			t.Errorf("clientAddr(%q) = %q, want %q", tt.remote, got, tt.want)
 		}
 	}
+}
+
+// TestLoginGate: a login that finds loginsAtOnce others being checked waits up to loginWait
+// for a turn, then gets errLoginBusy, without hashing anything.
+func TestLoginGate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &Server{
+			logins:     make(chan struct{}, loginsAtOnce),
+			loginAddrs: newThrottle(time.Now, loginAddrMisses, loginAddrWindow),
+			loginUsers: newThrottle(time.Now, loginUserMisses, loginUserWindow),
+		}
+		for range loginsAtOnce {
+			s.logins <- struct{}{} // every turn taken
+		}
+		r := httptest.NewRequest(http.MethodPost, "/api/login", nil)
+		start := time.Now()
+		if _, err := s.authenticate(r, "alice", "whatever"); !errors.Is(err, errLoginBusy) {
+			t.Fatalf("authenticate with every turn taken: %v, want errLoginBusy", err)
+		}
+		if waited := time.Since(start); waited != loginWait {
+			t.Fatalf("waited %v, want %v", waited, loginWait)
+		}
+		// The refusal was no miss: the address and the username keep their budgets.
+		for _, th := range []*throttle{s.loginAddrs, s.loginUsers} {
+			for key, b := range th.budgets {
+				if b.inFlight != 0 || b.misses.Tokens() < float64(th.misses) {
+					t.Fatalf("budget of %q: %d in flight, %.1f misses left", key, b.inFlight, b.misses.Tokens())
+				}
+			}
+		}
+	})
 }

@@ -1,0 +1,50 @@
+package signaling_test
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+
+	"peerdesk/signaling"
+)
+
+// TestLoginThrottle: a username that failed five times is refused (429 with Retry-After), even
+// with the right password, from any address, without its hash being computed; another user
+// logs in; an address that failed ten times is refused for every username.
+func TestLoginThrottle(t *testing.T) {
+	e := newEnv(t, signaling.Config{})
+	e.user("alice", false)
+	e.user("bob", false)
+	login := func(user, password string) *http.Response {
+		t.Helper()
+		resp, _ := e.do("POST", "/api/login", nil, `{"username":"`+user+`","password":"`+password+`"}`)
+		return resp
+	}
+	for i := range 5 {
+		if resp := login("alice", "wrong"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d, want 401", i+1, resp.StatusCode)
+		}
+	}
+	resp := login("ALICE", "alice-password") // usernames are throttled regardless of case
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("alice's right password after 5 failures: %d, want 429", resp.StatusCode)
+	}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || s < 1 || s > 60 {
+		t.Fatalf("Retry-After %q, want 1..60 s", resp.Header.Get("Retry-After"))
+	}
+	if resp := login("bob", "bob-password"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("bob: %d, want 200", resp.StatusCode)
+	}
+	// The address: ten failures in all (alice's five, and five more over other names).
+	for i := range 5 {
+		if resp := login("nobody"+strconv.Itoa(i), "wrong"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("address failure %d: %d, want 401", 6+i, resp.StatusCode)
+		}
+	}
+	if resp := login("bob", "bob-password"); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("bob from an address that failed 10 times: %d (Retry-After %q), want 429", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if st := e.srv.Stats(); st.LoginsThrottled != 2 {
+		t.Fatalf("%d logins throttled, want 2", st.LoginsThrottled)
+	}
+}
