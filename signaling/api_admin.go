@@ -1,7 +1,6 @@
 package signaling
 
 import (
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"net/http"
@@ -160,37 +159,56 @@ func (s *Server) handleHistoryCSV(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.requireAdmin(w, r); !ok {
 		return
 	}
-	var buf bytes.Buffer
-	cw := csv.NewWriter(&buf)
-	_ = cw.Write(historyCSVHeader) // writes to a bytes.Buffer do not fail
-	err := s.store.EachHistorySession(r.Context(), func(h store.HistorySession) error {
-		session := []string{h.ID, h.ConnectionName, h.OwnerName, csvTime(h.StartedAt), csvTime(h.EndedAt)}
-		if len(h.Participants) == 0 {
-			return cw.Write(csvSafe(append(session, make([]string, len(historyCSVHeader)-len(session))...)))
-		}
-		for _, p := range h.Participants {
-			row := append(slices.Clone(session), p.Name, p.Role, strconv.FormatBool(p.ReadOnly), p.ProfileName,
-				p.Address, csvTime(p.JoinedAt), csvTime(p.LeftAt))
-			if err := cw.Write(csvSafe(row)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err == nil {
-		cw.Flush()
-		err = cw.Error()
-	}
-	if err != nil {
-		s.internalError(w, "export history", err)
-		return
-	}
 	h := w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8")
 	h.Set("Content-Disposition", `attachment; filename="peerdesk-history.csv"`)
 	h.Set("Cache-Control", "no-store")
-	_, _ = w.Write(buf.Bytes()) // a write error means the client went away
+	// The rows go out as they are read, a batch at a time: the export never holds the whole
+	// history in memory. An error past the first byte can only cut the file short.
+	rc := http.NewResponseController(w)
+	cw := csv.NewWriter(w)
+	rows := 0
+	write := func(row []string) error {
+		if err := cw.Write(csvSafe(row)); err != nil {
+			return err
+		}
+		if rows++; rows%csvFlushRows == 0 {
+			cw.Flush()
+			if err := cw.Error(); err != nil {
+				return err
+			}
+			_ = rc.Flush()
+		}
+		return nil
+	}
+	err := write(slices.Clone(historyCSVHeader))
+	if err == nil {
+		err = s.store.EachHistorySession(r.Context(), func(h store.HistorySession) error {
+			session := []string{h.ID, h.ConnectionName, h.OwnerName, csvTime(h.StartedAt), csvTime(h.EndedAt)}
+			if len(h.Participants) == 0 {
+				return write(append(session, make([]string, len(historyCSVHeader)-len(session))...))
+			}
+			for _, p := range h.Participants {
+				row := append(slices.Clone(session), p.Name, p.Role, strconv.FormatBool(p.ReadOnly), p.ProfileName,
+					p.Address, csvTime(p.JoinedAt), csvTime(p.LeftAt))
+				if err := write(row); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err == nil {
+		cw.Flush()
+		err = cw.Error()
+	}
+	if err != nil && r.Context().Err() == nil {
+		s.log.Error().Err(err).Int("rows", rows).Msg("export history: cut short")
+	}
 }
+
+// csvFlushRows is how many CSV rows the export buffers before sending them on.
+const csvFlushRows = 256
 
 // csvTime formats t as RFC 3339 in UTC; "" for the zero time.
 func csvTime(t time.Time) string {

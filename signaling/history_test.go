@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -324,5 +325,29 @@ func TestAdminEndpointsForbidden(t *testing.T) {
 	e.api("GET", "/api/sessions", e.root, "", http.StatusOK, &live)
 	if len(live) != 1 {
 		t.Fatalf("the session did not survive: %d live", len(live))
+	}
+}
+
+// TestHistoryCSVStreams: a large export goes out as it is read (chunked, no Content-Length)
+// and holds every row.
+func TestHistoryCSVStreams(t *testing.T) {
+	e := newShareEnv(t)
+	ctx := context.Background()
+	const rows = 1000
+	if err := e.st.StartLiveSession(ctx, "bulk", e.desk.ID, 2); err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		if _, err := e.st.RecordJoin(ctx, store.ParticipantRecord{SessionID: "bulk", Peer: "p" + strconv.Itoa(i), Name: "Anonymous", Role: "guest", Address: "192.0.2.1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, body := e.do("GET", "/api/history.csv", e.root, "")
+	if resp.StatusCode != http.StatusOK || resp.ContentLength != -1 || len(resp.TransferEncoding) == 0 || resp.TransferEncoding[0] != "chunked" {
+		t.Fatalf("GET /api/history.csv: %d, length %d, encoding %v; want a chunked stream", resp.StatusCode, resp.ContentLength, resp.TransferEncoding)
+	}
+	got, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
+	if err != nil || len(got) != 1+rows {
+		t.Fatalf("%d CSV rows (%v), want %d", len(got), err, 1+rows)
 	}
 }

@@ -48,3 +48,29 @@ func TestLoginThrottle(t *testing.T) {
 		t.Fatalf("%d logins throttled, want 2", st.LoginsThrottled)
 	}
 }
+
+// TestJoinRateLimit: one address may open joinsPerAddress (60) peer sockets in a burst, each a
+// history row; beyond that it gets 429 with Retry-After until its budget refills, so that a
+// client cannot write history rows (or announce joins to the agent) at will.
+func TestJoinRateLimit(t *testing.T) {
+	e := newRelayEnv(t)
+	e.agent(e.token, e.desk)
+	opened := 0
+	for range 100 {
+		ws, resp, err := e.dialPeer(e.alice, e.desk.ID, e.ts.URL)
+		if err != nil {
+			if resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("after %d sockets: %v (%s)", opened, err, status(resp))
+			}
+			break
+		}
+		opened++
+		ws.Close()
+	}
+	if opened != 60 {
+		t.Fatalf("%d sockets opened before the rate limit, want 60", opened)
+	}
+	if n := e.srv.Stats().JoinsThrottled; n != 1 {
+		t.Fatalf("%d joins throttled, want 1", n)
+	}
+}

@@ -13,8 +13,12 @@ const (
 	DefaultMaxPeersPerAddress = 64
 )
 
-// msgTooManyPeers answers a peer WebSocket over its user's or address's cap.
-const msgTooManyPeers = "too many open sessions"
+// msgTooManyPeers answers a peer WebSocket over its user's or address's cap, and
+// msgTooManyJoins one from an address that opened too many in a short time.
+const (
+	msgTooManyPeers = "too many open sessions"
+	msgTooManyJoins = "too many sessions opened from this address; try again in a moment"
+)
 
 // peerKey is what open peer sockets are counted by: a logged-in user, whatever the path it
 // joins by, or the client address (clientAddr) of an anonymous guest.

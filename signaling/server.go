@@ -168,6 +168,7 @@ type Server struct {
 	throttle   *throttle     // share-key misses per client address
 	loginAddrs *throttle     // failed logins per client address
 	loginUsers *throttle     // failed logins per username
+	joins      *throttle     // peer sockets opened per client address
 	logins     chan struct{} // a slot per login being checked (loginsAtOnce)
 	peerLimits *peerLimits
 	handler    http.Handler
@@ -237,6 +238,7 @@ func New(cfg Config) (*Server, error) {
 	s.loginAddrs = newThrottle(s.now, loginAddrMisses, loginAddrWindow)
 	s.loginUsers = newThrottle(s.now, loginUserMisses, loginUserWindow)
 	s.logins = make(chan struct{}, loginsAtOnce)
+	s.joins = newThrottle(s.now, joinsPerAddress, joinWindow)
 	s.peerLimits = newPeerLimits(cmp.Or(cfg.MaxPeersPerUser, DefaultMaxPeersPerUser), cmp.Or(cfg.MaxPeersPerAddress, DefaultMaxPeersPerAddress))
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,

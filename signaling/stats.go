@@ -10,11 +10,13 @@ type Stats struct {
 	// LoginsThrottled counts logins refused (429) for too many failures of their address or
 	// username; LoginsBusy those refused (503) because too many were being checked at once.
 	LoginsThrottled, LoginsBusy uint64
+	// JoinsThrottled counts peer sockets refused (429) for an address opening too many.
+	JoinsThrottled uint64
 }
 
 // counters are the live values behind Stats.
 type counters struct {
-	overBudget, loginThrottled, loginBusy atomic.Uint64
+	overBudget, loginThrottled, loginBusy, joinsThrottled atomic.Uint64
 }
 
 // Stats returns the server's counters.
@@ -23,5 +25,6 @@ func (s *Server) Stats() Stats {
 		PeersOverBudget: s.counters.overBudget.Load(),
 		LoginsThrottled: s.counters.loginThrottled.Load(),
 		LoginsBusy:      s.counters.loginBusy.Load(),
+		JoinsThrottled:  s.counters.joinsThrottled.Load(),
 	}
 }

@@ -19,6 +19,8 @@ const (
 	loginAddrWindow = 5 * time.Minute
 	loginUserMisses = 5 // failed logins per username, from anywhere
 	loginUserWindow = 5 * time.Minute
+	joinsPerAddress = 60 // peer sockets opened per client address (each a history row)
+	joinWindow      = 10 * time.Second
 	throttleMaxKeys = 1 << 16 // keys remembered at most, per throttle
 )
 

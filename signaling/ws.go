@@ -52,7 +52,7 @@ func (s *Server) handleAgentWS(w http.ResponseWriter, r *http.Request) {
 // connection (?connection=), starting its live session if none is. A user or address over
 // its cap of open peer sockets gets 429 (see acquirePeer).
 func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
-	if !s.allowRequest(w, r, http.MethodGet) {
+	if !s.allowRequest(w, r, http.MethodGet) || !s.allowJoin(w, r) {
 		return
 	}
 	if r.URL.Query().Has("share") {
@@ -94,6 +94,20 @@ func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
 	log := s.log.With().Str("side", "peer").Str("peer", string(p.id)).Int64("connection", id).
 		Str("session", string(sess.id)).Str("user", user.Username).Logger()
 	s.servePeer(w, r, log, p, 0, release)
+}
+
+// allowJoin charges a peer socket to its client address, which may open joinsPerAddress of
+// them, then one every joinWindow/joinsPerAddress: each is a history row and a join at the
+// agent. Beyond it the client gets 429 with Retry-After.
+func (s *Server) allowJoin(w http.ResponseWriter, r *http.Request) bool {
+	done, retry, ok := s.joins.attempt(clientAddr(r))
+	if !ok {
+		s.counters.joinsThrottled.Add(1)
+		writeThrottled(w, retry, msgTooManyJoins)
+		return false
+	}
+	done(true)
+	return true
 }
 
 // handleShareWS serves the WebSocket of a peer joining through a share key: as a member

@@ -47,7 +47,9 @@ type ParticipantRecord struct {
 
 // HistorySession is one live session, ended or not, with every participant it had.
 type HistorySession struct {
-	ID             string
+	ID string
+	// ConnectionID is the connection's id, 0 once it is deleted; ConnectionName its name when
+	// the session started.
 	ConnectionID   ConnectionID
 	ConnectionName string
 	// OwnerName is the owner's username; "" once the user is deleted.
@@ -210,13 +212,12 @@ func (s *Store) EachHistorySession(ctx context.Context, fn func(HistorySession) 
 // one query.
 func (s *Store) eachHistorySession(ctx context.Context, limit, offset int, fn func(HistorySession) error) error {
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT ls.id, ls.connection_id, connections.name, COALESCE(users.username, ''), ls.started_at,
+		SELECT ls.id, COALESCE(ls.connection_id, 0), ls.connection_name, COALESCE(users.username, ''), ls.started_at,
 		       ls.ended_at, COALESCE(ls.end_reason, ''),
 		       p.id, p.peer, p.name, p.user_id, p.role, p.read_only, p.link_id, p.profile_name, p.address,
 		       p.joined_at, p.left_at
-		FROM (SELECT rowid AS seq, id, connection_id, owner_id, started_at, ended_at, end_reason
+		FROM (SELECT rowid AS seq, id, connection_id, connection_name, owner_id, started_at, ended_at, end_reason
 		      FROM live_sessions ORDER BY started_at DESC, rowid DESC LIMIT ? OFFSET ?) AS ls
-		JOIN connections ON connections.id = ls.connection_id
 		LEFT JOIN users ON users.id = ls.owner_id
 		LEFT JOIN participants AS p ON p.session_id = ls.id
 		ORDER BY ls.started_at DESC, ls.seq DESC, p.joined_at, p.id`, limit, offset)

@@ -1,11 +1,15 @@
 package store
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
@@ -228,5 +232,97 @@ func TestHistorySurvivesAbruptStop(t *testing.T) {
 	}
 	if p := page[0].Participants; p[0].ID != on.ID || !p[0].LeftAt.Equal(clock2.Now()) || !p[1].LeftAt.Equal(done.JoinedAt.Add(time.Minute)) {
 		t.Fatalf("participants after EndOpenParticipants = %+v", p)
+	}
+}
+
+// TestHistoryOutlivesConnection: deleting a connection keeps its sessions and their
+// participants in the history, under the connection's name; its share links go.
+func TestHistoryOutlivesConnection(t *testing.T) {
+	f := newSharingFixture(t)
+	ctx := t.Context()
+	if err := f.s.StartLiveSession(ctx, "sess1", f.conn.ID, f.user.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.join(t, ParticipantRecord{SessionID: "sess1", Peer: "p1", Name: "owner", UserID: f.user.ID, Role: "owner", Address: "192.0.2.1"})
+	if err := f.s.DeleteConnection(ctx, f.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	page, total, err := f.s.History(ctx, HistoryQuery{})
+	if err != nil || total != 1 || len(page) != 1 {
+		t.Fatalf("history after deleting the connection: %d sessions (%v)", total, err)
+	}
+	h := page[0]
+	if h.ConnectionName != "Demo desktop" || h.ConnectionID != 0 || len(h.Participants) != 1 || h.Participants[0].Name != "owner" {
+		t.Fatalf("history %+v", h)
+	}
+	if err := f.s.StartLiveSession(ctx, "sess2", f.conn.ID, f.user.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a session of the deleted connection: %v, want ErrNotFound", err)
+	}
+}
+
+// TestHistoryMigration: a database of the schema before migration 5 (sessions cascading with
+// their connection) keeps its history through the migration, with every foreign key intact and
+// foreign keys on again on every connection.
+func TestHistoryMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite3", path+"?_foreign_keys=on&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := fs.Sub(migrationFiles, "migrations")
+	old := fstest.MapFS{}
+	entries, _ := fs.ReadDir(sub, ".")
+	for _, e := range entries {
+		if m := migrationName.FindStringSubmatch(e.Name()); m != nil && m[1] < "0005" {
+			b, _ := fs.ReadFile(sub, e.Name())
+			old[e.Name()] = &fstest.MapFile{Data: b}
+		}
+	}
+	ctx := t.Context()
+	if err := migrate(ctx, db, old, time.Unix(1000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO users (id, username, password_hash, admin, created_at) VALUES (1, 'alice', 'x', 0, 1)`,
+		`INSERT INTO connections (id, name, agent_token_hash, created_at) VALUES (7, 'Office PC', x'01', 1)`,
+		`INSERT INTO sharing_profiles (id, connection_id, name, created_at) VALUES (3, 7, 'Watch', 1)`,
+		`INSERT INTO live_sessions (id, connection_id, owner_id, started_at) VALUES ('s1', 7, 1, 10)`,
+		`INSERT INTO share_links (id, key_hash, profile_id, session_id, created_at) VALUES (4, x'02', 3, 's1', 11)`,
+		`INSERT INTO participants (session_id, peer, name, user_id, role, address, joined_at) VALUES ('s1', 'p1', 'alice', 1, 'owner', '192.0.2.1', 12)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open (migrating): %v", err)
+	}
+	defer s.Close()
+	var links, participants int
+	_ = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM share_links`).Scan(&links)
+	_ = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM participants`).Scan(&participants)
+	if links != 1 || participants != 1 {
+		t.Fatalf("after the migration: %d share links, %d participants; want 1 and 1", links, participants)
+	}
+	for range 4 { // several of the pool's connections
+		var on int
+		if err := s.db.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&on); err != nil || on != 1 {
+			t.Fatalf("foreign_keys = %d (%v) after the migration", on, err)
+		}
+	}
+	if err := s.DeleteConnection(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	page, _, err := s.History(ctx, HistoryQuery{})
+	if err != nil || len(page) != 1 || page[0].ConnectionName != "Office PC" || len(page[0].Participants) != 1 {
+		t.Fatalf("history of the deleted connection after the migration: %+v (%v)", page, err)
+	}
+	_ = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM share_links`).Scan(&links)
+	if links != 0 {
+		t.Fatalf("%d share links of the deleted connection's profiles left", links)
 	}
 }

@@ -48,9 +48,15 @@ func (s *Store) StartLiveSession(ctx context.Context, id string, conn Connection
 	if err := validateLiveSessionID(id); err != nil {
 		return err
 	}
-	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO live_sessions (id, connection_id, owner_id, started_at) VALUES (?, ?, ?, ?)`,
-		id, conn, owner, s.now().Unix())
+	res, err := s.db.ExecContext(ctx,
+		`INSERT INTO live_sessions (id, connection_id, connection_name, owner_id, started_at)
+		 SELECT ?, id, name, ?, ? FROM connections WHERE id = ?`,
+		id, owner, s.now().Unix(), conn)
+	if err == nil {
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("start live session %s of connection %d: %w", id, conn, ErrNotFound)
+		}
+	}
 	switch {
 	case isConstraint(err, sqlite3.ErrConstraintPrimaryKey), isConstraint(err, sqlite3.ErrConstraintUnique):
 		return fmt.Errorf("start live session %s: %w", id, ErrExists)

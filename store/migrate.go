@@ -3,11 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"io/fs"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -21,6 +23,14 @@ type migration struct {
 	name    string
 	sql     string
 }
+
+// noForeignKeys is the first line of a migration that rebuilds a table other tables reference:
+// it runs with foreign keys off (SQLite's way of changing a table's constraints: a DROP TABLE
+// with them on deletes the referencing rows), and the keys are checked before it commits.
+const noForeignKeys = "-- peerdesk: foreign_keys=off"
+
+// needsForeignKeysOff reports whether m starts with noForeignKeys.
+func (m migration) needsForeignKeysOff() bool { return strings.HasPrefix(m.sql, noForeignKeys) }
 
 // loadMigrations reads every *.sql file at the root of fsys, sorted by version. Badly named
 // files and duplicate versions are errors, so a typo cannot silently skip a change.
@@ -80,9 +90,27 @@ func migrate(ctx context.Context, db *sql.DB, fsys fs.FS, now time.Time) error {
 	return nil
 }
 
-// applyMigration runs m unless schema_migrations already records it.
+// applyMigration runs m unless schema_migrations already records it, on a connection of its
+// own with foreign keys off if m needs it.
 func applyMigration(ctx context.Context, db *sql.DB, m migration, now time.Time) error {
-	tx, err := db.BeginTx(ctx, nil)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	defer conn.Close()
+	if m.needsForeignKeysOff() {
+		// A pragma outside any transaction, on this connection only; it goes back on before
+		// the connection returns to the pool.
+		if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+			return fmt.Errorf("migration %s: foreign keys off: %w", m.name, err)
+		}
+		defer func() {
+			if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`); err != nil {
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // never reuse it then
+			}
+		}()
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migration %s: begin: %w", m.name, err)
 	}
@@ -98,6 +126,17 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration, now time.Time)
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if m.needsForeignKeysOff() {
+		rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+		if err != nil {
+			return fmt.Errorf("migration %s: foreign key check: %w", m.name, err)
+		}
+		bad := rows.Next()
+		_ = rows.Close()
+		if bad {
+			return fmt.Errorf("migration %s: it leaves rows whose foreign keys point nowhere", m.name)
+		}
 	}
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, m.version, now.Unix(),
