@@ -93,21 +93,22 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 
 // authenticate checks a login, throttled by the client's address and by the username (lower
 // case), each of which may fail a few times, then once every so often; and gated, so that at
-// most loginsAtOnce hashes run at once. It returns a throttledError, errLoginBusy, or the
-// store's answer.
+// most loginsAtOnce hashes run at once. The throttles are checked again once the login has its
+// turn, so that a burst of guesses waiting at the gate gets no more than the budget allows. It
+// returns a throttledError, errLoginBusy, or the store's answer.
 func (s *Server) authenticate(r *http.Request, username, password string) (store.User, error) {
-	addrDone, retryAddr, okAddr := s.loginAddrs.attempt(clientAddr(r))
-	userDone, retryUser, okUser := s.loginUsers.attempt(strings.ToLower(username))
-	if !okAddr || !okUser {
-		for _, d := range []func(bool){addrDone, userDone} {
-			if d != nil {
-				d(false)
-			}
+	addr, name := clientAddr(r), strings.ToLower(username)
+	throttled := func() error {
+		retryAddr, okAddr := s.loginAddrs.check(addr)
+		retryUser, okUser := s.loginUsers.check(name)
+		if !okAddr || !okUser {
+			return throttledError{max(retryAddr, retryUser)}
 		}
-		return store.User{}, throttledError{max(retryAddr, retryUser)}
+		return nil
 	}
-	missed := false
-	defer func() { addrDone(missed); userDone(missed) }()
+	if err := throttled(); err != nil {
+		return store.User{}, err
+	}
 	wait := time.NewTimer(loginWait)
 	defer wait.Stop()
 	select {
@@ -118,8 +119,14 @@ func (s *Server) authenticate(r *http.Request, username, password string) (store
 	case <-r.Context().Done():
 		return store.User{}, r.Context().Err()
 	}
+	if err := throttled(); err != nil {
+		return store.User{}, err
+	}
 	user, err := s.store.Authenticate(r.Context(), username, password)
-	missed = errors.Is(err, store.ErrBadCredentials)
+	if errors.Is(err, store.ErrBadCredentials) {
+		s.loginAddrs.miss(addr)
+		s.loginUsers.miss(name)
+	}
 	return user, err
 }
 

@@ -93,7 +93,7 @@ func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	link, key, err := s.store.CreateShareLink(r.Context(), string(sid), p.ID, user.ID)
-	if err == nil && !s.hub.addLink(sid, link.ID) {
+	if err == nil && !s.hub.addLink(sid, link.ID, link.ExpiresAt) {
 		err = store.ErrNotFound // the session ended meanwhile: the link is dead already
 	}
 	if errors.Is(err, store.ErrNotFound) {

@@ -53,6 +53,7 @@ func (p *peer) owner() bool { return p.identity.Role == proto.RoleOwner }
 // a peer's join, then its offer.
 type hub struct {
 	log        zerolog.Logger
+	now        func() time.Time
 	grace      time.Duration
 	onEnd      func(SessionID, string) // called without h.mu when a grace timer ended a session
 	overBudget *atomic.Uint64          // the server's count of peers disconnected over budget
@@ -66,9 +67,10 @@ type hub struct {
 	timers   sync.WaitGroup            // grace timer callbacks that may still run
 }
 
-func newHub(log zerolog.Logger, grace time.Duration, onEnd func(SessionID, string), overBudget *atomic.Uint64) *hub {
+func newHub(log zerolog.Logger, now func() time.Time, grace time.Duration, onEnd func(SessionID, string), overBudget *atomic.Uint64) *hub {
 	return &hub{
 		log:        log,
+		now:        now,
 		grace:      grace,
 		onEnd:      onEnd,
 		overBudget: overBudget,
@@ -87,6 +89,7 @@ func (h *hub) close() {
 	h.closed = true
 	for _, s := range h.sessions {
 		h.stopGrace(s)
+		h.stopExpiries(s)
 	}
 	h.mu.Unlock()
 	h.timers.Wait()
@@ -248,8 +251,9 @@ func endPeer(p *peer, message string) {
 	p.ws.close(websocket.CloseNormalClosure, "")
 }
 
-// addLink records that link id was made in live session sid; false if it is not live.
-func (h *hub) addLink(sid SessionID, id store.LinkID) bool {
+// addLink records that link id was made in live session sid, ending at expires (the zero time:
+// with the session); false if the session is not live.
+func (h *hub) addLink(sid SessionID, id store.LinkID, expires time.Time) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.byID[sid]
@@ -258,6 +262,7 @@ func (h *hub) addLink(sid SessionID, id store.LinkID) bool {
 	}
 	s.links[id] = false
 	h.links[id] = s
+	h.expireLink(s, id, expires)
 	return true
 }
 
@@ -272,6 +277,7 @@ func (h *hub) revokeLinks(ids ...store.LinkID) {
 			continue
 		}
 		s.links[id] = true
+		h.stopExpiry(s, id)
 		for _, p := range s.peers {
 			if p.link == id {
 				h.disconnectLocked(p, msgLinkRevoked)

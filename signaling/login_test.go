@@ -74,3 +74,22 @@ func TestJoinRateLimit(t *testing.T) {
 		t.Fatalf("%d joins throttled, want 1", n)
 	}
 }
+
+// TestConcurrentLogins: many logins of one user at once all succeed: only failures count
+// against the throttles, and the gate makes the others wait their turn.
+func TestConcurrentLogins(t *testing.T) {
+	e := newEnv(t, signaling.Config{})
+	e.user("alice", false)
+	codes := make(chan int, 12)
+	for range 12 {
+		go func() {
+			resp, _ := e.do("POST", "/api/login", nil, `{"username":"alice","password":"alice-password"}`)
+			codes <- resp.StatusCode
+		}()
+	}
+	for range 12 {
+		if code := <-codes; code != http.StatusOK {
+			t.Fatalf("a concurrent login got %d, want 200", code)
+		}
+	}
+}

@@ -233,7 +233,7 @@ func New(cfg Config) (*Server, error) {
 	if n > 0 {
 		s.log.Info().Int("participants", n).Msg("ended the participants of the previous run")
 	}
-	s.hub = newHub(s.log, grace, s.recordEnd, &s.counters.overBudget)
+	s.hub = newHub(s.log, s.now, grace, s.recordEnd, &s.counters.overBudget)
 	s.throttle = newThrottle(s.now, shareMisses, shareWindow)
 	s.loginAddrs = newThrottle(s.now, loginAddrMisses, loginAddrWindow)
 	s.loginUsers = newThrottle(s.now, loginUserMisses, loginUserWindow)

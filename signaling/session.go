@@ -20,6 +20,7 @@ const (
 	msgSessionEnded = "The session has ended"
 	msgLinkRevoked  = "This link was revoked"
 	msgGuestLimit   = "This link has reached its guest limit"
+	msgLinkExpired  = "This link has expired"
 	reasonOwnerLeft = "owner left"
 	reasonRestarted = "server restarted"
 	reasonDeleted   = "connection deleted"
@@ -45,10 +46,11 @@ type session struct {
 	ownerName string
 	started   time.Time
 
-	peers map[PeerID]*peer
-	links map[store.LinkID]bool // the links made in it → revoked
-	grace *time.Timer           // running while the owner has no peer
-	ended bool
+	peers    map[PeerID]*peer
+	links    map[store.LinkID]bool        // the links made in it → revoked (or expired)
+	expiries map[store.LinkID]*time.Timer // end the links that have a lifetime
+	grace    *time.Timer                  // running while the owner has no peer
+	ended    bool
 }
 
 // info is the session as the hello to its peers names it.
@@ -85,7 +87,7 @@ func (h *hub) startSession(id SessionID, conn store.Connection, owner store.User
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := &session{id: id, conn: conn, owner: owner.ID, ownerName: owner.Username, started: started,
-		peers: make(map[PeerID]*peer), links: make(map[store.LinkID]bool)}
+		peers: make(map[PeerID]*peer), links: make(map[store.LinkID]bool), expiries: make(map[store.LinkID]*time.Timer)}
 	h.sessions[conn.ID] = s
 	h.byID[id] = s
 	h.startGrace(s)
@@ -114,6 +116,50 @@ func (h *hub) startGrace(s *session) {
 		}
 	})
 	s.grace = t // under h.mu, which the callback takes first: it sees t
+}
+
+// expireLink starts the timer that ends link id of s at expires (nothing for the zero time):
+// nobody joins through it any more, and its guests are told it expired and disconnected.
+// Callers hold h.mu.
+func (h *hub) expireLink(s *session, id store.LinkID, expires time.Time) {
+	if expires.IsZero() || h.closed {
+		return
+	}
+	h.timers.Add(1)
+	var t *time.Timer
+	t = time.AfterFunc(expires.Sub(h.now()), func() {
+		defer h.timers.Done()
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if s.expiries[id] != t { // stopped meanwhile (revoked, or the session ended)
+			return
+		}
+		delete(s.expiries, id)
+		s.links[id] = true
+		for _, p := range s.peers {
+			if p.link == id {
+				h.disconnectLocked(p, msgLinkExpired)
+			}
+		}
+	})
+	s.expiries[id] = t
+}
+
+// stopExpiry stops the expiry timer of link id of s, if it runs. Callers hold h.mu.
+func (h *hub) stopExpiry(s *session, id store.LinkID) {
+	if t := s.expiries[id]; t != nil {
+		if t.Stop() {
+			h.timers.Done() // the callback will never run
+		}
+		delete(s.expiries, id)
+	}
+}
+
+// stopExpiries stops every expiry timer of s. Callers hold h.mu.
+func (h *hub) stopExpiries(s *session) {
+	for id := range s.expiries {
+		h.stopExpiry(s, id)
+	}
 }
 
 // stopGrace stops s's grace timer if it runs. Callers hold h.mu.
@@ -145,6 +191,7 @@ func (h *hub) endSession(id SessionID, message string) bool {
 func (h *hub) endLocked(s *session, message string) {
 	s.ended = true
 	h.stopGrace(s)
+	h.stopExpiries(s)
 	delete(h.sessions, s.conn.ID)
 	delete(h.byID, s.id)
 	for id := range s.links {

@@ -607,3 +607,29 @@ func TestPublicURL(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkExpiryDisconnectsGuests: when a link's lifetime ends, its guests are told "This link
+// has expired" and disconnected within a second; the owner and the guests of other links stay.
+func TestLinkExpiryDisconnectsGuests(t *testing.T) {
+	e := newShareEnv(t)
+	short := e.profile("Short", true, 60, 0)
+	forever := e.profile("Forever", true, 0, 0)
+	owner, sid := e.open(e.alice, proto.Identity{Name: "alice", Role: proto.RoleOwner})
+	e.clock.add(-58 * time.Second) // the store's clock: the link ends in 2 s of real time
+	link, key := e.link(e.alice, sid, short.ID)
+	_, otherKey := e.link(e.alice, sid, forever.ID)
+	anon := proto.Identity{Name: "Anonymous", Role: proto.RoleGuest}
+	guest := e.join(key, nil, anon, true)
+	other := e.join(otherKey, nil, anon, true)
+	if link.ExpiresAt == nil {
+		t.Fatal("the link has no expiry")
+	}
+	expectEnded(t, guest, "This link has expired")
+	if late := time.Since(*link.ExpiresAt); late > time.Second {
+		t.Fatalf("the guest was disconnected %v after the link expired, want within 1 s", late)
+	}
+	// The others carry on: a state message to the owner still reaches it, the other guest too.
+	e.agent.Close()
+	expectState(t, owner, proto.StateHostUnavailable)
+	expectState(t, other, proto.StateHostUnavailable)
+}

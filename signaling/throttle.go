@@ -75,6 +75,35 @@ func (t *throttle) attempt(key string) (done func(missed bool), retryAfter time.
 	}, 0, true
 }
 
+// check reports whether key has a miss left (attempts under way count), or how long until
+// it has one.
+func (t *throttle) check(key string) (retryAfter time.Duration, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.budgets[key]
+	if b == nil {
+		return 0, true
+	}
+	if left := b.misses.TokensAt(t.now()) - float64(b.inFlight); left < 1 {
+		return time.Duration((1 - left) / float64(b.misses.Limit()) * float64(time.Second)), false
+	}
+	return 0, true
+}
+
+// miss charges one miss to key.
+func (t *throttle) miss(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	b := t.budgets[key]
+	if b == nil {
+		t.prune(now)
+		b = &budget{misses: rate.NewLimiter(rate.Every(t.window/time.Duration(t.misses)), t.misses)}
+		t.budgets[key] = b
+	}
+	b.misses.AllowN(now, 1)
+}
+
 // prune forgets the keys whose budget has refilled and that have no attempt under way: they
 // are as good as new. It looks for them once a window, or once per refill of one miss while
 // the map is full (not at every new key: a scan of a full map is costly). If the map is still
