@@ -97,7 +97,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 // turn, so that a burst of guesses waiting at the gate gets no more than the budget allows. It
 // returns a throttledError, errLoginBusy, or the store's answer.
 func (s *Server) authenticate(r *http.Request, username, password string) (store.User, error) {
-	addr, name := clientAddr(r), strings.ToLower(username)
+	addr, name := s.clientAddr(r), strings.ToLower(username)
 	throttled := func() error {
 		retryAddr, okAddr := s.loginAddrs.check(addr)
 		retryUser, okUser := s.loginUsers.check(name)

@@ -68,7 +68,7 @@ func (l *peerLimits) acquire(user store.UserID, addr string) (release func(), ok
 // request's clientAddr), or answers 429 and reports false when the cap is reached. The
 // caller calls release once the socket is closed (more calls do nothing).
 func (s *Server) acquirePeer(w http.ResponseWriter, r *http.Request, user store.UserID) (release func(), ok bool) {
-	release, ok = s.peerLimits.acquire(user, clientAddr(r))
+	release, ok = s.peerLimits.acquire(user, s.clientAddr(r))
 	if !ok {
 		writeError(w, http.StatusTooManyRequests, msgTooManyPeers)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -84,8 +85,13 @@ type Config struct {
 	// closes (left, revoked, ended, disconnected): the embedded TURN server's EndIdentity ends
 	// its allocations and refuses its credentials from then on.
 	EndICEIdentity func(identity string)
-	// SecureCookies sets the Secure flag on the login cookie; set it when serving TLS.
+	// SecureCookies sets the Secure flag on the login cookie; set it when serving TLS. It is on
+	// anyway when PublicURL is https.
 	SecureCookies bool
+	// TrustedProxies lists the reverse proxies whose Forwarded and X-Forwarded-For headers name
+	// the client: every throttle, cap and history row then counts the client, not the proxy.
+	// Those headers from anyone else are ignored.
+	TrustedProxies []netip.Prefix
 	// AllowedOrigins lists origins ("https://example.com") allowed to open /ws/peer and to
 	// POST to the API besides the server's own host. Requests without an Origin header
 	// (non-browser clients) are always allowed.
@@ -156,6 +162,7 @@ type Server struct {
 	store      Store
 	log        zerolog.Logger
 	secure     bool
+	proxies    []netip.Prefix
 	origins    map[string]bool // lower-case scheme://host of AllowedOrigins and PublicURL
 	publicURL  string          // Config.PublicURL without a trailing slash
 	sessionTTL time.Duration
@@ -192,7 +199,8 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		store:      cfg.Store,
 		log:        cfg.Logger.With().Str("component", "signaling").Logger(),
-		secure:     cfg.SecureCookies,
+		secure:     cfg.SecureCookies || strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https:"),
+		proxies:    slices.Clone(cfg.TrustedProxies),
 		origins:    make(map[string]bool, len(cfg.AllowedOrigins)+1),
 		publicURL:  strings.TrimSuffix(cfg.PublicURL, "/"),
 		sessionTTL: cfg.SessionTTL,
@@ -285,7 +293,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Static != nil {
 		mux.Handle("/", http.FileServerFS(cfg.Static))
 	}
-	s.handler = securityHeaders(mux)
+	s.handler = securityHeaders(mux, s.secure)
 	return s, nil
 }
 
@@ -424,10 +432,14 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	return s.origins[strings.ToLower(u.Scheme+"://"+u.Host)]
 }
 
-// securityHeaders sets the headers every response carries.
-func securityHeaders(next http.Handler) http.Handler {
+// securityHeaders sets the headers every response carries, and HSTS on a secure server's
+// responses over TLS (or through a TLS-terminating proxy in front of an https public URL).
+func securityHeaders(next http.Handler, secure bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		if secure {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; style-src 'self'; frame-ancestors 'none'")

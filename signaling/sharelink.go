@@ -29,7 +29,7 @@ type share struct {
 // unknown, malformed, revoked or expired key or one whose session is no longer live, and
 // other errors for a failing store.
 func (s *Server) lookupShare(ctx context.Context, r *http.Request, key string) (share, error) {
-	done, retry, ok := s.throttle.attempt(clientAddr(r))
+	done, retry, ok := s.throttle.attempt(s.clientAddr(r))
 	if !ok {
 		return share{}, throttledError{retry}
 	}

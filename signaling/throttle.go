@@ -1,9 +1,6 @@
 package signaling
 
 import (
-	"net"
-	"net/http"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -124,31 +121,4 @@ func (t *throttle) prune(now time.Time) {
 		}
 		delete(t.budgets, key)
 	}
-}
-
-// clientAddr is the address a request is throttled by: its remoteIP, IPv6 addresses cut to
-// their /64, which one client usually owns.
-func clientAddr(r *http.Request) string {
-	addr := remoteIP(r)
-	ip, err := netip.ParseAddr(addr)
-	if err != nil || !ip.Is6() {
-		return addr
-	}
-	p, _ := ip.Prefix(64) // never fails for an IPv6 address
-	return p.String()
-}
-
-// remoteIP is the client's IP address as the connection shows it: the host of RemoteAddr
-// (proxy headers are not trusted), IPv4-mapped addresses unmapped, without zone; RemoteAddr's
-// host as is if it is no IP address.
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	return ip.Unmap().WithZone("").String()
 }

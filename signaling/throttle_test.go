@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"testing"
 	"testing/synctest"
@@ -109,7 +110,7 @@ func TestClientAddr(t *testing.T) {
 		{"[fe80::1%eth0]:5000", "fe80::/64"},
 		{"garbage", "garbage"},
 	} {
-		if got := clientAddr(&http.Request{RemoteAddr: tt.remote}); got != tt.want {
+		if got := (&Server{}).clientAddr(&http.Request{RemoteAddr: tt.remote}); got != tt.want {
 			t.Errorf("clientAddr(%q) = %q, want %q", tt.remote, got, tt.want)
 		}
 	}
@@ -142,4 +143,32 @@ func TestLoginGate(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTrustedProxies: forwarding headers name the client only when the connection comes from a
+// trusted proxy; the client is the nearest forwarded address that is not a trusted proxy.
+func TestTrustedProxies(t *testing.T) {
+	s := &Server{proxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
+	for _, tt := range []struct {
+		name, remote string
+		headers      map[string]string
+		want         string
+	}{
+		{"direct client forging the header", "203.0.113.5:1000", map[string]string{"X-Forwarded-For": "198.51.100.1"}, "203.0.113.5"},
+		{"through the proxy", "10.1.2.3:1000", map[string]string{"X-Forwarded-For": "198.51.100.1"}, "198.51.100.1"},
+		{"client prepends a forgery", "10.1.2.3:1000", map[string]string{"X-Forwarded-For": "1.2.3.4, 198.51.100.1"}, "198.51.100.1"},
+		{"two trusted hops", "10.1.2.3:1000", map[string]string{"X-Forwarded-For": "198.51.100.1, 10.9.9.9"}, "198.51.100.1"},
+		{"Forwarded wins", "10.1.2.3:1000", map[string]string{"Forwarded": `for="[2001:db8::7]:4711";proto=https`, "X-Forwarded-For": "198.51.100.1"}, "2001:db8::/64"},
+		{"Forwarded with port", "[::1]:1000", map[string]string{"Forwarded": "for=192.0.2.60:8080"}, "192.0.2.60"},
+		{"obfuscated identifier", "10.1.2.3:1000", map[string]string{"Forwarded": "for=_hidden"}, "10.1.2.3"},
+		{"proxy without a header", "10.1.2.3:1000", nil, "10.1.2.3"},
+	} {
+		r := &http.Request{RemoteAddr: tt.remote, Header: http.Header{}}
+		for k, v := range tt.headers {
+			r.Header.Set(k, v)
+		}
+		if got := s.clientAddr(r); got != tt.want {
+			t.Errorf("%s: client %q, want %q", tt.name, got, tt.want)
+		}
+	}
 }

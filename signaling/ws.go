@@ -100,7 +100,7 @@ func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
 // them, then one every joinWindow/joinsPerAddress: each is a history row and a join at the
 // agent. Beyond it the client gets 429 with Retry-After.
 func (s *Server) allowJoin(w http.ResponseWriter, r *http.Request) bool {
-	done, retry, ok := s.joins.attempt(clientAddr(r))
+	done, retry, ok := s.joins.attempt(s.clientAddr(r))
 	if !ok {
 		s.counters.joinsThrottled.Add(1)
 		writeThrottled(w, retry, msgTooManyJoins)
@@ -152,9 +152,9 @@ func (s *Server) handleShareWS(w http.ResponseWriter, r *http.Request) {
 func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.Logger, p *peer, maxGuests int, release func()) {
 	s.serveWS(w, r, log, sendQueueLen, func(ws *wsConn) {
 		p.ws = ws
-		rec := s.recordJoin(r.Context(), p, remoteIP(r), log)
+		rec := s.recordJoin(r.Context(), p, s.remoteIP(r), log)
 		var expires time.Time
-		iceID := peerICEIdentity(p, clientAddr(r))
+		iceID := peerICEIdentity(p, s.clientAddr(r))
 		p.ice, expires = s.iceServers(iceID)
 		if s.endICE != nil {
 			defer s.endICE(iceID) // its TURN allocations end with its socket

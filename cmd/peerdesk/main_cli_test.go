@@ -94,6 +94,7 @@ func TestCLIBadInput(t *testing.T) {
 		{[]string{"serve", "-listen", "nonsense"}, "-listen"},
 		{[]string{"serve", "-tls-cert", "x"}, "go together"},
 		{[]string{"serve", "-public-url", "desk.example.com"}, "-public-url"},
+		{[]string{"serve", "-trusted-proxies", "10.0.0.0/8,proxy.local"}, "-trusted-proxies"},
 		{[]string{"serve", "-max-peers-per-user", "0"}, "-max-peers-per-user"},
 		{[]string{"serve", "-log-level", "loud"}, "log level"},
 		{[]string{"demo", "-demo-size", "10x10"}, "WIDTHxHEIGHT"},

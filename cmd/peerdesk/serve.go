@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,7 @@ type serverFlags struct {
 	tlsKey       string
 	origins      string
 	publicURL    string
+	proxies      string
 	maxPeersUser int
 	maxPeersAddr int
 	logLevel     string
@@ -50,9 +52,27 @@ func (f *serverFlags) register(fs *flag.FlagSet, listen string) {
 	fs.StringVar(&f.origins, "allowed-origins", "", "comma-separated extra origins allowed to open peer WebSockets")
 	fs.IntVar(&f.maxPeersUser, "max-peers-per-user", signaling.DefaultMaxPeersPerUser, "most peer connections (tabs, Go peers) one user may have open at once")
 	fs.IntVar(&f.maxPeersAddr, "max-peers-per-address", signaling.DefaultMaxPeersPerAddress, "most anonymous guest connections open at once from one address (IPv6: one /64)")
+	fs.StringVar(&f.proxies, "trusted-proxies", "", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For/Forwarded headers name the client")
 	fs.StringVar(&f.publicURL, "public-url", "", "the origin browsers reach the server at, e.g. https://desk.example.com behind a TLS proxy (share URLs use it)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.DurationVar(&f.ownerGrace, "owner-grace", signaling.DefaultOwnerGrace, "how long a live session outlives its owner's last tab (a reload keeps it)")
+}
+
+// trustedProxies parses -trusted-proxies: addresses (one host each) and CIDR prefixes.
+func (f *serverFlags) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range splitList(f.proxies) {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			ip, ierr := netip.ParseAddr(v)
+			if ierr != nil {
+				return nil, fmt.Errorf("%w: -trusted-proxies: %q is neither an address nor a CIDR prefix", errUsage, v)
+			}
+			p = netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func (f *serverFlags) validate() error {
@@ -75,6 +95,9 @@ func (f *serverFlags) validate() error {
 	}
 	if f.publicURL != "" && !signaling.IsOrigin(f.publicURL) {
 		return fmt.Errorf("%w: -public-url %q must be an origin like https://host[:port]", errUsage, f.publicURL)
+	}
+	if _, err := f.trustedProxies(); err != nil {
+		return err
 	}
 	if f.ownerGrace < 0 || f.ownerGrace > time.Hour {
 		return fmt.Errorf("%w: -owner-grace %v outside 0-1h", errUsage, f.ownerGrace)
@@ -158,6 +181,7 @@ func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerol
 			endICE = turnSrv.EndIdentity
 		}
 	}
+	proxies, _ := f.trustedProxies() // validated
 	sig, err := signaling.New(signaling.Config{
 		Store:              st,
 		Logger:             log,
@@ -165,6 +189,7 @@ func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerol
 		SecureCookies:      f.tlsCert != "",
 		AllowedOrigins:     origins,
 		PublicURL:          f.publicURL,
+		TrustedProxies:     proxies,
 		MaxPeersPerUser:    f.maxPeersUser,
 		MaxPeersPerAddress: f.maxPeersAddr,
 		OwnerGrace:         f.ownerGrace,
