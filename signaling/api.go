@@ -1,6 +1,8 @@
 package signaling
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"math"
@@ -23,6 +25,7 @@ const (
 	loginWait    = 2 * time.Second
 	msgLoginBusy = "Too many logins at once; try again in a moment"
 	msgLoginSlow = "Too many failed logins; try again later"
+	msgLoggedOut = "You logged out"
 )
 
 type loginRequest struct {
@@ -144,6 +147,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, "delete login session", err)
 		return
 	}
+	s.hub.closeLogin(loginRef(c.Value), msgLoggedOut) // its sessions' sockets end with it
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,
 		Path:     "/",
@@ -154,6 +158,22 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	})
 	s.log.Info().Str("user", user.Username).Msg("logged out")
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// loginRef names the login session of a cookie value without keeping the secret: the first 16
+// bytes of its SHA-256, in hex.
+func loginRef(cookie string) string {
+	sum := sha256.Sum256([]byte(cookie))
+	return hex.EncodeToString(sum[:16])
+}
+
+// requestLogin is the loginRef of the request's login cookie, "" without one.
+func requestLogin(r *http.Request) string {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return ""
+	}
+	return loginRef(c.Value)
 }
 
 // handleMe answers who the login cookie belongs to.

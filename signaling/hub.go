@@ -36,6 +36,7 @@ type peer struct {
 	id       PeerID
 	sess     *session
 	user     store.UserID // 0 for an anonymous guest
+	login    string       // loginRef of the login session it came with; "" without one
 	link     store.LinkID // the share link it joined through; 0 if through the connection
 	profile  string       // the name of the link's sharing profile; "" without a link
 	identity proto.Identity
@@ -281,6 +282,23 @@ func (h *hub) revokeLinks(ids ...store.LinkID) {
 		for _, p := range s.peers {
 			if p.link == id {
 				h.disconnectLocked(p, msgLinkRevoked)
+			}
+		}
+	}
+}
+
+// closeLogin disconnects, with message, every peer that came with login session login (a
+// loginRef): its user logged out.
+func (h *hub) closeLogin(login, message string) {
+	if login == "" {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range h.sessions {
+		for _, p := range s.peers {
+			if p.login == login {
+				h.disconnectLocked(p, message)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"peerdesk/signaling"
+	"peerdesk/signaling/proto"
 )
 
 // TestLoginThrottle: a username that failed five times is refused (429 with Retry-After), even
@@ -90,6 +91,34 @@ func TestConcurrentLogins(t *testing.T) {
 	for range 12 {
 		if code := <-codes; code != http.StatusOK {
 			t.Fatalf("a concurrent login got %d, want 200", code)
+		}
+	}
+}
+
+// TestLogoutEndsSockets: logging out ends the peer sockets opened with that login, with "You
+// logged out"; the same user's other login keeps its socket.
+func TestLogoutEndsSockets(t *testing.T) {
+	e := newRelayEnv(t)
+	agent := e.agent(e.token, e.desk)
+	other := e.login("alice")
+	p1 := e.peer(e.alice, e.desk.ID, proto.Identity{Name: "alice", Role: proto.RoleOwner}, proto.StateHostAvailable)
+	p2 := e.peer(other, e.desk.ID, proto.Identity{Name: "alice", Role: proto.RoleOwner}, proto.StateHostAvailable)
+	if resp, body := e.do("POST", "/api/logout", e.alice, ""); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", resp.StatusCode, body)
+	}
+	m := expect(t, p1, proto.TypeState)
+	if m.State != proto.StateEnded || m.Message != "You logged out" {
+		t.Fatalf("after logout: %+v", m)
+	}
+	expectClosed(t, p1)
+	send(t, p2, proto.Message{Type: proto.TypeOffer, SDP: "v=0 still here"})
+	for { // the agent hears two joins and a leave, then the other login's offer
+		m, err := read(t, agent)
+		if err != nil {
+			t.Fatalf("the other login's offer never reached the agent: %v", err)
+		}
+		if m.Type == proto.TypeOffer && m.SDP == "v=0 still here" {
+			break
 		}
 	}
 }

@@ -90,7 +90,7 @@ func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
 	if user.ID == sess.owner {
 		role = proto.RoleOwner
 	}
-	p := &peer{id: newPeerID(), sess: sess, user: user.ID, identity: proto.Identity{Name: user.Username, Role: role}}
+	p := &peer{id: newPeerID(), sess: sess, user: user.ID, login: requestLogin(r), identity: proto.Identity{Name: user.Username, Role: role}}
 	log := s.log.With().Str("side", "peer").Str("peer", string(p.id)).Int64("connection", id).
 		Str("session", string(sess.id)).Str("user", user.Username).Logger()
 	s.servePeer(w, r, log, p, 0, release)
@@ -132,7 +132,7 @@ func (s *Server) handleShareWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if user.ID != 0 {
-		p.user, p.identity = user.ID, proto.Identity{Name: user.Username, Role: proto.RoleMember}
+		p.user, p.login, p.identity = user.ID, requestLogin(r), proto.Identity{Name: user.Username, Role: proto.RoleMember}
 	}
 	release, ok := s.acquirePeer(w, r, p.user)
 	if !ok {

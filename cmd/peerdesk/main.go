@@ -18,9 +18,19 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
+
+	"peerdesk/internal/logsafe"
 )
+
+func init() {
+	// The time field with milliseconds (zerolog's default is whole seconds), for the console
+	// writer's 15:04:05.000.
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+}
 
 // errUsage marks a command-line mistake: exit code 2.
 var errUsage = errors.New("usage")
@@ -102,11 +112,32 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 	return nil
 }
 
-// newLogger returns the process logger: human-readable on a terminal-ish writer at level.
+// newLogger returns the process logger at level: human-readable lines with millisecond times,
+// in colour only on a terminal, every message and value escaped (logsafe.Escape), since many
+// hold what peers sent.
 func newLogger(w io.Writer, level string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
 		return zerolog.Logger{}, fmt.Errorf("%w: log level %q (trace, debug, info, warn, error)", errUsage, level)
 	}
-	return zerolog.New(zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}).Level(lvl).With().Timestamp().Logger(), nil
+	f, isFile := w.(*os.File)
+	cw := zerolog.ConsoleWriter{
+		Out:              w,
+		NoColor:          !isFile || !isatty.IsTerminal(f.Fd()),
+		TimeFormat:       "15:04:05.000",
+		FormatMessage:    func(v any) string { return logsafe.Escape(fmt.Sprint(nilEmpty(v))) },
+		FormatFieldValue: func(v any) string { return logsafe.Escape(fmt.Sprint(v)) },
+		FormatErrFieldValue: func(v any) string {
+			return logsafe.Escape(fmt.Sprint(v))
+		},
+	}
+	return zerolog.New(cw).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// nilEmpty is v, or "" for nil (a line without a message).
+func nilEmpty(v any) any {
+	if v == nil {
+		return ""
+	}
+	return v
 }
