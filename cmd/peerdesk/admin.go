@@ -75,6 +75,36 @@ func cmdConnectionAdd(ctx context.Context, args []string, stdout, stderr io.Writ
 	return nil
 }
 
+// cmdConnectionToken gives a connection a new agent token. A server running on the same
+// database refuses the old token from the agent's next connection on (Settings or the API also
+// disconnect the agent at once).
+func cmdConnectionToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("connection token", flag.ContinueOnError)
+	data := fs.String("data", "./data", "directory of the SQLite database")
+	name := fs.String("name", "", "connection name (required)")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *name == "" {
+		return fmt.Errorf("%w: -name is required", errUsage)
+	}
+	st, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	c, err := st.ConnectionByName(ctx, *name)
+	if err != nil {
+		return fmt.Errorf("connection %q: %w", *name, err)
+	}
+	token, err := st.RotateAgentToken(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "new agent token of %q: %s  (shown only once; the old one no longer works)\n", c.Name, token)
+	return nil
+}
+
 func cmdGrant(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("grant", flag.ContinueOnError)
 	data := fs.String("data", "./data", "directory of the SQLite database")

@@ -59,6 +59,7 @@ commands:
   join             join a session as a Go peer (password in PEERDESK_PASSWORD or --password-file)
   user add         create a user
   connection add   create a connection and print its agent token
+  connection token give a connection a new agent token (the old one stops working)
   grant            let a user use a connection
 
 Run 'peerdesk <command> -h' for the flags of a command.`
@@ -80,13 +81,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "join":
 		return cmdJoin(ctx, rest, stdout, stderr)
 	case "user", "connection":
-		if len(rest) == 0 || rest[0] != "add" {
-			return fmt.Errorf("%w: %s needs the subcommand add", errUsage, cmd)
-		}
-		if cmd == "user" {
+		switch {
+		case len(rest) > 0 && rest[0] == "add" && cmd == "user":
 			return cmdUserAdd(ctx, rest[1:], stdout, stderr)
+		case len(rest) > 0 && rest[0] == "add":
+			return cmdConnectionAdd(ctx, rest[1:], stdout, stderr)
+		case len(rest) > 0 && rest[0] == "token" && cmd == "connection":
+			return cmdConnectionToken(ctx, rest[1:], stdout, stderr)
+		case cmd == "user":
+			return fmt.Errorf("%w: user needs the subcommand add", errUsage)
 		}
-		return cmdConnectionAdd(ctx, rest[1:], stdout, stderr)
+		return fmt.Errorf("%w: connection needs the subcommand add or token", errUsage)
 	case "grant":
 		return cmdGrant(ctx, rest, stdout, stderr)
 	case "-h", "--help", "help":

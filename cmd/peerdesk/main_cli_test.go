@@ -76,6 +76,20 @@ func TestCLIAccounts(t *testing.T) {
 	if ok, err := st.CanUse(ctx, alice, c.ID); !ok || err != nil {
 		t.Fatalf("alice may not use the granted connection: %v %v", ok, err)
 	}
+
+	if err := cli("connection", "token", "-data", dir, "-name", "Office PC"); err != nil {
+		t.Fatal(err, errOut.String())
+	}
+	nt := regexp.MustCompile(`new agent token of "Office PC": (\S+)`).FindStringSubmatch(out.String())
+	if nt == nil || nt[1] == tm[1] {
+		t.Fatalf("no new agent token printed: %q", out.String())
+	}
+	if _, err := st.ConnectionByAgentToken(ctx, tm[1]); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the old token after rotation: %v, want ErrNotFound", err)
+	}
+	if c2, err := st.ConnectionByAgentToken(ctx, nt[1]); err != nil || c2.ID != c.ID {
+		t.Fatalf("the new token finds %+v, %v", c2, err)
+	}
 }
 
 // TestCLIBadInput: every bad command line gets a usage error and a clear message.
@@ -90,6 +104,8 @@ func TestCLIBadInput(t *testing.T) {
 		{nil, "no command"},
 		{[]string{"dance"}, "unknown command"},
 		{[]string{"user"}, "needs the subcommand add"},
+		{[]string{"connection", "rotate"}, "add or token"},
+		{[]string{"connection", "token", "-data", dir}, "-name is required"},
 		{[]string{"user", "add", "-data", dir}, "-name is required"},
 		{[]string{"serve", "-listen", "nonsense"}, "-listen"},
 		{[]string{"serve", "-tls-cert", "x"}, "go together"},
