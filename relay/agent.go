@@ -8,8 +8,6 @@ import (
 	"image"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,89 +22,6 @@ import (
 	"peerdesk/signaling/proto"
 )
 
-// AgentConfig configures a host relay agent. Zero values mean the documented defaults.
-type AgentConfig struct {
-	// ServerURL is the signaling server's base URL, http(s)://host:port. Required.
-	ServerURL string
-	// Token is the connection's agent token. Required; never logged.
-	Token string
-	// Source is the desktop to serve. Required.
-	Source Source
-	// Logger receives the agent's logs.
-	Logger zerolog.Logger
-	// Pipeline configures the encode-once pipeline.
-	Pipeline pipeline.Config
-	// SettingEngine, if set, is used for every peer connection (tests restrict ICE to loopback).
-	SettingEngine *webrtc.SettingEngine
-	// ICEServers are the STUN/TURN servers the agent gathers candidates with.
-	ICEServers []webrtc.ICEServer
-	// MinBackoff and MaxBackoff bound the delay between reconnection attempts
-	// (defaults 250 ms and 10 s).
-	MinBackoff, MaxBackoff time.Duration
-	// HTTPHeader is added to the WebSocket handshake (besides Authorization).
-	HTTPHeader http.Header
-	// AllowLocalCandidates lets peers name loopback, link-local and the host's own addresses
-	// in their ICE candidates, which the agent otherwise refuses to probe: for peers on the
-	// host itself (tests, `peerdesk demo`). A LAN deployment needs it only for peers that
-	// reach the host through those addresses.
-	AllowLocalCandidates bool
-}
-
-func (c *AgentConfig) validate() error {
-	u, err := url.Parse(c.ServerURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%w: server URL %q must be http(s)://host[:port]", ErrConfig, c.ServerURL)
-	}
-	if c.Token == "" {
-		return fmt.Errorf("%w: agent token is empty", ErrConfig)
-	}
-	if c.Source == nil {
-		return fmt.Errorf("%w: no desktop source", ErrConfig)
-	}
-	if c.MinBackoff <= 0 {
-		c.MinBackoff = 250 * time.Millisecond
-	}
-	if c.MaxBackoff < c.MinBackoff {
-		c.MaxBackoff = max(10*time.Second, c.MinBackoff)
-	}
-	return nil
-}
-
-// wsURL maps the server URL to the agent WebSocket endpoint.
-func (c *AgentConfig) wsURL() string {
-	u, _ := url.Parse(c.ServerURL) // validated
-	if u.Scheme == "https" {
-		u.Scheme = "wss"
-	} else {
-		u.Scheme = "ws"
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/ws/agent"
-	return u.String()
-}
-
-// AgentStats are counters of an agent's life.
-type AgentStats struct {
-	Pipeline pipeline.Stats
-	// Peers is the number of peers currently known to the agent.
-	Peers int
-	// Connects counts successful connections to the signaling server.
-	Connects uint64
-	// InputApplied counts input events passed to the source.
-	InputApplied uint64
-	// InputDroppedReadOnly counts input events dropped because their sender is read-only.
-	InputDroppedReadOnly uint64
-	// InputRejected counts malformed or out-of-range input messages.
-	InputRejected uint64
-	// InputDroppedUnavailable counts input events from full-access peers dropped because the
-	// host desktop was unavailable.
-	InputDroppedUnavailable uint64
-	// DesktopAvailable says whether the source's desktop is available (see Notifier).
-	DesktopAvailable bool
-	// CandidatesRefused counts remote ICE candidates refused: addresses the agent does not
-	// probe, and candidates beyond the cap of one offer.
-	CandidatesRefused uint64
-}
-
 // Agent is the host relay agent: it keeps a connection to the signaling server, answers
 // peers' offers and serves them the desktop through one shared pipeline.
 type Agent struct {
@@ -117,6 +32,7 @@ type Agent struct {
 	presence *presence
 
 	connects     atomic.Uint64
+	replaced     atomic.Uint64
 	inputApplied atomic.Uint64
 	inputRO      atomic.Uint64
 	inputBad     atomic.Uint64
@@ -202,6 +118,7 @@ func (a *Agent) Stats() AgentStats {
 		Pipeline:             a.pipeline.Stats(),
 		Peers:                n,
 		Connects:             a.connects.Load(),
+		Replaced:             a.replaced.Load(),
 		InputApplied:         a.inputApplied.Load(),
 		InputDroppedReadOnly: a.inputRO.Load(),
 		InputRejected:        a.inputBad.Load(),
@@ -232,8 +149,8 @@ func (a *Agent) WaitOnline(ctx context.Context) error {
 
 // Run serves the desktop until ctx ends: it runs the source into the pipeline and keeps a
 // connection to the signaling server, reconnecting with backoff. It returns when everything it
-// started has stopped, with ctx's error, the source's fatal error, or ErrReplaced when another
-// agent took over the connection.
+// started has stopped, with ctx's error or the source's fatal error. Replaced by another agent
+// of the same connection, it waits ReplacedBackoff before it connects again.
 func (a *Agent) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -254,25 +171,28 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 
 	backoff := a.cfg.MinBackoff
-	var replaced error
 	for ctx.Err() == nil {
 		welcomed, err := a.serve(ctx)
 		a.closePeers()
 		if ctx.Err() != nil {
 			break
 		}
-		if errors.Is(err, ErrReplaced) {
-			a.log.Error().Msg("another agent with this connection's token replaced this one: stopping")
-			replaced = err
-			cancel()
-			break
-		}
 		if welcomed {
 			backoff = a.cfg.MinBackoff
 		}
-		a.log.Warn().Err(err).Dur("retry_in", backoff).Msg("signaling connection lost")
+		wait := backoff + rand.N(backoff/4+1)
+		switch {
+		case errors.Is(err, errReplaced):
+			a.replaced.Add(1)
+			wait = a.cfg.ReplacedBackoff
+			a.log.Error().Dur("retry_in", wait).Msg("another agent holding this connection's token took its place; if it is not yours, regenerate the connection's token (Settings or 'peerdesk connection token')")
+		case errors.Is(err, errTokenRefused):
+			a.log.Error().Err(err).Dur("retry_in", wait).Msg("the signaling server refused the agent token")
+		default:
+			a.log.Warn().Err(err).Dur("retry_in", wait).Msg("signaling connection lost")
+		}
 		select {
-		case <-time.After(backoff + rand.N(backoff/4+1)):
+		case <-time.After(wait):
 		case <-ctx.Done():
 		}
 		backoff = min(backoff*2, a.cfg.MaxBackoff)
@@ -281,9 +201,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.pipeline.Close()
 	if err := <-srcErr; err != nil && !errors.Is(err, context.Canceled) {
 		return err
-	}
-	if replaced != nil {
-		return replaced
 	}
 	return ctx.Err()
 }
@@ -302,6 +219,9 @@ func (a *Agent) serve(ctx context.Context) (welcomed bool, err error) {
 		_ = resp.Body.Close()
 	}
 	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
+			return false, fmt.Errorf("dial signaling server: %w (the token is wrong or was regenerated)", errTokenRefused)
+		}
 		if resp != nil {
 			return false, fmt.Errorf("dial signaling server: %w (HTTP %d)", err, resp.StatusCode)
 		}
@@ -315,7 +235,7 @@ func (a *Agent) serve(ctx context.Context) (welcomed bool, err error) {
 	for {
 		m, err := sc.read()
 		if websocket.IsCloseError(err, proto.CloseReplaced) {
-			return welcomed, ErrReplaced
+			return welcomed, errReplaced
 		}
 		if err != nil {
 			return welcomed, err

@@ -2,11 +2,14 @@ package relay
 
 import "errors"
 
-// Errors callers branch on; others are wrapped around them with %w.
+// ErrConfig reports an invalid configuration; errors of NewAgent wrap it with %w.
+var ErrConfig = errors.New("relay: invalid config")
+
+// Reasons the agent's signaling connection ended, for the reconnect loop.
 var (
-	// ErrConfig reports an invalid configuration.
-	ErrConfig = errors.New("relay: invalid config")
-	// ErrReplaced reports that the signaling server closed the agent because another agent
-	// of the same connection (same token) replaced it; Run returns it and does not reconnect.
-	ErrReplaced = errors.New("relay: replaced by another agent of the same connection")
+	// errReplaced: the server closed the agent because another agent of the same connection
+	// (same token) replaced it.
+	errReplaced = errors.New("replaced by another agent of the same connection")
+	// errTokenRefused: the server refused the agent token.
+	errTokenRefused = errors.New("agent token refused")
 )

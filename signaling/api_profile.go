@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"peerdesk/signaling/proto"
 	"peerdesk/store"
 )
 
@@ -83,6 +84,31 @@ func (s *Server) handleCreateConnection(w http.ResponseWriter, r *http.Request) 
 	}
 	s.log.Info().Int64("connection", int64(conn.ID)).Msg("connection created")
 	writeJSON(w, http.StatusCreated, newConnectionReply{ID: int64(conn.ID), Name: conn.Name, AgentToken: token})
+}
+
+// handleRotateToken gives a connection a new agent token, shows it this once and disconnects
+// the agent holding the old one.
+func (s *Server) handleRotateToken(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.requireAdmin(w, r); !ok {
+		return
+	}
+	id, ok := pathID(w, r, "id")
+	if !ok {
+		return
+	}
+	conn, err := s.store.Connection(r.Context(), store.ConnectionID(id))
+	if err != nil {
+		s.writeStoreError(w, "rotate agent token", "", err)
+		return
+	}
+	token, err := s.store.RotateAgentToken(r.Context(), conn.ID)
+	if err != nil {
+		s.writeStoreError(w, "rotate agent token", "", err)
+		return
+	}
+	s.hub.dropAgent(conn.ID, proto.CloseTokenRevoked, "agent token regenerated")
+	s.log.Info().Int64("connection", id).Msg("agent token regenerated")
+	writeJSON(w, http.StatusOK, newConnectionReply{ID: int64(conn.ID), Name: conn.Name, AgentToken: token})
 }
 
 // handleDeleteConnection deletes a connection with its profiles and links, ends its live

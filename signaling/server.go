@@ -38,6 +38,7 @@ type Store interface {
 	Connection(ctx context.Context, id store.ConnectionID) (store.Connection, error)
 	CreateConnection(ctx context.Context, name string) (store.Connection, string, error)
 	DeleteConnection(ctx context.Context, id store.ConnectionID) error
+	RotateAgentToken(ctx context.Context, id store.ConnectionID) (string, error)
 
 	CreateProfile(ctx context.Context, p store.SharingProfile) (store.SharingProfile, error)
 	UpdateProfile(ctx context.Context, p store.SharingProfile) (store.SharingProfile, error)
@@ -264,6 +265,7 @@ func New(cfg Config) (*Server, error) {
 		http.MethodPost: s.handleCreateConnection,
 	}))
 	mux.Handle("/api/connections/{id}", s.route(handlers{http.MethodDelete: s.handleDeleteConnection}))
+	mux.Handle("/api/connections/{id}/token", s.route(handlers{http.MethodPost: s.handleRotateToken}))
 	mux.Handle("/api/connections/{id}/profiles", s.route(handlers{
 		http.MethodGet:  s.handleProfiles,
 		http.MethodPost: s.handleCreateProfile,

@@ -26,10 +26,16 @@ const (
 	WriteTimeout = 10 * time.Second
 )
 
-// CloseReplaced is the WebSocket close code with which the server closes an agent that another
-// agent of the same connection replaced; the replaced agent must not reconnect, or the two
-// would take turns replacing each other.
-const CloseReplaced = 4001
+// WebSocket close codes the server closes an agent with.
+const (
+	// CloseReplaced: another agent holding the same connection's token connected. The replaced
+	// agent waits a long backoff before it tries again, so that two holders of one token do
+	// not take turns replacing each other many times a second.
+	CloseReplaced = 4001
+	// CloseTokenRevoked: an administrator gave the connection a new agent token; the old one
+	// is refused from now on.
+	CloseTokenRevoked = 4002
+)
 
 // Message types.
 const (

@@ -545,6 +545,32 @@ const commands = {
     return { id };
   },
 
+  // Regenerates the agent token of connection cmd.connection in Settings (arming, then
+  // confirming the button) and returns the token shown and the row's status after it.
+  async settingsRegenerateToken(cmd) {
+    const p = page(cmd);
+    const row = await settingsRow(p, cmd.connection, cmd.timeout);
+    const before = await p.inputValue('#new-connection-token');
+    await row.locator('.regenerate-token').click({ timeout: cmd.timeout }); // arms the button
+    await row.locator('.regenerate-token').click({ timeout: cmd.timeout }); // confirms
+    await p.waitForFunction(
+      ([name, old]) =>
+        !document.getElementById('new-connection-result').hidden &&
+        document.getElementById('new-connection-result-name').textContent === name &&
+        document.getElementById('new-connection-token').value !== old,
+      [cmd.connection, before],
+      { timeout: cmd.timeout, polling: POLL_MS },
+    );
+    const fresh = await settingsRow(p, cmd.connection, cmd.timeout);
+    return { token: await p.inputValue('#new-connection-token'), status: await fresh.locator('.status').textContent() };
+  },
+
+  // Returns the status Settings shows for connection cmd.connection.
+  async settingsStatus(cmd) {
+    const row = await settingsRow(page(cmd), cmd.connection, cmd.timeout);
+    return { status: await row.locator('.status').textContent() };
+  },
+
   async toasts(cmd) {
     return { toasts: await page(cmd).locator('#toasts .toast').allTextContents() };
   },

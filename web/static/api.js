@@ -74,7 +74,15 @@ export async function connections() {
 
 /** Creates a connection; resolves to {id, name, agentToken} (the token is shown only once). */
 export async function createConnection(name) {
-  const c = await call('POST', '/api/connections', { name });
+  return withToken(await call('POST', '/api/connections', { name }));
+}
+
+/** Gives a connection a new agent token, shown this once; its agent is disconnected. */
+export async function regenerateToken(id) {
+  return withToken(await call('POST', `/api/connections/${encodeURIComponent(id)}/token`));
+}
+
+function withToken(c) {
   if (!isId(c?.id) || typeof c.name !== 'string' || typeof c.agentToken !== 'string') throw new ApiError(0, 'malformed connection');
   return { id: String(c.id), name: c.name, agentToken: c.agentToken };
 }

@@ -1,6 +1,7 @@
 // The Settings view (#/settings, admins): the Connections tab lists every connection; each
 // row expands to its sharing profiles, which open in the profile form for editing, and offers
-// "New Sharing Profile". Connections can be added (the agent token is shown once) and deleted.
+// "New Sharing Profile". Connections can be added (the agent token is shown once), given a new
+// agent token (shown once; the agent holding the old one is disconnected) and deleted.
 
 import * as api from './api.js';
 import { button, confirmed, element } from './dom.js';
@@ -141,8 +142,9 @@ export class SettingsView {
       expand.setAttribute('aria-label', `Sharing profiles of ${c.name}`);
       const name = element('span', 'name', c.name);
       const status = element('span', c.online ? 'status online' : 'status', c.online ? 'online' : 'offline');
+      const regen = button('regenerate-token', 'Regenerate token');
       const del = button('delete-connection', 'Delete');
-      head.append(expand, name, status, del);
+      head.append(expand, name, status, regen, del);
       const body = element('div', 'profiles');
       body.hidden = !open;
       const list = element('ul', 'profile-list');
@@ -151,6 +153,7 @@ export class SettingsView {
       li.append(head, body);
       expand.addEventListener('click', () => this.toggle(c.id));
       add.addEventListener('click', () => this.openForm(c.id, null));
+      regen.addEventListener('click', () => this.regenerateToken(c, regen));
       del.addEventListener('click', () => this.deleteConnection(c, del));
       return li;
     });
@@ -343,12 +346,29 @@ export class SettingsView {
       const c = await api.createConnection(name);
       if (this.closed) return;
       input.value = '';
-      $('new-connection-result-name').textContent = c.name;
-      $('new-connection-token').value = c.agentToken;
-      $('new-connection-result').hidden = false;
-      await this.load();
+      await this.showToken(c);
     } catch (err) {
       this.failed(err, error);
+    }
+  }
+
+  /** Shows a connection's agent token, this once, and reloads the list. */
+  async showToken(c) {
+    $('new-connection-result-name').textContent = c.name;
+    $('new-connection-token').value = c.agentToken;
+    $('new-connection-result').hidden = false;
+    await this.load();
+  }
+
+  async regenerateToken(c, b) {
+    if (!confirmed(b, 'Regenerate token')) return;
+    b.disabled = true;
+    try {
+      const fresh = await api.regenerateToken(c.id);
+      if (!this.closed) await this.showToken(fresh);
+    } catch (err) {
+      b.disabled = false;
+      this.failed(err, $('settings-error'));
     }
   }
 

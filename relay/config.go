@@ -1,0 +1,106 @@
+package relay
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/rs/zerolog"
+
+	"peerdesk/relay/pipeline"
+)
+
+// AgentConfig configures a host relay agent. Zero values mean the documented defaults.
+type AgentConfig struct {
+	// ServerURL is the signaling server's base URL, http(s)://host:port. Required.
+	ServerURL string
+	// Token is the connection's agent token. Required; never logged.
+	Token string
+	// Source is the desktop to serve. Required.
+	Source Source
+	// Logger receives the agent's logs.
+	Logger zerolog.Logger
+	// Pipeline configures the encode-once pipeline.
+	Pipeline pipeline.Config
+	// SettingEngine, if set, is used for every peer connection (tests restrict ICE to loopback).
+	SettingEngine *webrtc.SettingEngine
+	// ICEServers are the STUN/TURN servers the agent gathers candidates with.
+	ICEServers []webrtc.ICEServer
+	// MinBackoff and MaxBackoff bound the delay between reconnection attempts
+	// (defaults 250 ms and 10 s).
+	MinBackoff, MaxBackoff time.Duration
+	// ReplacedBackoff is how long the agent waits before it connects again after another
+	// agent holding the same token replaced it (default 30 s): long enough that two holders
+	// of one token do not keep taking turns, short enough that the real agent comes back.
+	ReplacedBackoff time.Duration
+	// HTTPHeader is added to the WebSocket handshake (besides Authorization).
+	HTTPHeader http.Header
+	// AllowLocalCandidates lets peers name loopback, link-local and the host's own addresses
+	// in their ICE candidates, which the agent otherwise refuses to probe: for peers on the
+	// host itself (tests, `peerdesk demo`). A LAN deployment needs it only for peers that
+	// reach the host through those addresses.
+	AllowLocalCandidates bool
+}
+
+func (c *AgentConfig) validate() error {
+	u, err := url.Parse(c.ServerURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%w: server URL %q must be http(s)://host[:port]", ErrConfig, c.ServerURL)
+	}
+	if c.Token == "" {
+		return fmt.Errorf("%w: agent token is empty", ErrConfig)
+	}
+	if c.Source == nil {
+		return fmt.Errorf("%w: no desktop source", ErrConfig)
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = 250 * time.Millisecond
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		c.MaxBackoff = max(10*time.Second, c.MinBackoff)
+	}
+	if c.ReplacedBackoff <= 0 {
+		c.ReplacedBackoff = 30 * time.Second
+	}
+	return nil
+}
+
+// wsURL maps the server URL to the agent WebSocket endpoint.
+func (c *AgentConfig) wsURL() string {
+	u, _ := url.Parse(c.ServerURL) // validated
+	if u.Scheme == "https" {
+		u.Scheme = "wss"
+	} else {
+		u.Scheme = "ws"
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/ws/agent"
+	return u.String()
+}
+
+// AgentStats are counters of an agent's life.
+type AgentStats struct {
+	Pipeline pipeline.Stats
+	// Peers is the number of peers currently known to the agent.
+	Peers int
+	// Connects counts successful connections to the signaling server.
+	Connects uint64
+	// Replaced counts the times another agent holding the same token took this one's place.
+	Replaced uint64
+	// InputApplied counts input events passed to the source.
+	InputApplied uint64
+	// InputDroppedReadOnly counts input events dropped because their sender is read-only.
+	InputDroppedReadOnly uint64
+	// InputRejected counts malformed or out-of-range input messages.
+	InputRejected uint64
+	// InputDroppedUnavailable counts input events from full-access peers dropped because the
+	// host desktop was unavailable.
+	InputDroppedUnavailable uint64
+	// DesktopAvailable says whether the source's desktop is available (see Notifier).
+	DesktopAvailable bool
+	// CandidatesRefused counts remote ICE candidates refused: addresses the agent does not
+	// probe, and candidates beyond the cap of one offer.
+	CandidatesRefused uint64
+}
