@@ -44,6 +44,7 @@ bench: deps bench-deps
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeDisplay -fuzztime 30s ./relay/wire/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeInput -fuzztime 30s ./relay/wire/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeConsumed -fuzztime 30s ./relay/wire/
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./signaling/proto/
 	$(GO) test -run '^$$' -fuzz FuzzServerMessages -fuzztime 30s ./relay/vnc/
 

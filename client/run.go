@@ -231,12 +231,22 @@ func (s *Session) attach(p *peer, dc *webrtc.DataChannel, id uint16) {
 	dropInput := func(b []byte) {
 		s.sampled.Warn().Int("bytes", len(b)).Msg("unexpected message on the input channel: dropped")
 	}
+	var consumed wire.Consumption
+	display := p.display
+	applyDisplay := func(b []byte) {
+		s.fb.apply(b)
+		if m := consumed.Applied(b); m != nil {
+			if _, err := display.WriteDataChannel(m, false); err != nil {
+				p.log.Debug().Err(err).Msg("report of applied display bytes not sent")
+			}
+		}
+	}
 	s.wg.Add(3) // run's own count keeps the group above zero while p is open: no race with Wait
 	for _, r := range []struct {
 		ch        channel
 		freezable bool
 		handle    func([]byte)
-	}{{p.control, false, s.handleControl}, {p.display, true, s.fb.apply}, {p.input, false, dropInput}} {
+	}{{p.control, false, s.handleControl}, {p.display, true, applyDisplay}, {p.input, false, dropInput}} {
 		go func() {
 			defer s.wg.Done()
 			s.readChannel(p, r.ch, r.freezable, r.handle)

@@ -336,6 +336,14 @@ func (p *peer) displayOpened(dc *webrtc.DataChannel) {
 		OnEnd:  func(error) { p.post(peerEvent{kind: evStreamEnded, pc: pc}) },
 	})
 	dc.OnBufferedAmountLow(s.Wake)
+	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+		n, err := wire.DecodeConsumed(msg.Data)
+		if err != nil {
+			p.controlError(wire.CodeBadMessage, err.Error())
+			return
+		}
+		s.Consumed(n)
+	})
 	s.Wake() // a drain before the callback was set went unseen
 	if p.stream != nil {
 		p.stream.Close()

@@ -44,6 +44,9 @@ type PeerStats struct {
 	LighterTiles    uint64 // tile records sent at the lighter rendition
 	Refined         uint64 // lighter tiles sent again at full quality once the link allowed
 	Stalls          uint64 // times the stream stopped because the transport was above its high water
+	Behind          uint64 // times the stream waited for the peer to apply a window's worth (Consumed)
+	Reports         bool   // the peer reports the display bytes it applied
+	Unapplied       uint64 // bytes sent that the peer, if it reports, has not applied yet
 	SkippedVersions uint64 // tile versions the peer never received because newer ones replaced them
 	Buffered        uint64 // bytes the transport holds for the peer now
 	HighWater       uint64 // the peer's high-water mark now
@@ -82,6 +85,7 @@ type PeerStream struct {
 	framed    bool     // a FRAME was sent for this generation
 	lastFrame uint32   // the seq of the last FRAME sent
 	stalled   bool
+	waiting   bool // the stream is waiting for the peer to apply what it holds (behind)
 	// stopped says the last pass stopped at high water with something left to send; refining
 	// that it sent full-quality copies of lighter tiles.
 	stopped, refining bool
@@ -95,8 +99,9 @@ type PeerStream struct {
 	pending           []sentTile
 	busy              []int // tiles of this pass that another stream was encoding
 
-	frames, messages, bytes, tilesSent, lighterTiles, refined, stalls, skipped atomic.Uint64
-	stats                                                                      atomic.Pointer[PeerStats] // the link part, set by run
+	frames, messages, bytes, tilesSent, lighterTiles, refined, stalls, skipped, behindCount atomic.Uint64
+	stats                                                                                   atomic.Pointer[PeerStats] // the link part, set by run
+	consumed                                                                                atomic.Uint64             // the peer's last report, | reported
 }
 
 // sentTile is a tile record in the message being filled.
@@ -146,6 +151,11 @@ func (s *PeerStream) Stats() PeerStats {
 	st.Refined = s.refined.Load()
 	st.Stalls = s.stalls.Load()
 	st.SkippedVersions = s.skipped.Load()
+	st.Behind = s.behindCount.Load()
+	if c := s.consumed.Load(); c&reported != 0 {
+		// A report can overtake the count of what was sent (counted after Send): read as 0.
+		st.Reports, st.Unapplied = true, uint64(max(int32(uint32(s.bytes.Load())-uint32(c)), 0))
+	}
 	st.Buffered = s.out.BufferedAmount()
 	return st
 }
@@ -179,7 +189,7 @@ func (s *PeerStream) run() {
 		s.p.scratch.Put(s.scratch)
 		s.scratch, s.msg = nil, nil
 		switch {
-		case err == nil, errors.Is(err, errStalled):
+		case err == nil, errors.Is(err, errStalled), errors.Is(err, errBehind):
 		case errors.Is(err, errResized):
 			s.Wake()
 		case errors.Is(err, errStopped):
@@ -260,6 +270,9 @@ func (s *PeerStream) sendQueued() error {
 	if s.out.BufferedAmount() > s.hw {
 		return s.stall()
 	}
+	if s.behind() {
+		return errBehind
+	}
 	r := full
 	if s.adapt.lighter {
 		r = lighter
@@ -287,7 +300,7 @@ func (s *PeerStream) refine() error {
 		if !l || s.have[i] != s.view.versions[i] {
 			continue
 		}
-		if s.out.BufferedAmount()+uint64(len(s.msg)) > s.hw {
+		if s.out.BufferedAmount()+uint64(len(s.msg)) > s.hw || s.behind() {
 			break
 		}
 		if err := s.addTile(i, full, true); err != nil {
@@ -364,15 +377,19 @@ func (s *PeerStream) sendFrame(seq uint32) error {
 	return nil
 }
 
-// send sends one message unless the stream is closed or the transport is above high water.
+// send sends one message unless the stream is closed, the transport is above high water or
+// the peer behind.
 func (s *PeerStream) send(b []byte) error {
 	if s.out.BufferedAmount() > s.hw {
 		return s.stall()
 	}
+	if s.behind() {
+		return errBehind
+	}
 	if err := s.write(b); err != nil {
 		return err
 	}
-	s.stalled = false
+	s.stalled, s.waiting = false, false
 	return nil
 }
 

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -145,5 +146,50 @@ func TestFillTiles(t *testing.T) {
 		if (err == nil) != (n == FillSize) || (err != nil && !errors.Is(err, ErrMalformed)) {
 			t.Errorf("fill tile of %d bytes: %v", n, err)
 		}
+	}
+}
+
+// FuzzDecodeConsumed checks that DecodeConsumed never panics and that whatever it accepts
+// encodes back to the same bytes.
+func FuzzDecodeConsumed(f *testing.F) {
+	f.Add(EncodeConsumed(0))
+	f.Add(EncodeConsumed(1<<32 - 1))
+	f.Add([]byte{MsgConsumed, 1, 2})
+	f.Add(EncodeFrame(7))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, err := DecodeConsumed(b)
+		if err != nil {
+			return
+		}
+		if again := EncodeConsumed(n); !bytes.Equal(again, b) {
+			t.Fatalf("decoded %x as %d, which encodes to %x", b, n, again)
+		}
+	})
+}
+
+// TestConsumptionReports checks when a peer reports: after every FRAME and every
+// ConsumedEvery bytes, with the count wrapping modulo 2^32.
+func TestConsumptionReports(t *testing.T) {
+	var c Consumption
+	tiles := make([]byte, 40<<10, ConsumedEvery)
+	tiles[0] = MsgTiles
+	if m := c.Applied(tiles); m != nil {
+		t.Fatalf("reported after %d bytes", len(tiles))
+	}
+	if m := c.Applied(tiles); m == nil || binary.BigEndian.Uint32(m[1:]) != 80<<10 {
+		t.Fatalf("after 80 KiB: %x", m)
+	}
+	if m := c.Applied(EncodeFrame(1)); m == nil || binary.BigEndian.Uint32(m[1:]) != 80<<10+5 {
+		t.Fatalf("after a FRAME: %x", m)
+	}
+	c = Consumption{n: 1<<32 - 10, reported: 1<<32 - 10}
+	if m := c.Applied(EncodeFrame(2)); m == nil || binary.BigEndian.Uint32(m[1:]) != 1<<32-5 {
+		t.Fatalf("near the wrap: %x", m)
+	}
+	if m := c.Applied(tiles[:ConsumedEvery]); m == nil || binary.BigEndian.Uint32(m[1:]) != ConsumedEvery-5 {
+		t.Fatalf("across the wrap: %x", m)
+	}
+	if _, err := DecodeConsumed(EncodeFrame(3)); !errors.Is(err, ErrUnknownType) {
+		t.Errorf("a FRAME from a peer: %v", err)
 	}
 }

@@ -12,6 +12,19 @@ test('SIZE and FRAME have the documented bytes', () => {
   assert.deepEqual(p.decodeDisplay(p.encodeFrame(0xffffffff), 0, 0), { type: p.FRAME, seq: 0xffffffff });
 });
 
+test('CONSUMED reports after every FRAME and every 64 KiB, modulo 2^32 (as the Go client)', () => {
+  assert.equal(hex(p.encodeConsumed(0x01020304)), '1001020304');
+  const c = new p.Consumption();
+  const tiles = new Uint8Array(40 * 1024);
+  tiles[0] = p.TILES;
+  assert.equal(c.applied(tiles), null);
+  assert.equal(hex(c.applied(tiles)), hex(p.encodeConsumed(80 * 1024)));
+  assert.equal(hex(c.applied(p.encodeFrame(1))), hex(p.encodeConsumed(80 * 1024 + 5)));
+  c.n = c.reported = 2 ** 32 - 10;
+  assert.equal(hex(c.applied(p.encodeFrame(2))), hex(p.encodeConsumed(2 ** 32 - 5)));
+  assert.equal(hex(c.applied(new Uint8Array(p.CONSUMED_EVERY))), hex(p.encodeConsumed(p.CONSUMED_EVERY - 5)));
+});
+
 test('TILES round trip and layout', () => {
   const tiles = [
     { x: 1, y: 2, width: 3, height: 4, format: p.FORMAT_PNG, data: new Uint8Array([9, 8, 7]) },

@@ -41,11 +41,12 @@ export class Display {
   }
 
   /**
-   * Queues one display message (an ArrayBuffer); malformed ones are logged and skipped. Returns
-   * false, queuing nothing, when the backlog is full: the caller then drops the backlog and
+   * Queues one display message (an ArrayBuffer); malformed ones are logged and skipped.
+   * onApplied(bytes), if given, is called once it was applied or skipped. Returns false,
+   * queuing nothing, when the backlog is full: the caller then drops the backlog and
    * resynchronises.
    */
-  push(buffer) {
+  push(buffer, onApplied) {
     const bytes = new Uint8Array(buffer);
     return this.queue.add(bytes.length, async () => {
       if (this.closed) return;
@@ -54,6 +55,7 @@ export class Display {
       } catch (err) {
         console.warn('peerdesk: display message skipped:', err.message);
       }
+      onApplied?.(bytes);
     });
   }
 

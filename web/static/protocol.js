@@ -116,6 +116,39 @@ export function encodeTiles(tiles) {
   return b;
 }
 
+/** The type of CONSUMED, the one message a peer sends on the display channel. */
+export const CONSUMED = 0x10;
+
+/** A peer reports after every FRAME it applies and whenever it applied this many bytes. */
+export const CONSUMED_EVERY = 64 * 1024;
+
+/** Returns a CONSUMED message: n bytes of display messages applied, modulo 2^32. */
+export function encodeConsumed(n) {
+  const b = new Uint8Array(5);
+  b[0] = CONSUMED;
+  view(b).setUint32(1, n >>> 0);
+  return b;
+}
+
+/**
+ * Consumption counts the display bytes the page applied on one display channel
+ * (docs/PROTOCOL.md, 3.2); the relay sends a peer that reports at most a window beyond them.
+ */
+export class Consumption {
+  constructor() {
+    this.n = 0;
+    this.reported = 0;
+  }
+
+  /** Counts an applied message (a Uint8Array); returns the CONSUMED message to send now, or null. */
+  applied(bytes) {
+    this.n = (this.n + bytes.length) >>> 0;
+    if (((this.n - this.reported) >>> 0) < CONSUMED_EVERY && bytes[0] !== FRAME) return null;
+    this.reported = this.n;
+    return encodeConsumed(this.n);
+  }
+}
+
 /** Returns a FRAME message for sequence number seq. */
 export function encodeFrame(seq) {
   if (!Number.isInteger(seq) || seq < 0 || seq > 0xffffffff) throw new ProtocolError(`frame seq ${seq}`);

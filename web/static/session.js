@@ -3,7 +3,7 @@
 // (section 3).
 
 import { parsePresence } from './presence.js';
-import { CHANNELS, candidateSignal, decodeControl, decodeSignal, offerSignal } from './protocol.js';
+import { CHANNELS, Consumption, candidateSignal, decodeControl, decodeSignal, offerSignal } from './protocol.js';
 
 /** Connection states a Session reports, with the text the page shows for each. */
 export const STATE_TEXT = Object.freeze({
@@ -311,10 +311,16 @@ export class Session {
       this.channels[label] = dc;
     }
     const { control, display } = this.channels;
+    // The relay holds what it sends to what the page applied (docs/PROTOCOL.md, 3.2).
+    const consumption = new Consumption();
+    const applied = (bytes) => {
+      const report = consumption.applied(bytes);
+      if (report && pc === this.pc && display.readyState === 'open') display.send(report);
+    };
     display.onmessage = (e) => {
       if (pc !== this.pc) return;
       if (!(e.data instanceof ArrayBuffer)) console.warn('peerdesk: text message on the display channel skipped');
-      else if (!this.display.push(e.data)) this.resync(pc);
+      else if (!this.display.push(e.data, applied)) this.resync(pc);
     };
     display.onopen = () => {
       if (pc === this.pc) this.showDesktop();

@@ -1,0 +1,53 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// MsgConsumed is the one message a peer sends on the display channel: CONSUMED, the number of
+// bytes of display messages it has applied since the channel opened, modulo 2^32
+// (docs/PROTOCOL.md, 3.2). The relay keeps at most a window of bytes unapplied by a peer that
+// reports, so a peer that stops reading is held by its own reports, well before its transport's
+// receive window fills.
+const MsgConsumed byte = 0x10
+
+// ConsumedEvery is how often a peer reports: after every FRAME it applies and whenever it
+// applied this many bytes since its last report.
+const ConsumedEvery = 64 << 10
+
+// EncodeConsumed returns a CONSUMED message for n bytes applied.
+func EncodeConsumed(n uint32) []byte {
+	b := make([]byte, 5)
+	b[0] = MsgConsumed
+	binary.BigEndian.PutUint32(b[1:], n)
+	return b
+}
+
+// DecodeConsumed parses a message a peer sent on the display channel.
+func DecodeConsumed(b []byte) (uint32, error) {
+	switch {
+	case len(b) == 0:
+		return 0, fmt.Errorf("%w: empty display message", ErrMalformed)
+	case b[0] != MsgConsumed:
+		return 0, fmt.Errorf("%w: display message type 0x%02x from a peer", ErrUnknownType, b[0])
+	case len(b) != 5:
+		return 0, fmt.Errorf("%w: CONSUMED of %d bytes", ErrMalformed, len(b))
+	}
+	return binary.BigEndian.Uint32(b[1:]), nil
+}
+
+// Consumption counts the display bytes a peer applied and says when to report them.
+type Consumption struct {
+	n, reported uint32
+}
+
+// Applied counts message b as applied and returns the CONSUMED message to send now, or nil.
+func (c *Consumption) Applied(b []byte) []byte {
+	c.n += uint32(len(b))
+	if c.n-c.reported < ConsumedEvery && (len(b) == 0 || b[0] != MsgFrame) {
+		return nil
+	}
+	c.reported = c.n
+	return EncodeConsumed(c.n)
+}
