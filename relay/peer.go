@@ -214,6 +214,7 @@ func (p *peer) offer(sdp string) {
 		return
 	}
 	p.candidates = 0
+	sdp = p.screenOffer(sdp)
 	if p.pc != nil && p.session == session && p.pc.ConnectionState() != webrtc.PeerConnectionStateClosed {
 		p.renegotiate(sdp)
 		return

@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -115,6 +117,42 @@ func (p *peer) input(msg webrtc.DataChannelMessage) {
 	}
 	p.agent.inputBad.Add(1)
 	p.controlError(wire.CodeBadInput, err.Error())
+}
+
+// errTooManyCandidates refuses a candidate beyond maxCandidates of one offer.
+var errTooManyCandidates = errors.New("more than the candidates one offer may carry")
+
+// screenOffer removes from an offer's SDP the candidates the agent refuses to probe (see
+// checkCandidate) and those beyond maxCandidates, and counts the others towards the offer's
+// cap: the candidates of an offer get the checks trickled ones get. The peer is told once how
+// many were refused.
+func (p *peer) screenOffer(sdp string) string {
+	lines := strings.SplitAfter(sdp, "\n")
+	kept := lines[:0]
+	refused := 0
+	var first error
+	for _, l := range lines {
+		attr, ok := strings.CutPrefix(strings.TrimRight(l, "\r\n"), "a=")
+		if ok && strings.HasPrefix(attr, "candidate:") {
+			err := p.agent.checkCandidate(attr)
+			if err == nil && p.candidates >= maxCandidates {
+				err = errTooManyCandidates
+			}
+			if err != nil {
+				refused++
+				first = cmp.Or(first, err)
+				continue
+			}
+			p.candidates++
+		}
+		kept = append(kept, l)
+	}
+	if refused == 0 {
+		return sdp
+	}
+	p.agent.candidatesRefused.Add(uint64(refused))
+	p.refuse(proto.CodeBadMessage, fmt.Sprintf("%d candidates of the offer refused: %v", refused, first))
+	return strings.Join(kept, "")
 }
 
 // checkCandidate refuses a remote candidate the agent must not probe from the host's network:

@@ -50,6 +50,7 @@ type harnessConfig struct {
 	source    func(log zerolog.Logger) (relay.Source, error)
 	noCleanup bool
 	turn      turnFlags // the TURN server the signaling server hands out (none by default)
+	proxies   string    // -trusted-proxies
 }
 
 // loopbackEngine keeps ICE on loopback, as every test here must (FIELD-NOTES.md).
@@ -102,7 +103,7 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	log := testLogger(t, cfg.verbose)
 	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin, ownerGrace: cfg.ownerGrace, turn: cfg.turn,
-		maxPeersUser: 64, maxPeersAddr: 64} // the benchmarks join up to 32 peers as one user
+		maxPeersUser: 64, maxPeersAddr: 64, proxies: cfg.proxies} // the benchmarks join up to 32 peers as one user
 	st, srv, token, c := startTestServer(ctx, t, &f, log)
 	var err error
 	var src relay.Source
