@@ -153,8 +153,9 @@ var historyCSVHeader = []string{"session", "connection", "owner", "session_start
 	"name", "role", "read_only", "profile", "address", "joined", "left"}
 
 // handleHistoryCSV exports the whole history as CSV: one row per participant (a session
-// without any gets one row with empty participant cells), newest sessions first. It is
-// built in memory first, so that a failing store gives a 500 rather than a cut file.
+// without any gets one row with empty participant cells), newest sessions first. It streams
+// (a flush every csvFlushRows rows), holding one page of sessions at a time; a store failing
+// midway leaves the file cut short, and is logged.
 func (s *Server) handleHistoryCSV(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.requireAdmin(w, r); !ok {
 		return

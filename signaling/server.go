@@ -26,40 +26,6 @@ import (
 // DefaultSessionTTL is how long a login session lasts when Config.SessionTTL is zero.
 const DefaultSessionTTL = 24 * time.Hour
 
-// Store is the part of *store.Store the server uses.
-type Store interface {
-	Authenticate(ctx context.Context, username, password string) (store.User, error)
-	CreateLoginSession(ctx context.Context, id store.UserID, ttl time.Duration) (string, error)
-	UserBySessionToken(ctx context.Context, token string) (store.User, error)
-	DeleteLoginSession(ctx context.Context, token string) error
-	ConnectionByAgentToken(ctx context.Context, token string) (store.Connection, error)
-	ConnectionsFor(ctx context.Context, u store.User) ([]store.Connection, error)
-	CanUse(ctx context.Context, u store.User, id store.ConnectionID) (bool, error)
-	Connection(ctx context.Context, id store.ConnectionID) (store.Connection, error)
-	CreateConnection(ctx context.Context, name string) (store.Connection, string, error)
-	DeleteConnection(ctx context.Context, id store.ConnectionID) error
-	RotateAgentToken(ctx context.Context, id store.ConnectionID) (string, error)
-
-	CreateProfile(ctx context.Context, p store.SharingProfile) (store.SharingProfile, error)
-	UpdateProfile(ctx context.Context, p store.SharingProfile) (store.SharingProfile, error)
-	DeleteProfile(ctx context.Context, id store.ProfileID) ([]store.LinkID, error)
-	CloneProfile(ctx context.Context, id store.ProfileID, name string) (store.SharingProfile, error)
-	Profile(ctx context.Context, id store.ProfileID) (store.SharingProfile, error)
-	Profiles(ctx context.Context, conn store.ConnectionID) ([]store.SharingProfile, error)
-
-	StartLiveSession(ctx context.Context, id string, conn store.ConnectionID, owner store.UserID) error
-	EndLiveSession(ctx context.Context, id string, reason string) error
-	EndAllLiveSessions(ctx context.Context, reason string) (int, error)
-
-	CreateShareLink(ctx context.Context, session string, profile store.ProfileID, by store.UserID) (store.ShareLink, string, error)
-	ShareLinkByKey(ctx context.Context, key string) (store.ShareLink, store.SharingProfile, error)
-	ShareLink(ctx context.Context, id store.LinkID) (store.ShareLink, error)
-	ShareLinks(ctx context.Context, session string) ([]store.ShareLink, error)
-	RevokeShareLink(ctx context.Context, id store.LinkID) (store.ShareLink, error)
-
-	historyStore
-}
-
 // ICEProvider issues ICE servers with credentials for one identity, and says when the
 // credentials expire (the zero time: never). *turn.Credentials implements it.
 type ICEProvider interface {
@@ -177,6 +143,7 @@ type Server struct {
 	loginAddrs *throttle     // failed logins per client address
 	loginUsers *throttle     // failed logins per username
 	joins      *throttle     // peer sockets opened per client address
+	agentDials *throttle     // agent handshakes per client address
 	logins     chan struct{} // a slot per login being checked (loginsAtOnce)
 	peerLimits *peerLimits
 	handler    http.Handler
@@ -248,6 +215,7 @@ func New(cfg Config) (*Server, error) {
 	s.loginUsers = newThrottle(s.now, loginUserMisses, loginUserWindow)
 	s.logins = make(chan struct{}, loginsAtOnce)
 	s.joins = newThrottle(s.now, joinsPerAddress, joinWindow)
+	s.agentDials = newThrottle(s.now, joinsPerAddress, joinWindow)
 	s.peerLimits = newPeerLimits(cmp.Or(cfg.MaxPeersPerUser, DefaultMaxPeersPerUser), cmp.Or(cfg.MaxPeersPerAddress, DefaultMaxPeersPerAddress))
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,

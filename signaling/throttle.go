@@ -16,7 +16,7 @@ const (
 	loginAddrWindow = 5 * time.Minute
 	loginUserMisses = 5 // failed logins per username, from anywhere
 	loginUserWindow = 5 * time.Minute
-	joinsPerAddress = 60 // peer sockets opened per client address (each a history row)
+	joinsPerAddress = 60 // peer sockets (each a history row), and apart agent handshakes, per client address
 	joinWindow      = 10 * time.Second
 	throttleMaxKeys = 1 << 16 // keys remembered at most, per throttle
 )

@@ -24,6 +24,11 @@ func (s *Server) handleAgentWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "agent token required")
 		return
 	}
+	if retry, ok := s.agentDials.check(s.clientAddr(r)); !ok {
+		writeThrottled(w, retry, "too many agent connections from this address; try again in a moment")
+		return
+	}
+	s.agentDials.miss(s.clientAddr(r))
 	conn, err := s.store.ConnectionByAgentToken(r.Context(), token)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusUnauthorized, "invalid agent token")

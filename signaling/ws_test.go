@@ -364,3 +364,20 @@ func TestCloseEndsWebSockets(t *testing.T) {
 		t.Fatalf("after Close: closed with %d, want %d", code, websocket.CloseGoingAway)
 	}
 }
+
+// TestAgentDialThrottle: an address that opened 60 agent handshakes within moments (valid
+// token or not) is refused with 429 and Retry-After before any token lookup; an agent retrying
+// at its backoff (at most one a second) never is.
+func TestAgentDialThrottle(t *testing.T) {
+	e := newRelayEnv(t)
+	bad := strings.Repeat("A", 43) // well formed, unknown
+	for i := range 60 {
+		if _, resp, _ := e.dialAgent(bad); resp == nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("handshake %d: %v, want 401", i+1, status(resp))
+		}
+	}
+	_, resp, _ := e.dialAgent(e.token)
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("the 61st handshake: %v, want 429 with Retry-After", status(resp))
+	}
+}

@@ -1,0 +1,42 @@
+package signaling
+
+import (
+	"context"
+	"time"
+
+	"peerdesk/store"
+)
+
+// Store is the part of *store.Store the server uses.
+type Store interface {
+	Authenticate(ctx context.Context, username, password string) (store.User, error)
+	CreateLoginSession(ctx context.Context, id store.UserID, ttl time.Duration) (string, error)
+	UserBySessionToken(ctx context.Context, token string) (store.User, error)
+	DeleteLoginSession(ctx context.Context, token string) error
+	ConnectionByAgentToken(ctx context.Context, token string) (store.Connection, error)
+	ConnectionsFor(ctx context.Context, u store.User) ([]store.Connection, error)
+	CanUse(ctx context.Context, u store.User, id store.ConnectionID) (bool, error)
+	Connection(ctx context.Context, id store.ConnectionID) (store.Connection, error)
+	CreateConnection(ctx context.Context, name string) (store.Connection, string, error)
+	DeleteConnection(ctx context.Context, id store.ConnectionID) error
+	RotateAgentToken(ctx context.Context, id store.ConnectionID) (string, error)
+
+	CreateProfile(ctx context.Context, p store.SharingProfile) (store.SharingProfile, error)
+	UpdateProfile(ctx context.Context, p store.SharingProfile) (store.SharingProfile, error)
+	DeleteProfile(ctx context.Context, id store.ProfileID) ([]store.LinkID, error)
+	CloneProfile(ctx context.Context, id store.ProfileID, name string) (store.SharingProfile, error)
+	Profile(ctx context.Context, id store.ProfileID) (store.SharingProfile, error)
+	Profiles(ctx context.Context, conn store.ConnectionID) ([]store.SharingProfile, error)
+
+	StartLiveSession(ctx context.Context, id string, conn store.ConnectionID, owner store.UserID) error
+	EndLiveSession(ctx context.Context, id string, reason string) error
+	EndAllLiveSessions(ctx context.Context, reason string) (int, error)
+
+	CreateShareLink(ctx context.Context, session string, profile store.ProfileID, by store.UserID) (store.ShareLink, string, error)
+	ShareLinkByKey(ctx context.Context, key string) (store.ShareLink, store.SharingProfile, error)
+	ShareLink(ctx context.Context, id store.LinkID) (store.ShareLink, error)
+	ShareLinks(ctx context.Context, session string) ([]store.ShareLink, error)
+	RevokeShareLink(ctx context.Context, id store.LinkID) (store.ShareLink, error)
+
+	historyStore
+}
