@@ -71,6 +71,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.log.Info().Msg("login refused") // no username: people type passwords there
 		writeError(w, http.StatusUnauthorized, "invalid username or password")
 		return
+	case err != nil && r.Context().Err() != nil:
+		s.log.Debug().Msg("login abandoned by the client")
+		return
 	case err != nil:
 		s.internalError(w, "authenticate", err)
 		return

@@ -121,7 +121,7 @@ func (s *Store) Authenticate(ctx context.Context, username, password string) (Us
 	}
 	ok, err := s.hasher.verify(ctx, password, hash)
 	if err != nil {
-		return User{}, fmt.Errorf("authenticate %q: %w", username, err)
+		return User{}, fmt.Errorf("authenticate: %w", err) // no username: people type passwords there
 	}
 	if !ok || !known {
 		return User{}, fmt.Errorf("authenticate: %w", ErrBadCredentials)

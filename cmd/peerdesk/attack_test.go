@@ -44,11 +44,12 @@ type attackScene struct {
 // attackTURN is the embedded TURN server of the scenes that need one: UDP and TCP on loopback.
 var attackTURN = turnFlags{udp: "127.0.0.1:0", tcp: "127.0.0.1:0", ttl: loopbackTURN.ttl, allow: "127.0.0.1/32"}
 
-func newAttackScene(t *testing.T, withTURN bool) *attackScene {
+// newAttackScene starts the scene; tweak, if not nil, changes the harness's configuration.
+func newAttackScene(t *testing.T, tweak func(*harnessConfig)) *attackScene {
 	t.Helper()
 	cfg := harnessConfig{demo: demo.Config{Width: 320, Height: 240, FPS: attackFPS}, proxies: "127.0.0.1"}
-	if withTURN {
-		cfg.turn = attackTURN
+	if tweak != nil {
+		tweak(&cfg)
 	}
 	h := newHarness(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -144,8 +145,13 @@ func (e errRefused) Error() string { return fmt.Sprintf("handshake refused with 
 
 // dial opens a peer socket on the share link as addr; the attacker reads it until it closes.
 func (sc *attackScene) dial(ctx context.Context, addr string) (*attacker, error) {
+	return sc.dialKey(ctx, addr, sc.key)
+}
+
+// dialKey opens a peer socket with share key key as addr.
+func (sc *attackScene) dialKey(ctx context.Context, addr, key string) (*attacker, error) {
 	u, _ := url.Parse(sc.h.url)
-	u.Scheme, u.Path, u.RawQuery = "ws", "/ws/peer", url.Values{"share": {sc.key}}.Encode()
+	u.Scheme, u.Path, u.RawQuery = "ws", "/ws/peer", url.Values{"share": {key}}.Encode()
 	ws, resp, err := websocket.DefaultDialer.DialContext(ctx, u.String(), http.Header{"X-Forwarded-For": {addr}})
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
@@ -210,6 +216,12 @@ func (a *attacker) closed() (codes []string, closeCode int, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.codes, a.closeCode, ok
+}
+
+// hangUp closes the socket from the attacker's side.
+func (a *attacker) hangUp() {
+	_ = a.ws.Close()
+	<-a.done
 }
 
 // expectRateLimited checks that the server told the attacker rate-limited and closed it with

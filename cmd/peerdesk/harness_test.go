@@ -51,6 +51,9 @@ type harnessConfig struct {
 	noCleanup bool
 	turn      turnFlags // the TURN server the signaling server hands out (none by default)
 	proxies   string    // -trusted-proxies
+	// storeClock, if set, is the store's clock (link expiry, login sessions), as an offset
+	// from now.
+	storeClock time.Duration
 }
 
 // loopbackEngine keeps ICE on loopback, as every test here must (FIELD-NOTES.md).
@@ -104,7 +107,11 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 	log := testLogger(t, cfg.verbose)
 	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin, ownerGrace: cfg.ownerGrace, turn: cfg.turn,
 		maxPeersUser: 64, maxPeersAddr: 64, proxies: cfg.proxies} // the benchmarks join up to 32 peers as one user
-	st, srv, token, c := startTestServer(ctx, t, &f, log)
+	var opts []store.Option
+	if cfg.storeClock != 0 {
+		opts = append(opts, store.WithClock(func() time.Time { return time.Now().Add(cfg.storeClock) }))
+	}
+	st, srv, token, c := startTestServer(ctx, t, &f, log, opts...)
 	var err error
 	var src relay.Source
 	var desk *demo.Desktop
@@ -149,9 +156,9 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 
 // startTestServer opens the store of f with the admin and the demo connection, and starts the
 // signaling server; it returns them with the connection's agent token. The caller closes both.
-func startTestServer(ctx context.Context, t testing.TB, f *serverFlags, log zerolog.Logger) (*store.Store, *server, string, store.Connection) {
+func startTestServer(ctx context.Context, t testing.TB, f *serverFlags, log zerolog.Logger, opts ...store.Option) (*store.Store, *server, string, store.Connection) {
 	t.Helper()
-	st, err := store.Open(ctx, f.dbPath())
+	st, err := store.Open(ctx, f.dbPath(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
