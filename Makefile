@@ -4,7 +4,7 @@ BIN      := bin/peerdesk
 E2E      := web/e2e
 APT_PKGS := chromium iproute2 fonts-liberation xvfb x11vnc tigervnc-standalone-server tigervnc-tools xdotool xterm xfonts-base x11-apps x11-xserver-utils imagemagick xclip coturn
 
-.PHONY: run build test deps check bench bench-deps fuzz clean
+.PHONY: run build test deps check bench bench-deps fuzz fuzz-long clean
 
 run: build
 	./$(BIN) demo
@@ -40,13 +40,24 @@ bench-deps:
 bench: deps bench-deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./cmd/peerdesk/ ./relay/pipeline/
 
-# fuzz runs each fuzz target briefly.
+# Every fuzz target, as package:Target: each decoder of untrusted bytes (signaling messages,
+# data-channel messages, RFB, TURN usernames, forwarding headers, ICE candidates, the Go
+# client's framebuffer).
+FUZZ_TARGETS := ./signaling/proto:FuzzDecode ./signaling:FuzzRemoteIP ./signaling/turn:FuzzParseUsername \
+	./relay/wire:FuzzDecodeDisplay ./relay/wire:FuzzDecodeInput ./relay/wire:FuzzDecodeConsumed \
+	./relay/wire:FuzzDecodeControl ./relay:FuzzCheckCandidate ./relay/vnc:FuzzServerMessages \
+	./client:FuzzFramebuffer
+
+# fuzz runs each fuzz target briefly; fuzz-long runs each for FUZZ_EXECS executions (the
+# campaign docs/SECURITY.md records; hours on a 2-core machine, not part of CI).
+FUZZ_TIME ?= 30s
+FUZZ_EXECS ?= 10000000
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecodeDisplay -fuzztime 30s ./relay/wire/
-	$(GO) test -run '^$$' -fuzz FuzzDecodeInput -fuzztime 30s ./relay/wire/
-	$(GO) test -run '^$$' -fuzz FuzzDecodeConsumed -fuzztime 30s ./relay/wire/
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./signaling/proto/
-	$(GO) test -run '^$$' -fuzz FuzzServerMessages -fuzztime 30s ./relay/vnc/
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $$t"; $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZ_TIME) "$${t%%:*}" || exit 1; \
+	done
+fuzz-long:
+	$(MAKE) fuzz FUZZ_TIME=$(FUZZ_EXECS)x
 
 clean:
 	rm -rf bin

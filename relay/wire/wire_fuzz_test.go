@@ -193,3 +193,25 @@ func TestConsumptionReports(t *testing.T) {
 		t.Errorf("a FRAME from a peer: %v", err)
 	}
 }
+
+// FuzzDecodeControl checks that DecodeControl never panics, refuses what is over MaxMessage or
+// has no type, and that whatever it accepts encodes and decodes again to the same message.
+func FuzzDecodeControl(f *testing.F) {
+	f.Add([]byte(`{"type":"welcome","identity":{"name":"Anonymous","role":"guest"},"readOnly":true}`))
+	f.Add(EncodeClipboardControl("héllo"))
+	f.Add([]byte(`{"type":""}`))
+	f.Add([]byte(`{"type":"presence","participants":[{"id":"a","name":"x","count":2}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := DecodeControl(b)
+		if err != nil {
+			return
+		}
+		if len(b) > MaxMessage || c.Type == "" {
+			t.Fatalf("accepted %d bytes of type %q", len(b), c.Type)
+		}
+		again, err := DecodeControl(c.Encode())
+		if err != nil || !bytes.Equal(again.Encode(), c.Encode()) {
+			t.Fatalf("%+v encodes to a message that decodes to %+v, %v", c, again, err)
+		}
+	})
+}
