@@ -27,6 +27,7 @@ import (
 type Agent struct {
 	cfg      AgentConfig
 	log      zerolog.Logger
+	noisy    zerolog.Logger // log, sampled: what a peer can make as frequent as it likes
 	api      *webrtc.API
 	pipeline *pipeline.Pipeline
 	presence *presence
@@ -80,6 +81,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 	return &Agent{
 		cfg:      cfg,
 		log:      log,
+		noisy:    log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Second}),
 		api:      webrtc.NewAPI(webrtc.WithSettingEngine(se)),
 		pipeline: p,
 		presence: newPresence(log, presenceInterval),

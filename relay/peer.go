@@ -115,7 +115,7 @@ func (p *peer) post(ev peerEvent) {
 	case <-p.stop:
 	default:
 		p.dropOnce.Do(func() {
-			p.log.Warn().Int("queued", peerEvents).Msg("peer floods the agent with signaling: dropped")
+			p.agent.noisy.Warn().Str("peer", p.id).Int("queued", peerEvents).Msg("peer floods the agent with signaling: dropped")
 			p.refuse(proto.CodeBadMessage, "too many signaling messages: the host dropped this peer")
 			p.stopNow()
 		})
@@ -209,7 +209,7 @@ func (p *peer) handle(ev peerEvent) {
 func (p *peer) offer(sdp string) {
 	session, err := offerSession(sdp)
 	if err != nil {
-		p.log.Warn().Err(err).Msg("refused offer")
+		p.agent.noisy.Warn().Str("peer", p.id).Err(err).Msg("refused offer")
 		p.refuse(proto.CodeBadSDP, "the offer was refused: "+err.Error())
 		return
 	}
@@ -228,7 +228,7 @@ func (p *peer) offer(sdp string) {
 	answer, err := negotiate(pc, sdp)
 	if err != nil {
 		_ = pc.Close()
-		p.log.Warn().Err(err).Msg("refused offer")
+		p.agent.noisy.Warn().Str("peer", p.id).Err(err).Msg("refused offer")
 		p.refuse(proto.CodeBadSDP, "the offer was refused: "+err.Error())
 		return
 	}
@@ -248,7 +248,7 @@ func (p *peer) offer(sdp string) {
 func (p *peer) renegotiate(sdp string) {
 	answer, err := negotiate(p.pc, sdp)
 	if err != nil {
-		p.log.Warn().Err(err).Msg("refused re-offer")
+		p.agent.noisy.Warn().Str("peer", p.id).Err(err).Msg("refused re-offer")
 		p.refuse(proto.CodeBadSDP, "the offer was refused: "+err.Error())
 		return
 	}

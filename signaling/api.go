@@ -59,7 +59,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &te):
 		s.counters.loginThrottled.Add(1)
-		s.log.Info().Dur("retry_after", te.retryAfter).Msg("login throttled")
+		s.noisy.Info().Dur("retry_after", te.retryAfter).Msg("login throttled")
 		writeThrottled(w, te.retryAfter, msgLoginSlow)
 		return
 	case errors.Is(err, errLoginBusy):
@@ -68,7 +68,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, msgLoginBusy)
 		return
 	case errors.Is(err, store.ErrBadCredentials):
-		s.log.Info().Msg("login refused") // no username: people type passwords there
+		s.noisy.Info().Msg("login refused") // no username: people type passwords there
 		writeError(w, http.StatusUnauthorized, "invalid username or password")
 		return
 	case err != nil && r.Context().Err() != nil:

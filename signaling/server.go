@@ -32,6 +32,10 @@ type ICEProvider interface {
 	ICEServers(identity string) ([]proto.ICEServer, time.Time)
 }
 
+// noisyBurst is how many lines a second the server logs of what clients can repeat at will
+// (refused logins, peers over budget); Stats counts them all.
+const noisyBurst = 10
+
 // storeTimeout bounds the store calls the server makes on its own, outside a request.
 const storeTimeout = 10 * time.Second
 
@@ -128,6 +132,7 @@ func IsOrigin(o string) bool {
 type Server struct {
 	store      Store
 	log        zerolog.Logger
+	noisy      zerolog.Logger // log, sampled: for what a client can make as frequent as it likes
 	secure     bool
 	proxies    []netip.Prefix
 	origins    map[string]bool // lower-case scheme://host of AllowedOrigins and PublicURL
@@ -209,6 +214,7 @@ func New(cfg Config) (*Server, error) {
 	if n > 0 {
 		s.log.Info().Int("participants", n).Msg("ended the participants of the previous run")
 	}
+	s.noisy = s.log.Sample(&zerolog.BurstSampler{Burst: noisyBurst, Period: time.Second})
 	s.hub = newHub(s.log, s.now, grace, s.recordEnd, &s.counters.overBudget)
 	s.throttle = newThrottle(s.now, shareMisses, shareWindow)
 	s.loginAddrs = newThrottle(s.now, loginAddrMisses, loginAddrWindow)

@@ -183,7 +183,7 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.L
 			if what := b.spend(m, time.Now()); what != "" {
 				over = true
 				s.counters.overBudget.Add(1)
-				log.Warn().Str("budget", what).Msg("peer over its signaling budget: disconnected")
+				s.noisy.Warn().Str("peer", string(p.id)).Str("budget", what).Msg("peer over its signaling budget: disconnected")
 				disconnectRateLimited(ws, "too many "+what+" from this peer")
 				return nil
 			}
