@@ -52,12 +52,7 @@ func (t *throttle) attempt(key string) (done func(missed bool), retryAfter time.
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	b := t.budgets[key]
-	if b == nil {
-		t.prune(now)
-		b = &budget{misses: rate.NewLimiter(rate.Every(t.window/time.Duration(t.misses)), t.misses)}
-		t.budgets[key] = b
-	}
+	b := t.budgetOf(key, now)
 	if left := b.misses.TokensAt(now) - float64(b.inFlight); left < 1 {
 		return nil, time.Duration((1 - left) / float64(b.misses.Limit()) * float64(time.Second)), false
 	}
@@ -92,13 +87,18 @@ func (t *throttle) miss(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
+	t.budgetOf(key, now).misses.AllowN(now, 1)
+}
+
+// budgetOf returns key's budget, made full if key has none. Callers hold t.mu.
+func (t *throttle) budgetOf(key string, now time.Time) *budget {
 	b := t.budgets[key]
 	if b == nil {
 		t.prune(now)
 		b = &budget{misses: rate.NewLimiter(rate.Every(t.window/time.Duration(t.misses)), t.misses)}
 		t.budgets[key] = b
 	}
-	b.misses.AllowN(now, 1)
+	return b
 }
 
 // prune forgets the keys whose budget has refilled and that have no attempt under way: they

@@ -53,33 +53,38 @@ func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func cmdConnectionAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("connection add", flag.ContinueOnError)
-	data := fs.String("data", "./data", "directory of the SQLite database")
-	name := fs.String("name", "", "connection name (required)")
-	if err := parse(fs, args, stderr); err != nil {
-		return err
-	}
-	if *name == "" {
-		return fmt.Errorf("%w: -name is required", errUsage)
-	}
-	st, err := openStore(ctx, *data)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	c, token, err := st.CreateConnection(ctx, *name)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "created connection %q (id %d)\nagent token: %s  (shown only once; give it to the relay as PEERDESK_AGENT_TOKEN)\n", c.Name, c.ID, token)
-	return nil
+	return withConnectionName(ctx, "connection add", args, stderr, func(st *store.Store, name string) error {
+		c, token, err := st.CreateConnection(ctx, name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created connection %q (id %d)\nagent token: %s  (shown only once; give it to the relay as PEERDESK_AGENT_TOKEN)\n", c.Name, c.ID, token)
+		return nil
+	})
 }
 
 // cmdConnectionToken gives a connection a new agent token. A server running on the same
 // database refuses the old token from the agent's next connection on (Settings or the API also
 // disconnect the agent at once).
 func cmdConnectionToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("connection token", flag.ContinueOnError)
+	return withConnectionName(ctx, "connection token", args, stderr, func(st *store.Store, name string) error {
+		c, err := st.ConnectionByName(ctx, name)
+		if err != nil {
+			return fmt.Errorf("connection %q: %w", name, err)
+		}
+		token, err := st.RotateAgentToken(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "new agent token of %q: %s  (shown only once; the old one no longer works)\n", c.Name, token)
+		return nil
+	})
+}
+
+// withConnectionName parses the -data and -name flags of a connection command and runs do on
+// the opened store.
+func withConnectionName(ctx context.Context, cmd string, args []string, stderr io.Writer, do func(st *store.Store, name string) error) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	data := fs.String("data", "./data", "directory of the SQLite database")
 	name := fs.String("name", "", "connection name (required)")
 	if err := parse(fs, args, stderr); err != nil {
@@ -93,16 +98,7 @@ func cmdConnectionToken(ctx context.Context, args []string, stdout, stderr io.Wr
 		return err
 	}
 	defer st.Close()
-	c, err := st.ConnectionByName(ctx, *name)
-	if err != nil {
-		return fmt.Errorf("connection %q: %w", *name, err)
-	}
-	token, err := st.RotateAgentToken(ctx, c.ID)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "new agent token of %q: %s  (shown only once; the old one no longer works)\n", c.Name, token)
-	return nil
+	return do(st, *name)
 }
 
 func cmdGrant(ctx context.Context, args []string, stdout, stderr io.Writer) error {

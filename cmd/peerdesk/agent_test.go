@@ -14,6 +14,7 @@ import (
 	"peerdesk/client"
 	"peerdesk/relay"
 	"peerdesk/relay/demo"
+	"peerdesk/store"
 )
 
 // syncBuffer is a log sink tests read while agents write to it.
@@ -74,17 +75,28 @@ func testAgent(ctx context.Context, t *testing.T, url, token string, replacedBac
 	return a
 }
 
+// agentTestServer starts a server with the admin and the demo connection for the length of
+// the test, bounded to 20 s; it returns the test's context, the store, the server and the
+// connection's agent token.
+func agentTestServer(t *testing.T) (context.Context, *store.Store, *server, string, store.Connection) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin}
+	st, srv, token, c := startTestServer(ctx, t, &f, testLogger(t, false))
+	t.Cleanup(func() {
+		_ = srv.close()
+		_ = st.Close()
+		cancel()
+	})
+	return ctx, st, srv, token, c
+}
+
 // TestReplacedAgentRetries: the server closes an agent that a second agent with the same token
 // replaced. The replaced agent used to reconnect at once and replace the second, the two taking
 // turns for ever; then it stopped for good, so a stolen token displaced the real agent for
 // good. It must log why, wait ReplacedBackoff, and try again.
 func TestReplacedAgentRetries(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin}
-	st, srv, token, _ := startTestServer(ctx, t, &f, testLogger(t, false))
-	defer st.Close()
-	defer srv.close()
+	ctx, _, srv, token, _ := agentTestServer(t)
 
 	const backoff = 1500 * time.Millisecond
 	var firstLog, secondLog syncBuffer
@@ -116,12 +128,7 @@ func TestReplacedAgentRetries(t *testing.T) {
 // holding the old one is disconnected at once and refused from then on (logging why), and an
 // agent with the new token takes over. Users who are not administrators are refused.
 func TestRegenerateToken(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin}
-	st, srv, token, c := startTestServer(ctx, t, &f, testLogger(t, false))
-	defer st.Close()
-	defer srv.close()
+	ctx, st, srv, token, c := agentTestServer(t)
 	h := &harness{t: t, url: srv.url}
 	var oldLog, newLog syncBuffer
 	old := testAgent(ctx, t, srv.url, token, time.Minute, &oldLog)
