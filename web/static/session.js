@@ -1,9 +1,11 @@
-// One participant's live session: the signaling WebSocket (docs/PROTOCOL.md, section 2)
-// and the WebRTC peer connection to the host's relay agent with its three data channels
-// (section 3).
+// One participant's live session: its signaling socket (docs/PROTOCOL.md, section 2, kept
+// open by SignalingSocket) and its peer connection to the host's relay agent (section 3, a
+// PeerLink, replaced by a new one whenever it is lost), and what the two say of the session.
 
+import { PeerLink } from './peerlink.js';
 import { parsePresence } from './presence.js';
-import { CHANNELS, Consumption, candidateSignal, decodeControl, decodeSignal, offerSignal } from './protocol.js';
+import { decodeControl, decodeSignal } from './protocol.js';
+import { SignalingSocket } from './sigsocket.js';
 
 /** Connection states a Session reports, with the text the page shows for each. */
 export const STATE_TEXT = Object.freeze({
@@ -14,17 +16,7 @@ export const STATE_TEXT = Object.freeze({
   disconnected: 'Disconnected — retrying…',
 });
 
-const RECONNECT_MIN_MS = 500;
-const RECONNECT_MAX_MS = 10000;
-const REOFFER_MS = 2000; // wait before offering again after a peer connection failed
-const MAX_PENDING_CANDIDATES = 100;
-// ICE restart (docs/PROTOCOL.md, section 2): after ICE has been disconnected this long, or at
-// once when it failed, the page re-offers on the same peer connection with fresh ICE
-// credentials, again every RESTART_INTERVAL_MS until it is connected, at most MAX_RESTARTS
-// times (about 30 s) before it makes a new peer connection.
-const DISCONNECTED_GRACE_MS = 2000;
-const RESTART_INTERVAL_MS = 3000;
-const MAX_RESTARTS = 10;
+const REOFFER_MS = 2000; // wait before offering again after a peer connection was lost
 
 /**
  * Reports whether the page URL asks for relayed ICE only (`?relay=1`): a diagnostics option
@@ -36,18 +28,6 @@ export function relayOnlyRequested(search = globalThis.location?.search ?? '') {
     return new URLSearchParams(search).get('relay') === '1';
   } catch {
     return false;
-  }
-}
-
-const decoder = new TextDecoder('utf-8', { fatal: true });
-
-// Returns the text of UTF-8 bytes, or the bytes themselves when they are not UTF-8 (the
-// control decoder then refuses them).
-function utf8(buffer) {
-  try {
-    return decoder.decode(buffer);
-  } catch {
-    return buffer;
   }
 }
 
@@ -103,11 +83,8 @@ export class Session {
       : `/ws/peer?connection=${encodeURIComponent(target.connection)}`;
     this.display = display;
     this.handlers = handlers;
-    this.ws = null;
-    this.pc = null;
-    this.channels = {};
-    this.remoteSet = false;
-    this.pendingCandidates = [];
+    this.socket = null;
+    this.link = null; // the current PeerLink, null when there is none
     this.iceServers = [];
     this.identity = null;
     this.readOnly = false;
@@ -117,11 +94,7 @@ export class Session {
     this.desktop = { available: true, message: '' };
     this.ended = false;
     this.closed = false;
-    this.attempt = 0;
-    this.reconnectTimer = 0;
     this.reofferTimer = 0;
-    this.restartTimer = 0;
-    this.restarts = 0; // ICE restarts since the connection was last up
     this.relayOnly = false;
     this.state = '';
   }
@@ -130,33 +103,41 @@ export class Session {
   start() {
     this.relayOnly = relayOnlyRequested();
     this.setState('connecting');
-    this.connect();
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    this.socket = new SignalingSocket(`${scheme}//${location.host}${this.path}`, {
+      onMessage: (text) => this.onSignal(text),
+      onLost: () => {
+        this.hostAvailable = false;
+        this.closePeer();
+        if (!this.closed && !this.ended) this.setState('disconnected');
+      },
+      beforeReconnect: () => this.handlers.beforeReconnect?.(),
+      onGiveUp: (reason) => this.end(reason),
+    });
+    this.socket.start();
   }
 
   /** Closes everything; the session does not reconnect. Safe to call twice. */
   close() {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = 0;
     this.closePeer();
-    this.ws?.close();
-    this.ws = null;
+    this.socket?.close();
   }
 
   /** Reports whether input may be sent: the input channel is open and not read-only. */
   canSend() {
-    return !this.readOnly && this.channels.input?.readyState === 'open';
+    return !this.readOnly && this.link?.inputOpen() === true;
   }
 
   /** Reports whether a peer connection to the relay is up or being set up. */
   hasPeer() {
-    return this.pc !== null;
+    return this.link !== null;
   }
 
   /** Sends one encoded input message, if canSend(). */
   send(bytes) {
-    if (this.canSend()) this.channels.input.send(bytes);
+    if (this.canSend()) this.link.sendInput(bytes);
   }
 
   setState(state, message = '') {
@@ -174,49 +155,12 @@ export class Session {
     this.handlers.onInfo?.({ identity: this.identity, readOnly: this.readOnly, session: this.session });
   }
 
-  connect() {
-    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(`${scheme}//${location.host}${this.path}`);
-    this.ws = ws;
-    ws.onmessage = (e) => {
-      if (ws === this.ws) this.onSignal(e.data);
-    };
-    ws.onclose = () => {
-      if (ws !== this.ws) return;
-      this.ws = null;
-      this.hostAvailable = false;
-      this.closePeer();
-      if (this.closed || this.ended) return;
-      this.setState('disconnected');
-      const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempt) * (0.8 + 0.4 * Math.random());
-      this.attempt++;
-      this.reconnectTimer = setTimeout(() => this.reconnect(), delay);
-    };
-  }
-
-  // A refused upgrade (an invalid share link, say) looks like any lost connection to the
-  // page: beforeReconnect tells the two apart.
-  async reconnect() {
-    let reason = '';
-    try {
-      reason = (await this.handlers.beforeReconnect?.()) ?? '';
-    } catch (err) {
-      console.warn('peerdesk: reconnect check:', err.message);
-    }
-    if (this.closed || this.ended || this.ws) return;
-    if (reason) this.end(reason);
-    else this.connect();
-  }
-
   end(message) {
     this.ended = true;
+    this.socket?.stop();
     this.hostAvailable = false;
     this.closePeer();
     this.setState('ended', message);
-  }
-
-  signal(text) {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(text);
   }
 
   onSignal(text) {
@@ -229,7 +173,7 @@ export class Session {
     }
     switch (m.type) {
       case 'hello':
-        this.attempt = 0;
+        this.socket.accepted();
         this.iceServers = iceServers(m.iceServers);
         this.identity = m.identity ?? null;
         this.readOnly = m.readOnly === true;
@@ -244,14 +188,14 @@ export class Session {
         this.onHostState(m.state, typeof m.message === 'string' ? m.message : '');
         break;
       case 'answer':
-        this.onAnswer(m.sdp);
+        this.link?.answer(m.sdp);
         break;
       case 'candidate':
-        this.onCandidate(m.candidate);
+        this.link?.candidate(m.candidate);
         break;
       case 'error':
         // The relay dropped our peer connection (its stream to us failed): offer a new one.
-        if (m.code === 'renegotiate' && this.pc) this.startPeer();
+        if (m.code === 'renegotiate' && this.link) this.startPeer();
         else this.notice(`${m.message || m.code || 'error'}`);
         break;
       default:
@@ -273,11 +217,7 @@ export class Session {
       return;
     }
     this.iceServers = iceServers(list);
-    try {
-      this.pc?.setConfiguration(this.rtcConfig());
-    } catch (err) {
-      console.warn('peerdesk: fresh ICE servers refused:', err.message);
-    }
+    this.link?.setConfiguration(this.rtcConfig());
   }
 
   onHostState(state, message) {
@@ -299,169 +239,44 @@ export class Session {
     }
   }
 
-  async startPeer() {
+  // Makes a new peer connection, replacing the current one.
+  startPeer() {
     this.closePeer();
     this.setState('connecting');
-    const pc = new RTCPeerConnection(this.rtcConfig());
-    this.pc = pc;
     this.desktop = { available: true, message: '' }; // until the relay says otherwise
-    for (const { label, id } of CHANNELS) {
-      const dc = pc.createDataChannel(label, { negotiated: true, id, ordered: true });
-      dc.binaryType = 'arraybuffer';
-      this.channels[label] = dc;
-    }
-    const { control, display } = this.channels;
-    // The relay holds what it sends to what the page applied (docs/PROTOCOL.md, 3.2).
-    const consumption = new Consumption();
-    const applied = (bytes) => {
-      const report = consumption.applied(bytes);
-      if (report && pc === this.pc && display.readyState === 'open') display.send(report);
-    };
-    display.onmessage = (e) => {
-      if (pc !== this.pc) return;
-      if (!(e.data instanceof ArrayBuffer)) console.warn('peerdesk: text message on the display channel skipped');
-      else if (!this.display.push(e.data, applied)) this.resync(pc);
-    };
-    display.onopen = () => {
-      if (pc === this.pc) this.showDesktop();
-    };
-    display.onclose = () => this.peerLost(pc);
-    // The protocol sends control messages as text; take binary UTF-8 JSON too.
-    control.onmessage = (e) => {
-      if (pc === this.pc) this.onControl(e.data instanceof ArrayBuffer ? utf8(e.data) : e.data);
-    };
-    pc.onicecandidate = (e) => {
-      if (pc === this.pc && e.candidate) this.signal(candidateSignal(e.candidate.toJSON()));
-    };
-    pc.oniceconnectionstatechange = () => this.watchIce(pc);
-    await this.offer(pc, {});
-  }
-
-  // Makes an offer on pc (options: {iceRestart: true} for a restart) and sends it; the
-  // relay's candidates wait for its answer.
-  async offer(pc, options) {
-    this.remoteSet = false;
-    this.pendingCandidates = [];
-    try {
-      const offer = await pc.createOffer(options);
-      if (pc !== this.pc) return;
-      await pc.setLocalDescription(offer);
-      if (pc !== this.pc) return;
-      this.signal(offerSignal(pc.localDescription.sdp));
-    } catch (err) {
-      if (pc === this.pc) this.notice(`cannot make an offer: ${err.message}`);
-    }
-  }
-
-  // The path to the relay broke or came back: restart ICE once it has been disconnected for
-  // DISCONNECTED_GRACE_MS, or at once when it failed; the data channels, and so the session,
-  // survive the outage.
-  watchIce(pc) {
-    if (pc !== this.pc) return;
-    switch (pc.iceConnectionState) {
-      case 'connected':
-      case 'completed':
-        clearTimeout(this.restartTimer);
-        this.restartTimer = 0;
-        if (this.restarts > 0) console.info('peerdesk: ICE restart succeeded');
-        this.restarts = 0;
-        if (this.channels.display?.readyState === 'open') this.showDesktop();
-        break;
-      case 'disconnected':
-        if (!this.restartTimer) this.restartTimer = setTimeout(() => this.restartIce(pc), DISCONNECTED_GRACE_MS);
-        break;
-      case 'failed':
-        if (this.restarts === 0) {
-          clearTimeout(this.restartTimer);
-          this.restartIce(pc);
-        }
-        break;
-    }
-  }
-
-  // Offers an ICE restart on pc, then again every RESTART_INTERVAL_MS while it is not
-  // connected; after MAX_RESTARTS it gives the peer connection up for a new one.
-  restartIce(pc) {
-    this.restartTimer = 0;
-    if (pc !== this.pc || pc.iceConnectionState === 'connected' || pc.iceConnectionState === 'completed') return;
-    if (this.restarts >= MAX_RESTARTS) {
-      this.peerLost(pc);
-      return;
-    }
-    this.restarts++;
-    this.restartTimer = setTimeout(() => this.restartIce(pc), RESTART_INTERVAL_MS);
-    this.setState('connecting');
-    if (pc.signalingState !== 'stable') return; // the previous offer has no answer yet
-    console.info(`peerdesk: restarting ICE (attempt ${this.restarts})`);
-    this.offer(pc, { iceRestart: true });
-  }
-
-  // The page applies display messages slower than they come, and the data channel cannot slow
-  // the relay down: drop the backlog and offer a new peer connection, whose stream starts with
-  // a full frame (docs/PROTOCOL.md, 3.2), as the relay does for a peer that falls behind.
-  resync(pc) {
-    if (pc !== this.pc) return;
-    console.warn('peerdesk: display backlog full; resynchronising');
-    this.display.dropBacklog();
-    this.startPeer();
+    const link = new PeerLink(this.rtcConfig(), {
+      signal: (text) => this.socket?.send(text),
+      display: this.display,
+      onOpen: () => this.showDesktop(),
+      onControl: (text) => this.onControl(text),
+      onConnecting: () => this.setState('connecting'),
+      onNotice: (text) => this.notice(text),
+      onResync: () => {
+        if (link === this.link) this.startPeer();
+      },
+      onLost: () => {
+        if (link === this.link) this.peerLost();
+      },
+    });
+    this.link = link;
+    link.start();
   }
 
   // The current peer connection failed or the relay closed its channels: offer again
   // after a pause while the host is still there.
-  peerLost(pc) {
-    if (pc !== this.pc) return;
+  peerLost() {
     this.closePeer();
     if (!this.hostAvailable) return;
     this.setState('connecting');
     this.reofferTimer = setTimeout(() => {
-      if (this.hostAvailable && !this.pc) this.startPeer();
+      if (this.hostAvailable && !this.link) this.startPeer();
     }, REOFFER_MS);
   }
 
   closePeer() {
     clearTimeout(this.reofferTimer);
-    clearTimeout(this.restartTimer);
-    this.restartTimer = 0;
-    this.restarts = 0;
-    const pc = this.pc;
-    if (!pc) return;
-    this.pc = null;
-    this.channels = {};
-    this.pendingCandidates = [];
-    pc.close();
-  }
-
-  async onAnswer(sdp) {
-    const pc = this.pc;
-    if (!pc || pc.signalingState !== 'have-local-offer') {
-      console.warn('peerdesk: answer without a pending offer skipped');
-      return;
-    }
-    try {
-      await pc.setRemoteDescription({ type: 'answer', sdp });
-    } catch (err) {
-      if (pc === this.pc) this.notice(`bad answer: ${err.message}`);
-      return;
-    }
-    if (pc !== this.pc) return;
-    this.remoteSet = true;
-    const queued = this.pendingCandidates;
-    this.pendingCandidates = [];
-    for (const c of queued) this.addCandidate(pc, c);
-  }
-
-  onCandidate(init) {
-    const pc = this.pc;
-    if (!pc) return;
-    if (!this.remoteSet) {
-      if (this.pendingCandidates.length < MAX_PENDING_CANDIDATES) this.pendingCandidates.push(init);
-      return;
-    }
-    this.addCandidate(pc, init);
-  }
-
-  addCandidate(pc, init) {
-    pc.addIceCandidate(init).catch((err) => console.warn('peerdesk: remote candidate refused:', err.message));
+    this.link?.close();
+    this.link = null;
   }
 
   onControl(text) {
@@ -508,7 +323,7 @@ export class Session {
     }
     const message = typeof m.message === 'string' ? m.message : '';
     this.desktop = { available: m.state === 'available', message };
-    if (this.channels.display?.readyState === 'open') this.showDesktop();
+    if (this.link?.displayOpen()) this.showDesktop();
   }
 
   // The peer connection's display channel is open: the state is the desktop's.
