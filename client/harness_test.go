@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
+	"peerdesk/internal/rtcconf"
 	"peerdesk/relay/wire"
 	"peerdesk/signaling/proto"
 )
@@ -51,14 +51,7 @@ func testContext(t *testing.T) context.Context {
 }
 
 // loopbackEngine keeps pion on 127.0.0.1 (FIELD-NOTES.md).
-func loopbackEngine() webrtc.SettingEngine {
-	var se webrtc.SettingEngine
-	se.SetInterfaceFilter(func(n string) bool { return n == "lo" })
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	return se
-}
+func loopbackEngine() webrtc.SettingEngine { return *rtcconf.Loopback() }
 
 func clientOptions(t *testing.T) []Option {
 	return []Option{WithLogger(testLogger(t)), WithSettingEngine(loopbackEngine())}

@@ -2,23 +2,13 @@ package client
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 
 	"peerdesk/internal/pionlog"
+	"peerdesk/internal/rtcconf"
 )
-
-// maxSCTPMessage is the largest data-channel message the client accepts, advertised in its
-// SDP. The protocol's messages are at most wire.MaxMessage; this matches Chrome's limit so
-// that the client looks to the relay like a browser.
-const maxSCTPMessage = 256 * 1024
-
-// sctpRTOMax caps SCTP's retransmission timeout, as the relay does: pion's default of 60 s
-// would leave input sent during a network outage waiting up to a minute after the path is
-// back (an ICE restart keeps the SCTP association).
-const sctpRTOMax = 3 * time.Second
 
 // Option sets an optional knob of Login or Join.
 type Option func(*options)
@@ -95,8 +85,7 @@ func buildOptions(opts []Option) options {
 // settingEngine returns the configured engine with the client's requirements applied.
 func (o *options) settingEngine() webrtc.SettingEngine {
 	se := o.se
-	se.SetSCTPMaxMessageSize(maxSCTPMessage)
-	se.SetSCTPRTOMax(sctpRTOMax)
+	rtcconf.Apply(&se)
 	se.DetachDataChannels()
 	if se.LoggerFactory == nil {
 		se.LoggerFactory = pionlog.Factory{Log: o.log}

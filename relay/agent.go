@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"peerdesk/internal/pionlog"
+	"peerdesk/internal/rtcconf"
 	"peerdesk/relay/pipeline"
 	"peerdesk/relay/wire"
 	"peerdesk/signaling/proto"
@@ -74,8 +75,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 	if cfg.SettingEngine != nil {
 		se = *cfg.SettingEngine
 	}
-	se.SetSCTPMaxMessageSize(maxSCTPMessage)
-	se.SetSCTPRTOMax(sctpRTOMax)
+	rtcconf.Apply(&se)
 	se.SetICETimeouts(iceDisconnectedTimeout, iceFailedTimeout, iceKeepaliveInterval)
 	se.LoggerFactory = pionlog.Factory{Log: log}
 	return &Agent{
@@ -90,11 +90,6 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 	}, nil
 }
 
-// sctpRTOMax caps SCTP's retransmission timeout. pion's default of 60 s lets a burst of loss
-// (a peer whose socket buffer overflowed) freeze that peer's display for up to a minute; an
-// interactive desktop would rather retransmit sooner.
-const sctpRTOMax = 3 * time.Second
-
 // ICE timeouts: a peer whose connection went silent (no leave, only a dead network) is
 // disconnected after iceDisconnectedTimeout of silence and failed, and so no longer present,
 // iceFailedTimeout later (pion counts one after the other: about 12 s in all); keepalives every iceKeepaliveInterval keep a live idle peer from looking
@@ -104,9 +99,6 @@ const (
 	iceFailedTimeout       = 8 * time.Second
 	iceKeepaliveInterval   = 2 * time.Second
 )
-
-// maxSCTPMessage caps what a peer may send us in one data-channel message.
-const maxSCTPMessage = 256 * 1024
 
 // Pipeline returns the agent's pipeline (for stats and tests).
 func (a *Agent) Pipeline() *pipeline.Pipeline { return a.pipeline }

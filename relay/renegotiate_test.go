@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 
+	"peerdesk/internal/rtcconf"
 	"peerdesk/relay/demo"
 	"peerdesk/relay/pipeline"
 	"peerdesk/relay/wire"
@@ -24,14 +24,7 @@ import (
 const testPeer = "p1"
 
 // loopbackSettings keeps ICE on loopback.
-func loopbackSettings() *webrtc.SettingEngine {
-	se := &webrtc.SettingEngine{}
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	return se
-}
+func loopbackSettings() *webrtc.SettingEngine { return rtcconf.Loopback() }
 
 // fakeServer plays the signaling server for one agent: hello, a join of testPeer, then it
 // passes the test's offers and candidates to the agent and the agent's answers and

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 
 	"peerdesk/client"
+	"peerdesk/internal/rtcconf"
 	"peerdesk/relay"
 	"peerdesk/relay/demo"
 	"peerdesk/relay/pipeline"
@@ -57,14 +57,7 @@ type harnessConfig struct {
 }
 
 // loopbackEngine keeps ICE on loopback, as every test here must (FIELD-NOTES.md).
-func loopbackEngine() *webrtc.SettingEngine {
-	se := &webrtc.SettingEngine{}
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	return se
-}
+func loopbackEngine() *webrtc.SettingEngine { return rtcconf.Loopback() }
 
 // testLogger logs into the test's log. pion's goroutines may log a moment after a peer
 // connection's Close returns, so lines arriving after the test ended are dropped instead of

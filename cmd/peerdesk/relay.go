@@ -9,10 +9,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 
+	"peerdesk/internal/rtcconf"
 	"peerdesk/relay"
 	"peerdesk/relay/demo"
 	"peerdesk/relay/vnc"
@@ -54,8 +54,7 @@ func (f *relayFlags) demoSource() (*demo.Desktop, error) {
 func (f *relayFlags) settingEngine() *webrtc.SettingEngine {
 	se := &webrtc.SettingEngine{}
 	if f.loopback {
-		se.SetIncludeLoopbackCandidate(true)
-		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+		rtcconf.IncludeLoopback(se)
 	}
 	return se
 }
