@@ -34,6 +34,7 @@ type Agent struct {
 	presence *presence
 
 	connects     atomic.Uint64
+	timers       sync.WaitGroup // peers' restart timer callbacks that may still run
 	replaced     atomic.Uint64
 	inputApplied atomic.Uint64
 	inputRO      atomic.Uint64
@@ -192,6 +193,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		backoff = min(backoff*2, a.cfg.MaxBackoff)
 	}
 	wg.Wait()
+	a.timers.Wait()
 	a.pipeline.Close()
 	if err := <-srcErr; err != nil && !errors.Is(err, context.Canceled) {
 		return err

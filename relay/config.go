@@ -36,6 +36,9 @@ type AgentConfig struct {
 	// agent holding the same token replaced it (default 30 s): long enough that two holders
 	// of one token do not keep taking turns, short enough that the real agent comes back.
 	ReplacedBackoff time.Duration
+	// RestartGrace is how long a peer restarting ICE (it re-offered on its peer connection)
+	// stays present while its connection is not back (default 30 s; docs/PROTOCOL.md, 3.1).
+	RestartGrace time.Duration
 	// HTTPHeader is added to the WebSocket handshake (besides Authorization).
 	HTTPHeader http.Header
 	// AllowLocalCandidates lets peers name loopback, link-local and the host's own addresses
@@ -64,6 +67,9 @@ func (c *AgentConfig) validate() error {
 	}
 	if c.ReplacedBackoff <= 0 {
 		c.ReplacedBackoff = 30 * time.Second
+	}
+	if c.RestartGrace <= 0 {
+		c.RestartGrace = 30 * time.Second
 	}
 	return nil
 }

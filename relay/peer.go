@@ -26,9 +26,6 @@ const (
 	maxCandidates = 32
 	// badInputInterval is the least time between two bad-input errors sent to one peer.
 	badInputInterval = 200 * time.Millisecond
-	// restartGrace is how long a peer restarting ICE (it re-offered on its peer connection)
-	// stays present while its connection is not back (docs/PROTOCOL.md, 3.1 presence).
-	restartGrace = 30 * time.Second
 )
 
 // peerEventKind says what a peerEvent is about.
@@ -244,7 +241,7 @@ func (p *peer) offer(sdp string) {
 
 // renegotiate answers a re-offer on the peer's current connection: its data channels and
 // display stream go on. An ICE restart offer restarts the agent's ICE too; the peer stays
-// present while the restart is under way, for at most restartGrace.
+// present while the restart is under way, for at most AgentConfig.RestartGrace.
 func (p *peer) renegotiate(sdp string) {
 	answer, err := negotiate(p.pc, sdp)
 	if err != nil {
@@ -254,7 +251,11 @@ func (p *peer) renegotiate(sdp string) {
 	}
 	if p.restart == nil {
 		pc := p.pc
-		p.restart = time.AfterFunc(restartGrace, func() { p.post(peerEvent{kind: evRestartExpired, pc: pc}) })
+		p.agent.timers.Add(1)
+		p.restart = time.AfterFunc(p.agent.cfg.RestartGrace, func() {
+			defer p.agent.timers.Done()
+			p.post(peerEvent{kind: evRestartExpired, pc: pc})
+		})
 	}
 	p.log.Info().Str("state", p.pc.ConnectionState().String()).Msg("peer re-offered: renegotiated on its connection")
 	p.sig.send(proto.Message{Type: proto.TypeAnswer, Peer: p.id, SDP: answer})
@@ -285,13 +286,13 @@ func (p *peer) stateChanged(s webrtc.PeerConnectionState) {
 }
 
 // restartExpired ends the presence of a peer whose ICE restart did not bring the connection
-// back within restartGrace. The peer connection stays: a later restart that succeeds makes
+// back within AgentConfig.RestartGrace. The peer connection stays: a later restart that succeeds makes
 // the peer present again.
 func (p *peer) restartExpired() {
 	if !p.endRestart() || p.pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
 		return
 	}
-	p.log.Info().Dur("grace", restartGrace).Msg("ICE restart did not succeed in time: peer no longer present")
+	p.log.Info().Dur("grace", p.agent.cfg.RestartGrace).Msg("ICE restart did not succeed in time: peer no longer present")
 	p.agent.presence.leave(p.id, p.pc)
 }
 
@@ -300,7 +301,9 @@ func (p *peer) endRestart() bool {
 	if p.restart == nil {
 		return false
 	}
-	p.restart.Stop()
+	if p.restart.Stop() {
+		p.agent.timers.Done() // the callback will never run
+	}
 	p.restart = nil
 	return true
 }

@@ -24,10 +24,19 @@ func newPeerID() PeerID {
 	return PeerID(base64.RawURLEncoding.EncodeToString(b[:]))
 }
 
+// conn is a socket as the hub sees it: a *wsConn, or a recorder in the hub's tests. send and
+// trySend only queue, never block (a full queue closes a *wsConn as too slow); close sends
+// what was queued, then the close frame.
+type conn interface {
+	send(frame []byte)
+	trySend(frame []byte) bool
+	close(code int, text string)
+}
+
 // agent is the relay agent serving one connection.
 type agent struct {
 	conn store.Connection
-	ws   *wsConn
+	ws   conn
 	ice  []proto.ICEServer // for its hello
 }
 
@@ -41,7 +50,7 @@ type peer struct {
 	profile  string       // the name of the link's sharing profile; "" without a link
 	identity proto.Identity
 	readOnly bool
-	ws       *wsConn
+	ws       conn
 	ice      []proto.ICEServer // for its hello
 }
 
@@ -49,7 +58,7 @@ type peer struct {
 func (p *peer) owner() bool { return p.identity.Role == proto.RoleOwner }
 
 // hub routes signaling messages between the peers of a live session and its connection's
-// agent, and keeps the live sessions. Every send only queues (wsConn.send never blocks), so
+// agent, and keeps the live sessions. Every send only queues (conn.send never blocks), so
 // the hub sends while holding its lock, which keeps each agent's view ordered: hello, then
 // a peer's join, then its offer.
 type hub struct {

@@ -42,7 +42,7 @@ func (h *hub) peerMessage(p *peer, m proto.Message) *refusal {
 }
 
 // disconnectRateLimited tells a peer it sent too much, and closes its socket once that is sent.
-func disconnectRateLimited(ws *wsConn, message string) {
+func disconnectRateLimited(ws conn, message string) {
 	ws.send(proto.Message{Type: proto.TypeError, Code: proto.CodeRateLimited, Message: message}.Encode())
 	ws.close(websocket.ClosePolicyViolation, "over its signaling budget")
 }
@@ -79,7 +79,7 @@ func (h *hub) agentMessage(a *agent, m proto.Message) *refusal {
 // forward sends a message built from another side's frame. The frame was at most
 // proto.MaxMessage, but re-encoding can grow it (JSON escapes '<' as \u003c), and the
 // receiver would be cut off by its read limit: such a frame is refused instead.
-func forward(to *wsConn, m proto.Message) *refusal {
+func forward(to conn, m proto.Message) *refusal {
 	frame := m.Encode()
 	if len(frame) > proto.MaxMessage {
 		return &refusal{proto.CodeBadMessage, "message too large once re-encoded"}

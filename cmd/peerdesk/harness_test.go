@@ -51,6 +51,8 @@ type harnessConfig struct {
 	noCleanup bool
 	turn      turnFlags // the TURN server the signaling server hands out (none by default)
 	proxies   string    // -trusted-proxies
+	// restartGrace is the agent's AgentConfig.RestartGrace (default 30 s).
+	restartGrace time.Duration
 	// storeClock, if set, is the store's clock (link expiry, login sessions), as an offset
 	// from now.
 	storeClock time.Duration
@@ -128,6 +130,7 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 		SettingEngine: loopbackEngine(),
 		Pipeline:      cfg.pipeline,
 		MinBackoff:    20 * time.Millisecond,
+		RestartGrace:  cfg.restartGrace,
 
 		AllowLocalCandidates: true, // the peers are on loopback
 	})
