@@ -111,9 +111,7 @@ func join(ctx context.Context, serverURL string, t target, opts []Option) (*Sess
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		if err := sig.writeLoop(s.ctx); err != nil {
-			s.fail(err)
-		}
+		<-s.ctx.Done()
 		sig.close()
 	}()
 	go func() {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/rs/zerolog"
 
 	"peerdesk/signaling/proto"
 )
@@ -26,11 +25,9 @@ const (
 )
 
 // signaling is the peer's WebSocket to the signaling server: one reader (the session's run
-// loop) and one writer goroutine draining a bounded queue.
+// loop) and a writer goroutine draining a bounded queue (proto.Conn).
 type signaling struct {
-	conn *websocket.Conn
-	out  chan proto.Message
-	log  zerolog.Logger // sampled
+	conn *proto.Conn
 }
 
 // target is what a peer joins and as whom: a connection with a login cookie, or a share key
@@ -96,14 +93,7 @@ func dialSignaling(ctx context.Context, o *options, serverURL string, t target) 
 		}
 		return nil, fmt.Errorf("client: join %s on %s: %w", t.desc, u.Host, err) // the URL may hold a share key
 	}
-	conn.SetReadLimit(proto.MaxMessage)
-	_ = conn.SetReadDeadline(time.Now().Add(proto.ReadTimeout))
-	pong := conn.PingHandler() // gorilla's: answers with a pong
-	conn.SetPingHandler(func(data string) error {
-		_ = conn.SetReadDeadline(time.Now().Add(proto.ReadTimeout))
-		return pong(data)
-	})
-	return &signaling{conn: conn, out: make(chan proto.Message, sendQueue), log: sampledLogger(o.log)}, nil
+	return &signaling{conn: proto.NewConn(conn, sendQueue, sampledLogger(o.log))}, nil
 }
 
 // checkCookie refuses a value that is not a cookie-octet string (RFC 6265), so that it cannot
@@ -121,58 +111,24 @@ func checkCookie(v string) error {
 	return nil
 }
 
-// read returns the next valid message. Frames that do not decode are logged and skipped: the
-// server answers ours the same way (docs/PROTOCOL.md, section 2). Only one goroutine reads.
+// read returns the next valid message. Only one goroutine reads.
 func (s *signaling) read() (proto.Message, error) {
-	for {
-		typ, b, err := s.conn.ReadMessage()
-		if err != nil {
-			return proto.Message{}, fmt.Errorf("client: signaling read: %w", err)
-		}
-		_ = s.conn.SetReadDeadline(time.Now().Add(proto.ReadTimeout))
-		if typ != websocket.TextMessage {
-			s.log.Warn().Int("frame", typ).Msg("signaling: ignoring a non-text frame")
-			continue
-		}
-		m, err := proto.Decode(b)
-		if err != nil {
-			s.log.Warn().Err(err).Msg("signaling: ignoring a bad frame")
-			continue
-		}
-		return m, nil
+	m, err := s.conn.Read()
+	if err != nil {
+		return proto.Message{}, fmt.Errorf("client: signaling read: %w", err)
 	}
+	return m, nil
 }
 
 // send queues m for the writer without ever blocking, for it runs on pion's callback
 // goroutines too. A full queue means the writer has been stuck on the WebSocket (for up to
 // proto.WriteTimeout): send then fails with errSignalingStuck, and the session must end.
 func (s *signaling) send(m proto.Message) error {
-	select {
-	case s.out <- m:
-		return nil
-	default:
-		return fmt.Errorf("client: signaling send of %s: %w", m.Type, errSignalingStuck)
+	if err := s.conn.Send(m); err != nil {
+		return fmt.Errorf("client: signaling send of %s: %w (%w)", m.Type, errSignalingStuck, err)
 	}
-}
-
-// writeLoop writes queued messages until ctx ends (nil) or a write fails.
-func (s *signaling) writeLoop(ctx context.Context) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case m := <-s.out:
-			_ = s.conn.SetWriteDeadline(time.Now().Add(proto.WriteTimeout))
-			if err := s.conn.WriteMessage(websocket.TextMessage, m.Encode()); err != nil {
-				return fmt.Errorf("client: signaling write: %w", err)
-			}
-		}
-	}
+	return nil
 }
 
 // close says goodbye to the server and closes the WebSocket, which ends the reader.
-func (s *signaling) close() {
-	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
-	_ = s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-	_ = s.conn.Close()
-}
+func (s *signaling) close() { s.conn.Close() }
