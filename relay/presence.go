@@ -1,9 +1,8 @@
 package relay
 
 import (
-	"cmp"
 	"errors"
-	"slices"
+	"maps"
 	"sync"
 	"time"
 
@@ -16,10 +15,6 @@ import (
 
 // presenceInterval is the least time between two presence messages to one peer.
 const presenceInterval = 100 * time.Millisecond
-
-// roleRank orders roles by strength: owner > member > guest (a role the relay does not know
-// ranks below all of them).
-var roleRank = map[string]int{proto.RoleGuest: 1, proto.RoleMember: 2, proto.RoleOwner: 3}
 
 // presentConn is one connection present on the session.
 type presentConn struct {
@@ -87,24 +82,9 @@ func (r *presence) present(id string, pc *webrtc.PeerConnection) bool {
 // changedLocked records a roster change and wakes every sender; r.mu is held.
 func (r *presence) changedLocked() {
 	r.seq++
-	byName := make(map[string]*wire.Participant, len(r.conns))
-	for _, c := range r.conns {
-		p := byName[c.identity.Name]
-		if p == nil {
-			p = &wire.Participant{Name: c.identity.Name, Role: c.identity.Role, ReadOnly: true}
-			byName[c.identity.Name] = p
-		}
-		if roleRank[c.identity.Role] > roleRank[p.Role] {
-			p.Role = c.identity.Role
-		}
-		p.ReadOnly = p.ReadOnly && c.readOnly
-		p.Connections++
-	}
-	r.roster = make([]wire.Participant, 0, len(byName))
-	for _, p := range byName {
-		r.roster = append(r.roster, *p)
-	}
-	slices.SortFunc(r.roster, func(a, b wire.Participant) int { return cmp.Compare(a.Name, b.Name) })
+	r.roster = proto.GroupByName(maps.Values(r.conns), func(c *presentConn) (string, string, bool) {
+		return c.identity.Name, c.identity.Role, c.readOnly
+	})
 	for _, c := range r.conns {
 		c.sender.wakeUp()
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"peerdesk/signaling/proto"
 	"peerdesk/store"
 )
 
@@ -21,7 +22,7 @@ type liveSessionReply struct {
 	Connection   shareConnection `json:"connection"`
 	Owner        string          `json:"owner"`
 	StartedAt    time.Time       `json:"startedAt"`
-	Participants []identityCount `json:"participants"`
+	Participants []proto.Group   `json:"participants"`
 }
 
 // historyReply is a page of the history.

@@ -3,6 +3,7 @@ package signaling
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -202,40 +203,11 @@ func (h *hub) endLocked(s *session, message string) {
 	}
 }
 
-// identityCount is one identity present on a live session: every connection under one name
-// (all anonymous guests share "Anonymous"), with the strongest role among them, read-only
-// only if all of them are.
-type identityCount struct {
-	Name        string `json:"name"`
-	Role        string `json:"role"`
-	ReadOnly    bool   `json:"readOnly"`
-	Connections int    `json:"connections"`
-}
-
-// roleRank orders roles by strength: owner > member > guest.
-var roleRank = map[string]int{proto.RoleGuest: 1, proto.RoleMember: 2, proto.RoleOwner: 3}
-
 // identities groups s's peers by name, sorted by name. Callers hold the hub's mutex.
-func (s *session) identities() []identityCount {
-	byName := make(map[string]*identityCount)
-	for _, p := range s.peers {
-		id := byName[p.identity.Name]
-		if id == nil {
-			id = &identityCount{Name: p.identity.Name, Role: p.identity.Role, ReadOnly: true}
-			byName[p.identity.Name] = id
-		}
-		if roleRank[p.identity.Role] > roleRank[id.Role] {
-			id.Role = p.identity.Role
-		}
-		id.ReadOnly = id.ReadOnly && p.readOnly
-		id.Connections++
-	}
-	out := make([]identityCount, 0, len(byName))
-	for _, id := range byName {
-		out = append(out, *id)
-	}
-	slices.SortFunc(out, func(a, b identityCount) int { return strings.Compare(a.Name, b.Name) })
-	return out
+func (s *session) identities() []proto.Group {
+	return proto.GroupByName(maps.Values(s.peers), func(p *peer) (string, string, bool) {
+		return p.identity.Name, p.identity.Role, p.readOnly
+	})
 }
 
 // liveSession is a snapshot of a live session for the Active Sessions list.
@@ -244,7 +216,7 @@ type liveSession struct {
 	conn       store.Connection
 	ownerName  string
 	started    time.Time
-	identities []identityCount
+	identities []proto.Group
 }
 
 // liveSessions returns a snapshot of every live session, oldest first.

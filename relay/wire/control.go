@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/json"
 	"fmt"
+	"peerdesk/signaling/proto"
 	"unicode/utf8"
 )
 
@@ -47,15 +48,8 @@ type Identity struct {
 }
 
 // Participant is one identity present on a live session, in a presence message: every
-// connection under one name (all anonymous guests share "Anonymous"), with the strongest role
-// among them and read-only only if all of them are.
-type Participant struct {
-	Name     string `json:"name"`
-	Role     string `json:"role"`
-	ReadOnly bool   `json:"readOnly"`
-	// Connections counts the identity's connections; in a left entry, 0 when it is gone.
-	Connections int `json:"connections"`
-}
+// connection under one name, grouped as proto.GroupByName does.
+type Participant = proto.Group
 
 // Control is a message on the control channel.
 type Control struct {
