@@ -3,8 +3,9 @@ package wire
 import (
 	"encoding/json"
 	"fmt"
-	"peerdesk/signaling/proto"
 	"unicode/utf8"
+
+	"peerdesk/signaling/proto"
 )
 
 // Control message types (docs/PROTOCOL.md, 3.1).
