@@ -10,9 +10,7 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
-	"github.com/rs/zerolog"
 
-	"peerdesk/relay/demo"
 	"peerdesk/signaling/proto"
 )
 
@@ -27,10 +25,6 @@ type candidateScene struct {
 
 func newCandidateScene(ctx context.Context, t *testing.T, lan bool) *candidateScene {
 	t.Helper()
-	desk, err := demo.New(demo.Config{Width: 64, Height: 64, Still: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sc := &candidateScene{f: newFakeServer(t)}
 	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -47,18 +41,7 @@ func newCandidateScene(ctx context.Context, t *testing.T, lan bool) *candidateSc
 			sc.received.Add(1)
 		}
 	}()
-	sc.a, err = NewAgent(AgentConfig{ServerURL: sc.f.srv.URL, Token: "t", Source: desk, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
-		SettingEngine: loopbackSettings(), AllowLocalCandidates: lan})
-	if err != nil {
-		t.Fatal(err)
-	}
-	actx, acancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- sc.a.Run(actx) }()
-	t.Cleanup(func() {
-		acancel()
-		<-done
-	})
+	sc.a = startTestAgent(ctx, t, sc.f, lan)
 	sc.f.serve(ctx)
 	return sc
 }

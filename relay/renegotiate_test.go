@@ -209,28 +209,7 @@ func drain(ch chan struct{}) {
 func TestRenegotiateICERestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	desk, err := demo.New(demo.Config{Width: 160, Height: 120, Still: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := newFakeServer(t)
-	a, err := NewAgent(AgentConfig{ServerURL: f.srv.URL, Token: "t", Source: desk, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel), SettingEngine: loopbackSettings(), AllowLocalCandidates: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	actx, acancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(actx) }()
-	defer func() {
-		acancel()
-		<-done
-	}()
-	f.serve(ctx)
-
-	tp := newTestPC(t, f)
-	tp.negotiate(ctx, t, f, false)
-	waitSignal(ctx, t, tp.welcomes, "welcome")
-	waitSignal(ctx, t, tp.frames, "a first frame")
+	a, f, tp := startFakeSession(ctx, t)
 	p := a.peer(testPeer)
 	var pc *webrtc.PeerConnection
 	var stream *pipeline.PeerStream
@@ -308,28 +287,7 @@ func TestRenegotiateICERestart(t *testing.T) {
 func TestReofferBurst(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	desk, err := demo.New(demo.Config{Width: 160, Height: 120, Still: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := newFakeServer(t)
-	a, err := NewAgent(AgentConfig{ServerURL: f.srv.URL, Token: "t", Source: desk, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel), SettingEngine: loopbackSettings(), AllowLocalCandidates: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	actx, acancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(actx) }()
-	defer func() {
-		acancel()
-		<-done
-	}()
-	f.serve(ctx)
-
-	tp := newTestPC(t, f)
-	tp.negotiate(ctx, t, f, false)
-	waitSignal(ctx, t, tp.welcomes, "welcome")
-	waitSignal(ctx, t, tp.frames, "a first frame")
+	a, f, tp := startFakeSession(ctx, t)
 	p := a.peer(testPeer)
 	var pc *webrtc.PeerConnection
 	p.call(func() { pc = p.pc })
@@ -419,16 +377,16 @@ func TestCheckCandidate(t *testing.T) {
 	}
 }
 
-// startFakeSession runs an agent on a still demo desktop against a fake server and connects
-// testPeer with a test peer connection that got its welcome and first frame.
-func startFakeSession(ctx context.Context, t *testing.T) (*Agent, *fakeServer, *testPC) {
+// startTestAgent runs an agent on a still demo desktop against f until the test ends;
+// lan allows local candidates.
+func startTestAgent(ctx context.Context, t *testing.T, f *fakeServer, lan bool) *Agent {
 	t.Helper()
 	desk, err := demo.New(demo.Config{Width: 160, Height: 120, Still: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFakeServer(t)
-	a, err := NewAgent(AgentConfig{ServerURL: f.srv.URL, Token: "t", Source: desk, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel), SettingEngine: loopbackSettings(), AllowLocalCandidates: true})
+	a, err := NewAgent(AgentConfig{ServerURL: f.srv.URL, Token: "t", Source: desk, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel),
+		SettingEngine: loopbackSettings(), AllowLocalCandidates: lan})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,6 +397,15 @@ func startFakeSession(ctx context.Context, t *testing.T) (*Agent, *fakeServer, *
 		acancel()
 		<-done
 	})
+	return a
+}
+
+// startFakeSession runs an agent on a still demo desktop against a fake server and connects
+// testPeer with a test peer connection that got its welcome and first frame.
+func startFakeSession(ctx context.Context, t *testing.T) (*Agent, *fakeServer, *testPC) {
+	t.Helper()
+	f := newFakeServer(t)
+	a := startTestAgent(ctx, t, f, true)
 	f.serve(ctx)
 	tp := newTestPC(t, f)
 	tp.negotiate(ctx, t, f, false)
