@@ -67,7 +67,11 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	p, err := pipeline.New(cfg.Pipeline)
+	pcfg := cfg.Pipeline
+	if d, ok := cfg.Source.(Demander); ok {
+		pcfg.OnDemand = d.SetDemand // rest while no display stream is open
+	}
+	p, err := pipeline.New(pcfg)
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +157,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	srcErr := make(chan error, 1)
 	if n, ok := a.cfg.Source.(Notifier); ok {
 		n.Notify(a.desktopChanged, a.cursorChanged, a.clipboardChanged)
+	}
+	if d, ok := a.cfg.Source.(Demander); ok {
+		d.SetDemand(false) // nobody watches yet: the pipeline says when someone does
 	}
 	wg.Add(1)
 	go func() {

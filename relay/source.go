@@ -35,3 +35,12 @@ type Source interface {
 type Notifier interface {
 	Notify(desktop func(available bool, reason string), cursor func(shape *image.NRGBA, hotspot image.Point), clipboard func(text string))
 }
+
+// Demander is a Source that can rest while nobody watches. The agent looks for it with a type
+// assertion: it calls SetDemand(false) before Run, then SetDemand(true) when the first peer's
+// display stream opens and SetDemand(false) when the last one closes, one call at a time. A
+// resting source sends few updates or none; told it is watched again, it sends every pixel
+// that changed meanwhile (or the whole frame) at once.
+type Demander interface {
+	SetDemand(watched bool)
+}

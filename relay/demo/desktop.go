@@ -98,6 +98,8 @@ var (
 type Desktop struct {
 	cfg     Config
 	running atomic.Bool
+	// resting is set while nobody watches (SetDemand): the animation stops.
+	resting atomic.Bool
 	// inputs wakes Run when input changed the scene, so input reaches peers without waiting
 	// for the next animation tick.
 	inputs chan struct{}
@@ -195,6 +197,9 @@ func (d *Desktop) Run(ctx context.Context, update func(frame *image.RGBA, damage
 		case now = <-t.C:
 		case <-d.inputs:
 		}
+		if d.resting.Load() && !now.IsZero() {
+			continue
+		}
 		d.mu.Lock()
 		if !d.cfg.Still && !now.IsZero() {
 			d.animate(now)
@@ -209,6 +214,12 @@ func (d *Desktop) Run(ctx context.Context, update func(frame *image.RGBA, damage
 			update(fb, damage)
 		}
 	}
+}
+
+// SetDemand stops the animation while nobody watches and starts it again when someone does
+// (relay.Demander); input still reaches the scene. A new desktop is watched.
+func (d *Desktop) SetDemand(watched bool) {
+	d.resting.Store(!watched)
 }
 
 // Snapshot returns the current scene, including input that Run has not delivered yet.

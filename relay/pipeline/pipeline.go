@@ -51,6 +51,10 @@ type Config struct {
 	// measured for that peer, on top of its round-trip time (default 50 ms): the peer's
 	// high-water mark is its rate times this, within 16 KiB (or HighWater if lower) and HighWater.
 	QueueDelay time.Duration
+	// OnDemand, if set, is told whether any peer stream is open: true when the first one
+	// opens, false when the last one closes, one call at a time and never under the
+	// pipeline's lock, so it may block briefly (the agent tells its source to rest).
+	OnDemand func(watched bool)
 }
 
 // withDefaults returns c with its zero fields set to the defaults.
@@ -128,6 +132,10 @@ type Pipeline struct {
 	updates    uint64
 	versions   uint64
 	nextStream uint64
+
+	// demandMu serialises the calls of cfg.OnDemand; watched is what it was last told.
+	demandMu sync.Mutex
+	watched  bool
 
 	encodes      [renditions]atomic.Uint64
 	encodedBytes atomic.Uint64
@@ -278,6 +286,7 @@ type PeerOptions struct {
 // changes. The caller closes the stream (or the pipeline). On a closed pipeline it returns a
 // stream that is already stopped.
 func (p *Pipeline) AddPeer(out Sender, opts PeerOptions) *PeerStream {
+	defer p.demand()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.nextStream++
@@ -293,9 +302,27 @@ func (p *Pipeline) AddPeer(out Sender, opts PeerOptions) *PeerStream {
 
 // removeStream forgets a closed stream.
 func (p *Pipeline) removeStream(s *PeerStream) {
+	defer p.demand()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.streams, s)
+}
+
+// demand tells cfg.OnDemand whether a stream is open, if that changed since it was last told.
+// It reads the count under demandMu, so concurrent changes end with the right last word.
+func (p *Pipeline) demand() {
+	if p.cfg.OnDemand == nil {
+		return
+	}
+	p.demandMu.Lock()
+	defer p.demandMu.Unlock()
+	p.mu.RLock()
+	watched := len(p.streams) > 0
+	p.mu.RUnlock()
+	if watched != p.watched {
+		p.watched = watched
+		p.cfg.OnDemand(watched)
+	}
 }
 
 // Stats returns the pipeline's counters.

@@ -548,3 +548,44 @@ func TestPipelineCursor(t *testing.T) {
 		t.Fatalf("message types %v: %d cursors, want 3 (the first, the second, then only the newest)", f.log, n)
 	}
 }
+
+// TestPipelineDemand tells OnDemand when the first stream opens and the last one ends, by
+// Close or by a failed Send, and nothing in between.
+func TestPipelineDemand(t *testing.T) {
+	told := make(chan bool, 8)
+	p := newTestPipeline(t, Config{OnDemand: func(watched bool) { told <- watched }})
+	expect := func(want bool) {
+		t.Helper()
+		select {
+		case got := <-told:
+			if got != want {
+				t.Fatalf("OnDemand(%v), want OnDemand(%v)", got, want)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("OnDemand(%v) was not called", want)
+		}
+	}
+	_, streams := addPeers(t, p, 2)
+	expect(true)
+	streams[0].Close()
+	failing := newFakePeer(t)
+	failing.failSends(errPeerGone)
+	ended := make(chan struct{})
+	p.AddPeer(failing, PeerOptions{OnEnd: func(error) { close(ended) }})
+	streams[1].Close()
+	frame := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	p.Update(frame, nil)
+	select {
+	case <-ended:
+	case <-time.After(waitTimeout):
+		t.Fatal("the failing stream did not end")
+	}
+	expect(false)
+	addPeers(t, p, 1)
+	expect(true)
+	p.Close()
+	expect(false)
+	if len(told) > 0 {
+		t.Fatalf("OnDemand(%v) more than once per change", <-told)
+	}
+}

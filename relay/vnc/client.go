@@ -74,9 +74,33 @@ type Client struct {
 	encodings []int32 // asked of the server, in order of preference
 	running   atomic.Bool
 
+	demand sync.Mutex // serialises SetDemand and a new connection taking the demand on
 	mu     sync.Mutex
 	cur    *conn    // the connected session; nil while none is
 	notify notifier // set by Notify, read by Run
+	idle   bool     // SetDemand(false): nobody watches
+}
+
+// SetDemand says whether anyone watches the desktop. While nobody does, the client asks the
+// server for no updates, so that neither it nor the server works for nobody; when someone
+// does again, it asks for every pixel. Safe from any goroutine.
+func (cl *Client) SetDemand(watched bool) {
+	cl.demand.Lock()
+	defer cl.demand.Unlock()
+	cl.mu.Lock()
+	cl.idle = !watched
+	c := cl.cur
+	cl.mu.Unlock()
+	if c != nil {
+		cl.applyDemand(c, !watched)
+	}
+}
+
+// applyDemand makes c idle or not; cl.demand is held.
+func (cl *Client) applyDemand(c *conn, idle bool) {
+	if err := c.setIdle(idle); err != nil {
+		cl.log.Debug().Err(err).Msg("update request after idle not sent") // the reader reconnects
+	}
 }
 
 // unavailableReason is what participants read while the server is away: the details, which
@@ -189,6 +213,7 @@ func (cl *Client) session(ctx context.Context, fb *image.RGBA, update func(*imag
 		writeTimeout: cl.cfg.WriteTimeout,
 		notify:       n,
 	}
+
 	if err := nc.SetDeadline(start.Add(cl.cfg.DialTimeout)); err != nil {
 		return fb, false, err
 	}
@@ -201,9 +226,13 @@ func (cl *Client) session(ctx context.Context, fb *image.RGBA, update func(*imag
 	cl.log.Info().Str("desktop", c.name).Int("width", c.fb.Rect.Dx()).Int("height", c.fb.Rect.Dy()).
 		Int("rfb_minor", c.minor).Dur("handshake", time.Since(start)).Msg("connected to VNC server")
 
+	cl.demand.Lock()
 	cl.mu.Lock()
 	cl.cur = c
+	idle := cl.idle
 	cl.mu.Unlock()
+	cl.applyDemand(c, idle) // before its first update: the handshake's comes all the same
+	cl.demand.Unlock()
 	onConnect()
 	defer func() {
 		cl.mu.Lock()

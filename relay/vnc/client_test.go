@@ -309,3 +309,34 @@ func TestResize(t *testing.T) {
 		})
 	}
 }
+
+// TestDemand rests the client while nobody watches: the screen changes and no update comes;
+// watched again, it gets every pixel at once.
+func TestDemand(t *testing.T) {
+	display, addr := startTigerVNC(t, "-SecurityTypes", "None")
+	cl, f, _ := runClient(t, Config{Addr: addr})
+	cl.SetDemand(false)
+	f.waitFirst() // the handshake asks for one whole frame all the same
+	xrun(t, display, "xsetroot", "-solid", "#aa0000")
+	f.mu.Lock()
+	n := f.n
+	f.mu.Unlock()
+	// Unwatched, TigerVNC sends nothing: a frame asked for comes within milliseconds here, so
+	// one second without one is the proof.
+	select {
+	case <-f.ready:
+		f.mu.Lock()
+		if f.n > n {
+			t.Errorf("%d updates came while nobody watched", f.n-n)
+		}
+		f.mu.Unlock()
+	case <-time.After(time.Second):
+	}
+	start := time.Now()
+	cl.SetDemand(true)
+	f.waitColor(image.Pt(5, 5), [3]byte{0xaa, 0, 0})
+	t.Logf("watched again: the change came in %v", time.Since(start))
+	cl.SetDemand(true) // repeating the state asks for nothing more
+	xrun(t, display, "xsetroot", "-solid", "#00bb00")
+	f.waitColor(image.Pt(5, 5), [3]byte{0, 0xbb, 0}) // and updates flow as before
+}

@@ -81,8 +81,10 @@ type conn struct {
 	wmu          sync.Mutex // serialises writes and guards the fields below
 	w            writer
 	writeTimeout time.Duration
-	size         image.Point // of the framebuffer, for checking input
+	size         image.Point // of the framebuffer, for checking input and requests
 	buttons      byte        // the RFB button mask last sent
+	idle         bool        // nobody watches: no update is asked for (setIdle)
+	paused       bool        // idle, and the last update asked for came: none is outstanding
 
 	// Owned by the reading goroutine.
 	notify notifier

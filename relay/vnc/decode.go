@@ -26,8 +26,7 @@ func (c *conn) serve(update func(*image.RGBA, []image.Rectangle)) error {
 			if err != nil {
 				return err
 			}
-			// After a resize, ask for every pixel of the new size.
-			if err := c.write(c.appendRequest(nil, !resized)); err != nil {
+			if err := c.requestNext(resized, len(damage) > 0); err != nil {
 				return err
 			}
 			if len(damage) > 0 {

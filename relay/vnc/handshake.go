@@ -54,7 +54,9 @@ func (c *conn) handshake(password string, fb *image.RGBA, encodings []int32) err
 	for _, e := range encodings {
 		msg = binary.BigEndian.AppendUint32(msg, uint32(e))
 	}
-	return c.write(c.appendRequest(msg, false))
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeLocked(c.appendRequest(msg, false))
 }
 
 // version reads the server's ProtocolVersion and answers with the highest version both know.

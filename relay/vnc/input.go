@@ -11,15 +11,44 @@ import (
 
 // Writing input to the server: pointer, wheel, keys, cut text, update requests.
 
-// appendRequest appends a FramebufferUpdateRequest for the whole framebuffer to b.
+// appendRequest appends a FramebufferUpdateRequest for the whole framebuffer to b; c.wmu is
+// held.
 func (c *conn) appendRequest(b []byte, incremental bool) []byte {
 	inc := byte(0)
 	if incremental {
 		inc = 1
 	}
 	b = append(b, cmdUpdateRequest, inc, 0, 0, 0, 0)
-	b = binary.BigEndian.AppendUint16(b, uint16(c.fb.Rect.Dx()))
-	return binary.BigEndian.AppendUint16(b, uint16(c.fb.Rect.Dy()))
+	b = binary.BigEndian.AppendUint16(b, uint16(c.size.X))
+	return binary.BigEndian.AppendUint16(b, uint16(c.size.Y))
+}
+
+// requestNext asks for the next update once one came: every pixel after a resize. While
+// nobody watches, an update that painted pixels (the framebuffer is whole) and did not resize
+// is the last until setIdle(false); one that painted none, such as TigerVNC's first, which
+// only tells the size, is not.
+func (c *conn) requestNext(resized, painted bool) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.idle && painted && !resized {
+		c.paused = true
+		return nil
+	}
+	return c.writeLocked(c.appendRequest(nil, !resized))
+}
+
+// setIdle stops asking the server for updates (idle), or asks again, for every pixel: what the
+// pipeline holds may be long out of date, and the peers that come now get a whole, current
+// frame whatever the server kept of the changes meanwhile.
+func (c *conn) setIdle(idle bool) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.idle = idle
+	if idle || !c.paused {
+		return nil
+	}
+	c.paused = false
+	return c.writeLocked(c.appendRequest(nil, false))
 }
 
 // input sends one input event as RFB PointerEvents, a KeyEvent or a ClientCutText.
