@@ -169,7 +169,7 @@ func thinTopology(t *testing.T) {
 
 // thinWorkload starts the named workload on d and returns the points where the root window
 // stays visible.
-func thinWorkload(t *testing.T, d *tigerVNC, work string) []image.Point {
+func thinWorkload(t testing.TB, d *tigerVNC, work string) []image.Point {
 	t.Helper()
 	switch work {
 	case "video":

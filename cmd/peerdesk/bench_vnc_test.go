@@ -219,3 +219,37 @@ func BenchmarkVNCDrawToPixel(b *testing.B) {
 	b.ReportMetric(ms(percentile(ds, 50)), "p50-ms")
 	b.ReportMetric(ms(percentile(ds, 99)), "p99-ms")
 }
+
+// BenchmarkVNCIdle: the thin-link benchmark's workloads (a 720p video, a scrolling xterm) play
+// with nobody watching. It reports this process's (server and agent) and Xtigervnc's CPU while
+// unwatched, how long the first viewer then waits for its first whole frame, and both CPU
+// figures with that viewer.
+func BenchmarkVNCIdle(b *testing.B) {
+	for _, work := range []string{"video", "scroll"} {
+		b.Run(work, func(b *testing.B) {
+			d := startTigerVNC(b, benchW, benchH)
+			h := newVNCHarness(b, d.addr())
+			thinWorkload(b, d, work)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			time.Sleep(time.Second) // the workload gets going
+			for range b.N {
+				idle := measureVNC(b, h, d, nil, fanoutWindow)
+				start := time.Now()
+				s := h.join(ctx, client.WithoutImageDecoding())
+				if err := s.WaitFrames(ctx, 1); err != nil {
+					b.Fatal(err)
+				}
+				first := time.Since(start)
+				watched := measureVNC(b, h, d, []*client.Session{s}, fanoutWindow)
+				s.Close()
+				b.ReportMetric(idle.cpu, "idle-cpu")
+				b.ReportMetric(idle.xvncCPU, "idle-xvnc-cpu")
+				b.ReportMetric(idle.desktopUpdates, "idle-desktop-updates/s")
+				b.ReportMetric(ms(first), "first-frame-ms")
+				b.ReportMetric(watched.cpu, "watched-cpu")
+				b.ReportMetric(watched.xvncCPU, "watched-xvnc-cpu")
+			}
+		})
+	}
+}
