@@ -316,11 +316,18 @@ func joinAsync(ctx context.Context, t *testing.T, f *fakeServer) <-chan *Session
 // and returns the host and the joined session.
 func joinDisplayed(ctx context.Context, t *testing.T, w, h int) (*fakeHost, *Session) {
 	t.Helper()
-	f := newFakeServer(t, true)
+	_, host, s := joinDisplayedOn(ctx, t, newFakeServer(t, true), w, h)
+	return host, s
+}
+
+// joinDisplayedOn is joinDisplayed through f, and also returns the server's side of the socket.
+func joinDisplayedOn(ctx context.Context, t *testing.T, f *fakeServer, w, h int) (*fakeConn, *fakeHost, *Session) {
+	t.Helper()
 	joined := joinAsync(ctx, t, f)
+	fc := f.nextConn(ctx)
 	host := f.nextHost(ctx)
 	host.sendDisplay(wire.EncodeSize(w, h), wire.EncodeFrame(1))
-	return host, awaitJoin(ctx, t, joined)
+	return fc, host, awaitJoin(ctx, t, joined)
 }
 
 func awaitJoin(ctx context.Context, t *testing.T, joined <-chan *Session) *Session {

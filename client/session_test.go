@@ -285,12 +285,7 @@ func TestFreezeBacksUpTheRelay(t *testing.T) {
 func TestEndedSession(t *testing.T) {
 	checkLeaks(t)
 	ctx := testContext(t)
-	f := newFakeServer(t, true)
-	joined := joinAsync(ctx, t, f)
-	fc := f.nextConn(ctx)
-	h := f.nextHost(ctx)
-	h.sendDisplay(wire.EncodeSize(8, 8), wire.EncodeFrame(1))
-	s := awaitJoin(ctx, t, joined)
+	fc, _, s := joinDisplayedOn(ctx, t, newFakeServer(t, true), 8, 8)
 
 	fc.send(proto.Message{Type: proto.TypeError, Code: proto.CodeBadMessage, Message: "hm"})
 	fc.send(proto.Message{Type: proto.TypeState, State: proto.StateEnded, Message: "killed by an admin"})
@@ -383,11 +378,7 @@ func TestInputReadyWithFirstFrame(t *testing.T) {
 	checkLeaks(t)
 	ctx := testContext(t)
 	f := newFakeServer(t, true)
-	joined := joinAsync(ctx, t, f)
-	fc := f.nextConn(ctx)
-	h := f.nextHost(ctx)
-	h.sendDisplay(wire.EncodeSize(8, 8), wire.EncodeFrame(1))
-	s := awaitJoin(ctx, t, joined)
+	fc, h, s := joinDisplayedOn(ctx, t, f, 8, 8)
 	for round := uint64(1); round <= 6; round++ {
 		if err := s.Pointer(1, 1, 0); err != nil {
 			t.Fatalf("round %d: Pointer right after a frame: %v", round, err)
@@ -410,11 +401,7 @@ func TestRenegotiateRequest(t *testing.T) {
 	checkLeaks(t)
 	ctx := testContext(t)
 	f := newFakeServer(t, true)
-	joined := joinAsync(ctx, t, f)
-	fc := f.nextConn(ctx)
-	h1 := f.nextHost(ctx)
-	h1.sendDisplay(wire.EncodeSize(8, 8), wire.EncodeFrame(1))
-	s := awaitJoin(ctx, t, joined)
+	fc, h1, s := joinDisplayedOn(ctx, t, f, 8, 8)
 	fc.send(proto.Message{Type: proto.TypeError, Code: proto.CodeRenegotiate, Message: "the display stream ended"})
 	select {
 	case <-h1.closed:

@@ -89,10 +89,7 @@ func (s *Server) handleCreateConnection(w http.ResponseWriter, r *http.Request) 
 // handleRotateToken gives a connection a new agent token, shows it this once and disconnects
 // the agent holding the old one.
 func (s *Server) handleRotateToken(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.requireAdmin(w, r); !ok {
-		return
-	}
-	id, ok := pathID(w, r, "id")
+	id, ok := s.adminPathID(w, r)
 	if !ok {
 		return
 	}
@@ -114,10 +111,7 @@ func (s *Server) handleRotateToken(w http.ResponseWriter, r *http.Request) {
 // handleDeleteConnection deletes a connection with its profiles and links, ends its live
 // session and disconnects its agent.
 func (s *Server) handleDeleteConnection(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.requireAdmin(w, r); !ok {
-		return
-	}
-	id, ok := pathID(w, r, "id")
+	id, ok := s.adminPathID(w, r)
 	if !ok {
 		return
 	}
@@ -203,10 +197,7 @@ func (s *Server) handleUpdateProfile(w http.ResponseWriter, r *http.Request) {
 // answers the error (what names the operation in the log of an internal one).
 func (s *Server) saveProfile(w http.ResponseWriter, r *http.Request, what string, status int,
 	save func(ctx context.Context, id int64, p store.SharingProfile) (store.SharingProfile, error)) {
-	if _, ok := s.requireAdmin(w, r); !ok {
-		return
-	}
-	id, ok := pathID(w, r, "id")
+	id, ok := s.adminPathID(w, r)
 	if !ok {
 		return
 	}
@@ -228,10 +219,7 @@ func (s *Server) saveProfile(w http.ResponseWriter, r *http.Request, what string
 
 // handleDeleteProfile deletes a profile and its links, disconnecting their peers.
 func (s *Server) handleDeleteProfile(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.requireAdmin(w, r); !ok {
-		return
-	}
-	id, ok := pathID(w, r, "id")
+	id, ok := s.adminPathID(w, r)
 	if !ok {
 		return
 	}
@@ -247,10 +235,7 @@ func (s *Server) handleDeleteProfile(w http.ResponseWriter, r *http.Request) {
 
 // handleCloneProfile copies a profile under a new name.
 func (s *Server) handleCloneProfile(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.requireAdmin(w, r); !ok {
-		return
-	}
-	id, ok := pathID(w, r, "id")
+	id, ok := s.adminPathID(w, r)
 	if !ok {
 		return
 	}
@@ -275,6 +260,15 @@ func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request) (store.Use
 		return store.User{}, false
 	}
 	return user, ok
+}
+
+// adminPathID checks that the request comes from an admin and returns its path's "id", or
+// answers 401, 403 or 404.
+func (s *Server) adminPathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	if _, ok := s.requireAdmin(w, r); !ok {
+		return 0, false
+	}
+	return pathID(w, r, "id")
 }
 
 // checkUse checks that user may use connection id, or answers 403 or 404.
