@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -201,63 +202,67 @@ func TestPresenceDiffs(t *testing.T) {
 }
 
 // TestPresenceCoalesces: a burst of concurrent joins and leaves makes few messages, at most
-// one per interval, each consistent with the previous one, and the last is the true roster.
+// one per interval, each consistent with the previous one, and the last is the true roster. It
+// runs in synctest's fake time: the interval is exact, costs no real time, and every goroutine
+// must have ended with the bubble.
 func TestPresenceCoalesces(t *testing.T) {
-	const interval = 100 * time.Millisecond
-	r := newTestPresence(t, interval)
-	me := newPresenceRecorder(t)
-	mine := joinSpec(r, "me", presenceConnSpec{"owner", "owner", false}, me.send)
-	defer r.leave("me", mine)
-	me.waitSeq(1)
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 100 * time.Millisecond
+		r := newPresence(zerolog.New(zerolog.NewTestWriter(t)), interval) // synctest waits for its goroutines
+		me := newPresenceRecorder(t)
+		mine := joinSpec(r, "me", presenceConnSpec{"owner", "owner", false}, me.send)
+		defer r.leave("me", mine)
+		me.waitSeq(1)
 
-	conns := map[string]presenceConnSpec{"me": {"owner", "owner", false}}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i := range 20 {
-		id := fmt.Sprintf("p%d", i)
-		c := presenceConnSpec{"Anonymous", "guest", i%3 != 0}
-		if i%4 == 0 {
-			c = presenceConnSpec{fmt.Sprintf("user%d", i%8), "member", i%8 == 0}
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pc := joinSpec(r, id, c, discard)
-			if i%2 == 0 {
-				r.leave(id, pc) // half of them leave again
-				return
+		conns := map[string]presenceConnSpec{"me": {"owner", "owner", false}}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i := range 20 {
+			id := fmt.Sprintf("p%d", i)
+			c := presenceConnSpec{"Anonymous", "guest", i%3 != 0}
+			if i%4 == 0 {
+				c = presenceConnSpec{fmt.Sprintf("user%d", i%8), "member", i%8 == 0}
 			}
-			mu.Lock()
-			conns[id] = c
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	msgs := me.waitSeq(31) // 1 + 20 joins + 10 leaves
-	want := truth(conns)
-	last := msgs[len(msgs)-1].msg
-	if !slices.Equal(last.Participants, want) {
-		t.Fatalf("final roster %+v, want %+v", last.Participants, want)
-	}
-	if len(msgs) > 6 {
-		t.Errorf("%d presence messages for a burst of 30 changes", len(msgs))
-	}
-	for i := 1; i < len(msgs); i++ {
-		prev, cur := msgs[i-1], msgs[i]
-		if gap := cur.at.Sub(prev.at); gap < interval {
-			t.Errorf("messages %d and %d only %v apart", i-1, i, gap)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				pc := joinSpec(r, id, c, discard)
+				if i%2 == 0 {
+					r.leave(id, pc) // half of them leave again
+					return
+				}
+				mu.Lock()
+				conns[id] = c
+				mu.Unlock()
+			}()
 		}
-		joined, left := rosterDiff(prev.msg.Participants, cur.msg.Participants)
-		if !slices.Equal(cur.msg.Joined, joined) || !slices.Equal(cur.msg.Left, left) || cur.msg.Seq <= prev.msg.Seq {
-			t.Errorf("message %d: seq %d joined %+v left %+v after seq %d", i, cur.msg.Seq, cur.msg.Joined, cur.msg.Left, prev.msg.Seq)
+		wg.Wait()
+		msgs := me.waitSeq(31) // 1 + 20 joins + 10 leaves
+		want := truth(conns)
+		last := msgs[len(msgs)-1].msg
+		if !slices.Equal(last.Participants, want) {
+			t.Fatalf("final roster %+v, want %+v", last.Participants, want)
 		}
-	}
-	for id := range conns {
-		if id != "me" {
-			r.mu.Lock()
-			pc := r.conns[id].pc
-			r.mu.Unlock()
-			r.leave(id, pc)
+		if len(msgs) > 6 {
+			t.Errorf("%d presence messages for a burst of 30 changes", len(msgs))
 		}
-	}
+		for i := 1; i < len(msgs); i++ {
+			prev, cur := msgs[i-1], msgs[i]
+			if gap := cur.at.Sub(prev.at); gap < interval {
+				t.Errorf("messages %d and %d only %v apart", i-1, i, gap)
+			}
+			joined, left := rosterDiff(prev.msg.Participants, cur.msg.Participants)
+			if !slices.Equal(cur.msg.Joined, joined) || !slices.Equal(cur.msg.Left, left) || cur.msg.Seq <= prev.msg.Seq {
+				t.Errorf("message %d: seq %d joined %+v left %+v after seq %d", i, cur.msg.Seq, cur.msg.Joined, cur.msg.Left, prev.msg.Seq)
+			}
+		}
+		for id := range conns {
+			if id != "me" {
+				r.mu.Lock()
+				pc := r.conns[id].pc
+				r.mu.Unlock()
+				r.leave(id, pc)
+			}
+		}
+	})
 }

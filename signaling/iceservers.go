@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"context"
 	"strconv"
 	"time"
 
@@ -38,9 +39,9 @@ func (s *Server) iceServers(identity string) ([]proto.ICEServer, time.Time) {
 }
 
 // refreshICE sends ws an ice-servers message with fresh credentials for identity at 80% of
-// the lifetime of the current ones (expiring at expires), again and again until ws closes.
-// The returned stop waits for that, so call it once ws.serve has returned.
-func (s *Server) refreshICE(ws *wsConn, identity string, expires time.Time) (stop func()) {
+// the lifetime of the current ones (expiring at expires), again and again until ctx (ws's
+// life) ends. The returned stop waits for that, so call it once ws.serve has returned.
+func (s *Server) refreshICE(ctx context.Context, ws conn, identity string, expires time.Time) (stop func()) {
 	if expires.IsZero() {
 		return func() {}
 	}
@@ -50,7 +51,7 @@ func (s *Server) refreshICE(ws *wsConn, identity string, expires time.Time) (sto
 		for {
 			t := time.NewTimer(max(expires.Sub(s.now())*4/5, minICERefresh))
 			select {
-			case <-ws.ctx.Done():
+			case <-ctx.Done():
 				t.Stop()
 				return
 			case <-t.C:

@@ -45,7 +45,7 @@ func (s *Server) handleAgentWS(w http.ResponseWriter, r *http.Request) {
 		a := &agent{conn: conn, ws: ws, ice: ice}
 		s.hub.addAgent(a)
 		defer s.hub.removeAgent(a)
-		defer s.refreshICE(ws, identity, expires)()
+		defer s.refreshICE(ws.ctx, ws, identity, expires)()
 		log.Info().Msg("agent connected")
 		ws.serve(func(m proto.Message) *refusal { return s.hub.agentMessage(a, m) })
 		log.Info().Msg("agent disconnected")
@@ -172,7 +172,7 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.L
 		}
 		defer s.hub.removePeer(p)
 		defer s.recordLeave(rec, log) // before the agent hears of the leave
-		defer s.refreshICE(ws, iceID, expires)()
+		defer s.refreshICE(ws.ctx, ws, iceID, expires)()
 		defer release() // the socket is closed: free its slot before the agent hears of the leave
 		log.Info().Str("role", p.identity.Role).Bool("read_only", p.readOnly).Msg("peer connected")
 		b, over := newSignalBudget(), false
