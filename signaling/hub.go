@@ -2,7 +2,6 @@ package signaling
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,11 +17,7 @@ import (
 type PeerID string
 
 // newPeerID returns a random PeerID of 128 bits.
-func newPeerID() PeerID {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return PeerID(base64.RawURLEncoding.EncodeToString(b[:]))
-}
+func newPeerID() PeerID { return PeerID(rand.Text()) }
 
 // conn is a socket as the hub sees it: a *wsConn, or a recorder in the hub's tests. send and
 // trySend only queue, never block (a full queue closes a *wsConn as too slow); close sends

@@ -2,7 +2,6 @@ package signaling
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"maps"
 	"slices"
 	"strings"
@@ -31,11 +30,7 @@ const (
 type SessionID string
 
 // newSessionID returns a random SessionID of 128 bits.
-func newSessionID() SessionID {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return SessionID(base64.RawURLEncoding.EncodeToString(b[:]))
-}
+func newSessionID() SessionID { return SessionID(rand.Text()) }
 
 // session is the live session of one connection: its participants, the share links made in
 // it, and the grace timer that ends it once its owner has been gone too long. id, conn,
