@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/pion/turn/v5"
 )
 
 func TestCredentialsRoundTrip(t *testing.T) {
@@ -81,17 +79,7 @@ func TestAllocationQuota(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	creds, _ := NewCredentials(testSecret, 0, s.URLs(), nil)
-	ice, _ := creds.ICEServers("peer-greedy")
-	c, err := turn.NewClient(&turn.ClientConfig{TURNServerAddr: s.UDPAddr().String(), Username: ice[0].Username, Password: ice[0].Credential, Conn: conn, RTO: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Allocate(); err == nil {
+	if _, _, err := tryAllocateOver(t, s, conn, s.UDPAddr().String(), "peer-greedy"); err == nil {
 		t.Fatalf("allocation %d of one identity succeeded", DefaultPeerQuota.Allocations+1)
 	}
 	if n := s.Allocations(); n != DefaultPeerQuota.Allocations {

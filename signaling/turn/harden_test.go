@@ -35,20 +35,7 @@ func tryAllocate(t *testing.T, s *Server, identity string) error {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	creds, _ := NewCredentials(testSecret, 0, s.URLs(), nil)
-	ice, _ := creds.ICEServers(identity)
-	c, err := turn.NewClient(&turn.ClientConfig{TURNServerAddr: s.UDPAddr().String(), Username: ice[0].Username, Password: ice[0].Credential, Conn: conn, RTO: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	if err := c.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	relay, err := c.Allocate()
-	if err == nil {
-		t.Cleanup(func() { _ = relay.Close() })
-	}
+	_, _, err = tryAllocateOver(t, s, conn, s.UDPAddr().String(), identity)
 	return err
 }
 

@@ -56,6 +56,16 @@ func allocate(t *testing.T, s *Server, identity string) *turn.Client {
 // allocates a relay; it returns the client and the relay socket.
 func allocateOver(t *testing.T, s *Server, conn net.PacketConn, addr, identity string) (*turn.Client, net.PacketConn) {
 	t.Helper()
+	c, relay, err := tryAllocateOver(t, s, conn, addr, identity)
+	if err != nil {
+		t.Fatalf("Allocate: %v", err)
+	}
+	return c, relay
+}
+
+// tryAllocateOver is allocateOver that returns the allocation's error.
+func tryAllocateOver(t *testing.T, s *Server, conn net.PacketConn, addr, identity string) (*turn.Client, net.PacketConn, error) {
+	t.Helper()
 	creds, err := NewCredentials(testSecret, 0, s.URLs(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -74,11 +84,10 @@ func allocateOver(t *testing.T, s *Server, conn net.PacketConn, addr, identity s
 		t.Fatal(err)
 	}
 	relay, err := c.Allocate()
-	if err != nil {
-		t.Fatalf("Allocate: %v", err)
+	if err == nil {
+		t.Cleanup(func() { _ = relay.Close() })
 	}
-	t.Cleanup(func() { _ = relay.Close() })
-	return c, relay
+	return c, relay, err
 }
 
 // TestDenyListThroughPionClient asks a real pion TURN client for permissions to every
