@@ -134,23 +134,10 @@ func TestReopenKeepsDataAndSkipsMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := appliedMigrations(t, s)
-	if len(before) == 0 {
+	if len(appliedMigrations(t, s)) == 0 {
 		t.Fatal("no migrations recorded")
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	clock.Advance(time.Hour)
-	s, err = Open(ctx, path, WithClock(clock.Now))
-	if err != nil {
-		t.Fatalf("reopen: %v", err)
-	}
-	defer s.Close()
-	if after := appliedMigrations(t, s); !equalMaps(before, after) {
-		t.Errorf("schema_migrations changed on reopen: %v -> %v", before, after)
-	}
+	s = reopen(t, s, path, clock, time.Hour)
 	got, err := s.Authenticate(ctx, "alice", "correct horse")
 	if err != nil || got != u {
 		t.Errorf("Authenticate after reopen = %+v, %v; want %+v", got, err, u)
@@ -161,6 +148,26 @@ func TestReopenKeepsDataAndSkipsMigrations(t *testing.T) {
 }
 
 // appliedMigrations returns schema_migrations as version -> applied_at.
+// reopen closes s, advances clock by d and opens path again, checking that no migration was
+// recorded again; the new store closes with the test.
+func reopen(t *testing.T, s *Store, path string, clock *testClock, d time.Duration) *Store {
+	t.Helper()
+	before := appliedMigrations(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(d)
+	s, err := Open(t.Context(), path, WithClock(clock.Now))
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if after := appliedMigrations(t, s); !equalMaps(before, after) {
+		t.Errorf("schema_migrations changed on reopen: %v -> %v", before, after)
+	}
+	return s
+}
+
 func appliedMigrations(t *testing.T, s *Store) map[int]int64 {
 	t.Helper()
 	rows, err := s.db.QueryContext(t.Context(), `SELECT version, applied_at FROM schema_migrations`)
