@@ -71,15 +71,7 @@ func TestBrowserRestartRelayPathCut(t *testing.T) {
 	noticed := time.UnixMilli(int64(ms)).Sub(cutAt)
 	rctx, rcancel := context.WithTimeout(ctx, 15*time.Second-connected)
 	defer rcancel()
-	before := h.desk.Snapshot()
-	applied := h.agent.Stats().InputApplied
-	d.do(map[string]any{"cmd": "click", "x": click.X, "y": click.Y})
-	waitApplied(rctx, t, h, applied+2)
-	changed := changedBounds(before, h.desk.Snapshot())
-	if changed.Empty() || !click.In(changed.Inset(-8)) {
-		t.Fatalf("click at %v changed host pixels in %v", click, changed)
-	}
-	d.waitCanvasMatches(rctx, append(pts, changed.Min, changed.Max.Sub(image.Pt(1, 1))), h.desk.Snapshot)
+	d.clickShows(rctx, h, click, pts)
 	resumed := time.Since(restored)
 	t.Logf("path down %v; the page restarted ICE %v after the cut; after the path came back: connected in %v, click applied and pixels shown in %v",
 		cut, noticed.Round(time.Millisecond), connected.Round(time.Millisecond), resumed.Round(time.Millisecond))

@@ -178,6 +178,22 @@ func (d *driver) mismatches(pts []image.Point, host *image.RGBA) []string {
 	return bad
 }
 
+// clickShows clicks the page's canvas at click (desktop pixels) and waits for the host to apply
+// the press and the release, for the click to have changed the host around click, and for the
+// canvas to show the host's pixels at pts and at the corners of that change.
+func (d *driver) clickShows(ctx context.Context, h *harness, click image.Point, pts []image.Point) {
+	d.t.Helper()
+	before := h.desk.Snapshot()
+	applied := h.agent.Stats().InputApplied
+	d.do(map[string]any{"cmd": "click", "x": click.X, "y": click.Y})
+	waitApplied(ctx, d.t, h, applied+2)
+	changed := changedBounds(before, h.desk.Snapshot())
+	if changed.Empty() || !click.In(changed.Inset(-8)) {
+		d.t.Fatalf("click at %v changed host pixels in %v", click, changed)
+	}
+	d.waitCanvasMatches(ctx, append(pts, changed.Min, changed.Max.Sub(image.Pt(1, 1))), h.desk.Snapshot)
+}
+
 // waitCanvasMatches polls the canvas until it shows the host's pixels at pts.
 func (d *driver) waitCanvasMatches(ctx context.Context, pts []image.Point, host func() *image.RGBA) {
 	d.t.Helper()
@@ -250,22 +266,14 @@ func TestBrowserSession(t *testing.T) {
 	d.waitCanvasMatches(ctx, pts, h.desk.Snapshot)
 
 	// A real mouse click on the scaled canvas lands on the host at the same desktop pixel.
-	before := h.desk.Snapshot()
-	d.do(map[string]any{"cmd": "click", "x": click.X, "y": click.Y})
-	waitApplied(ctx, t, h, 2)
-	after := h.desk.Snapshot()
-	changed := changedBounds(before, after)
-	if changed.Empty() || !click.In(changed.Inset(-8)) {
-		t.Fatalf("click at %v changed host pixels in %v", click, changed)
-	}
-	d.waitCanvasMatches(ctx, append(pts, changed.Min, changed.Max.Sub(image.Pt(1, 1))), h.desk.Snapshot)
+	d.clickShows(ctx, h, click, pts)
 
 	// Typed keys change the host, and the canvas follows.
-	before = h.desk.Snapshot()
+	before := h.desk.Snapshot()
 	applied := h.agent.Stats().InputApplied
 	d.do(map[string]any{"cmd": "type", "text": "Hi!"})
 	waitApplied(ctx, t, h, applied+6) // three keys, down and up; Shift for "H" and "!" adds more
-	changed = changedBounds(before, h.desk.Snapshot())
+	changed := changedBounds(before, h.desk.Snapshot())
 	if changed.Empty() {
 		t.Fatal("typing did not change the host desktop")
 	}

@@ -38,15 +38,7 @@ func TestBrowserTURNRelayOnly(t *testing.T) {
 		t.Fatal("the TURN server holds no allocation")
 	}
 
-	before := h.desk.Snapshot()
-	applied := h.agent.Stats().InputApplied
-	d.do(map[string]any{"cmd": "click", "x": click.X, "y": click.Y})
-	waitApplied(ctx, t, h, applied+2)
-	changed := changedBounds(before, h.desk.Snapshot())
-	if changed.Empty() || !click.In(changed.Inset(-8)) {
-		t.Fatalf("click at %v changed host pixels in %v", click, changed)
-	}
-	d.waitCanvasMatches(ctx, append(pts, changed.Min, changed.Max.Sub(image.Pt(1, 1))), h.desk.Snapshot)
+	d.clickShows(ctx, h, click, pts)
 }
 
 // loopbackTURN is an embedded TURN server on loopback that may relay to loopback peers.
