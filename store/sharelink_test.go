@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/base64"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -218,14 +217,7 @@ func TestShareKeyNotStoredInPlain(t *testing.T) {
 	f.session(t, "s1", f.conn.ID)
 	l, key := f.link(t, "s1", p.ID)
 
-	var files []byte
-	for _, path := range []string{f.path, f.path + "-wal"} {
-		b, err := os.ReadFile(path)
-		if err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		files = append(files, b...)
-	}
+	files := databaseFiles(t, f.path)
 	if !strings.Contains(string(files), "Findable-Profile-Name") {
 		t.Fatal("profile name not found in database files; the scan is not looking at the data")
 	}

@@ -148,6 +148,21 @@ func TestReopenKeepsDataAndSkipsMigrations(t *testing.T) {
 }
 
 // appliedMigrations returns schema_migrations as version -> applied_at.
+// databaseFiles returns the bytes of the SQLite file at path and of its write-ahead log, for
+// tests that look for secrets in them.
+func databaseFiles(t *testing.T, path string) []byte {
+	t.Helper()
+	var files []byte
+	for _, p := range []string{path, path + "-wal"} {
+		b, err := os.ReadFile(p)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		files = append(files, b...)
+	}
+	return files
+}
+
 // reopen closes s, advances clock by d and opens path again, checking that no migration was
 // recorded again; the new store closes with the test.
 func reopen(t *testing.T, s *Store, path string, clock *testClock, d time.Duration) *Store {
@@ -282,14 +297,7 @@ func TestSecretsNotStoredInPlain(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var files []byte
-	for _, p := range []string{path, path + "-wal"} {
-		b, err := os.ReadFile(p)
-		if err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		files = append(files, b...)
-	}
+	files := databaseFiles(t, path)
 	if !strings.Contains(string(files), "bob") {
 		t.Fatal("username not found in database files; the scan is not looking at the data")
 	}
