@@ -44,7 +44,7 @@ bench: deps bench-deps
 # data-channel messages, RFB, TURN usernames, forwarding headers, ICE candidates, the Go
 # client's framebuffer).
 FUZZ_TARGETS := ./signaling/proto:FuzzDecode ./signaling:FuzzRemoteIP ./signaling/turn:FuzzParseUsername \
-	./relay/wire:FuzzDecodeDisplay ./relay/wire:FuzzDecodeInput ./relay/wire:FuzzDecodeConsumed \
+	./relay/wire:FuzzDecodeDisplay ./relay/wire:FuzzDecodeInput ./relay/wire:FuzzDecodePeerDisplay \
 	./relay/wire:FuzzDecodeControl ./relay:FuzzCheckCandidate ./relay/vnc:FuzzServerMessages \
 	./client:FuzzFramebuffer
 

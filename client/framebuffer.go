@@ -106,6 +106,17 @@ func (f *framebuffer) applyDecoded(msg []byte, w, h int) error {
 			}
 			draw.Draw(f.img, image.Rect(t.X, t.Y, t.X+t.W, t.Y+t.H), imgs[i], imgs[i].Bounds().Min, draw.Src)
 		}
+	case wire.MsgCopy:
+		c := d.Copy
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if gw, gh := f.sizeLocked(); gw != w || gh != h {
+			return fmt.Errorf("%w: desktop resized before a copy", errDisplay)
+		}
+		f.stats.Copies++
+		if !f.countOnly { // the same image as source and destination: draw handles the overlap
+			draw.Draw(f.img, image.Rect(c.DstX, c.DstY, c.DstX+c.W, c.DstY+c.H), f.img, image.Pt(c.SrcX, c.SrcY), draw.Src)
+		}
 	case wire.MsgCursor:
 		var shape *image.NRGBA
 		if d.Cursor.W > 0 {

@@ -1,7 +1,10 @@
 package client
 
 import (
+	"bytes"
+	"image"
 	"image/color"
+	"image/draw"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -30,6 +33,9 @@ func TestFramebufferRefusesBadMessages(t *testing.T) {
 		{"PNG of another size", tilesMsg(wire.Tile{W: 2, H: 4, Format: wire.FormatPNG, Data: good.Data})},
 		{"truncated PNG", tilesMsg(wire.Tile{W: 4, H: 4, Format: wire.FormatPNG, Data: good.Data[:len(good.Data)-8]})},
 		{"too large", append([]byte{wire.MsgFrame}, make([]byte, wire.MaxMessage)...)},
+		{"COPY from outside", wire.EncodeCopy(wire.Copy{SrcX: 4, SrcY: 0, W: 5, H: 2})},
+		{"COPY to outside", wire.EncodeCopy(wire.Copy{W: 2, H: 2, DstX: 7, DstY: 7})},
+		{"COPY truncated", wire.EncodeCopy(wire.Copy{W: 2, H: 2})[:12]},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -44,6 +50,37 @@ func TestFramebufferRefusesBadMessages(t *testing.T) {
 			img, _, _ := fb.snapshot(true)
 			checkImage(t, img, &model{w: 8, h: 8})
 		})
+	}
+}
+
+// TestFramebufferCopies: COPY moves pixels within the framebuffer, overlapping rectangles
+// included, in either direction.
+func TestFramebufferCopies(t *testing.T) {
+	fb := newFramebuffer(zerolog.New(zerolog.NewTestWriter(t)), false, false)
+	fb.apply(wire.EncodeSize(16, 16))
+	fb.apply(tilesMsg(pngTile(t, 0, 0, 16, 16, pattern)))
+	want := image.NewRGBA(image.Rect(0, 0, 16, 16))
+	for y := range 16 {
+		for x := range 16 {
+			want.SetRGBA(x, y, pattern(x, y))
+		}
+	}
+	for _, c := range []wire.Copy{
+		{SrcX: 0, SrcY: 3, W: 16, H: 13, DstX: 0, DstY: 0}, // a scroll up
+		{SrcX: 0, SrcY: 0, W: 16, H: 12, DstX: 0, DstY: 4}, // down
+		{SrcX: 2, SrcY: 2, W: 9, H: 9, DstX: 5, DstY: 6},   // a window dragged
+	} {
+		fb.apply(wire.EncodeCopy(c))
+		ref := image.NewRGBA(want.Rect)
+		copy(ref.Pix, want.Pix)
+		draw.Draw(want, image.Rect(c.DstX, c.DstY, c.DstX+c.W, c.DstY+c.H), ref, image.Pt(c.SrcX, c.SrcY), draw.Src)
+	}
+	img, _, _ := fb.snapshot(true)
+	if !bytes.Equal(img.Pix, want.Pix) {
+		t.Fatal("the framebuffer does not hold the copied pixels")
+	}
+	if st := fb.counters(); st.Copies != 3 || st.DecodeErrors != 0 {
+		t.Errorf("stats %+v, want 3 copies and no error", st)
 	}
 }
 
@@ -87,6 +124,7 @@ func FuzzFramebuffer(f *testing.F) {
 		tilesMsg(tile),
 		tilesMsg(tile, tile),
 		{wire.MsgTiles, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 0, 0, 0},
+		wire.EncodeCopy(wire.Copy{SrcX: 0, SrcY: 2, W: 16, H: 14}),
 	} {
 		f.Add(seed)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"peerdesk/internal/pionlog"
 	"peerdesk/internal/rtcconf"
+	"peerdesk/relay/wire"
 )
 
 // Option sets an optional knob of Login or Join.
@@ -21,6 +22,7 @@ type options struct {
 	skipPhotos bool
 	cookie     string
 	relayOnly  bool
+	noCopies   bool
 }
 
 // WithLogger sets the logger; pion's own logs go to it too unless the SettingEngine given
@@ -70,6 +72,20 @@ func WithoutPhotoDecoding() Option {
 // (iceTransportPolicy "relay"), as a participant behind a restrictive firewall would.
 func WithRelayOnly() Option {
 	return func(o *options) { o.relayOnly = true }
+}
+
+// WithoutCopies makes the peer announce no COPY support: the relay then sends the tiles of
+// what moved instead (benchmarks compare the two).
+func WithoutCopies() Option {
+	return func(o *options) { o.noCopies = true }
+}
+
+// caps returns the display features the peer announces (wire.Cap bits).
+func (o *options) caps() uint32 {
+	if o.noCopies {
+		return 0
+	}
+	return wire.CapCopy
 }
 
 func buildOptions(opts []Option) options {

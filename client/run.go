@@ -233,6 +233,9 @@ func (s *Session) attach(p *peer, dc *webrtc.DataChannel, id uint16) {
 	}
 	var consumed wire.Consumption
 	display := p.display
+	if _, err := display.WriteDataChannel(wire.EncodeCaps(s.caps), false); err != nil {
+		p.log.Debug().Err(err).Msg("display features not announced") // the relay sends tiles only
+	}
 	applyDisplay := func(b []byte) {
 		s.fb.apply(b)
 		if m := consumed.Applied(b); m != nil {

@@ -36,6 +36,7 @@ type Session struct {
 	// Used by the run goroutine only.
 	iceServers []webrtc.ICEServer
 	policy     webrtc.ICETransportPolicy
+	caps       uint32 // the display features announced in CAPS (wire.Cap bits)
 
 	// iceChanged wakes run when the peer connection's ICE state changed (one slot).
 	iceChanged  chan struct{}
@@ -103,6 +104,7 @@ func join(ctx context.Context, serverURL string, t target, opts []Option) (*Sess
 		fb:      newFramebuffer(sampled, o.countOnly, o.skipPhotos),
 		events:  newEventQueue(),
 		policy:  o.transportPolicy(),
+		caps:    o.caps(),
 
 		iceChanged:    make(chan struct{}, 1),
 		rosterChanged: make(chan struct{}),

@@ -158,6 +158,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	if n, ok := a.cfg.Source.(Notifier); ok {
 		n.Notify(a.desktopChanged, a.cursorChanged, a.clipboardChanged)
 	}
+	if c, ok := a.cfg.Source.(Copier); ok {
+		c.NotifyCopies(a.pipeline.Copy)
+	}
 	if d, ok := a.cfg.Source.(Demander); ok {
 		d.SetDemand(false) // nobody watches yet: the pipeline says when someone does
 	}

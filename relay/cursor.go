@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"time"
-
-	"github.com/pion/webrtc/v4"
 
 	"peerdesk/relay/wire"
 )
@@ -38,16 +35,4 @@ func encodeCursor(shape *image.NRGBA, hotspot image.Point) ([]byte, error) {
 		H:    h,
 		PNG:  buf.Bytes(),
 	}), nil
-}
-
-// displayChannel is a peer's display data channel as its pipeline stream sends on it, with the
-// round-trip time of the peer connection's SCTP association.
-type displayChannel struct {
-	*webrtc.DataChannel
-	sctp *webrtc.SCTPTransport
-}
-
-// RTT implements pipeline.RTTSender.
-func (d displayChannel) RTT() time.Duration {
-	return time.Duration(d.sctp.Stats().SmoothedRoundTripTime * float64(time.Second))
 }

@@ -332,29 +332,6 @@ func (p *peer) controlOpened(dc *webrtc.DataChannel) {
 	a.presence.join(p.id, pc, p.identity, p.readOnly, ctl.sendPresence)
 }
 
-// displayOpened starts the peer's display stream on the display channel.
-func (p *peer) displayOpened(dc *webrtc.DataChannel) {
-	pc := p.pc
-	s := p.agent.pipeline.AddPeer(displayChannel{DataChannel: dc, sctp: pc.SCTP()}, pipeline.PeerOptions{
-		OnLink: p.linkChanged,
-		OnEnd:  func(error) { p.post(peerEvent{kind: evStreamEnded, pc: pc}) },
-	})
-	dc.OnBufferedAmountLow(s.Wake)
-	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
-		n, err := wire.DecodeConsumed(msg.Data)
-		if err != nil {
-			p.controlError(wire.CodeBadMessage, err.Error())
-			return
-		}
-		s.Consumed(n)
-	})
-	s.Wake() // a drain before the callback was set went unseen
-	if p.stream != nil {
-		p.stream.Close()
-	}
-	p.stream = s
-}
-
 // reset drops the peer connection after a fault of the agent's side of it and asks the peer to
 // offer a new one, whose stream starts from a full frame.
 func (p *peer) reset(why string) {
@@ -382,17 +359,6 @@ func (p *peer) dropConnection() {
 		p.log.Debug().Err(err).Msg("close peer connection")
 	}
 	p.pc = nil
-}
-
-// linkChanged tells the peer what its display stream measured of its link (docs/PROTOCOL.md,
-// 3.1 link). It runs on the stream's goroutine.
-func (p *peer) linkChanged(l pipeline.Link) {
-	state := wire.LinkOK
-	if l.Limited {
-		state = wire.LinkLimited
-	}
-	p.log.Debug().Str("state", state).Bool("lighter", l.Lighter).Uint64("rate", l.Rate).Dur("lag", l.Lag).Msg("peer link")
-	p.setControl(slotLink, wire.Control{Type: wire.ControlLink, State: state, Rate: l.Rate, Lighter: l.Lighter}.Encode())
 }
 
 // setControl makes msg the peer's next control message of its kind, if its control channel

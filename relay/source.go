@@ -36,6 +36,15 @@ type Notifier interface {
 	Notify(desktop func(available bool, reason string), cursor func(shape *image.NRGBA, hotspot image.Point), clipboard func(text string))
 }
 
+// Copier is a Source that knows when a change moved pixels (a scroll, a window dragged). The
+// agent calls NotifyCopies once before Run; the source then calls copy from Run's goroutine,
+// before the update whose damage holds the destination, once for each rectangle src it moved
+// to dst (the destination's top-left corner), in the order it applied them. Peers that hold
+// the source pixels then get a COPY instead of the destination's tiles.
+type Copier interface {
+	NotifyCopies(copy func(src image.Rectangle, dst image.Point))
+}
+
 // Demander is a Source that can rest while nobody watches. The agent looks for it with a type
 // assertion: it calls SetDemand(false) before Run, then SetDemand(true) when the first peer's
 // display stream opens and SetDemand(false) when the last one closes, one call at a time. A

@@ -110,6 +110,7 @@ func vncThroughput(b *testing.B, work vncWorkload) {
 				r := measureVNC(b, h, d, peers, fanoutWindow)
 				b.ReportMetric(r.bytesPerPeer/(1<<20), "MiB/s/peer")
 				b.ReportMetric(r.updatesPerPeer, "updates/s/peer")
+				b.ReportMetric(r.copiesPerPeer, "copies/s/peer")
 				b.ReportMetric(r.desktopUpdates, "desktop-updates/s")
 				b.ReportMetric(r.cpu, "cpu")
 				b.ReportMetric(r.xvncCPU, "xvnc-cpu")
@@ -126,6 +127,7 @@ type vncResult struct {
 	seconds        float64 // the window's length
 	bytesPerPeer   float64 // delivered display bytes per second per peer
 	updatesPerPeer float64 // FRAME messages per second per peer
+	copiesPerPeer  float64 // COPY messages per second per peer
 	desktopUpdates float64 // VNC updates the pipeline accepted per second
 	cpu            float64 // this process's CPU seconds per second: server, agent and peers
 	xvncCPU        float64 // Xtigervnc's CPU seconds per second
@@ -155,6 +157,7 @@ func measureVNC(b *testing.B, h *harness, d *tigerVNC, peers []*client.Session, 
 		}
 		r.bytesPerPeer += float64(st.Bytes-start[i].Bytes) / el / float64(len(peers))
 		r.updatesPerPeer += float64(st.Frames-start[i].Frames) / el / float64(len(peers))
+		r.copiesPerPeer += float64(st.Copies-start[i].Copies) / el / float64(len(peers))
 	}
 	return r
 }
@@ -249,6 +252,44 @@ func BenchmarkVNCIdle(b *testing.B) {
 				b.ReportMetric(ms(first), "first-frame-ms")
 				b.ReportMetric(watched.cpu, "watched-cpu")
 				b.ReportMetric(watched.xvncCPU, "watched-xvnc-cpu")
+			}
+		})
+	}
+}
+
+// pacedScrollCommand prints 200 numbered lines a second, in bursts of ten: a log followed
+// live, a build's output. Each VNC update then moves the text up by a few lines.
+const pacedScrollCommand = `i=0; while :; do for j in 1 2 3 4 5 6 7 8 9 10; do i=$((i+1)); ` +
+	`echo "line $i: the quick brown fox jumps over the lazy dog, lorem ipsum dolor sit amet $i"; done; sleep 0.05; done`
+
+// BenchmarkVNCScrollCopies: the xterm scrolls as a followed log does (paced) and as fast as it
+// can (unpaced, BenchmarkVNCScroll's workload), watched by a peer that takes COPY messages
+// and one that announced none; same run, same desktop. It reports each peer's bytes and the
+// copies the first got.
+func BenchmarkVNCScrollCopies(b *testing.B) {
+	for _, w := range []struct{ name, cmd string }{{"paced", pacedScrollCommand}, {"unpaced", scrollCommand}} {
+		b.Run(w.name, func(b *testing.B) {
+			d := startTigerVNC(b, benchW, benchH)
+			h := newVNCHarness(b, d.addr())
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			var peers []*client.Session
+			for _, opt := range []client.Option{nil, client.WithoutCopies()} {
+				s := h.join(ctx, client.WithoutImageDecoding(), opt)
+				peers = append(peers, s)
+			}
+			c := d.xterm("330x90+0+0", w.cmd)
+			defer testproc.Stop(c)
+			time.Sleep(time.Second) // the workload gets going
+			for range b.N {
+				with := measureVNC(b, h, d, peers[:1], fanoutWindow)
+				without := measureVNC(b, h, d, peers[1:], fanoutWindow)
+				b.ReportMetric(with.bytesPerPeer/(1<<20), "copies-MiB/s")
+				b.ReportMetric(with.copiesPerPeer, "copies/s")
+				b.ReportMetric(with.updatesPerPeer, "copies-updates/s")
+				b.ReportMetric(without.bytesPerPeer/(1<<20), "tiles-MiB/s")
+				b.ReportMetric(without.updatesPerPeer, "tiles-updates/s")
+				b.ReportMetric(with.cpu, "cpu")
 			}
 		})
 	}

@@ -113,6 +113,36 @@ func TestBrowserVNC(t *testing.T) {
 		t.Fatalf("the host clipboard button copied %q", r["copied"])
 	}
 
+	// Text scrolling in an xterm reaches the page as COPY messages (Xtigervnc's CopyRects or
+	// the relay's scroll detection), and the canvas ends exactly as X shows it.
+	copies := func() (n uint64) {
+		for _, st := range h.agent.Pipeline().PeerStats() {
+			n += st.Copies
+		}
+		return n
+	}
+	before := copies()
+	done := filepath.Join(t.TempDir(), "scrolled")
+	d.xterm("40x12+0+60", "for i in $(seq 1 80); do echo scrolled line $i; sleep 0.02; done; touch "+done+"; exec sleep 60")
+	pollX(ctx, t, func() string {
+		if _, err := os.Stat(done); err != nil {
+			return "the xterm is still scrolling"
+		}
+		return ""
+	})
+	if copies() == before {
+		t.Fatal("no COPY sent to the page for the scroll")
+	}
+	var term []image.Point
+	for y := 64; y < 230; y += 3 {
+		for x := 4; x < 250; x += 5 {
+			term = append(term, image.Pt(x, y))
+		}
+	}
+	shot = d.screenshot()
+	drv.waitCanvasMatches(ctx, term, func() *image.RGBA { return shot })
+	t.Logf("%d COPY messages to the page", copies()-before)
+
 	// The VNC server goes away: the page says so over the last frame, without error notices.
 	shot = d.screenshot()
 	drv.waitCanvasMatches(ctx, pts, func() *image.RGBA { return shot })

@@ -42,6 +42,7 @@ type fakePeer struct {
 	frames      int
 	lastSeq     uint32
 	cursorW     int  // the width of the last cursor received
+	copies      int  // COPY messages applied
 	skipJPEG    bool // leave photographic tiles undecoded (tests that look only at flat ones)
 	paused      bool
 	queue       [][]byte
@@ -139,6 +140,10 @@ func (f *fakePeer) apply(b []byte) {
 		for _, t := range d.Tiles {
 			f.applyTile(t)
 		}
+	case wire.MsgCopy:
+		c := d.Copy
+		f.copies++
+		draw.Draw(f.fb, image.Rect(c.DstX, c.DstY, c.DstX+c.W, c.DstY+c.H), f.fb, image.Pt(c.SrcX, c.SrcY), draw.Src)
 	}
 }
 

@@ -43,6 +43,7 @@ type PeerStats struct {
 	TilesSent       uint64 // tile records sent
 	LighterTiles    uint64 // tile records sent at the lighter rendition
 	Refined         uint64 // lighter tiles sent again at full quality once the link allowed
+	Copies          uint64 // COPY messages sent in place of tiles
 	Stalls          uint64 // times the stream stopped because the transport was above its high water
 	Behind          uint64 // times the stream waited for the peer to apply a window's worth (Consumed)
 	Reports         bool   // the peer reports the display bytes it applied
@@ -82,6 +83,7 @@ type PeerStream struct {
 	light     []bool   // light[i]: the peer holds tile i at the lighter rendition
 	queue     changes  // the tiles the peer lacks, oldest change first
 	cursorVer uint64   // the version of the CURSOR message last sent, 0 for none
+	copySeen  uint64   // the id of the last copy sent or left to tiles
 	framed    bool     // a FRAME was sent for this generation
 	lastFrame uint32   // the seq of the last FRAME sent
 	stalled   bool
@@ -99,9 +101,10 @@ type PeerStream struct {
 	pending           []sentTile
 	busy              []int // tiles of this pass that another stream was encoding
 
-	frames, messages, bytes, tilesSent, lighterTiles, refined, stalls, skipped, behindCount atomic.Uint64
-	stats                                                                                   atomic.Pointer[PeerStats] // the link part, set by run
-	consumed                                                                                atomic.Uint64             // the peer's last report, | reported
+	frames, messages, bytes, tilesSent, lighterTiles, refined, stalls, skipped, behindCount, copiesSent atomic.Uint64
+	caps                                                                                                atomic.Uint32             // wire.Cap bits the peer announced
+	stats                                                                                               atomic.Pointer[PeerStats] // the link part, set by run
+	consumed                                                                                            atomic.Uint64             // the peer's last report, | reported
 }
 
 // sentTile is a tile record in the message being filled.
@@ -149,6 +152,7 @@ func (s *PeerStream) Stats() PeerStats {
 	st.TilesSent = s.tilesSent.Load()
 	st.LighterTiles = s.lighterTiles.Load()
 	st.Refined = s.refined.Load()
+	st.Copies = s.copiesSent.Load()
 	st.Stalls = s.stalls.Load()
 	st.SkippedVersions = s.skipped.Load()
 	st.Behind = s.behindCount.Load()
@@ -228,6 +232,9 @@ func (s *PeerStream) pass(now time.Time) (err error) {
 			return err
 		}
 		s.cursorVer = v.cursorVer
+	}
+	if err := s.sendCopies(); err != nil {
+		return err
 	}
 	s.queue.notice(v.versions, s.have, v.quiet, now)
 	s.queue.startRound(v.seq)

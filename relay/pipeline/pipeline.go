@@ -125,8 +125,12 @@ type Pipeline struct {
 	cols, rows int
 	tiles      []*tile // replaced, never modified in place, on a resize
 	seq        uint32
-	cursor     []byte // the current CURSOR message, nil before the first
-	cursorVer  uint64 // bumped by every new cursor
+	cursor     []byte        // the current CURSOR message, nil before the first
+	cursorVer  uint64        // bumped by every new cursor
+	pending    []pendingCopy // reported by Copy for the next update
+	scroll     scrollDetector
+	copies     []*copyOp // the latest copies applied, oldest first
+	copyID     uint64    // the id of the last copy applied
 	streams    map[*PeerStream]struct{}
 	closed     bool
 	updates    uint64
@@ -184,12 +188,18 @@ func (p *Pipeline) Update(frame *image.RGBA, damage []image.Rectangle) {
 	if p.fb == nil || p.fb.Rect.Dx() != w || p.fb.Rect.Dy() != h {
 		p.resize(frame, now)
 		changed = true
+		p.pending = p.pending[:0]
 	} else {
+		if len(p.pending) == 0 { // the source reports no copies: look for scrolls
+			p.pending = append(p.pending, p.detectScrolls(frame, damage)...)
+		}
+		if dsts := p.applyCopies(now); len(dsts) > 0 {
+			changed = true
+			damage = append(dsts, damage...)
+		}
 		for _, t := range p.damaged(damage) {
 			if p.copyTile(frame, t.rect) {
-				t.version++
-				t.quiet, t.changed = now.Sub(t.changed) >= quietSpan, now
-				p.versions++
+				p.bump(t, now)
 				changed = true
 			}
 		}
@@ -201,6 +211,13 @@ func (p *Pipeline) Update(frame *image.RGBA, damage []image.Rectangle) {
 	for s := range p.streams {
 		s.Wake()
 	}
+}
+
+// bump makes the tile's content a new version, changed at now; p.mu is held.
+func (p *Pipeline) bump(t *tile, now time.Time) {
+	t.version++
+	t.quiet, t.changed = now.Sub(t.changed) >= quietSpan, now
+	p.versions++
 }
 
 // Size returns the desktop size, 0×0 before the first update.
@@ -247,10 +264,11 @@ type view struct {
 	w, h      int
 	seq       uint32
 	tiles     []*tile
-	versions  []uint64 // versions[i] is the version of tiles[i]
-	quiet     []bool   // quiet[i]: that version is tiles[i]'s first change in quietSpan
-	cursor    []byte   // the current CURSOR message
-	cursorVer uint64   // its version, 0 for none yet
+	versions  []uint64  // versions[i] is the version of tiles[i]
+	quiet     []bool    // quiet[i]: that version is tiles[i]'s first change in quietSpan
+	cursor    []byte    // the current CURSOR message
+	cursorVer uint64    // its version, 0 for none yet
+	copies    []*copyOp // the latest copies, oldest first
 }
 
 // view fills v with the pipeline's current state, reusing v's slices, and reports false before
@@ -263,6 +281,7 @@ func (p *Pipeline) view(v *view) bool {
 	}
 	v.gen, v.seq, v.tiles, v.cursor, v.cursorVer = p.gen, p.seq, p.tiles, p.cursor, p.cursorVer
 	v.w, v.h = p.fb.Rect.Dx(), p.fb.Rect.Dy()
+	v.copies = append(v.copies[:0], p.copies...)
 	v.versions, v.quiet = v.versions[:0], v.quiet[:0]
 	for _, t := range p.tiles {
 		v.versions, v.quiet = append(v.versions, t.version), append(v.quiet, t.quiet)

@@ -116,7 +116,15 @@ const unavailableReason = "the host's VNC server is not reachable; reconnecting"
 func (cl *Client) Notify(desktop func(available bool, reason string), cursor func(shape *image.NRGBA, hotspot image.Point), clipboard func(text string)) {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	cl.notify = notifier{desktop: desktop, cursor: cursor, clipboard: clipboard}
+	cl.notify = notifier{desktop: desktop, cursor: cursor, clipboard: clipboard, copy: cl.notify.copy}
+}
+
+// NotifyCopies sets the function told of each CopyRect the server sends (relay.Copier): from
+// Run's goroutine, before the update whose damage holds the destination. Call it before Run.
+func (cl *Client) NotifyCopies(copy func(src image.Rectangle, dst image.Point)) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	cl.notify.copy = copy
 }
 
 // New returns a client for the server of cfg; Run connects to it.

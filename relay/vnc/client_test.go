@@ -1,6 +1,7 @@
 package vnc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
 	"peerdesk/internal/testproc"
@@ -339,4 +341,50 @@ func TestDemand(t *testing.T) {
 	cl.SetDemand(true) // repeating the state asks for nothing more
 	xrun(t, display, "xsetroot", "-solid", "#00bb00")
 	f.waitColor(image.Pt(5, 5), [3]byte{0, 0xbb, 0}) // and updates flow as before
+}
+
+// TestCopies: a scrolling xterm on TigerVNC arrives as CopyRects, each told to NotifyCopies
+// before the update that holds it: a rectangle moved up within the xterm, and the framebuffer
+// still matches the screen once the scrolling stops.
+func TestCopies(t *testing.T) {
+	display, addr := startTigerVNC(t, "-SecurityTypes", "None")
+	cfg := Config{Addr: addr, Logger: zerolog.New(zerolog.NewTestWriter(t))}
+	cl, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type moved struct {
+		src image.Rectangle
+		dst image.Point
+	}
+	copies := make(chan moved, 1024)
+	cl.NotifyCopies(func(src image.Rectangle, dst image.Point) {
+		select {
+		case copies <- moved{src, dst}:
+		default:
+		}
+	})
+	f := &frames{t: t, ready: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = cl.Run(ctx, f.update)
+	}()
+	defer func() { cancel(); <-done }()
+	f.waitFirst()
+	startXterm(t, display, "for i in $(seq 1 60); do echo line $i; sleep 0.02; done; exec sleep 60")
+	deadline := time.After(waitLimit)
+	for {
+		select {
+		case m := <-copies:
+			if m.src.Min.X == m.dst.X && m.src.Min.Y > m.dst.Y && m.src.Dx() > 100 {
+				t.Logf("CopyRect %v to %v", m.src, m.dst)
+				f.waitScreen(display)
+				return
+			}
+		case <-deadline:
+			t.Fatal("no CopyRect moving the xterm's lines up")
+		}
+	}
 }

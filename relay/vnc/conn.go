@@ -51,6 +51,7 @@ type notifier struct {
 	desktop   func(available bool, reason string)
 	cursor    func(shape *image.NRGBA, hotspot image.Point)
 	clipboard func(text string)
+	copy      func(src image.Rectangle, dst image.Point)
 }
 
 // Pointer button masks of the wheel: buttons 4 to 7.

@@ -199,6 +199,9 @@ func (c *conn) readPixels(enc int32, r image.Rectangle) error {
 			return fmt.Errorf("%w: CopyRect source %v outside the %v framebuffer", errProtocol, src, c.fb.Rect.Max)
 		}
 		draw.Draw(c.fb, r, c.fb, sp, draw.Src) // handles overlapping source and destination
+		if c.notify.copy != nil && !r.Empty() {
+			c.notify.copy(r.Add(sp.Sub(r.Min)), r.Min)
+		}
 		return nil
 	default:
 		return c.zrle.decode(c.r, c.fb, r)

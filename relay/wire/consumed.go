@@ -5,12 +5,30 @@ import (
 	"fmt"
 )
 
-// MsgConsumed is the one message a peer sends on the display channel: CONSUMED, the number of
+// MsgConsumed is a message a peer sends on the display channel: CONSUMED, the number of
 // bytes of display messages it has applied since the channel opened, modulo 2^32
 // (docs/PROTOCOL.md, 3.2). The relay keeps at most a window of bytes unapplied by a peer that
 // reports, so a peer that stops reading is held by its own reports, well before its transport's
 // receive window fills.
 const MsgConsumed byte = 0x10
+
+// MsgCaps is the other: CAPS, the display features the peer supports (Cap bits), sent once
+// when the channel opens. Until it comes, the relay uses none of them.
+const MsgCaps byte = 0x11
+
+// Display features a peer announces in CAPS; bits it does not know are ignored.
+const (
+	// CapCopy: the peer applies COPY messages.
+	CapCopy uint32 = 1 << 0
+)
+
+// EncodeCaps returns a CAPS message announcing caps.
+func EncodeCaps(caps uint32) []byte {
+	b := make([]byte, 5)
+	b[0] = MsgCaps
+	binary.BigEndian.PutUint32(b[1:], caps)
+	return b
+}
 
 // ConsumedEvery is how often a peer reports: after every FRAME it applies and whenever it
 // applied this many bytes since its last report.
@@ -24,17 +42,18 @@ func EncodeConsumed(n uint32) []byte {
 	return b
 }
 
-// DecodeConsumed parses a message a peer sent on the display channel.
-func DecodeConsumed(b []byte) (uint32, error) {
+// DecodePeerDisplay parses a message a peer sent on the display channel: its type (MsgConsumed
+// or MsgCaps) and its value.
+func DecodePeerDisplay(b []byte) (typ byte, v uint32, err error) {
 	switch {
 	case len(b) == 0:
-		return 0, fmt.Errorf("%w: empty display message", ErrMalformed)
-	case b[0] != MsgConsumed:
-		return 0, fmt.Errorf("%w: display message type 0x%02x from a peer", ErrUnknownType, b[0])
+		return 0, 0, fmt.Errorf("%w: empty display message", ErrMalformed)
+	case b[0] != MsgConsumed && b[0] != MsgCaps:
+		return 0, 0, fmt.Errorf("%w: display message type 0x%02x from a peer", ErrUnknownType, b[0])
 	case len(b) != 5:
-		return 0, fmt.Errorf("%w: CONSUMED of %d bytes", ErrMalformed, len(b))
+		return 0, 0, fmt.Errorf("%w: message 0x%02x of %d bytes", ErrMalformed, b[0], len(b))
 	}
-	return binary.BigEndian.Uint32(b[1:]), nil
+	return b[0], binary.BigEndian.Uint32(b[1:]), nil
 }
 
 // Consumption counts the display bytes a peer applied and says when to report them.

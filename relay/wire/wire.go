@@ -30,7 +30,9 @@ const (
 	MsgTiles   byte = 0x02
 	MsgFrame   byte = 0x03
 	MsgCursor  byte = 0x04
+	MsgCopy    byte = 0x05
 	tileHead        = 13 // x, y, w, h (2 each), format (1), length (4)
+	copyLen         = 13 // type, source x, y, w, h, destination x, y (2 each)
 	tilesHead       = 3  // type, count
 	cursorHead      = 9  // type, hotspot x, y, w, h (2 each)
 )
@@ -125,6 +127,38 @@ func EncodeCursor(c Cursor) []byte {
 	return append(b, c.PNG...)
 }
 
+// Copy moves a W×H rectangle of the peer's framebuffer from SrcX,SrcY to DstX,DstY, as if
+// through a copy of it (the two may overlap).
+type Copy struct {
+	SrcX, SrcY, W, H, DstX, DstY int
+}
+
+// EncodeCopy returns a COPY message.
+func EncodeCopy(c Copy) []byte {
+	b := make([]byte, copyLen)
+	b[0] = MsgCopy
+	for i, v := range [...]int{c.SrcX, c.SrcY, c.W, c.H, c.DstX, c.DstY} {
+		binary.BigEndian.PutUint16(b[1+2*i:], uint16(v))
+	}
+	return b
+}
+
+// decodeCopy parses a COPY message whose rectangles must lie inside w×h.
+func decodeCopy(b []byte, w, h int) (Display, error) {
+	if len(b) != copyLen {
+		return Display{}, fmt.Errorf("%w: COPY of %d bytes", ErrMalformed, len(b))
+	}
+	var v [6]int
+	for i := range v {
+		v[i] = int(binary.BigEndian.Uint16(b[1+2*i:]))
+	}
+	c := Copy{SrcX: v[0], SrcY: v[1], W: v[2], H: v[3], DstX: v[4], DstY: v[5]}
+	if c.W < 1 || c.H < 1 || c.SrcX+c.W > w || c.SrcY+c.H > h || c.DstX+c.W > w || c.DstY+c.H > h {
+		return Display{}, fmt.Errorf("%w: copy of %dx%d from %d,%d to %d,%d outside %dx%d", ErrOutOfRange, c.W, c.H, c.SrcX, c.SrcY, c.DstX, c.DstY, w, h)
+	}
+	return Display{Type: MsgCopy, Copy: c}, nil
+}
+
 // MaxCursorPNG is the largest PNG a CURSOR message carries.
 const MaxCursorPNG = MaxMessage - cursorHead
 
@@ -136,9 +170,10 @@ type Display struct {
 	Tiles         []Tile // MsgTiles; Data aliases the message
 	Seq           uint32 // MsgFrame
 	Cursor        Cursor // MsgCursor; PNG aliases the message
+	Copy          Copy   // MsgCopy
 }
 
-// DecodeDisplay parses a display message. Tiles must lie inside the size w×h the
+// DecodeDisplay parses a display message. Tiles and copies must lie inside the size w×h the
 // receiver currently holds (ignored for SIZE messages).
 func DecodeDisplay(b []byte, w, h int) (Display, error) {
 	if len(b) == 0 {
@@ -166,6 +201,8 @@ func DecodeDisplay(b []byte, w, h int) (Display, error) {
 		return decodeTiles(b, w, h)
 	case MsgCursor:
 		return decodeCursor(b)
+	case MsgCopy:
+		return decodeCopy(b, w, h)
 	}
 	return Display{}, fmt.Errorf("%w: display type 0x%02x", ErrUnknownType, b[0])
 }

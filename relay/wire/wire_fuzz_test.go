@@ -22,6 +22,8 @@ func FuzzDecodeDisplay(f *testing.F) {
 	f.Add(EncodeCursor(Cursor{HotX: 3, HotY: 4, W: 16, H: 24, PNG: []byte("png")}), 0, 0)
 	f.Add(EncodeCursor(Cursor{}), 0, 0)
 	f.Add(EncodeCursor(Cursor{HotX: 16, HotY: 0, W: 16, H: 16, PNG: []byte("png")}), 0, 0)
+	f.Add(EncodeCopy(Copy{SrcX: 0, SrcY: 16, W: 100, H: 84, DstX: 0, DstY: 0}), 100, 100)
+	f.Add(EncodeCopy(Copy{SrcX: 1, SrcY: 1, W: 100, H: 100}), 100, 100)
 	f.Fuzz(func(t *testing.T, b []byte, w, h int) {
 		d, err := DecodeDisplay(b, w, h)
 		if err != nil {
@@ -39,6 +41,12 @@ func FuzzDecodeDisplay(f *testing.F) {
 				t.Fatalf("accepted cursor %dx%d with hotspot %d,%d and %d bytes", c.W, c.H, c.HotX, c.HotY, len(c.PNG))
 			}
 			again = EncodeCursor(c)
+		case MsgCopy:
+			c := d.Copy
+			if c.W < 1 || c.H < 1 || c.SrcX+c.W > w || c.SrcY+c.H > h || c.DstX+c.W > w || c.DstY+c.H > h {
+				t.Fatalf("accepted copy %+v outside %dx%d", c, w, h)
+			}
+			again = EncodeCopy(c)
 		case MsgTiles:
 			again = AppendTilesHeader(nil)
 			for _, tl := range d.Tiles {
@@ -149,20 +157,25 @@ func TestFillTiles(t *testing.T) {
 	}
 }
 
-// FuzzDecodeConsumed checks that DecodeConsumed never panics and that whatever it accepts
-// encodes back to the same bytes.
-func FuzzDecodeConsumed(f *testing.F) {
+// FuzzDecodePeerDisplay checks that DecodePeerDisplay never panics and that whatever it
+// accepts encodes back to the same bytes.
+func FuzzDecodePeerDisplay(f *testing.F) {
 	f.Add(EncodeConsumed(0))
 	f.Add(EncodeConsumed(1<<32 - 1))
+	f.Add(EncodeCaps(CapCopy))
 	f.Add([]byte{MsgConsumed, 1, 2})
 	f.Add(EncodeFrame(7))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		n, err := DecodeConsumed(b)
+		typ, v, err := DecodePeerDisplay(b)
 		if err != nil {
 			return
 		}
-		if again := EncodeConsumed(n); !bytes.Equal(again, b) {
-			t.Fatalf("decoded %x as %d, which encodes to %x", b, n, again)
+		again := EncodeConsumed(v)
+		if typ == MsgCaps {
+			again = EncodeCaps(v)
+		}
+		if !bytes.Equal(again, b) {
+			t.Fatalf("decoded %x as 0x%02x %d, which encodes to %x", b, typ, v, again)
 		}
 	})
 }
@@ -189,7 +202,7 @@ func TestConsumptionReports(t *testing.T) {
 	if m := c.Applied(tiles[:ConsumedEvery]); m == nil || binary.BigEndian.Uint32(m[1:]) != ConsumedEvery-5 {
 		t.Fatalf("across the wrap: %x", m)
 	}
-	if _, err := DecodeConsumed(EncodeFrame(3)); !errors.Is(err, ErrUnknownType) {
+	if _, _, err := DecodePeerDisplay(EncodeFrame(3)); !errors.Is(err, ErrUnknownType) {
 		t.Errorf("a FRAME from a peer: %v", err)
 	}
 }

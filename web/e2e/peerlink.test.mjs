@@ -37,6 +37,12 @@ test('start makes the three negotiated channels and sends an offer', async () =>
   assert.equal(signals[0].type, 'offer');
 });
 
+test('the open display channel announces COPY support first', async () => {
+  const { pc } = await link();
+  pc.channels.display.open();
+  assert.deepEqual([...pc.channels.display.sent[0]], [0x11, 0, 0, 0, 1]);
+});
+
 test('candidates before the answer wait for it, at most 100', async () => {
   const timers = fakeTimers();
   const l = new PeerLink({}, { signal() {}, display: {}, onNotice() {} }, { RTCPeerConnection: FakePeerConnection, ...timers });
@@ -123,5 +129,5 @@ test('applied display bytes are reported on the display channel', async () => {
   const frame = new Uint8Array([0x03, 0, 0, 0, 1]).buffer;
   pc.channels.display.onmessage({ data: frame });
   assert.equal(pushed.length, 1);
-  assert.deepEqual([...pc.channels.display.sent[0]], [0x10, 0, 0, 0, 5]);
+  assert.deepEqual([...pc.channels.display.sent.at(-1)], [0x10, 0, 0, 0, 5]);
 });

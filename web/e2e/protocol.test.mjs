@@ -25,6 +25,18 @@ test('CONSUMED reports after every FRAME and every 64 KiB, modulo 2^32 (as the G
   assert.equal(hex(c.applied(new Uint8Array(p.CONSUMED_EVERY))), hex(p.encodeConsumed(p.CONSUMED_EVERY - 5)));
 });
 
+test('COPY and CAPS have the documented bytes (as the Go relay)', () => {
+  const c = { srcX: 1, srcY: 20, width: 300, height: 180, dstX: 1, dstY: 0 };
+  const b = p.encodeCopy(c);
+  assert.equal(hex(b), '05' + '0001' + '0014' + '012c' + '00b4' + '0001' + '0000');
+  assert.deepEqual(p.decodeDisplay(b, 301, 200), { type: p.COPY, ...c });
+  assert.throws(() => p.decodeDisplay(b, 300, 200), p.ProtocolError); // source past the right edge
+  assert.throws(() => p.decodeDisplay(p.encodeCopy({ ...c, dstY: 21 }), 301, 200), p.ProtocolError);
+  assert.throws(() => p.decodeDisplay(p.encodeCopy({ ...c, width: 0 }), 301, 200), p.ProtocolError);
+  assert.throws(() => p.decodeDisplay(b.subarray(0, 12), 301, 200), p.ProtocolError);
+  assert.equal(hex(p.encodeCaps(p.CAP_COPY)), '1100000001');
+});
+
 test('TILES round trip and layout', () => {
   const tiles = [
     { x: 1, y: 2, width: 3, height: 4, format: p.FORMAT_PNG, data: new Uint8Array([9, 8, 7]) },

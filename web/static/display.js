@@ -1,7 +1,7 @@
 // The desktop framebuffer: applies display-channel messages (docs/PROTOCOL.md, section 3.2)
 // to a canvas strictly in arrival order, and scales the canvas to fit its container.
 
-import { CURSOR, decodeDisplay, FORMAT_FILL, FRAME, SIZE, TILES } from './protocol.js';
+import { COPY, CURSOR, decodeDisplay, FORMAT_FILL, FRAME, SIZE, TILES } from './protocol.js';
 import { OrderedQueue } from './queue.js';
 
 /**
@@ -85,6 +85,10 @@ export class Display {
         break;
       case CURSOR:
         this.onCursor(msg);
+        break;
+      case COPY:
+        // A canvas drawn onto itself is copied first: overlapping rectangles come out right.
+        this.ctx.drawImage(this.canvas, msg.srcX, msg.srcY, msg.width, msg.height, msg.dstX, msg.dstY, msg.width, msg.height);
         break;
     }
   }

@@ -4,7 +4,7 @@
 // of its callbacks acts again, so a later link is never disturbed by an earlier one's events.
 // RTCPeerConnection and timers are injected, so that ICE restart can be tested without a browser.
 
-import { CHANNELS, Consumption, candidateSignal, offerSignal } from './protocol.js';
+import { CAP_COPY, CHANNELS, Consumption, candidateSignal, encodeCaps, offerSignal } from './protocol.js';
 
 const MAX_PENDING_CANDIDATES = 100;
 // ICE restart: after ICE has been disconnected this long, or at once when it failed, the link
@@ -77,7 +77,9 @@ export class PeerLink {
       else if (!this.handlers.display.push(e.data, applied)) this.resync();
     };
     display.onopen = () => {
-      if (!this.closed) this.handlers.onOpen();
+      if (this.closed) return;
+      display.send(encodeCaps(CAP_COPY)); // until this arrives the relay sends tiles only
+      this.handlers.onOpen();
     };
     display.onclose = () => this.lost();
     // The protocol sends control messages as text; take binary UTF-8 JSON too.

@@ -21,6 +21,7 @@ export const SIZE = 0x01;
 export const TILES = 0x02;
 export const FRAME = 0x03;
 export const CURSOR = 0x04;
+export const COPY = 0x05;
 
 /** Bound on a cursor shape's width and height. */
 export const MAX_CURSOR = 128;
@@ -50,6 +51,7 @@ export const BUTTON_RIGHT = 4;
 const TILE_HEAD = 13; // x, y, w, h (2 each), format (1), length (4)
 const TILES_HEAD = 3; // type, count
 const CURSOR_HEAD = 9; // type, hotspot x, y, width, height
+const COPY_LENGTH = 13; // type, source x, y, width, height, destination x, y
 const CLIPBOARD_HEAD = 5; // type, length
 const INPUT_LENGTH = { [POINTER]: 6, [WHEEL]: 9, [KEY]: 6 };
 
@@ -119,6 +121,32 @@ export function encodeTiles(tiles) {
 /** The type of CONSUMED, the one message a peer sends on the display channel. */
 export const CONSUMED = 0x10;
 
+/** The type of CAPS, which a peer sends once the display channel opens. */
+export const CAPS = 0x11;
+
+/** Display features a peer announces in CAPS: CAP_COPY, it applies COPY messages. */
+export const CAP_COPY = 1;
+
+/** Returns a CAPS message announcing the feature bits caps. */
+export function encodeCaps(caps) {
+  const b = new Uint8Array(5);
+  b[0] = CAPS;
+  view(b).setUint32(1, caps >>> 0);
+  return b;
+}
+
+/**
+ * Returns a COPY message: the width × height rectangle at srcX, srcY of the peer's framebuffer
+ * moves to dstX, dstY.
+ */
+export function encodeCopy({ srcX, srcY, width, height, dstX, dstY }) {
+  const b = new Uint8Array(COPY_LENGTH);
+  const v = view(b);
+  b[0] = COPY;
+  [srcX, srcY, width, height, dstX, dstY].forEach((n, i) => v.setUint16(1 + 2 * i, u16('copy field', n)));
+  return b;
+}
+
 /** A peer reports after every FRAME it applies and whenever it applied this many bytes. */
 export const CONSUMED_EVERY = 64 * 1024;
 
@@ -183,6 +211,7 @@ export function encodeCursor({ hotX, hotY, width, height, data = new Uint8Array(
  *                                         mime is '' for FORMAT_FILL)
  *   {type: FRAME, seq}
  *   {type: CURSOR, hotX, hotY, width, height, data} (width 0: no shape; data aliases bytes)
+ *   {type: COPY, srcX, srcY, width, height, dstX, dstY} (both rectangles inside the desktop)
  */
 export function decodeDisplay(bytes, width, height) {
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new ProtocolError('empty display message');
@@ -200,6 +229,8 @@ export function decodeDisplay(bytes, width, height) {
       return { type: TILES, tiles: decodeTiles(bytes, v, width, height) };
     case CURSOR:
       return checkCursor(bytes);
+    case COPY:
+      return decodeCopy(bytes, v, width, height);
     default:
       throw new ProtocolError(`display type 0x${bytes[0].toString(16)}`);
   }
@@ -235,6 +266,15 @@ function decodeTiles(bytes, v, width, height) {
   }
   if (p !== bytes.length) throw new ProtocolError(`${bytes.length - p} trailing bytes after TILES`);
   return tiles;
+}
+
+function decodeCopy(bytes, v, width, height) {
+  if (bytes.length !== COPY_LENGTH) throw new ProtocolError(`COPY of ${bytes.length} bytes`);
+  const [srcX, srcY, w, h, dstX, dstY] = [0, 1, 2, 3, 4, 5].map((i) => v.getUint16(1 + 2 * i));
+  if (w < 1 || h < 1 || srcX + w > width || srcY + h > height || dstX + w > width || dstY + h > height) {
+    throw new ProtocolError(`copy of ${w}x${h} from ${srcX},${srcY} to ${dstX},${dstY} outside ${width}x${height}`);
+  }
+  return { type: COPY, srcX, srcY, width: w, height: h, dstX, dstY };
 }
 
 // Decodes (and so validates) a CURSOR message of at most MAX_MESSAGE bytes.
