@@ -9,14 +9,17 @@ import (
 	"peerdesk/relay/wire"
 )
 
-// paletteText fills r of img with a lossless pattern of few colours that differs from row to
-// row without repeating, as text does: a peer holding it shows it exactly.
+// paletteText fills r of img with a lossless pattern of few colours (at most 160 a tile) whose
+// rows differ from each other, 480 rows before one repeats, as lines of text do: a peer
+// holding it shows it exactly.
 func paletteText(img *image.RGBA, r image.Rectangle, seed int) {
 	for y := r.Min.Y; y < r.Max.Y; y++ {
+		k := (y + 97*seed) * 7919 % 480 // a different pattern for each row
+		a, g, shift := k%40, uint8(k/40%4*64), k/160
 		for x := r.Min.X; x < r.Max.X; x++ {
-			v := uint8((x/3*7 + int(uint32(y+seed*1000)*2654435761>>20)) % 40 * 6)
+			v := uint8(((x+shift)/3*7 + a) % 40 * 6)
 			i := img.PixOffset(x, y)
-			img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = v, 255-v, v/2, 0xff
+			img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = v, g, v/2, 0xff
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/draw"
+	"math/rand/v2"
 	"sync"
 	"testing"
 
@@ -84,6 +86,39 @@ func BenchmarkPipeline1080p(b *testing.B) {
 			st := p.Stats()
 			b.ReportMetric(float64(st.Encodes)/float64(b.N), "encodes/op")
 			b.ReportMetric(float64(st.EncodedBytes)/float64(b.N), "encoded-B/op")
+		})
+	}
+}
+
+// BenchmarkDetectScroll measures the scroll search over a whole 1920x1080 damage that is no
+// scroll (every row new: the worst case, paid on every such update) and one that is.
+func BenchmarkDetectScroll(b *testing.B) {
+	p, err := New(Config{Logger: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	frame := image.NewRGBA(image.Rect(0, 0, 1920, 1080))
+	fillNoise(frame, frame.Rect, rnd, 16)
+	p.Update(frame, nil)
+	fresh := image.NewRGBA(frame.Rect)
+	fillNoise(fresh, fresh.Rect, rnd, 16)
+	scrolled := image.NewRGBA(frame.Rect)
+	copy(scrolled.Pix, frame.Pix)
+	draw.Draw(scrolled, image.Rect(0, 0, 1920, 1054), frame, image.Pt(0, 26), draw.Src)
+	for _, c := range []struct {
+		name  string
+		frame *image.RGBA
+		want  int
+	}{{"new", fresh, 0}, {"scrolled", scrolled, 1}} {
+		b.Run(c.name, func(b *testing.B) {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			for b.Loop() {
+				if got := p.detectScrolls(c.frame, []image.Rectangle{frame.Rect, image.Rect(0, 0, 8, 8)}); len(got) != c.want {
+					b.Fatalf("%d copies, want %d", len(got), c.want)
+				}
+			}
 		})
 	}
 }

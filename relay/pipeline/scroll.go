@@ -21,17 +21,19 @@ const (
 	maxScrollRects = 4
 	// minScrollRows is the shortest band of shifted rows worth a copy.
 	minScrollRows = 32
-	// maxRowMatches bounds the old rows one hash may stand for (repeated rows vote less).
+	// maxRowMatches is the most old rows a row's content may stand in and still vote.
 	maxRowMatches = 4
+	// scrollSample is the step of the first, sampled vote.
+	scrollSample = 8
 )
 
 // scrollDetector keeps the scratch of the search between updates; p.mu guards it.
 type scrollDetector struct {
 	seed     maphash.Seed
-	row      []byte   // a frame row, made opaque
-	old, new []uint64 // row hashes of the rectangle before and after (see hashRows)
-	at       map[uint64][]int
-	votes    map[int]int
+	row      []byte           // a frame row, made opaque
+	old, new []uint64         // row hashes of the rectangle before and after (see hashRows)
+	at       map[uint64][]int // the old rows of each hash
+	votes    map[int]int      // rows by the shift they support
 }
 
 // detectScrolls returns the copies that explain the damage of frame as shifted rows of p.fb;
@@ -109,34 +111,28 @@ func largest(rs []image.Rectangle, n int) []image.Rectangle {
 func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
 
 // detect finds the vertical shift that most rows of r in frame have against old, and the
-// longest band of rows it explains.
+// longest band of rows it explains. It votes with every scrollSample-th row first, so that an
+// update that is no scroll (a video, new text everywhere) costs little more than hashing the
+// old rows.
 func (d *scrollDetector) detect(old, frame *image.RGBA, r image.Rectangle) (pendingCopy, bool) {
 	h := r.Dy()
-	d.old, d.new = d.hashRows(d.old[:0], old, r, true), d.hashRows(d.new[:0], frame, r, false)
+	d.old = d.hashRows(d.old[:0], old, r, true)
 	clear(d.at)
-	clear(d.votes)
 	for y, v := range d.old {
-		if v&1 != 0 && len(d.at[v]) < maxRowMatches { // rows of one colour match anywhere: no vote
+		if v&1 != 0 { // rows of one colour match anywhere: no vote
 			d.at[v] = append(d.at[v], y)
 		}
 	}
-	changed := 0
-	for y, v := range d.new {
-		if v == d.old[y] {
-			continue // unchanged: no evidence of a shift
-		}
-		changed++
-		for _, from := range d.at[v] {
-			d.votes[from-y]++
-		}
+	d.new = d.new[:0]
+	for y := 0; y < h; y += scrollSample {
+		d.new = d.hashRows(d.new, frame, image.Rect(r.Min.X, r.Min.Y+y, r.Max.X, r.Min.Y+y+1), false)
 	}
-	dy, best := 0, 0
-	for s, n := range d.votes {
-		if s != 0 && (n > best || n == best && abs(s) < abs(dy)) {
-			dy, best = s, n
-		}
+	if _, ok := d.vote(d.new, scrollSample); !ok {
+		return pendingCopy{}, false
 	}
-	if dy == 0 || best < minScrollRows/2 || best*4 < changed {
+	d.new = d.hashRows(d.new[:0], frame, r, false)
+	dy, ok := d.vote(d.new, 1)
+	if !ok {
 		return pendingCopy{}, false
 	}
 	// The longest run of rows y whose new content is the old row y+dy.
@@ -158,6 +154,33 @@ func (d *scrollDetector) detect(old, frame *image.RGBA, r image.Rectangle) (pend
 	}
 	src := image.Rect(r.Min.X, r.Min.Y+bestStart+dy, r.Max.X, r.Min.Y+bestStart+dy+bestLen)
 	return pendingCopy{src: src, dst: image.Pt(r.Min.X, r.Min.Y+bestStart)}, true
+}
+
+// vote returns the shift that the most changed rows of hashes (the new rows every step-th)
+// have against the old rows, if enough of them agree: rows whose content stands in more than
+// maxRowMatches old rows are ambiguous and do not vote.
+func (d *scrollDetector) vote(hashes []uint64, step int) (int, bool) {
+	clear(d.votes)
+	changed := 0
+	for i, v := range hashes {
+		y := i * step
+		if v == d.old[y] {
+			continue // unchanged: no evidence of a shift
+		}
+		changed++
+		if from := d.at[v]; len(from) <= maxRowMatches {
+			for _, f := range from {
+				d.votes[f-y]++
+			}
+		}
+	}
+	dy, best := 0, 0
+	for s, n := range d.votes {
+		if s != 0 && (n > best || n == best && abs(s) < abs(dy)) {
+			dy, best = s, n
+		}
+	}
+	return dy, dy != 0 && best*step >= minScrollRows/2 && best*4 >= changed
 }
 
 // hashRows appends the hash of every row of r in img to dst, alpha ignored: odd for a row of
