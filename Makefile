@@ -4,16 +4,24 @@ BIN      := bin/peerdesk
 E2E      := web/e2e
 APT_PKGS := chromium iproute2 fonts-liberation xvfb x11vnc tigervnc-standalone-server tigervnc-tools xdotool xterm xfonts-base x11-apps x11-xserver-utils imagemagick xclip coturn
 
-.PHONY: run build test deps check bench bench-deps fuzz fuzz-long clean
+.PHONY: run build build-deps test deps check bench bench-deps fuzz fuzz-long clean
 
 run: build
 	./$(BIN) demo
 
-build:
+build: build-deps
 	$(GO) build -o $(BIN) ./cmd/peerdesk
 
+# build-deps installs the C libraries the agent's tile encoders bind (cgo): libwebp and
+# libjpeg-turbo, from Debian.
+BUILD_PKGS := pkg-config libwebp-dev libturbojpeg0-dev
+build-deps:
+	@pkg-config --exists libwebp libturbojpeg 2>/dev/null || { \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BUILD_PKGS); }
+
 # deps installs what the tests need on a fresh machine: Debian's Chromium and playwright-core.
-deps:
+deps: build-deps
 	@which chromium ip tc Xvfb x11vnc Xtigervnc vncpasswd xdotool xterm xsetroot xrandr import xclip turnutils_uclient turnutils_peer >/dev/null 2>&1 || { \
 		apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PKGS); }

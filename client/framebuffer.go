@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/image/webp"
 
 	"peerdesk/relay/wire"
 )
@@ -156,6 +157,8 @@ func decodeTile(t wire.Tile) (image.Image, error) {
 		decodeConfig, decode = png.DecodeConfig, png.Decode
 	case wire.FormatJPEG:
 		decodeConfig, decode = jpeg.DecodeConfig, jpeg.Decode
+	case wire.FormatWebP:
+		decodeConfig, decode = webp.DecodeConfig, webp.Decode
 	default:
 		return nil, fmt.Errorf("%w: format %d", errDisplay, t.Format)
 	}

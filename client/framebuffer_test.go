@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"peerdesk/internal/cimg"
 	"peerdesk/relay/wire"
 )
 
@@ -81,6 +82,27 @@ func TestFramebufferCopies(t *testing.T) {
 	}
 	if st := fb.counters(); st.Copies != 3 || st.DecodeErrors != 0 {
 		t.Errorf("stats %+v, want 3 copies and no error", st)
+	}
+}
+
+// TestFramebufferDrawsWebP: a lossless WebP tile is drawn exactly.
+func TestFramebufferDrawsWebP(t *testing.T) {
+	want := image.NewRGBA(image.Rect(0, 0, 16, 8))
+	for y := range 8 {
+		for x := range 16 {
+			want.SetRGBA(x, y, pattern(x, y))
+		}
+	}
+	b, err := cimg.EncodeWebPLossless(want.Pix, 16, 8, want.Stride, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb := newFramebuffer(zerolog.New(zerolog.NewTestWriter(t)), false, false)
+	fb.apply(wire.EncodeSize(16, 8))
+	fb.apply(tilesMsg(wire.Tile{W: 16, H: 8, Format: wire.FormatWebP, Data: b}))
+	img, _, _ := fb.snapshot(true)
+	if st := fb.counters(); st.DecodeErrors != 0 || !bytes.Equal(img.Pix, want.Pix) {
+		t.Fatalf("stats %+v; the WebP tile is not drawn exactly", st)
 	}
 }
 

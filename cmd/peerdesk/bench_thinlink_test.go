@@ -23,6 +23,7 @@ import (
 	"peerdesk/client"
 	"peerdesk/internal/testproc"
 	"peerdesk/relay"
+	"peerdesk/relay/pipeline"
 	"peerdesk/relay/vnc"
 )
 
@@ -39,7 +40,8 @@ import (
 const (
 	thinGuacdEnv     = "PEERDESK_GUACD" // path of a guacd binary, for the side-by-side figures
 	thinWorkloadEnv  = "PEERDESK_THIN_WORKLOAD"
-	thinRateEnv      = "PEERDESK_THIN_RATE" // tc's notation, or "unshaped"
+	thinRateEnv      = "PEERDESK_THIN_RATE"    // tc's notation, or "unshaped"
+	thinPNGOnlyEnv   = "PEERDESK_THIN_PNGONLY" // set: no WebP for the limited viewer (pipeline.Config.PNGOnly)
 	thinBenchDraws   = 30
 	thinBenchWindow  = 10 * time.Second
 	thinBenchSettle  = 3 * time.Second
@@ -57,7 +59,7 @@ func BenchmarkThinLink(b *testing.B) {
 		for _, rate := range []string{"unshaped", "20mbit", "10mbit", "5mbit", "2mbit"} {
 			b.Run(work+"/"+rate, func(b *testing.B) {
 				out := runPrivateNetNS(b, "thin-bench", 3*time.Minute,
-					thinWorkloadEnv+"="+work, thinRateEnv+"="+rate, thinGuacdEnv+"="+guacd)
+					thinWorkloadEnv+"="+work, thinRateEnv+"="+rate, thinGuacdEnv+"="+guacd, thinPNGOnlyEnv+"="+os.Getenv(thinPNGOnlyEnv))
 				for _, line := range strings.Split(out, "\n") {
 					_, m, ok := strings.Cut(line, netnsPrefix+thinMetricPrefix)
 					if !ok {
@@ -197,7 +199,8 @@ func thinVNCAgent(ctx context.Context, t *testing.T, url, token, addr string, lo
 	}
 	se := thinEngine()
 	se.SetInterfaceFilter(func(name string) bool { return name == "to-peer" })
-	a, err := relay.NewAgent(relay.AgentConfig{ServerURL: url, Token: token, Source: src, Logger: log, SettingEngine: se})
+	pcfg := pipeline.Config{PNGOnly: os.Getenv(thinPNGOnlyEnv) != ""}
+	a, err := relay.NewAgent(relay.AgentConfig{ServerURL: url, Token: token, Source: src, Logger: log, SettingEngine: se, Pipeline: pcfg})
 	if err != nil {
 		t.Fatal(err)
 	}

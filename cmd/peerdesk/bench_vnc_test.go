@@ -17,6 +17,7 @@ import (
 
 	"peerdesk/client"
 	"peerdesk/internal/testproc"
+	"peerdesk/relay/pipeline"
 )
 
 // The real-desktop benchmarks of docs/BENCHMARKS.md: Xtigervnc at 1920x1080 served by the
@@ -290,6 +291,34 @@ func BenchmarkVNCScrollCopies(b *testing.B) {
 				b.ReportMetric(without.bytesPerPeer/(1<<20), "tiles-MiB/s")
 				b.ReportMetric(without.updatesPerPeer, "tiles-updates/s")
 				b.ReportMetric(with.cpu, "cpu")
+			}
+		})
+	}
+}
+
+// BenchmarkVNCLossless: the unpaced scrolling xterm (new text in every update) with one
+// non-decoding peer, its flat tiles as paletted PNG only and as the smaller of PNG and
+// lossless WebP; one desktop each, one after the other in the same run.
+func BenchmarkVNCLossless(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		pngOnly bool
+	}{{"png", true}, {"webp", false}} {
+		b.Run(c.name, func(b *testing.B) {
+			d := startTigerVNC(b, benchW, benchH)
+			h := newVNCHarnessWith(b, d.addr(), pipeline.Config{PNGOnly: c.pngOnly})
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			s := h.join(ctx, client.WithoutImageDecoding())
+			x := d.xterm("330x90+0+0", scrollCommand)
+			defer testproc.Stop(x)
+			time.Sleep(time.Second) // the workload gets going
+			for range b.N {
+				r := measureVNC(b, h, d, []*client.Session{s}, fanoutWindow)
+				b.ReportMetric(r.bytesPerPeer/(1<<20), "MiB/s/peer")
+				b.ReportMetric(r.updatesPerPeer, "updates/s/peer")
+				b.ReportMetric(r.cpu, "cpu")
+				b.ReportMetric(float64(h.agent.Pipeline().Stats().EncodedBytes)/float64(h.agent.Pipeline().Stats().Encodes+1), "B/encode")
 			}
 		})
 	}

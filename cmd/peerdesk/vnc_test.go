@@ -21,6 +21,7 @@ import (
 	"peerdesk/client"
 	"peerdesk/internal/testproc"
 	"peerdesk/relay"
+	"peerdesk/relay/pipeline"
 	"peerdesk/relay/vnc"
 	"peerdesk/relay/wire"
 )
@@ -104,7 +105,13 @@ func (d *tigerVNC) screenshot() *image.RGBA {
 // newVNCHarness is newHarness with the agent serving the VNC server at addr.
 func newVNCHarness(t testing.TB, addr string) *harness {
 	t.Helper()
-	return newHarness(t, harnessConfig{source: func(log zerolog.Logger) (relay.Source, error) {
+	return newVNCHarnessWith(t, addr, pipeline.Config{})
+}
+
+// newVNCHarnessWith is newVNCHarness with the agent's pipeline configured by pcfg.
+func newVNCHarnessWith(t testing.TB, addr string, pcfg pipeline.Config) *harness {
+	t.Helper()
+	return newHarness(t, harnessConfig{pipeline: pcfg, source: func(log zerolog.Logger) (relay.Source, error) {
 		return vnc.New(vnc.Config{Addr: addr, Logger: log, MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
 	}})
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"peerdesk/relay/wire"
+
+	"golang.org/x/image/webp"
 )
 
 // waitTimeout bounds every wait of these tests.
@@ -155,6 +157,8 @@ func (f *fakePeer) applyTile(t wire.Tile) {
 		img = image.NewUniform(color.RGBA{R: t.Data[0], G: t.Data[1], B: t.Data[2], A: 0xff})
 	case wire.FormatPNG:
 		img, err = png.Decode(bytes.NewReader(t.Data))
+	case wire.FormatWebP:
+		img, err = webp.Decode(bytes.NewReader(t.Data))
 	case wire.FormatJPEG:
 		if f.skipJPEG {
 			f.formats[image.Pt(t.X, t.Y)] = t.Format

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"peerdesk/internal/cimg"
 	"peerdesk/relay/wire"
 )
 
@@ -51,6 +52,9 @@ type Config struct {
 	// measured for that peer, on top of its round-trip time (default 50 ms): the peer's
 	// high-water mark is its rate times this, within 16 KiB (or HighWater if lower) and HighWater.
 	QueueDelay time.Duration
+	// PNGOnly sends flat tiles as paletted PNG even to peers whose link is the limit, where
+	// a lossless WebP is smaller: for benchmarks that compare the two.
+	PNGOnly bool
 	// OnDemand, if set, is told whether any peer stream is open: true when the first one
 	// opens, false when the last one closes, one call at a time and never under the
 	// pipeline's lock, so it may block briefly (the agent tells its source to rest).
@@ -157,8 +161,13 @@ func New(cfg Config) (*Pipeline, error) {
 		png:     &png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngBuffers{}},
 		streams: make(map[*PeerStream]struct{}),
 	}
+	jpg, err := cimg.NewJPEGEncoder() // a broken libjpeg-turbo fails New, not a stream
+	if err != nil {
+		return nil, err
+	}
+	jpg.Close()
 	p.scratch.New = func() any {
-		return &scratch{msg: make([]byte, 0, wire.MaxMessage), enc: newTileEncoder(p.png, cfg.TileSize, cfg.JPEGQuality, cfg.LighterJPEGQuality)}
+		return &scratch{msg: make([]byte, 0, wire.MaxMessage), enc: newTileEncoder(p.png, cfg)}
 	}
 	return p, nil
 }

@@ -100,7 +100,7 @@ func assertMatches(t *testing.T, host *image.RGBA, peer *fakePeer, tileSize int)
 				}
 			}
 			switch formats[r.Min] {
-			case wire.FormatPNG, wire.FormatFill:
+			case wire.FormatPNG, wire.FormatWebP, wire.FormatFill:
 				if worst != 0 {
 					t.Fatalf("lossless tile at %v differs from the host by up to %d", r.Min, worst)
 				}
@@ -179,8 +179,8 @@ func TestPipelineConverges(t *testing.T) {
 			for _, f := range fm {
 				formats[f] = true
 			}
-			if !formats[wire.FormatPNG] || !formats[wire.FormatJPEG] || !formats[wire.FormatFill] {
-				t.Fatalf("formats used %v, want fill, PNG and JPEG", formats)
+			if !formats[wire.FormatPNG] && !formats[wire.FormatWebP] || !formats[wire.FormatJPEG] || !formats[wire.FormatFill] {
+				t.Fatalf("formats used %v, want fill, PNG or WebP, and JPEG", formats)
 			}
 		})
 	}

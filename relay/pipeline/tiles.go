@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/jpeg"
 	"image/png"
 	"sync"
 	"time"
 
+	"peerdesk/internal/cimg"
 	"peerdesk/relay/wire"
 )
 
@@ -61,8 +61,10 @@ type encoding struct {
 	version uint64
 	format  wire.Format
 	data    []byte
-	// exact says the data is lossless (PNG or fill): the same bytes serve every rendition.
-	exact bool
+	// exact says the data is lossless (fill, PNG or WebP); final that no smaller lossless
+	// encoding is to be had (a fill, or the smaller of PNG and WebP), so that the same bytes
+	// serve every rendition.
+	exact, final bool
 }
 
 // encoded returns an encoding of rendition r of the tile at least as new as version want,
@@ -80,8 +82,8 @@ func (t *tile) encoded(p *Pipeline, want uint64, r rendition, e *tileEncoder, wa
 	if t.enc[r].version >= want {
 		return t.enc[r], true, nil
 	}
-	if f := t.enc[full]; r == lighter && f.exact && f.version >= want {
-		return f, true, nil // a lossless tile has no lighter rendition
+	if f := t.enc[full]; r == lighter && f.final && f.version >= want {
+		return f, true, nil // nothing lighter to be had
 	}
 	p.mu.RLock()
 	if p.gen != t.gen {
@@ -92,14 +94,17 @@ func (t *tile) encoded(p *Pipeline, want uint64, r rendition, e *tileEncoder, wa
 	img := e.load(p.fb, t.rect)
 	p.mu.RUnlock()
 
-	format, data, err := e.encode(img, r)
+	format, data, final, err := e.encode(img, r)
 	if err != nil {
 		return encoding{}, false, err
 	}
-	enc = encoding{version: version, format: format, data: data, exact: format != wire.FormatJPEG}
-	if enc.exact {
+	enc = encoding{version: version, format: format, data: data, exact: format != wire.FormatJPEG, final: final}
+	switch {
+	case final: // exact and as small as it gets: for every peer
 		t.enc[full], t.enc[lighter] = enc, enc
-	} else {
+	case enc.exact: // a PNG: a peer on a limited link asks for the smaller of it and a WebP
+		t.enc[full] = enc
+	default:
 		t.enc[r] = enc
 	}
 	p.encodes[r].Add(1)
@@ -107,11 +112,18 @@ func (t *tile) encoded(p *Pipeline, want uint64, r rendition, e *tileEncoder, wa
 	return enc, true, nil
 }
 
-// tileEncoder turns tile pixels into PNG or JPEG bytes. Each peer stream owns one for its
-// scratch buffers; the png.Encoder is the pipeline's, shared.
+// webpLevel is the effort of lossless WebP tiles (0 to 9): level 1 gives nearly all of the
+// gain of the slower ones on text (docs/BENCHMARKS.md).
+const webpLevel = 1
+
+// tileEncoder turns tile pixels into fill, PNG, WebP or JPEG bytes. Each peer stream borrows
+// one for its scratch buffers and its TurboJPEG handle; the png.Encoder is the pipeline's,
+// shared.
 type tileEncoder struct {
-	png  *png.Encoder
-	jpeg [renditions]jpeg.Options
+	png     *png.Encoder
+	jpeg    *cimg.JPEGEncoder // made at the first photographic tile
+	quality [renditions]int
+	pngOnly bool // no WebP (Config.PNGOnly)
 
 	pix     []byte           // a copy of the tile being encoded, RGBA
 	idx     []byte           // its palette indices
@@ -119,10 +131,12 @@ type tileEncoder struct {
 	palette map[uint32]uint8 // colour (0xRRGGBB) → index in pal
 }
 
-func newTileEncoder(enc *png.Encoder, tileSize, quality, lighterQuality int) *tileEncoder {
+func newTileEncoder(enc *png.Encoder, cfg Config) *tileEncoder {
+	tileSize := cfg.TileSize
 	return &tileEncoder{
 		png:     enc,
-		jpeg:    [renditions]jpeg.Options{full: {Quality: quality}, lighter: {Quality: lighterQuality}},
+		quality: [renditions]int{full: cfg.JPEGQuality, lighter: cfg.LighterJPEGQuality},
+		pngOnly: cfg.PNGOnly,
 		pix:     make([]byte, 4*tileSize*tileSize),
 		idx:     make([]byte, tileSize*tileSize),
 		pal:     make(color.Palette, 0, maxPaletteColors),
@@ -142,25 +156,48 @@ func (e *tileEncoder) load(fb *image.RGBA, r image.Rectangle) *image.RGBA {
 	return img
 }
 
-// encode encodes an opaque tile: as a fill of its colour when it has one, as a paletted PNG
-// (exact, small and fast for flat content such as text and windows) when it has at most
-// maxPaletteColors colours, else as JPEG of rendition r's quality.
-func (e *tileEncoder) encode(img *image.RGBA, r rendition) (wire.Format, []byte, error) {
+// encode encodes an opaque tile: as a fill of its colour when it has one; when it has at most
+// maxPaletteColors colours (flat content such as text and windows), exactly: as a paletted
+// PNG, and for the lighter rendition as the smaller of that and a lossless WebP (a third
+// smaller on text, for four times the CPU: spent only for peers whose link is the limit);
+// else as a JPEG of rendition r's quality (TurboJPEG). final says no smaller exact encoding is
+// to be had.
+func (e *tileEncoder) encode(img *image.RGBA, r rendition) (format wire.Format, data []byte, final bool, err error) {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	pm, ok := e.paletted(img)
+	if !ok {
+		if e.jpeg == nil {
+			jpg, err := cimg.NewJPEGEncoder()
+			if err != nil {
+				return 0, nil, false, err
+			}
+			e.jpeg = jpg
+		}
+		b, err := e.jpeg.Encode(img.Pix, w, h, img.Stride, e.quality[r])
+		if err != nil {
+			return 0, nil, false, fmt.Errorf("encode JPEG tile: %w", err)
+		}
+		return wire.FormatJPEG, b, false, nil
+	}
+	if len(pm.Palette) == 1 {
+		c := e.pal[0].(color.RGBA)
+		return wire.FormatFill, []byte{c.R, c.G, c.B}, true, nil
+	}
 	var buf bytes.Buffer
-	if pm, ok := e.paletted(img); ok {
-		if len(pm.Palette) == 1 {
-			c := e.pal[0].(color.RGBA)
-			return wire.FormatFill, []byte{c.R, c.G, c.B}, nil
-		}
-		if err := e.png.Encode(&buf, pm); err != nil {
-			return 0, nil, fmt.Errorf("encode PNG tile: %w", err)
-		}
-		return wire.FormatPNG, buf.Bytes(), nil
+	if err := e.png.Encode(&buf, pm); err != nil {
+		return 0, nil, false, fmt.Errorf("encode PNG tile: %w", err)
 	}
-	if err := jpeg.Encode(&buf, img, &e.jpeg[r]); err != nil {
-		return 0, nil, fmt.Errorf("encode JPEG tile: %w", err)
+	if e.pngOnly || r == full {
+		return wire.FormatPNG, buf.Bytes(), e.pngOnly, nil
 	}
-	return wire.FormatJPEG, buf.Bytes(), nil
+	b, err := cimg.EncodeWebPLossless(img.Pix, w, h, img.Stride, webpLevel)
+	if err != nil {
+		return 0, nil, false, fmt.Errorf("encode WebP tile: %w", err)
+	}
+	if len(b) < buf.Len() {
+		return wire.FormatWebP, b, true, nil
+	}
+	return wire.FormatPNG, buf.Bytes(), true, nil
 }
 
 // paletted converts img to a paletted image backed by the encoder's scratch buffers, or reports

@@ -50,6 +50,8 @@ const (
 	// FormatFill is a rectangle of one colour: its data is the colour's red, green and blue
 	// bytes (FillSize of them).
 	FormatFill Format = 3
+	// FormatWebP is a lossless WebP.
+	FormatWebP Format = 4
 )
 
 // FillSize is the length of a FormatFill tile's data.
@@ -266,7 +268,7 @@ func decodeTiles(b []byte, w, h int) (Display, error) {
 		t.Data = p[:l:l]
 		p = p[l:]
 		switch {
-		case t.Format != FormatPNG && t.Format != FormatJPEG && t.Format != FormatFill:
+		case t.Format < FormatPNG || t.Format > FormatWebP:
 			return Display{}, fmt.Errorf("%w: tile %d format %d", ErrMalformed, i, t.Format)
 		case t.Format == FormatFill && len(t.Data) != FillSize:
 			return Display{}, fmt.Errorf("%w: fill tile %d of %d bytes", ErrMalformed, i, len(t.Data))

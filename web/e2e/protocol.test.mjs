@@ -73,7 +73,7 @@ test('malformed display messages are refused', () => {
     'truncated header': good.subarray(0, 10),
     'truncated data': good.subarray(0, good.length - 1),
     'trailing bytes': new Uint8Array([...good, 0]),
-    'bad format': good.map((v, i) => (i === 11 ? 4 : v)),
+    'bad format': good.map((v, i) => (i === 11 ? 5 : v)),
     'fill of 5 bytes': good.map((v, i) => (i === 11 ? p.FORMAT_FILL : v)),
     'too large': new Uint8Array(p.MAX_MESSAGE + 1).fill(3, 0, 1),
   };

@@ -40,8 +40,10 @@ export const FORMAT_PNG = 1;
 export const FORMAT_JPEG = 2;
 /** A rectangle of one colour: its data is the red, green and blue bytes. */
 export const FORMAT_FILL = 3;
+/** A lossless WebP. */
+export const FORMAT_WEBP = 4;
 const FILL_SIZE = 3;
-const MIME = { [FORMAT_PNG]: 'image/png', [FORMAT_JPEG]: 'image/jpeg', [FORMAT_FILL]: '' };
+const MIME = { [FORMAT_PNG]: 'image/png', [FORMAT_JPEG]: 'image/jpeg', [FORMAT_FILL]: '', [FORMAT_WEBP]: 'image/webp' };
 
 /** Pointer buttons on the wire: bit 0 left, bit 1 middle, bit 2 right. */
 export const BUTTON_LEFT = 1;
