@@ -35,6 +35,22 @@ func scroll(img *image.RGBA, dy, seed int) []image.Rectangle {
 	return []image.Rectangle{dst, fresh}
 }
 
+// startCopyPeers starts a pipeline of cfg on a w×h frame of text and two peers that hold it:
+// the first announced caps, the second nothing.
+func startCopyPeers(t *testing.T, cfg Config, w, h int, caps uint32) (*Pipeline, []*fakePeer, []*PeerStream, *image.RGBA) {
+	t.Helper()
+	p := newTestPipeline(t, cfg)
+	peers, streams := addPeers(t, p, 2)
+	streams[0].SetCaps(caps)
+	frame := image.NewRGBA(image.Rect(0, 0, w, h))
+	paletteText(frame, frame.Rect, 0)
+	p.Update(frame, nil)
+	for _, f := range peers {
+		f.waitSeq(1)
+	}
+	return p, peers, streams, frame
+}
+
 func assertExact(t *testing.T, host *image.RGBA, f *fakePeer, who string) {
 	t.Helper()
 	got, _ := f.framebuffer()
@@ -48,17 +64,8 @@ func assertExact(t *testing.T, host *image.RGBA, f *fakePeer, who string) {
 // host's pixels exactly. Copies that depend on each other, and one the final frame contradicts,
 // still converge.
 func TestPipelineCopies(t *testing.T) {
-	const ts = 16
-	p := newTestPipeline(t, Config{TileSize: ts})
-	peers, streams := addPeers(t, p, 2)
+	p, peers, streams, frame := startCopyPeers(t, Config{TileSize: 16}, 128, 128, wire.CapCopy|1<<31) // bits it does not know are ignored
 	copier, plain := peers[0], peers[1]
-	streams[0].SetCaps(wire.CapCopy | 1<<31) // bits it does not know are ignored
-	frame := image.NewRGBA(image.Rect(0, 0, 128, 128))
-	paletteText(frame, frame.Rect, 0)
-	p.Update(frame, nil)
-	for _, f := range peers {
-		f.waitSeq(1)
-	}
 	tiles0 := []uint64{streams[0].Stats().TilesSent, streams[1].Stats().TilesSent}
 
 	// A scroll by 20 rows: the destination covers tile rows 0-5 and part of row 6, the new
@@ -112,15 +119,7 @@ func TestPipelineCopies(t *testing.T) {
 // (here as narrow strips, as TigerVNC reports a terminal) and reaches the copying peer as a
 // COPY and the tiles of the new rows only; a change that is no scroll makes no copy.
 func TestPipelineDetectsScrolls(t *testing.T) {
-	p := newTestPipeline(t, Config{})
-	peers, streams := addPeers(t, p, 2)
-	streams[0].SetCaps(wire.CapCopy)
-	frame := image.NewRGBA(image.Rect(0, 0, 512, 256))
-	paletteText(frame, frame.Rect, 0)
-	p.Update(frame, nil)
-	for _, f := range peers {
-		f.waitSeq(1)
-	}
+	p, peers, streams, frame := startCopyPeers(t, Config{}, 512, 256, wire.CapCopy)
 	tiles0 := []uint64{streams[0].Stats().TilesSent, streams[1].Stats().TilesSent}
 	scroll(frame, 20, 1)
 	var strips []image.Rectangle

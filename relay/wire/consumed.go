@@ -23,10 +23,13 @@ const (
 )
 
 // EncodeCaps returns a CAPS message announcing caps.
-func EncodeCaps(caps uint32) []byte {
+func EncodeCaps(caps uint32) []byte { return encodeU32(MsgCaps, caps) }
+
+// encodeU32 returns a message of type typ holding v.
+func encodeU32(typ byte, v uint32) []byte {
 	b := make([]byte, 5)
-	b[0] = MsgCaps
-	binary.BigEndian.PutUint32(b[1:], caps)
+	b[0] = typ
+	binary.BigEndian.PutUint32(b[1:], v)
 	return b
 }
 
@@ -35,12 +38,7 @@ func EncodeCaps(caps uint32) []byte {
 const ConsumedEvery = 64 << 10
 
 // EncodeConsumed returns a CONSUMED message for n bytes applied.
-func EncodeConsumed(n uint32) []byte {
-	b := make([]byte, 5)
-	b[0] = MsgConsumed
-	binary.BigEndian.PutUint32(b[1:], n)
-	return b
-}
+func EncodeConsumed(n uint32) []byte { return encodeU32(MsgConsumed, n) }
 
 // DecodePeerDisplay parses a message a peer sent on the display channel: its type (MsgConsumed
 // or MsgCaps) and its value.
