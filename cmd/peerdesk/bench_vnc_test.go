@@ -49,39 +49,42 @@ func BenchmarkVNCScroll(b *testing.B) {
 // ImageMagick's display puts them there, with 1 and 8 non-decoding peers. changes/s is how
 // many full-screen changes X made per second.
 func BenchmarkVNCImage(b *testing.B) {
-	vncThroughput(b, func(b *testing.B, d *tigerVNC) (*atomic.Uint64, func()) {
-		testproc.NeedBins(b, "convert", "display")
-		dir := b.TempDir()
-		imgs := []string{filepath.Join(dir, "a.ppm"), filepath.Join(dir, "b.ppm")}
-		d.x("", "convert", "-seed", "1", "-size", fmt.Sprintf("%dx%d", d.w, d.h), "plasma:fractal", "-depth", "8", imgs[0])
-		d.x("", "convert", "-seed", "2", "-size", fmt.Sprintf("%dx%d", d.w, d.h), "plasma:fractal",
-			"-attenuate", "0.5", "+noise", "Gaussian", "-depth", "8", imgs[1])
-		ctx, cancel := context.WithCancel(context.Background())
-		var shown atomic.Uint64
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ctx.Err() == nil; i++ {
-				out, err := exec.CommandContext(ctx, "display", "-display", d.display, "-window", "root", imgs[i%2]).CombinedOutput()
-				if ctx.Err() != nil {
-					return
-				}
-				// ImageMagick 6's display -window root exits with status 1, silently, when it
-				// has put the image there.
-				var exit *exec.ExitError
-				if !errors.As(err, &exit) || exit.ExitCode() != 1 || len(out) != 0 {
-					b.Errorf("display: %v: %s", err, out)
-					return
-				}
-				shown.Add(1)
+	vncThroughput(b, imageSwaps)
+}
+
+// imageSwaps is BenchmarkVNCImage's workload.
+func imageSwaps(b *testing.B, d *tigerVNC) (*atomic.Uint64, func()) {
+	testproc.NeedBins(b, "convert", "display")
+	dir := b.TempDir()
+	imgs := []string{filepath.Join(dir, "a.ppm"), filepath.Join(dir, "b.ppm")}
+	d.x("", "convert", "-seed", "1", "-size", fmt.Sprintf("%dx%d", d.w, d.h), "plasma:fractal", "-depth", "8", imgs[0])
+	d.x("", "convert", "-seed", "2", "-size", fmt.Sprintf("%dx%d", d.w, d.h), "plasma:fractal",
+		"-attenuate", "0.5", "+noise", "Gaussian", "-depth", "8", imgs[1])
+	ctx, cancel := context.WithCancel(context.Background())
+	var shown atomic.Uint64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ctx.Err() == nil; i++ {
+			out, err := exec.CommandContext(ctx, "display", "-display", d.display, "-window", "root", imgs[i%2]).CombinedOutput()
+			if ctx.Err() != nil {
+				return
 			}
-		}()
-		return &shown, func() {
-			cancel()
-			wg.Wait()
+			// ImageMagick 6's display -window root exits with status 1, silently, when it
+			// has put the image there.
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 || len(out) != 0 {
+				b.Errorf("display: %v: %s", err, out)
+				return
+			}
+			shown.Add(1)
 		}
-	})
+	}()
+	return &shown, func() {
+		cancel()
+		wg.Wait()
+	}
 }
 
 // vncThroughput runs work on a 1920x1080 Xtigervnc with 1 and then 8 non-decoding peers, and
@@ -296,29 +299,34 @@ func BenchmarkVNCScrollCopies(b *testing.B) {
 	}
 }
 
-// BenchmarkVNCLossless: the unpaced scrolling xterm (new text in every update) with one
-// non-decoding peer, its flat tiles as paletted PNG only and as the smaller of PNG and
-// lossless WebP; one desktop each, one after the other in the same run.
-func BenchmarkVNCLossless(b *testing.B) {
+// BenchmarkVNCJPEG: BenchmarkVNCImage's image swaps with one non-decoding peer, photographic
+// tiles encoded by Go's image/jpeg (the old path) and by TurboJPEG; one desktop each, one
+// after the other in the same run.
+func BenchmarkVNCJPEG(b *testing.B) {
 	for _, c := range []struct {
 		name    string
-		pngOnly bool
-	}{{"png", true}, {"webp", false}} {
+		stdJPEG bool
+	}{{"image-jpeg", true}, {"turbojpeg", false}} {
 		b.Run(c.name, func(b *testing.B) {
 			d := startTigerVNC(b, benchW, benchH)
-			h := newVNCHarnessWith(b, d.addr(), pipeline.Config{PNGOnly: c.pngOnly})
+			h := newVNCHarnessWith(b, d.addr(), pipeline.Config{StdJPEG: c.stdJPEG})
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			s := h.join(ctx, client.WithoutImageDecoding())
-			x := d.xterm("330x90+0+0", scrollCommand)
-			defer testproc.Stop(x)
+			shown, stop := imageSwaps(b, d)
+			defer stop()
 			time.Sleep(time.Second) // the workload gets going
 			for range b.N {
+				shown0, p0 := shown.Load(), h.agent.Pipeline().Stats()
 				r := measureVNC(b, h, d, []*client.Session{s}, fanoutWindow)
+				p1 := h.agent.Pipeline().Stats()
 				b.ReportMetric(r.bytesPerPeer/(1<<20), "MiB/s/peer")
 				b.ReportMetric(r.updatesPerPeer, "updates/s/peer")
+				b.ReportMetric(float64(shown.Load()-shown0)/r.seconds, "changes/s")
 				b.ReportMetric(r.cpu, "cpu")
-				b.ReportMetric(float64(h.agent.Pipeline().Stats().EncodedBytes)/float64(h.agent.Pipeline().Stats().Encodes+1), "B/encode")
+				if n := p1.Encodes - p0.Encodes; n > 0 {
+					b.ReportMetric(r.cpu*r.seconds*1e6/float64(n), "process-µs/encode")
+				}
 			}
 		})
 	}

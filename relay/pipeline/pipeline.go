@@ -55,6 +55,9 @@ type Config struct {
 	// PNGOnly sends flat tiles as paletted PNG even to peers whose link is the limit, where
 	// a lossless WebP is smaller: for benchmarks that compare the two.
 	PNGOnly bool
+	// StdJPEG encodes photographic tiles with Go's image/jpeg instead of TurboJPEG (six times
+	// slower): the old path, for benchmarks that compare the two.
+	StdJPEG bool
 	// OnDemand, if set, is told whether any peer stream is open: true when the first one
 	// opens, false when the last one closes, one call at a time and never under the
 	// pipeline's lock, so it may block briefly (the agent tells its source to rest).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"sync"
 	"time"
@@ -124,6 +125,7 @@ type tileEncoder struct {
 	jpeg    *cimg.JPEGEncoder // made at the first photographic tile
 	quality [renditions]int
 	pngOnly bool // no WebP (Config.PNGOnly)
+	stdJPEG bool // image/jpeg instead of TurboJPEG (Config.StdJPEG)
 
 	pix     []byte           // a copy of the tile being encoded, RGBA
 	idx     []byte           // its palette indices
@@ -137,6 +139,7 @@ func newTileEncoder(enc *png.Encoder, cfg Config) *tileEncoder {
 		png:     enc,
 		quality: [renditions]int{full: cfg.JPEGQuality, lighter: cfg.LighterJPEGQuality},
 		pngOnly: cfg.PNGOnly,
+		stdJPEG: cfg.StdJPEG,
 		pix:     make([]byte, 4*tileSize*tileSize),
 		idx:     make([]byte, tileSize*tileSize),
 		pal:     make(color.Palette, 0, maxPaletteColors),
@@ -165,6 +168,13 @@ func (e *tileEncoder) load(fb *image.RGBA, r image.Rectangle) *image.RGBA {
 func (e *tileEncoder) encode(img *image.RGBA, r rendition) (format wire.Format, data []byte, final bool, err error) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	pm, ok := e.paletted(img)
+	if !ok && e.stdJPEG {
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: e.quality[r]}); err != nil {
+			return 0, nil, false, fmt.Errorf("encode JPEG tile: %w", err)
+		}
+		return wire.FormatJPEG, buf.Bytes(), false, nil
+	}
 	if !ok {
 		if e.jpeg == nil {
 			jpg, err := cimg.NewJPEGEncoder()

@@ -37,6 +37,11 @@ func TestTileEncoderRenditions(t *testing.T) {
 			t.Fatalf("photographic tile as format %d (%v)", f, err)
 		}
 	}
+	cfg.StdJPEG = true
+	e := newTileEncoder(&png.Encoder{CompressionLevel: png.BestSpeed}, cfg)
+	if f, b, _, err := e.encode(e.load(photo, image.Rect(64, 64, 128, 128)), full); err != nil || f != wire.FormatJPEG || !bytes.HasPrefix(b, []byte{0xff, 0xd8}) {
+		t.Fatalf("StdJPEG: photographic tile as format %d (%v)", f, err)
+	}
 	if sizes[wire.FormatWebP] >= sizes[wire.FormatPNG] {
 		t.Errorf("the WebP (%d bytes) is not smaller than the PNG (%d)", sizes[wire.FormatWebP], sizes[wire.FormatPNG])
 	}

@@ -123,7 +123,7 @@ test('decoders survive random bytes', () => {
   const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
   for (let i = 0; i < 5000; i++) {
     const b = new Uint8Array(1 + (rand() % 40)).map(rand);
-    b[0] = 1 + (b[0] % 3);
+    b[0] = 1 + (b[0] % 5);
     for (const fn of [() => p.decodeDisplay(b, 300, 300), () => p.decodeInput(b, 300, 300)]) {
       try {
         fn();
@@ -132,4 +132,26 @@ test('decoders survive random bytes', () => {
       }
     }
   }
+});
+
+test('a COPY the decoder accepts lies inside the desktop and encodes to the same bytes', () => {
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0x1ff;
+  let accepted = 0;
+  for (let i = 0; i < 20000; i++) {
+    const c = { srcX: rand(), srcY: rand(), width: rand(), height: rand(), dstX: rand(), dstY: rand() };
+    const b = p.encodeCopy(c);
+    let d;
+    try {
+      d = p.decodeDisplay(b, 400, 300);
+    } catch (err) {
+      assert.ok(err instanceof p.ProtocolError, err.stack);
+      continue;
+    }
+    accepted++;
+    assert.ok(d.width >= 1 && d.height >= 1 && d.srcX + d.width <= 400 && d.dstX + d.width <= 400);
+    assert.ok(d.srcY + d.height <= 300 && d.dstY + d.height <= 300);
+    assert.deepEqual([...p.encodeCopy(d)], [...b]);
+  }
+  assert.ok(accepted > 100, `only ${accepted} copies accepted`);
 });
