@@ -1,5 +1,6 @@
 // The desktop framebuffer: applies display-channel messages (docs/PROTOCOL.md, section 3.2)
-// to a canvas strictly in arrival order, and scales the canvas to fit its container.
+// strictly in arrival order to a back buffer, presents it on the visible canvas at every
+// FRAME, so that nobody sees half an update, and scales the canvas to fit its container.
 
 import { COPY, CURSOR, decodeDisplay, FORMAT_FILL, FRAME, SIZE, TILES } from './protocol.js';
 import { OrderedQueue } from './queue.js';
@@ -11,16 +12,19 @@ import { OrderedQueue } from './queue.js';
 export const MAX_BACKLOG_BYTES = 32 * 1024 * 1024;
 
 /**
- * Display draws display messages on a canvas whose width and height attributes are the
- * desktop size; CSS scales it to fit its parent element, keeping the aspect ratio. The
- * canvas carries data-width, data-height and data-frames (FRAME messages applied). CURSOR
- * messages go, decoded, to onCursor.
+ * Display draws display messages on a back buffer and presents what changed on a canvas
+ * whose width and height attributes are the desktop size at every FRAME; CSS scales it to fit
+ * its parent element, keeping the aspect ratio. The canvas carries data-width, data-height
+ * and data-frames (FRAME messages applied). CURSOR messages go, decoded, to onCursor.
  */
 export class Display {
   constructor(canvas, { onCursor }) {
     this.canvas = canvas;
     this.onCursor = onCursor;
-    this.ctx = canvas.getContext('2d');
+    this.front = canvas.getContext('2d');
+    this.back = new OffscreenCanvas(1, 1);
+    this.ctx = this.back.getContext('2d'); // where messages draw
+    this.dirty = null; // {x0, y0, x1, y1} drawn since the last FRAME, or null
     this.width = 0;
     this.height = 0;
     this.frames = 0;
@@ -80,6 +84,7 @@ export class Display {
         await this.drawTiles(msg.tiles);
         break;
       case FRAME:
+        this.present();
         this.frames++;
         this.canvas.dataset.frames = String(this.frames);
         break;
@@ -88,7 +93,8 @@ export class Display {
         break;
       case COPY:
         // A canvas drawn onto itself is copied first: overlapping rectangles come out right.
-        this.ctx.drawImage(this.canvas, msg.srcX, msg.srcY, msg.width, msg.height, msg.dstX, msg.dstY, msg.width, msg.height);
+        this.ctx.drawImage(this.back, msg.srcX, msg.srcY, msg.width, msg.height, msg.dstX, msg.dstY, msg.width, msg.height);
+        this.touch(msg.dstX, msg.dstY, msg.width, msg.height);
         break;
     }
   }
@@ -98,8 +104,13 @@ export class Display {
     this.height = height;
     this.canvas.width = width;
     this.canvas.height = height;
-    this.ctx.fillStyle = '#000';
-    this.ctx.fillRect(0, 0, width, height);
+    this.back.width = width;
+    this.back.height = height;
+    this.dirty = null;
+    for (const ctx of [this.front, this.ctx]) {
+      ctx.fillStyle = '#000';
+      ctx.fillRect(0, 0, width, height);
+    }
     this.canvas.dataset.width = String(width);
     this.canvas.dataset.height = String(height);
     this.fit();
@@ -117,6 +128,7 @@ export class Display {
         if (this.closed) return;
         this.ctx.fillStyle = `rgb(${t.data[0]}, ${t.data[1]}, ${t.data[2]})`;
         this.ctx.fillRect(t.x, t.y, t.width, t.height);
+        this.touch(t.x, t.y, t.width, t.height);
         return;
       }
       if (r.status === 'rejected') {
@@ -132,9 +144,28 @@ export class Display {
         console.warn(`peerdesk: tile at ${t.x},${t.y} is ${bmp.width}x${bmp.height}, want ${t.width}x${t.height}`);
       } else {
         this.ctx.drawImage(bmp, t.x, t.y);
+        this.touch(t.x, t.y, t.width, t.height);
       }
       bmp.close();
     });
+  }
+
+  // Marks a rectangle of the back buffer as changed since the last FRAME.
+  touch(x, y, w, h) {
+    const d = this.dirty;
+    this.dirty = d
+      ? { x0: Math.min(d.x0, x), y0: Math.min(d.y0, y), x1: Math.max(d.x1, x + w), y1: Math.max(d.y1, y + h) }
+      : { x0: x, y0: y, x1: x + w, y1: y + h };
+  }
+
+  // Copies what changed since the last FRAME to the visible canvas.
+  present() {
+    const d = this.dirty;
+    if (!d) return;
+    this.dirty = null;
+    const w = d.x1 - d.x0;
+    const h = d.y1 - d.y0;
+    this.front.drawImage(this.back, d.x0, d.y0, w, h, d.x0, d.y0, w, h);
   }
 
   // Sizes the canvas element to the largest box of the desktop's aspect ratio that fits
