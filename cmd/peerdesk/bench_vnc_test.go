@@ -331,3 +331,30 @@ func BenchmarkVNCJPEG(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBrowserScroll: Chromium's page and a decoding Go peer watch the unpaced scrolling
+// xterm on Xtigervnc 1920x1080 together; the FRAMEs each applied per second, same window.
+func BenchmarkBrowserScroll(b *testing.B) {
+	d := startTigerVNC(b, benchW, benchH)
+	h := newVNCHarness(b, d.addr())
+	drv := startDriver(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	drv.do(map[string]any{"cmd": "open", "url": h.url})
+	drv.do(map[string]any{"cmd": "login", "username": testAdmin, "password": testPassword})
+	drv.do(map[string]any{"cmd": "openConnection", "name": demoConnection, "timeout": 20000})
+	s := h.join(ctx)
+	x := d.xterm("330x90+0+0", scrollCommand)
+	defer testproc.Stop(x)
+	time.Sleep(time.Second) // the workload gets going
+	pageFrames := func() float64 { f, _ := drv.do(map[string]any{"cmd": "state"})["frames"].(float64); return f }
+	for range b.N {
+		p0, g0, t0 := pageFrames(), s.Stats().Frames, time.Now()
+		time.Sleep(fanoutWindow)
+		p1, g1 := pageFrames(), s.Stats().Frames
+		el := time.Since(t0).Seconds()
+		b.ReportMetric((p1-p0)/el, "page-updates/s")
+		b.ReportMetric(float64(g1-g0)/el, "go-updates/s")
+		b.ReportMetric((p1-p0)/float64(max(g1-g0, 1)), "page/go")
+	}
+}

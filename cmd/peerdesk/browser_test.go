@@ -19,7 +19,7 @@ import (
 
 // driver runs web/e2e/driver.mjs: real headless Chromium driven by playwright-core.
 type driver struct {
-	t   *testing.T
+	t   testing.TB
 	cmd *exec.Cmd
 	in  io.WriteCloser
 	out *bufio.Scanner
@@ -27,11 +27,11 @@ type driver struct {
 
 // startDriver launches the browser driver. Outside CI a machine without node or Chromium skips
 // the test; in CI (CI=true) that is a failure, since a skipped browser test counts as missing.
-func startDriver(t *testing.T) *driver { return startDriverIn(t, "") }
+func startDriver(t testing.TB) *driver { return startDriverIn(t, "") }
 
 // startDriverIn launches the browser driver in the network namespace netns (ip netns), or in
 // the test's own for "".
-func startDriverIn(t *testing.T, netns string) *driver {
+func startDriverIn(t testing.TB, netns string) *driver {
 	t.Helper()
 	dir, err := filepath.Abs("../../web/e2e")
 	if err != nil {
@@ -85,7 +85,7 @@ func chromiumPath() string {
 }
 
 // testWriter sends the browser's console to the test log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Logf("%s", b)
