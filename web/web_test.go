@@ -7,7 +7,7 @@ import (
 )
 
 func TestStaticHoldsThePage(t *testing.T) {
-	files := []string{"index.html", "invalid.html", "style.css", "app.js", "api.js", "protocol.js", "session.js", "sigsocket.js", "peerlink.js", "display.js", "queue.js", "input.js", "keysym.js", "menu.js", "settings.js", "share.js", "dom.js", "format.js", "presence.js", "sessions.js", "history.js", "cursor.js", "clipboard.js"}
+	files := []string{"index.html", "invalid.html", "style.css", "app.js", "api.js", "protocol.js", "messages.js", "session.js", "sigsocket.js", "peerlink.js", "display.js", "queue.js", "input.js", "keysym.js", "menu.js", "settings.js", "share.js", "dom.js", "format.js", "presence.js", "sessions.js", "history.js", "cursor.js", "clipboard.js"}
 	for _, name := range files {
 		b, err := fs.ReadFile(Static(), name)
 		if err != nil {

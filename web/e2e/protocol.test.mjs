@@ -1,7 +1,10 @@
 // Unit tests of the page's wire codec (web/static/protocol.js) against docs/PROTOCOL.md.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import * as p from '../static/protocol.js';
+import * as m from '../static/messages.js';
+import * as proto from '../static/protocol.js';
+
+const p = { ...proto, ...m };
 
 const hex = (b) => Buffer.from(b).toString('hex');
 

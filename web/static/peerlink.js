@@ -4,7 +4,8 @@
 // of its callbacks acts again, so a later link is never disturbed by an earlier one's events.
 // RTCPeerConnection and timers are injected, so that ICE restart can be tested without a browser.
 
-import { CAP_COPY, CHANNELS, Consumption, candidateSignal, encodeCaps, offerSignal } from './protocol.js';
+import { candidateSignal, offerSignal } from './messages.js';
+import { CAP_COPY, CHANNELS, Consumption, encodeCaps } from './protocol.js';
 
 const MAX_PENDING_CANDIDATES = 100;
 // ICE restart: after ICE has been disconnected this long, or at once when it failed, the link

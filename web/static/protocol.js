@@ -1,5 +1,6 @@
-// Wire formats of docs/PROTOCOL.md: signaling messages (section 2) and the three data
-// channels (section 3). Pure functions with no DOM access, so node can test them.
+// Binary wire formats of docs/PROTOCOL.md: the display and input channels (sections 3.2 and
+// 3.3), with the limits every message shares (the JSON ones are in messages.js). Pure
+// functions with no DOM access, so node can test them.
 // Decoders throw a ProtocolError for anything malformed; callers skip that message.
 
 /** Largest signaling frame or data-channel message either side accepts. */
@@ -388,77 +389,4 @@ export function decodeInput(bytes, width, height) {
     return { type: POINTER, x, y, buttons: bytes[5] };
   }
   return { type: WHEEL, x, y, dx: v.getInt16(5), dy: v.getInt16(7) };
-}
-
-// ---- JSON messages: control channel and signaling ----
-
-function decodeJSON(what, text) {
-  if (typeof text !== 'string') throw new ProtocolError(`${what} message is not text`);
-  if (text.length > MAX_MESSAGE) throw new ProtocolError(`${what} message of ${text.length} characters`);
-  let m;
-  try {
-    m = JSON.parse(text);
-  } catch (err) {
-    throw new ProtocolError(`${what} message is not JSON: ${err.message}`);
-  }
-  if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new ProtocolError(`${what} message is not an object`);
-  if (typeof m.type !== 'string' || m.type === '') throw new ProtocolError(`${what} message without type`);
-  return m;
-}
-
-function encodeJSON(what, m) {
-  if (typeof m?.type !== 'string' || m.type === '') throw new ProtocolError(`${what} message without type`);
-  const text = JSON.stringify(m);
-  const size = utf8.encode(text).length;
-  if (size > MAX_MESSAGE) throw new ProtocolError(`${what} message of ${size} bytes`);
-  return text;
-}
-
-/** Decodes a control-channel message (section 3.1): an object with a string type. */
-export function decodeControl(text) {
-  return decodeJSON('control', text);
-}
-
-/** Encodes a control-channel message. */
-export function encodeControl(m) {
-  return encodeJSON('control', m);
-}
-
-/**
- * Decodes a signaling frame (section 2) and checks the fields the peer relies on:
- * answers carry an SDP, candidates an object, hello a list of ICE servers.
- */
-export function decodeSignal(text) {
-  const m = decodeJSON('signaling', text);
-  switch (m.type) {
-    case 'offer':
-    case 'answer':
-      if (typeof m.sdp !== 'string' || m.sdp === '' || m.sdp.length > MAX_SDP) throw new ProtocolError(`${m.type} without a valid sdp`);
-      break;
-    case 'candidate':
-      if (m.candidate === null || typeof m.candidate !== 'object') throw new ProtocolError('candidate message without candidate');
-      break;
-    case 'hello':
-      if (m.iceServers !== undefined && !Array.isArray(m.iceServers)) throw new ProtocolError('hello with bad iceServers');
-      break;
-    case 'state':
-      if (typeof m.state !== 'string') throw new ProtocolError('state message without state');
-      break;
-  }
-  return m;
-}
-
-/** Encodes a signaling frame. */
-export function encodeSignal(m) {
-  return encodeJSON('signaling', m);
-}
-
-/** Returns the signaling frame carrying the peer's SDP offer. */
-export function offerSignal(sdp) {
-  return encodeSignal({ type: 'offer', sdp });
-}
-
-/** Returns the signaling frame carrying one trickled ICE candidate (an RTCIceCandidateInit). */
-export function candidateSignal(init) {
-  return encodeSignal({ type: 'candidate', candidate: init });
 }

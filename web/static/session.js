@@ -4,7 +4,7 @@
 
 import { PeerLink } from './peerlink.js';
 import { parsePresence } from './presence.js';
-import { decodeControl, decodeSignal } from './protocol.js';
+import { decodeControl, decodeSignal } from './messages.js';
 import { SignalingSocket } from './sigsocket.js';
 
 /** Connection states a Session reports, with the text the page shows for each. */
