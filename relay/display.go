@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -12,25 +13,43 @@ import (
 // A peer's display channel: its pipeline stream, the reports and features the peer sends on
 // it, and what the stream measures of the peer's link.
 
+// displayInbox takes what the peer sends on one peer connection's display channel, from
+// before the channel opens: the peer's CAPS may come before its stream exists.
+type displayInbox struct {
+	p      *peer
+	caps   atomic.Uint32 // the wire.Cap bits announced, read by the stream at every pass
+	stream atomic.Pointer[pipeline.PeerStream]
+}
+
+// message handles one message of the display channel (pion's goroutine).
+func (in *displayInbox) message(msg webrtc.DataChannelMessage) {
+	typ, v, err := wire.DecodePeerDisplay(msg.Data)
+	if err != nil {
+		in.p.controlError(wire.CodeBadMessage, err.Error())
+		return
+	}
+	if typ == wire.MsgCaps {
+		in.caps.Store(v)
+	}
+	switch s := in.stream.Load(); {
+	case s == nil: // a report before the stream: it counts from the stream's start anyway
+	case typ == wire.MsgCaps:
+		s.Wake()
+	default:
+		s.Consumed(v)
+	}
+}
+
 // displayOpened starts the peer's display stream on the display channel.
-func (p *peer) displayOpened(dc *webrtc.DataChannel) {
+func (p *peer) displayOpened(dc *webrtc.DataChannel, inbox *displayInbox) {
 	pc := p.pc
 	s := p.agent.pipeline.AddPeer(displayChannel{DataChannel: dc, sctp: pc.SCTP()}, pipeline.PeerOptions{
 		OnLink: p.linkChanged,
 		OnEnd:  func(error) { p.post(peerEvent{kind: evStreamEnded, pc: pc}) },
+		Caps:   &inbox.caps,
 	})
 	dc.OnBufferedAmountLow(s.Wake)
-	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
-		typ, v, err := wire.DecodePeerDisplay(msg.Data)
-		switch {
-		case err != nil:
-			p.controlError(wire.CodeBadMessage, err.Error())
-		case typ == wire.MsgCaps:
-			s.SetCaps(v)
-		default:
-			s.Consumed(v)
-		}
-	})
+	inbox.stream.Store(s)
 	s.Wake() // a drain before the callback was set went unseen
 	if p.stream != nil {
 		p.stream.Close()

@@ -52,6 +52,7 @@ type peerEvent struct {
 	cand  proto.Candidate
 	state webrtc.PeerConnectionState
 	dc    *webrtc.DataChannel
+	inbox *displayInbox // with evDisplayOpen
 	cfg   webrtc.Configuration
 	call  func()
 }
@@ -182,7 +183,7 @@ func (p *peer) handle(ev peerEvent) {
 	case evControlOpen:
 		p.controlOpened(ev.dc)
 	case evDisplayOpen:
-		p.displayOpened(ev.dc)
+		p.displayOpened(ev.dc, ev.inbox)
 	case evStreamEnded:
 		p.reset("the host's display stream to this peer ended")
 	case evControlStuck:

@@ -51,7 +51,9 @@ func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
 		}
 		p.controlError(wire.CodeUnknownType, "unknown control message type "+truncate(c.Type, 32))
 	})
-	display.OnOpen(func() { p.post(peerEvent{kind: evDisplayOpen, pc: pc, dc: display}) })
+	inbox := &displayInbox{p: p}
+	display.OnMessage(inbox.message) // before the channel opens: CAPS comes at once
+	display.OnOpen(func() { p.post(peerEvent{kind: evDisplayOpen, pc: pc, dc: display, inbox: inbox}) })
 	input.OnMessage(p.input)
 	return pc, nil
 }

@@ -39,6 +39,7 @@ func (e *JPEGEncoder) Encode(pix []byte, w, h, stride, quality int) ([]byte, err
 	if err := check(pix, w, h, stride); err != nil {
 		return nil, err
 	}
+	defer runtime.KeepAlive(e) // its cleanup must not free the handle during the call
 	var out *C.uchar
 	var size C.ulong
 	rc := C.tjCompress2(e.h.tj, (*C.uchar)(unsafe.Pointer(&pix[0])), C.int(w), C.int(stride), C.int(h), C.TJPF_RGBX,

@@ -111,18 +111,11 @@ func (p *Pipeline) tileIndex(t *tile) int {
 	return t.rect.Min.Y/ts*p.cols + t.rect.Min.X/ts
 }
 
-// SetCaps records the display features the peer announced (wire.Cap bits, from its CAPS
-// message) and wakes the stream.
-func (s *PeerStream) SetCaps(caps uint32) {
-	s.caps.Store(caps)
-	s.Wake()
-}
-
 // sendCopies sends the peer the copies recorded since the last pass whose sources it holds,
 // in order, and marks their destinations held; the others it leaves to tiles. A copy it could
 // not send for the transport's sake waits for the next pass.
 func (s *PeerStream) sendCopies() error {
-	canCopy := s.caps.Load()&wire.CapCopy != 0
+	canCopy := s.caps != nil && s.caps.Load()&wire.CapCopy != 0
 	sent := false
 	for _, op := range s.view.copies {
 		if op.id <= s.copySeen {
@@ -130,6 +123,9 @@ func (s *PeerStream) sendCopies() error {
 		}
 		if canCopy && op.gen == s.gen && op.holds(s.have) {
 			if err := s.send(op.msg); err != nil {
+				if sent {
+					s.queue.forgetSent(s.view.versions, s.have)
+				}
 				return err
 			}
 			light := false

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image"
 	"image/draw"
+	"sync/atomic"
 	"testing"
 
 	"peerdesk/relay/wire"
@@ -40,8 +41,10 @@ func scroll(img *image.RGBA, dy, seed int) []image.Rectangle {
 func startCopyPeers(t *testing.T, cfg Config, w, h int, caps uint32) (*Pipeline, []*fakePeer, []*PeerStream, *image.RGBA) {
 	t.Helper()
 	p := newTestPipeline(t, cfg)
-	peers, streams := addPeers(t, p, 2)
-	streams[0].SetCaps(caps)
+	peers := []*fakePeer{newFakePeer(t), newFakePeer(t)}
+	announced := new(atomic.Uint32)
+	announced.Store(caps)
+	streams := []*PeerStream{p.AddPeer(peers[0], PeerOptions{Caps: announced}), p.AddPeer(peers[1], PeerOptions{})}
 	frame := image.NewRGBA(image.Rect(0, 0, w, h))
 	paletteText(frame, frame.Rect, 0)
 	p.Update(frame, nil)
@@ -106,8 +109,9 @@ func TestPipelineCopies(t *testing.T) {
 
 	// A peer that joins now holds nothing to copy from: it gets tiles.
 	late := newFakePeer(t)
-	ls := p.AddPeer(late, PeerOptions{})
-	ls.SetCaps(wire.CapCopy)
+	lateCaps := new(atomic.Uint32)
+	lateCaps.Store(wire.CapCopy)
+	ls := p.AddPeer(late, PeerOptions{Caps: lateCaps})
 	late.waitSeq(seq)
 	if n := ls.Stats().Copies; n != 0 {
 		t.Errorf("the late peer got %d copies", n)

@@ -102,7 +102,7 @@ type PeerStream struct {
 	busy              []int // tiles of this pass that another stream was encoding
 
 	frames, messages, bytes, tilesSent, lighterTiles, refined, stalls, skipped, behindCount, copiesSent atomic.Uint64
-	caps                                                                                                atomic.Uint32             // wire.Cap bits the peer announced
+	caps                                                                                                *atomic.Uint32            // wire.Cap bits the peer announced (PeerOptions.Caps)
 	stats                                                                                               atomic.Pointer[PeerStats] // the link part, set by run
 	consumed                                                                                            atomic.Uint64             // the peer's last report, | reported
 }
@@ -120,6 +120,7 @@ func newPeerStream(p *Pipeline, out Sender, opts PeerOptions, id uint64) *PeerSt
 		out:    out,
 		onLink: opts.OnLink,
 		onEnd:  opts.OnEnd,
+		caps:   opts.Caps,
 		log:    p.log.With().Uint64("stream", id).Logger(),
 		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
@@ -257,7 +258,12 @@ func (s *PeerStream) pass(now time.Time) (err error) {
 	if err != nil || s.adapt.lighter {
 		return err
 	}
-	return s.refine()
+	refined := s.tilesSent.Load()
+	if err := s.refine(); err != nil || s.tilesSent.Load() == refined || s.queue.len() > 0 {
+		return err
+	}
+	// A peer that presents on FRAME (the page) shows the full-quality copies only then.
+	return s.sendFrame(v.seq)
 }
 
 // reset forgets the tiles the peer holds: it is about to receive a SIZE that clears its

@@ -225,10 +225,13 @@ func (p *Pipeline) Update(frame *image.RGBA, damage []image.Rectangle) {
 	}
 }
 
-// bump makes the tile's content a new version, changed at now; p.mu is held.
+// bump makes the tile's content a new version, changed at now; p.mu is held. A second change
+// in the same update (a copy, then the frame) keeps the first one's quiet flag.
 func (p *Pipeline) bump(t *tile, now time.Time) {
 	t.version++
-	t.quiet, t.changed = now.Sub(t.changed) >= quietSpan, now
+	if !t.changed.Equal(now) {
+		t.quiet, t.changed = now.Sub(t.changed) >= quietSpan, now
+	}
 	p.versions++
 }
 
@@ -311,6 +314,10 @@ type PeerOptions struct {
 	// because a Send or an encode failed: the peer's display is frozen from then on, and the
 	// stream has left the pipeline (Close is still safe). It must not block.
 	OnEnd func(error)
+	// Caps, if set, holds the display features the peer announced (wire.Cap bits, from its
+	// CAPS message), read at every pass: nil or 0 means none, so COPY messages are not sent.
+	// Whoever sets it wakes the stream.
+	Caps *atomic.Uint32
 }
 
 // AddPeer starts a peer stream that sends the desktop to out: SIZE, every tile, FRAME, then the

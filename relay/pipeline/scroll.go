@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"image"
+	"slices"
 )
 
 // Scroll detection, for sources that do not report their copies (a terminal scrolling faster
@@ -23,6 +24,9 @@ const (
 	minScrollRows = 32
 	// maxRowMatches is the most old rows a row's content may stand in and still vote.
 	maxRowMatches = 4
+	// maxClustered is the most damaged rectangles clustered; beyond it only their bounds are
+	// searched.
+	maxClustered = 256
 	// scrollSample is the step of the first, sampled vote.
 	scrollSample = 8
 )
@@ -30,10 +34,11 @@ const (
 // scrollDetector keeps the scratch of the search between updates; p.mu guards it.
 type scrollDetector struct {
 	seed     maphash.Seed
-	row      []byte           // a frame row, made opaque
-	old, new []uint64         // row hashes of the rectangle before and after (see hashRows)
-	at       map[uint64][]int // the old rows of each hash
-	votes    map[int]int      // rows by the shift they support
+	row      []byte         // a frame row, made opaque
+	old, new []uint64       // row hashes of the rectangle before and after (see hashRows)
+	at       map[uint64]int // the last old row of each hash, +1
+	prev     []int          // prev[y]: the old row before y with the same hash, +1; 0 for none
+	votes    map[int]int    // rows by the shift they support
 }
 
 // detectScrolls returns the copies that explain the damage of frame as shifted rows of p.fb;
@@ -41,11 +46,14 @@ type scrollDetector struct {
 func (p *Pipeline) detectScrolls(frame *image.RGBA, damage []image.Rectangle) []pendingCopy {
 	d := &p.scroll
 	if d.at == nil {
-		d.seed, d.at, d.votes = maphash.MakeSeed(), make(map[uint64][]int), make(map[int]int)
+		d.seed, d.at, d.votes = maphash.MakeSeed(), make(map[uint64]int), make(map[int]int)
 	}
 	var out []pendingCopy
-	cands := largest(clusters(damage, p.cfg.TileSize), maxScrollRects)
-	if len(cands) > 1 { // and all of it: a VNC server that sends only changed pixels reports
+	var cands []image.Rectangle
+	if len(damage) <= maxClustered {
+		cands = largest(clusters(damage, p.cfg.TileSize), maxScrollRects)
+	}
+	if len(cands) != 1 { // and all of it: a VNC server that sends only changed pixels reports
 		// text that scrolled as strips far apart (the columns where lines differ)
 		var all image.Rectangle
 		for _, r := range damage {
@@ -118,9 +126,12 @@ func (d *scrollDetector) detect(old, frame *image.RGBA, r image.Rectangle) (pend
 	h := r.Dy()
 	d.old = d.hashRows(d.old[:0], old, r, true)
 	clear(d.at)
+	d.prev = slices.Grow(d.prev[:0], h)[:h]
+	clear(d.prev)
 	for y, v := range d.old {
 		if v&1 != 0 { // rows of one colour match anywhere: no vote
-			d.at[v] = append(d.at[v], y)
+			d.prev[y] = d.at[v]
+			d.at[v] = y + 1
 		}
 	}
 	d.new = d.new[:0]
@@ -168,9 +179,13 @@ func (d *scrollDetector) vote(hashes []uint64, step int) (int, bool) {
 			continue // unchanged: no evidence of a shift
 		}
 		changed++
-		if from := d.at[v]; len(from) <= maxRowMatches {
-			for _, f := range from {
-				d.votes[f-y]++
+		n := 0
+		for f := d.at[v]; f != 0 && n <= maxRowMatches; f = d.prev[f-1] {
+			n++
+		}
+		if n <= maxRowMatches {
+			for f := d.at[v]; f != 0; f = d.prev[f-1] {
+				d.votes[f-1-y]++
 			}
 		}
 	}

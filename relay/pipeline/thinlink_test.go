@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"math/rand/v2"
+	"peerdesk/relay/wire"
 	"slices"
 	"sync"
 	"testing"
@@ -370,6 +371,12 @@ func TestThinLinkRecovers(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // the last acknowledgements
 		st := s.Stats()
 		assertFullQuality(t, p, l.peer)
+		l.peer.mu.Lock()
+		lastMsg := l.peer.log[len(l.peer.log)-1]
+		l.peer.mu.Unlock()
+		if lastMsg != wire.MsgFrame { // a page presents the refined tiles at a FRAME
+			t.Fatalf("the refined tiles were not followed by a FRAME (last message 0x%02x)", lastMsg)
+		}
 		rmu.Lock()
 		last := reports[len(reports)-1]
 		rmu.Unlock()
