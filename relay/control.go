@@ -65,10 +65,7 @@ type controlSender struct {
 	presence  bool      // a presence message waits (sendPresence found the channel busy)
 	stuck     bool
 
-	wake      chan struct{} // one slot
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
+	loop
 }
 
 // newControlSender starts the sender of ch; welcome is the first message it sends.
@@ -77,9 +74,7 @@ func newControlSender(ch controlChannel, welcome []byte, log zerolog.Logger, onS
 		ch:      ch,
 		log:     log,
 		onStuck: onStuck,
-		wake:    make(chan struct{}, 1),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+		loop:    newLoop(),
 	}
 	c.slots[slotWelcome] = welcome
 	ch.SetBufferedAmountLowThreshold(controlHighWater / 2)
@@ -131,17 +126,31 @@ func (c *controlSender) sendPresence(msg []byte) error {
 	return c.ch.SendText(string(msg))
 }
 
-func (c *controlSender) wakeUp() {
+// loop is the lifecycle of a sender goroutine: wake-ups that coalesce in one slot, a stop,
+// and the goroutine's end (run closes done).
+type loop struct {
+	wake      chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func newLoop() loop {
+	return loop{wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// wakeUp asks the goroutine for a pass; it never blocks.
+func (l *loop) wakeUp() {
 	select {
-	case c.wake <- struct{}{}:
+	case l.wake <- struct{}{}:
 	default:
 	}
 }
 
-// close stops the sender and waits for it; safe to call more than once.
-func (c *controlSender) close() {
-	c.closeOnce.Do(func() { close(c.stop) })
-	<-c.done
+// close stops the goroutine and waits for it; safe to call more than once.
+func (l *loop) close() {
+	l.closeOnce.Do(func() { close(l.stop) })
+	<-l.done
 }
 
 func (c *controlSender) run() {

@@ -108,11 +108,7 @@ type presenceSender struct {
 	peer   string
 	send   func([]byte) error
 	log    zerolog.Logger
-
-	wake      chan struct{} // one slot: a pending change
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
+	loop   // a wake-up is a pending roster change
 }
 
 func newPresenceSender(r *presence, peer string, send func([]byte) error, log zerolog.Logger) *presenceSender {
@@ -121,26 +117,10 @@ func newPresenceSender(r *presence, peer string, send func([]byte) error, log ze
 		peer:   peer,
 		send:   send,
 		log:    log,
-		wake:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		loop:   newLoop(),
 	}
 	go s.run()
 	return s
-}
-
-// wakeUp tells the sender the roster changed; it never blocks.
-func (s *presenceSender) wakeUp() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-// close stops the sender and waits for it; safe to call more than once.
-func (s *presenceSender) close() {
-	s.closeOnce.Do(func() { close(s.stop) })
-	<-s.done
 }
 
 func (s *presenceSender) run() {
