@@ -14,9 +14,9 @@ build: build-deps
 
 # build-deps installs the C libraries the agent's tile encoders bind (cgo): libwebp and
 # libjpeg-turbo, from Debian.
-BUILD_PKGS := pkg-config libwebp-dev libturbojpeg0-dev
+BUILD_PKGS := pkg-config libwebp-dev libturbojpeg0-dev libvpx-dev
 build-deps:
-	@pkg-config --exists libwebp libturbojpeg 2>/dev/null || { \
+	@pkg-config --exists libwebp libturbojpeg vpx 2>/dev/null || { \
 		apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BUILD_PKGS); }
 

@@ -35,12 +35,13 @@ func (c *changes) reset(n int) {
 
 func (c *changes) len() int { return len(c.order) }
 
-// notice queues every tile whose version is newer than the one the peer has: at the end, or,
-// if that version is a quiet region's change, at the front and in the round in progress.
-func (c *changes) notice(versions, have []uint64, quiet []bool, now time.Time) {
+// notice queues every tile whose version is newer than the one the peer has, but those that
+// skip (if not nil) marks: at the end, or, if that version is a quiet region's change, at the
+// front and in the round in progress.
+func (c *changes) notice(versions, have []uint64, quiet, skip []bool, now time.Time) {
 	front := c.front[:0]
 	for i, v := range versions {
-		if v <= have[i] || c.queued[i] {
+		if v <= have[i] || c.queued[i] || (skip != nil && skip[i]) {
 			continue
 		}
 		c.queued[i], c.at[i] = true, now
@@ -76,6 +77,22 @@ func (c *changes) each(f func(i int) error) error {
 		}
 	}
 	return nil
+}
+
+// drop forgets the queued tiles that mask marks, keeping the order of the others.
+func (c *changes) drop(mask []bool) {
+	kept, round := c.order[:0], 0
+	for k, i := range c.order {
+		if mask[i] {
+			c.queued[i] = false
+			continue
+		}
+		if k < c.round {
+			round++
+		}
+		kept = append(kept, i)
+	}
+	c.order, c.round = kept, round
 }
 
 // forgetSent drops the tiles the peer now holds at the newest version, keeping the order of

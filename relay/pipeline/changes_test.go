@@ -30,16 +30,16 @@ func TestChangesOrder(t *testing.T) {
 	have := make([]uint64, 6)
 	versions := []uint64{1, 1, 0, 0, 0, 0}
 	quiet := make([]bool, 6)
-	c.notice(versions, have, quiet, now)
+	c.notice(versions, have, quiet, nil, now)
 	c.startRound(7)
 	if !slices.Equal(c.order, []int{0, 1}) || c.round != 2 {
 		t.Fatalf("order %v round %d, want [0 1] and 2", c.order, c.round)
 	}
 	versions[3], versions[4] = 1, 1 // a busy change, then quiet ones
-	c.notice(versions, have, quiet, now.Add(time.Millisecond))
+	c.notice(versions, have, quiet, nil, now.Add(time.Millisecond))
 	versions[2], versions[5], quiet[2], quiet[5] = 1, 1, true, true
 	for range 3 { // noticing again changes nothing, and reuses its scratch
-		c.notice(versions, have, quiet, now.Add(2*time.Millisecond))
+		c.notice(versions, have, quiet, nil, now.Add(2*time.Millisecond))
 	}
 	checkQueue(t, &c)
 	if !slices.Equal(c.order, []int{2, 5, 0, 1, 3, 4}) || c.round != 4 {
@@ -77,14 +77,14 @@ func TestChangesQuietAfterQuiet(t *testing.T) {
 	for i := range 10 { // a large batch: the root window's colour, say
 		versions[i], quiet[i] = 1, true
 	}
-	c.notice(versions, have, quiet, now)
+	c.notice(versions, have, quiet, nil, now)
 	copy(have, versions)
 	c.forgetSent(versions, have)
 	versions[10], versions[11] = 1, 1
-	c.notice(versions, have, quiet, now)
+	c.notice(versions, have, quiet, nil, now)
 	for _, i := range []int{12, 13, 14} {
 		versions[i], quiet[i] = 1, true
-		c.notice(versions, have, quiet, now)
+		c.notice(versions, have, quiet, nil, now)
 		checkQueue(t, &c)
 	}
 	if want := []int{14, 13, 12, 10, 11}; !slices.Equal(c.order, want) {

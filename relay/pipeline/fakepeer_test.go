@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"peerdesk/internal/videoplay"
 	"peerdesk/relay/wire"
 
 	"golang.org/x/image/webp"
@@ -45,6 +46,11 @@ type fakePeer struct {
 	lastSeq     uint32
 	cursorW     int  // the width of the last cursor received
 	copies      int  // COPY messages applied
+	player      videoplay.Player
+	videoFrames int         // video frames decoded
+	videoRegion *image.RGBA // a copy of the region after the last video frame decoded
+	layers      [wire.VideoLayers]int
+	tilesSince  map[image.Point]bool // tiles applied since the last video frame, by place
 	skipJPEG    bool // leave photographic tiles undecoded (tests that look only at flat ones)
 	paused      bool
 	queue       [][]byte
@@ -59,6 +65,8 @@ func newFakePeer(t *testing.T) *fakePeer {
 		changed:  make(chan struct{}),
 		formats:  make(map[image.Point]wire.Format),
 		received: make(map[tileKey]bool),
+
+		tilesSince: make(map[image.Point]bool),
 	}
 }
 
@@ -130,6 +138,7 @@ func (f *fakePeer) apply(b []byte) {
 	switch d.Type {
 	case wire.MsgSize:
 		f.sizes++
+		f.player.Close()
 		f.fb = image.NewRGBA(image.Rect(0, 0, d.Width, d.Height))
 		draw.Draw(f.fb, f.fb.Rect, image.Black, image.Point{}, draw.Src)
 		f.coverage = nil
@@ -146,6 +155,20 @@ func (f *fakePeer) apply(b []byte) {
 		c := d.Copy
 		f.copies++
 		draw.Draw(f.fb, image.Rect(c.DstX, c.DstY, c.DstX+c.W, c.DstY+c.H), f.fb, image.Pt(c.SrcX, c.SrcY), draw.Src)
+	case wire.MsgVideo:
+		v := d.Video
+		done, err := f.player.Apply(v, f.fb)
+		if err != nil {
+			f.t.Errorf("video frame %d part %d: %v", v.Frame, v.Part, err)
+		}
+		if done {
+			f.videoFrames++
+			f.layers[v.Layer]++
+			r := image.Rect(v.X, v.Y, v.X+v.W, v.Y+v.H)
+			f.videoRegion = image.NewRGBA(r)
+			draw.Draw(f.videoRegion, r, f.fb, r.Min, draw.Src)
+			clear(f.tilesSince)
+		}
 	}
 }
 
@@ -177,6 +200,7 @@ func (f *fakePeer) applyTile(t wire.Tile) {
 	r := image.Rect(t.X, t.Y, t.X+t.W, t.Y+t.H)
 	draw.Draw(f.fb, r, img, img.Bounds().Min, draw.Src)
 	f.formats[r.Min] = t.Format
+	f.tilesSince[r.Min] = true
 	f.received[tileKey{x: t.X, y: t.Y, sum: sha256.Sum256(t.Data)}] = true
 	f.coverage = append(f.coverage, r)
 }

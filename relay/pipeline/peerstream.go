@@ -44,6 +44,9 @@ type PeerStats struct {
 	LighterTiles    uint64 // tile records sent at the lighter rendition
 	Refined         uint64 // lighter tiles sent again at full quality once the link allowed
 	Copies          uint64 // COPY messages sent in place of tiles
+	VideoFrames     uint64 // video frames sent
+	VideoSkipped    uint64 // video frames left out: layers the peer skipped, or lost
+	VideoLost       uint64 // times the peer fell so far behind the video that it waited for a keyframe
 	Stalls          uint64 // times the stream stopped because the transport was above its high water
 	Behind          uint64 // times the stream waited for the peer to apply a window's worth (Consumed)
 	Reports         bool   // the peer reports the display bytes it applied
@@ -84,6 +87,7 @@ type PeerStream struct {
 	queue     changes  // the tiles the peer lacks, oldest change first
 	cursorVer uint64   // the version of the CURSOR message last sent, 0 for none
 	copySeen  uint64   // the id of the last copy sent or left to tiles
+	video     streamVideo
 	framed    bool     // a FRAME was sent for this generation
 	lastFrame uint32   // the seq of the last FRAME sent
 	stalled   bool
@@ -102,6 +106,7 @@ type PeerStream struct {
 	busy              []int // tiles of this pass that another stream was encoding
 
 	frames, messages, bytes, tilesSent, lighterTiles, refined, stalls, skipped, behindCount, copiesSent atomic.Uint64
+	videoSent, videoSkipped, videoLost                                                                  atomic.Uint64
 	caps                                                                                                *atomic.Uint32            // wire.Cap bits the peer announced (PeerOptions.Caps)
 	stats                                                                                               atomic.Pointer[PeerStats] // the link part, set by run
 	consumed                                                                                            atomic.Uint64             // the peer's last report, | reported
@@ -154,6 +159,9 @@ func (s *PeerStream) Stats() PeerStats {
 	st.LighterTiles = s.lighterTiles.Load()
 	st.Refined = s.refined.Load()
 	st.Copies = s.copiesSent.Load()
+	st.VideoFrames = s.videoSent.Load()
+	st.VideoSkipped = s.videoSkipped.Load()
+	st.VideoLost = s.videoLost.Load()
 	st.Stalls = s.stalls.Load()
 	st.SkippedVersions = s.skipped.Load()
 	st.Behind = s.behindCount.Load()
@@ -237,7 +245,15 @@ func (s *PeerStream) pass(now time.Time) (err error) {
 	if err := s.sendCopies(); err != nil {
 		return err
 	}
-	s.queue.notice(v.versions, s.have, v.quiet, now)
+	video, err := s.sendVideo()
+	if err != nil {
+		return err
+	}
+	var skip []bool
+	if s.video.in != nil {
+		skip = s.video.in.mask
+	}
+	s.queue.notice(v.versions, s.have, v.quiet, skip, now)
 	s.queue.startRound(v.seq)
 	err = s.sendQueued()
 	done, seq, at := s.queue.endRound()
@@ -245,7 +261,7 @@ func (s *PeerStream) pass(now time.Time) (err error) {
 		s.adapt.roundDone(now.Sub(at))
 	}
 	switch {
-	case s.queue.len() == 0 && (!s.framed || s.lastFrame != v.seq):
+	case s.queue.len() == 0 && (!s.framed || s.lastFrame != v.seq || video):
 		seq, done = v.seq, true // the peer holds everything up to now
 	case s.queue.len() == 0:
 		done = false
@@ -272,6 +288,7 @@ func (s *PeerStream) reset(tiles int) {
 	s.have, s.light = make([]uint64, tiles), make([]bool, tiles)
 	s.queue.reset(tiles)
 	s.framed = false
+	s.video = streamVideo{}
 }
 
 // sendQueued sends the queued changes in order, at their newest versions, until the queue is

@@ -58,6 +58,12 @@ type Config struct {
 	// StdJPEG encodes photographic tiles with Go's image/jpeg instead of TurboJPEG (six times
 	// slower): the old path, for benchmarks that compare the two.
 	StdJPEG bool
+	// NoVideo sends video regions as tiles to every peer: the old path, for benchmarks that
+	// compare the two, and a switch for hosts that would rather spend no CPU on video.
+	NoVideo bool
+	// VideoKbps is the bit rate of video regions in kbit/s per megapixel of region, 100 to
+	// 20000 (default 2200: 2 Mbit/s for 720p).
+	VideoKbps int
 	// OnDemand, if set, is told whether any peer stream is open: true when the first one
 	// opens, false when the last one closes, one call at a time and never under the
 	// pipeline's lock, so it may block briefly (the agent tells its source to rest).
@@ -81,6 +87,9 @@ func (c Config) withDefaults() Config {
 	if c.QueueDelay == 0 {
 		c.QueueDelay = defaultQueueDelay
 	}
+	if c.VideoKbps == 0 {
+		c.VideoKbps = defaultVideoKbps
+	}
 	return c
 }
 
@@ -93,6 +102,9 @@ func (c Config) validate() error {
 	}
 	if c.LighterJPEGQuality < 1 || c.LighterJPEGQuality > 100 {
 		return fmt.Errorf("%w: lighter JPEG quality %d outside 1..100", ErrConfig, c.LighterJPEGQuality)
+	}
+	if c.VideoKbps < 100 || c.VideoKbps > maxVideoKbps {
+		return fmt.Errorf("%w: video bit rate %d kbit/s per megapixel outside 100..%d", ErrConfig, c.VideoKbps, maxVideoKbps)
 	}
 	if c.QueueDelay < 0 || c.QueueDelay > maxQueueDelay {
 		return fmt.Errorf("%w: queue delay %v outside 0..%v", ErrConfig, c.QueueDelay, maxQueueDelay)
@@ -109,6 +121,9 @@ type Stats struct {
 	// link is the limit: at most one per version, whatever the peers.
 	LighterEncodes uint64
 	EncodedBytes   uint64 // bytes those encodes produced
+	VideoFrames    uint64 // video frames encoded, once whatever the peers
+	VideoBytes     uint64 // bytes of those frames
+	VideoRegions   uint64 // video regions started
 	Seq            uint32 // the frame number, bumped by every update that changed a pixel or the size
 	Width          int    // the desktop size, 0 before the first update
 	Height         int
@@ -138,6 +153,14 @@ type Pipeline struct {
 	scroll     scrollDetector
 	copies     []*copyOp // the latest copies applied, oldest first
 	copyID     uint64    // the id of the last copy applied
+	// The video region (video.go): nil for none; videoDirty says its tiles changed since its
+	// encoder was last woken.
+	video        *videoRegion
+	videoID      uint64
+	videoDirty   bool
+	videoChecked time.Time
+	videoQuiet   int
+	videoWG      sync.WaitGroup // the regions' encoders
 	streams    map[*PeerStream]struct{}
 	closed     bool
 	updates    uint64
@@ -150,6 +173,8 @@ type Pipeline struct {
 
 	encodes      [renditions]atomic.Uint64
 	encodedBytes atomic.Uint64
+	videoFrames  atomic.Uint64
+	videoBytes   atomic.Uint64
 }
 
 // New returns an empty pipeline; feed it with Update.
@@ -198,6 +223,7 @@ func (p *Pipeline) Update(frame *image.RGBA, damage []image.Rectangle) {
 	p.updates++
 	var changed bool
 	if p.fb == nil || p.fb.Rect.Dx() != w || p.fb.Rect.Dy() != h {
+		p.endVideo()
 		p.resize(frame, now)
 		changed = true
 		p.pending = p.pending[:0]
@@ -216,6 +242,7 @@ func (p *Pipeline) Update(frame *image.RGBA, damage []image.Rectangle) {
 			}
 		}
 	}
+	p.checkVideo(now)
 	if !changed {
 		return
 	}
@@ -233,6 +260,7 @@ func (p *Pipeline) bump(t *tile, now time.Time) {
 		t.quiet, t.changed = now.Sub(t.changed) >= quietSpan, now
 	}
 	p.versions++
+	p.noteVideoChange(t)
 }
 
 // Size returns the desktop size, 0×0 before the first update.
@@ -284,6 +312,8 @@ type view struct {
 	cursor    []byte    // the current CURSOR message
 	cursorVer uint64    // its version, 0 for none yet
 	copies    []*copyOp // the latest copies, oldest first
+	video     *videoRegion
+	vframes   []*videoFrame // video's frames since its last keyframe
 }
 
 // view fills v with the pipeline's current state, reusing v's slices, and reports false before
@@ -297,6 +327,10 @@ func (p *Pipeline) view(v *view) bool {
 	v.gen, v.seq, v.tiles, v.cursor, v.cursorVer = p.gen, p.seq, p.tiles, p.cursor, p.cursorVer
 	v.w, v.h = p.fb.Rect.Dx(), p.fb.Rect.Dy()
 	v.copies = append(v.copies[:0], p.copies...)
+	v.video, v.vframes = p.video, nil
+	if p.video != nil {
+		v.vframes = p.video.frames
+	}
 	v.versions, v.quiet = v.versions[:0], v.quiet[:0]
 	for _, t := range p.tiles {
 		v.versions, v.quiet = append(v.versions, t.version), append(v.quiet, t.quiet)
@@ -315,7 +349,8 @@ type PeerOptions struct {
 	// stream has left the pipeline (Close is still safe). It must not block.
 	OnEnd func(error)
 	// Caps, if set, holds the display features the peer announced (wire.Cap bits, from its
-	// CAPS message), read at every pass: nil or 0 means none, so COPY messages are not sent.
+	// CAPS message), read at every pass: nil or 0 means none, so neither COPY nor VIDEO
+	// messages are sent.
 	// Whoever sets it wakes the stream.
 	Caps *atomic.Uint32
 }
@@ -374,6 +409,9 @@ func (p *Pipeline) Stats() Stats {
 		EncodedBytes: p.encodedBytes.Load(),
 
 		LighterEncodes: p.encodes[lighter].Load(),
+		VideoFrames:    p.videoFrames.Load(),
+		VideoBytes:     p.videoBytes.Load(),
+		VideoRegions:   p.videoID,
 		Seq:            p.seq,
 		Peers:          len(p.streams),
 	}
@@ -403,6 +441,7 @@ func (p *Pipeline) PeerStats() []PeerStats {
 func (p *Pipeline) Close() {
 	p.mu.Lock()
 	p.closed = true
+	p.endVideo()
 	streams := make([]*PeerStream, 0, len(p.streams))
 	for s := range p.streams {
 		streams = append(streams, s)
@@ -411,4 +450,5 @@ func (p *Pipeline) Close() {
 	for _, s := range streams {
 		s.Close()
 	}
+	p.videoWG.Wait()
 }

@@ -9,6 +9,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"peerdesk/internal/cimg"
@@ -38,6 +39,10 @@ type tile struct {
 	version uint64
 	changed time.Time
 	quiet   bool
+	hits    uint16 // changes since the last video check, guarded by Pipeline.mu
+
+	// photo says the tile's last encoding was photographic (JPEG): video detection reads it.
+	photo atomic.Bool
 
 	// encMu is held while the tile is encoded, so that every version is encoded at most once
 	// per rendition: streams that need the tile meanwhile wait and reuse the result.
@@ -108,6 +113,7 @@ func (t *tile) encoded(p *Pipeline, want uint64, r rendition, e *tileEncoder, wa
 	default:
 		t.enc[r] = enc
 	}
+	t.photo.Store(format == wire.FormatJPEG)
 	p.encodes[r].Add(1)
 	p.encodedBytes.Add(uint64(len(data)))
 	return enc, true, nil

@@ -173,6 +173,7 @@ type Display struct {
 	Seq           uint32 // MsgFrame
 	Cursor        Cursor // MsgCursor; PNG aliases the message
 	Copy          Copy   // MsgCopy
+	Video         Video  // MsgVideo
 }
 
 // DecodeDisplay parses a display message. Tiles and copies must lie inside the size w×h the
@@ -205,6 +206,8 @@ func DecodeDisplay(b []byte, w, h int) (Display, error) {
 		return decodeCursor(b)
 	case MsgCopy:
 		return decodeCopy(b, w, h)
+	case MsgVideo:
+		return decodeVideo(b, w, h)
 	}
 	return Display{}, fmt.Errorf("%w: display type 0x%02x", ErrUnknownType, b[0])
 }

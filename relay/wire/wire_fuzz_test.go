@@ -24,6 +24,11 @@ func FuzzDecodeDisplay(f *testing.F) {
 	f.Add(EncodeCursor(Cursor{HotX: 16, HotY: 0, W: 16, H: 16, PNG: []byte("png")}), 0, 0)
 	f.Add(EncodeCopy(Copy{SrcX: 0, SrcY: 16, W: 100, H: 84, DstX: 0, DstY: 0}), 100, 100)
 	f.Add(EncodeCopy(Copy{SrcX: 1, SrcY: 1, W: 100, H: 100}), 100, 100)
+	video, _ := EncodeVideo(Video{X: 64, Y: 0, W: 36, H: 64, Frame: 9, Key: true}, make([]byte, MaxVideoPart+10))
+	f.Add(video[0], 100, 100)
+	f.Add(video[1], 100, 100)
+	delta, _ := EncodeVideo(Video{W: 10, H: 10, Frame: 10, Layer: 2}, []byte("vp8"))
+	f.Add(delta[0], 10, 10)
 	f.Fuzz(func(t *testing.T, b []byte, w, h int) {
 		d, err := DecodeDisplay(b, w, h)
 		if err != nil {
@@ -47,6 +52,16 @@ func FuzzDecodeDisplay(f *testing.F) {
 				t.Fatalf("accepted copy %+v outside %dx%d", c, w, h)
 			}
 			again = EncodeCopy(c)
+		case MsgVideo:
+			v := d.Video
+			if v.W < 1 || v.H < 1 || v.X+v.W > w || v.Y+v.H > h || v.Part >= v.Parts || v.Layer >= VideoLayers || len(v.Data) == 0 {
+				t.Fatalf("accepted video %+v outside %dx%d", v, w, h)
+			}
+			msgs, err := EncodeVideo(v, make([]byte, MaxVideoPart*(v.Parts-1)+len(v.Data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			again = append(msgs[v.Part][:videoHead:videoHead], v.Data...)
 		case MsgTiles:
 			again = AppendTilesHeader(nil)
 			for _, tl := range d.Tiles {
