@@ -44,14 +44,14 @@ type fakePeer struct {
 	sizes       int
 	frames      int
 	lastSeq     uint32
-	cursorW     int  // the width of the last cursor received
-	copies      int  // COPY messages applied
+	cursorW     int // the width of the last cursor received
+	copies      int // COPY messages applied
 	player      videoplay.Player
 	videoFrames int         // video frames decoded
 	videoRegion *image.RGBA // a copy of the region after the last video frame decoded
 	layers      [wire.VideoLayers]int
 	tilesSince  map[image.Point]bool // tiles applied since the last video frame, by place
-	skipJPEG    bool // leave photographic tiles undecoded (tests that look only at flat ones)
+	skipJPEG    bool                 // leave photographic tiles undecoded (tests that look only at flat ones)
 	paused      bool
 	queue       [][]byte
 	buffered    uint64

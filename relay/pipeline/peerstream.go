@@ -88,8 +88,8 @@ type PeerStream struct {
 	cursorVer uint64   // the version of the CURSOR message last sent, 0 for none
 	copySeen  uint64   // the id of the last copy sent or left to tiles
 	video     streamVideo
-	framed    bool     // a FRAME was sent for this generation
-	lastFrame uint32   // the seq of the last FRAME sent
+	framed    bool   // a FRAME was sent for this generation
+	lastFrame uint32 // the seq of the last FRAME sent
 	stalled   bool
 	waiting   bool // the stream is waiting for the peer to apply what it holds (behind)
 	// stopped says the last pass stopped at high water with something left to send; refining

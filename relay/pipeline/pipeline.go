@@ -161,11 +161,11 @@ type Pipeline struct {
 	videoChecked time.Time
 	videoQuiet   int
 	videoWG      sync.WaitGroup // the regions' encoders
-	streams    map[*PeerStream]struct{}
-	closed     bool
-	updates    uint64
-	versions   uint64
-	nextStream uint64
+	streams      map[*PeerStream]struct{}
+	closed       bool
+	updates      uint64
+	versions     uint64
+	nextStream   uint64
 
 	// demandMu serialises the calls of cfg.OnDemand; watched is what it was last told.
 	demandMu sync.Mutex
