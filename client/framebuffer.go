@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/image/webp"
 
+	"peerdesk/internal/videoplay"
 	"peerdesk/relay/wire"
 )
 
@@ -39,6 +40,7 @@ type framebuffer struct {
 	cursor  *image.NRGBA  // the pointer shape, never modified; nil for none
 	hotspot image.Point
 	cursorC chan struct{} // closed and replaced at every CURSOR
+	video   videoplay.Player
 }
 
 func newFramebuffer(log zerolog.Logger, countOnly, skipPhotos bool) *framebuffer {
@@ -82,6 +84,7 @@ func (f *framebuffer) applyDecoded(msg []byte, w, h int) error {
 		}
 		f.mu.Lock()
 		f.img = img
+		f.video.Close()
 		f.mu.Unlock()
 	case wire.MsgTiles:
 		if f.countOnly {
@@ -118,6 +121,8 @@ func (f *framebuffer) applyDecoded(msg []byte, w, h int) error {
 		if !f.countOnly { // the same image as source and destination: draw handles the overlap
 			draw.Draw(f.img, image.Rect(c.DstX, c.DstY, c.DstX+c.W, c.DstY+c.H), f.img, image.Pt(c.SrcX, c.SrcY), draw.Src)
 		}
+	case wire.MsgVideo:
+		return f.applyVideo(d.Video, w, h)
 	case wire.MsgCursor:
 		var shape *image.NRGBA
 		if d.Cursor.W > 0 {
@@ -232,4 +237,26 @@ func (f *framebuffer) counters() Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.stats
+}
+
+// applyVideo takes one VIDEO message: the player gathers the frame's parts and decodes the
+// frame into the framebuffer once it has them all. A peer that decodes no images (or no
+// photographic ones) counts the frames and draws nothing.
+func (f *framebuffer) applyVideo(v wire.Video, w, h int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if gw, gh := f.sizeLocked(); gw != w || gh != h {
+		return fmt.Errorf("%w: desktop resized before a video frame", errDisplay)
+	}
+	if f.countOnly || f.skipPhotos {
+		if v.Part == v.Parts-1 {
+			f.stats.VideoFrames++
+		}
+		return nil
+	}
+	done, err := f.video.Apply(v, f.img)
+	if done {
+		f.stats.VideoFrames++
+	}
+	return err
 }

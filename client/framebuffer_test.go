@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"peerdesk/internal/cimg"
+	"peerdesk/internal/cvpx"
 	"peerdesk/relay/wire"
 )
 
@@ -147,6 +148,8 @@ func FuzzFramebuffer(f *testing.F) {
 		tilesMsg(tile, tile),
 		{wire.MsgTiles, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 0, 0, 0},
 		wire.EncodeCopy(wire.Copy{SrcX: 0, SrcY: 2, W: 16, H: 14}),
+		videoMsgs(f, 16, 16, 1)[0],
+		videoMsgs(f, 8, 8, 1)[0][:30],
 	} {
 		f.Add(seed)
 	}
@@ -176,5 +179,67 @@ func TestEventQueueDropsOldest(t *testing.T) {
 		if ev := <-q.ch; ev.Width != want {
 			t.Fatalf("event %d, want %d", ev.Width, want)
 		}
+	}
+}
+
+// videoMsgs returns the VIDEO messages of n frames of a w×h film at 0,0 (a keyframe first).
+func videoMsgs(tb testing.TB, w, h, n int) [][]byte {
+	tb.Helper()
+	enc, err := cvpx.NewEncoder(cvpx.EncoderConfig{Width: w, Height: h, Kbps: 1000})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer enc.Close()
+	var msgs [][]byte
+	for i := range n {
+		img := image.NewRGBA(image.Rect(0, 0, w, h))
+		for p := 0; p < len(img.Pix); p += 4 {
+			img.Pix[p], img.Pix[p+1], img.Pix[p+2], img.Pix[p+3] = byte(p/4%w*4+i), byte(p/4/w*4), 128, 255
+		}
+		fr, err := enc.Encode(img.Pix, img.Stride, int64(40*i), false)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		m, err := wire.EncodeVideo(wire.Video{W: w, H: h, Frame: uint32(i), Key: fr.Key, Layer: fr.Layer}, fr.Data)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		msgs = append(msgs, m...)
+	}
+	return msgs
+}
+
+// TestFramebufferVideo: VIDEO frames decode into their region; a frame without its keyframe
+// is an error and draws nothing.
+func TestFramebufferVideo(t *testing.T) {
+	msgs := videoMsgs(t, 64, 48, 3)
+	fb := newFramebuffer(zerolog.Nop(), false, false)
+	fb.apply(wire.EncodeSize(80, 48))
+	fb.apply(msgs[1]) // a delta frame first
+	if st := fb.counters(); st.DecodeErrors != 1 || st.VideoFrames != 0 {
+		t.Fatalf("a delta frame before its keyframe: %+v", st)
+	}
+	for _, m := range msgs {
+		fb.apply(m)
+	}
+	img, _, _ := fb.snapshot(true)
+	if st := fb.counters(); st.DecodeErrors != 1 || st.VideoFrames != 3 {
+		t.Fatalf("three frames: %+v", st)
+	}
+	var se, n float64
+	for y := range 48 {
+		for x := range 64 {
+			p := img.Pix[img.PixOffset(x, y):]
+			for c, want := range [3]int{x*4 + 2, y * 4, 128} {
+				d := float64(int(p[c]) - want)
+				se, n = se+d*d, n+1
+			}
+		}
+	}
+	if mse := se / n; mse > 20 { // PSNR ≥ 35 dB
+		t.Errorf("decoded frame: mean squared error %.1f", mse)
+	}
+	if p := img.Pix[img.PixOffset(70, 10):]; p[0] != 0 || p[1] != 0 || p[2] != 0 {
+		t.Errorf("outside the region: %v", p[:4])
 	}
 }

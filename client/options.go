@@ -23,6 +23,7 @@ type options struct {
 	cookie     string
 	relayOnly  bool
 	noCopies   bool
+	noVideo    bool
 }
 
 // WithLogger sets the logger; pion's own logs go to it too unless the SettingEngine given
@@ -80,12 +81,22 @@ func WithoutCopies() Option {
 	return func(o *options) { o.noCopies = true }
 }
 
+// WithoutVideo makes the peer announce no VIDEO support: the relay then sends video regions
+// as tiles (benchmarks compare the two).
+func WithoutVideo() Option {
+	return func(o *options) { o.noVideo = true }
+}
+
 // caps returns the display features the peer announces (wire.Cap bits).
 func (o *options) caps() uint32 {
-	if o.noCopies {
-		return 0
+	var caps uint32
+	if !o.noCopies {
+		caps |= wire.CapCopy
 	}
-	return wire.CapCopy
+	if !o.noVideo {
+		caps |= wire.CapVideo
+	}
+	return caps
 }
 
 func buildOptions(opts []Option) options {

@@ -9,6 +9,7 @@ type Stats struct {
 	DecodeErrors  uint64 // display messages that could not be decoded or applied
 	Cursors       uint64 // CURSOR messages applied
 	Copies        uint64 // COPY messages applied
+	VideoFrames   uint64 // video frames decoded (docs/PROTOCOL.md, 3.2 VIDEO)
 	EventsDropped uint64 // events dropped because Events() was not read in time
 	// PeerConnections counts the peer connections made: one per host-available, and one
 	// after ICE restarts failed to bring a connection back.

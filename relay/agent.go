@@ -68,6 +68,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		return nil, err
 	}
 	pcfg := cfg.Pipeline
+	pcfg.Logger = cfg.Logger
 	if d, ok := cfg.Source.(Demander); ok {
 		pcfg.OnDemand = d.SetDemand // rest while no display stream is open
 	}

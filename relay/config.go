@@ -23,7 +23,7 @@ type AgentConfig struct {
 	Source Source
 	// Logger receives the agent's logs.
 	Logger zerolog.Logger
-	// Pipeline configures the encode-once pipeline.
+	// Pipeline configures the encode-once pipeline; its Logger is the agent's.
 	Pipeline pipeline.Config
 	// SettingEngine, if set, is used for every peer connection (tests restrict ICE to loopback).
 	SettingEngine *webrtc.SettingEngine

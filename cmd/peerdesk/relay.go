@@ -15,6 +15,7 @@ import (
 	"peerdesk/internal/rtcconf"
 	"peerdesk/relay"
 	"peerdesk/relay/demo"
+	"peerdesk/relay/pipeline"
 	"peerdesk/relay/vnc"
 	"peerdesk/relay/wire"
 )
@@ -25,6 +26,8 @@ type relayFlags struct {
 	fps         int
 	busy, grain int
 	loopback    bool
+	noVideo     bool
+	videoKbps   int
 }
 
 func (f *relayFlags) register(fs *flag.FlagSet, loopback bool) {
@@ -33,6 +36,16 @@ func (f *relayFlags) register(fs *flag.FlagSet, loopback bool) {
 	fs.IntVar(&f.busy, "demo-busy", 0, "percentage of the demo desktop's height covered by a band that changes every frame (0-100), a load for benchmarks")
 	fs.IntVar(&f.grain, "demo-grain", 0, "film grain in the busy band (0-64), so that it costs about what a video does")
 	fs.BoolVar(&f.loopback, "ice-loopback", loopback, "offer loopback ICE candidates (peers on this machine)")
+	fs.BoolVar(&f.noVideo, "no-video", false, "send regions that play video as image tiles, never as VP8")
+	fs.IntVar(&f.videoKbps, "video-kbps", 2200, "bit rate of video regions, kbit/s per megapixel of region (100-20000)")
+}
+
+// pipeline returns the pipeline settings the flags choose.
+func (f *relayFlags) pipeline() (pipeline.Config, error) {
+	if f.videoKbps < 100 || f.videoKbps > 20000 {
+		return pipeline.Config{}, fmt.Errorf("%w: -video-kbps %d outside 100-20000", errUsage, f.videoKbps)
+	}
+	return pipeline.Config{NoVideo: f.noVideo, VideoKbps: f.videoKbps}, nil
 }
 
 // demoSource builds the demo desktop from the flags.
@@ -122,7 +135,12 @@ func relaySource(vncAddr, passwordFile string, rf *relayFlags, log zerolog.Logge
 
 // runAgent runs a relay agent until ctx ends.
 func runAgent(ctx context.Context, serverURL, token string, src relay.Source, rf *relayFlags, log zerolog.Logger) error {
+	pcfg, err := rf.pipeline()
+	if err != nil {
+		return err
+	}
 	a, err := relay.NewAgent(relay.AgentConfig{
+		Pipeline:      pcfg,
 		ServerURL:     serverURL,
 		Token:         token,
 		Source:        src,

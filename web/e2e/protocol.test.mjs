@@ -40,6 +40,52 @@ test('COPY and CAPS have the documented bytes (as the Go relay)', () => {
   assert.equal(hex(p.encodeCaps(p.CAP_COPY)), '1100000001');
 });
 
+test('VIDEO has the documented bytes (as the Go relay)', () => {
+  // wire.EncodeVideo(Video{X: 64, Y: 8, W: 256, H: 192, Frame: 0x0a0b0c0d, Layer: 2}, "vp8"), part 0 of 1
+  const b = Buffer.from('06' + '04' + '0040' + '0008' + '0100' + '00c0' + '0a0b0c0d' + '00' + '01' + '767038', 'hex');
+  const d = p.decodeDisplay(new Uint8Array(b), 320, 200);
+  assert.deepEqual({ ...d, data: [...d.data] }, {
+    type: p.VIDEO, x: 64, y: 8, width: 256, height: 192, frame: 0x0a0b0c0d, key: false, layer: 2, part: 0, parts: 1, data: [0x76, 0x70, 0x38],
+  });
+  const key = new Uint8Array(b);
+  key[1] = 1;
+  assert.equal(p.decodeDisplay(key, 320, 200).key, true);
+  for (const [at, v] of [[1, 5], [1, 6], [14, 1], [15, 17], [15, 0]]) {
+    const bad = new Uint8Array(b);
+    bad[at] = v;
+    assert.throws(() => p.decodeDisplay(bad, 320, 200), p.ProtocolError, `byte ${at} = ${v}`);
+  }
+  assert.throws(() => p.decodeDisplay(new Uint8Array(b), 319, 200), p.ProtocolError); // region past the edge
+  assert.throws(() => p.decodeDisplay(new Uint8Array(b).subarray(0, 16), 320, 200), p.ProtocolError); // no data
+  assert.equal(hex(p.encodeCaps(p.CAP_COPY | p.CAP_VIDEO)), '1100000003');
+});
+
+test('a VIDEO the decoder accepts lies inside the desktop with a valid part and layer', () => {
+  let seed = 11;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+  let accepted = 0;
+  for (let i = 0; i < 20000; i++) {
+    const b = new Uint8Array(17).map(rand);
+    b[0] = p.VIDEO;
+    b[1] &= 7;
+    b[2] = b[4] = b[6] = b[8] = 0; // positions and sizes under 128
+    for (const at of [3, 5, 7, 9]) b[at] &= 0x7f;
+    b[15] &= 0x1f;
+    let d;
+    try {
+      d = p.decodeDisplay(b, 200, 150);
+    } catch (err) {
+      assert.ok(err instanceof p.ProtocolError, err.stack);
+      continue;
+    }
+    accepted++;
+    assert.ok(d.width >= 1 && d.height >= 1 && d.x + d.width <= 200 && d.y + d.height <= 150);
+    assert.ok(d.parts >= 1 && d.parts <= 16 && d.part < d.parts && d.layer < 3 && !(d.key && d.layer > 0));
+    assert.equal(d.data.length, 1);
+  }
+  assert.ok(accepted > 100, `only ${accepted} video headers accepted`);
+});
+
 test('TILES round trip and layout', () => {
   const tiles = [
     { x: 1, y: 2, width: 3, height: 4, format: p.FORMAT_PNG, data: new Uint8Array([9, 8, 7]) },
@@ -126,7 +172,7 @@ test('decoders survive random bytes', () => {
   const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
   for (let i = 0; i < 5000; i++) {
     const b = new Uint8Array(1 + (rand() % 40)).map(rand);
-    b[0] = 1 + (b[0] % 5);
+    b[0] = 1 + (b[0] % 6);
     for (const fn of [() => p.decodeDisplay(b, 300, 300), () => p.decodeInput(b, 300, 300)]) {
       try {
         fn();

@@ -2,8 +2,9 @@
 // strictly in arrival order to a back buffer, presents it on the visible canvas at every
 // FRAME, so that nobody sees half an update, and scales the canvas to fit its container.
 
-import { COPY, CURSOR, decodeDisplay, FORMAT_FILL, FRAME, SIZE, TILES } from './protocol.js';
+import { COPY, CURSOR, decodeDisplay, FORMAT_FILL, FRAME, SIZE, TILES, VIDEO } from './protocol.js';
 import { OrderedQueue } from './queue.js';
+import { VideoPlayer } from './video.js';
 
 /**
  * Most bytes of display messages waiting to be applied. A page that falls this far behind
@@ -15,7 +16,8 @@ export const MAX_BACKLOG_BYTES = 32 * 1024 * 1024;
  * Display draws display messages on a back buffer and presents what changed on a canvas
  * whose width and height attributes are the desktop size at every FRAME; CSS scales it to fit
  * its parent element, keeping the aspect ratio. The canvas carries data-width, data-height
- * and data-frames (FRAME messages applied). CURSOR messages go, decoded, to onCursor.
+ * data-frames (FRAME messages applied) and data-video-frames (video frames drawn). CURSOR
+ * messages go, decoded, to onCursor.
  */
 export class Display {
   constructor(canvas, { onCursor }) {
@@ -28,6 +30,8 @@ export class Display {
     this.width = 0;
     this.height = 0;
     this.frames = 0;
+    this.video = new VideoPlayer();
+    this.videoFrames = 0;
     // Messages are applied one after the other: decoding tiles is async, and a later message
     // must never overtake an earlier one.
     this.queue = new OrderedQueue(MAX_BACKLOG_BYTES);
@@ -40,6 +44,7 @@ export class Display {
     canvas.style.width = '';
     canvas.style.height = '';
     canvas.dataset.frames = '0';
+    canvas.dataset.videoFrames = '0';
     canvas.dataset.width = '0';
     canvas.dataset.height = '0';
   }
@@ -71,6 +76,7 @@ export class Display {
   /** Stops applying queued messages and stops following the container's size. */
   close() {
     this.closed = true;
+    this.video.close();
     this.resizeObserver.disconnect();
   }
 
@@ -96,10 +102,27 @@ export class Display {
         this.ctx.drawImage(this.back, msg.srcX, msg.srcY, msg.width, msg.height, msg.dstX, msg.dstY, msg.width, msg.height);
         this.touch(msg.dstX, msg.dstY, msg.width, msg.height);
         break;
+      case VIDEO:
+        await this.drawVideo(msg);
+        break;
     }
   }
 
+  // Draws a video frame over its region once its last part came.
+  async drawVideo(msg) {
+    const frame = await this.video.apply(msg);
+    if (frame === null) return;
+    if (!this.closed) {
+      this.ctx.drawImage(frame, msg.x, msg.y, msg.width, msg.height);
+      this.touch(msg.x, msg.y, msg.width, msg.height);
+      this.videoFrames++;
+      this.canvas.dataset.videoFrames = String(this.videoFrames);
+    }
+    frame.close();
+  }
+
   resize(width, height) {
+    this.video.close();
     this.width = width;
     this.height = height;
     this.canvas.width = width;

@@ -5,7 +5,8 @@
 // RTCPeerConnection and timers are injected, so that ICE restart can be tested without a browser.
 
 import { candidateSignal, offerSignal } from './messages.js';
-import { CAP_COPY, CHANNELS, Consumption, encodeCaps } from './protocol.js';
+import { CAP_COPY, CAP_VIDEO, CHANNELS, Consumption, encodeCaps } from './protocol.js';
+import { videoSupported } from './video.js';
 
 const MAX_PENDING_CANDIDATES = 100;
 // ICE restart: after ICE has been disconnected this long, or at once when it failed, the link
@@ -79,7 +80,8 @@ export class PeerLink {
     };
     display.onopen = () => {
       if (this.closed) return;
-      display.send(encodeCaps(CAP_COPY)); // until this arrives the relay sends tiles only
+      // Until this arrives the relay sends tiles only.
+      display.send(encodeCaps(CAP_COPY | (videoSupported() ? CAP_VIDEO : 0)));
       this.handlers.onOpen();
     };
     display.onclose = () => this.lost();

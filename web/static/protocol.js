@@ -23,6 +23,7 @@ export const TILES = 0x02;
 export const FRAME = 0x03;
 export const CURSOR = 0x04;
 export const COPY = 0x05;
+export const VIDEO = 0x06;
 
 /** Bound on a cursor shape's width and height. */
 export const MAX_CURSOR = 128;
@@ -55,6 +56,9 @@ const TILE_HEAD = 13; // x, y, w, h (2 each), format (1), length (4)
 const TILES_HEAD = 3; // type, count
 const CURSOR_HEAD = 9; // type, hotspot x, y, width, height
 const COPY_LENGTH = 13; // type, source x, y, width, height, destination x, y
+const VIDEO_HEAD = 16; // type, flags, x, y, w, h (2 each), frame (4), part, parts
+const VIDEO_LAYERS = 3;
+const MAX_VIDEO_PARTS = 16;
 const CLIPBOARD_HEAD = 5; // type, length
 const INPUT_LENGTH = { [POINTER]: 6, [WHEEL]: 9, [KEY]: 6 };
 
@@ -127,8 +131,12 @@ export const CONSUMED = 0x10;
 /** The type of CAPS, which a peer sends once the display channel opens. */
 export const CAPS = 0x11;
 
-/** Display features a peer announces in CAPS: CAP_COPY, it applies COPY messages. */
+/**
+ * Display features a peer announces in CAPS: CAP_COPY, it applies COPY messages; CAP_VIDEO,
+ * it decodes VIDEO messages (VP8).
+ */
 export const CAP_COPY = 1;
+export const CAP_VIDEO = 2;
 
 /** Returns a CAPS message announcing the feature bits caps. */
 export function encodeCaps(caps) {
@@ -215,6 +223,8 @@ export function encodeCursor({ hotX, hotY, width, height, data = new Uint8Array(
  *   {type: FRAME, seq}
  *   {type: CURSOR, hotX, hotY, width, height, data} (width 0: no shape; data aliases bytes)
  *   {type: COPY, srcX, srcY, width, height, dstX, dstY} (both rectangles inside the desktop)
+ *   {type: VIDEO, x, y, width, height, frame, key, layer, part, parts, data} (the region
+ *                                         inside the desktop; data aliases bytes)
  */
 export function decodeDisplay(bytes, width, height) {
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new ProtocolError('empty display message');
@@ -234,6 +244,8 @@ export function decodeDisplay(bytes, width, height) {
       return checkCursor(bytes);
     case COPY:
       return decodeCopy(bytes, v, width, height);
+    case VIDEO:
+      return decodeVideo(bytes, v, width, height);
     default:
       throw new ProtocolError(`display type 0x${bytes[0].toString(16)}`);
   }
@@ -278,6 +290,22 @@ function decodeCopy(bytes, v, width, height) {
     throw new ProtocolError(`copy of ${w}x${h} from ${srcX},${srcY} to ${dstX},${dstY} outside ${width}x${height}`);
   }
   return { type: COPY, srcX, srcY, width: w, height: h, dstX, dstY };
+}
+
+function decodeVideo(bytes, v, width, height) {
+  if (bytes.length <= VIDEO_HEAD) throw new ProtocolError(`VIDEO of ${bytes.length} bytes`);
+  const flags = bytes[1];
+  const [x, y, w, h] = [0, 1, 2, 3].map((i) => v.getUint16(2 + 2 * i));
+  const m = { type: VIDEO, x, y, width: w, height: h, frame: v.getUint32(10), key: (flags & 1) === 1, layer: flags >> 1 };
+  m.part = bytes[14];
+  m.parts = bytes[15];
+  if (m.layer >= VIDEO_LAYERS || (m.key && m.layer !== 0)) throw new ProtocolError(`VIDEO flags ${flags}`);
+  if (m.parts < 1 || m.parts > MAX_VIDEO_PARTS || m.part >= m.parts) throw new ProtocolError(`VIDEO part ${m.part} of ${m.parts}`);
+  if (w < 1 || h < 1 || x + w > width || y + h > height) {
+    throw new ProtocolError(`video region ${w}x${h} at ${x},${y} outside ${width}x${height}`);
+  }
+  m.data = bytes.subarray(VIDEO_HEAD);
+  return m;
 }
 
 // Decodes (and so validates) a CURSOR message of at most MAX_MESSAGE bytes.
