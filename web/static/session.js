@@ -6,6 +6,11 @@ import { PeerLink } from './peerlink.js';
 import { parsePresence } from './presence.js';
 import { decodeControl, decodeSignal } from './messages.js';
 import { SignalingSocket } from './sigsocket.js';
+import { videoSupported } from './video.js';
+
+/** What a page that cannot decode video says once, when the desktop first shows. */
+export const NO_VIDEO_NOTICE =
+  'This page cannot decode video here (that needs https, or http on localhost): moving pictures come as images, using more bandwidth';
 
 /** Connection states a Session reports, with the text the page shows for each. */
 export const STATE_TEXT = Object.freeze({
@@ -328,6 +333,10 @@ export class Session {
 
   // The peer connection's display channel is open: the state is the desktop's.
   showDesktop() {
+    if (!this.videoNoticed && !videoSupported()) {
+      this.videoNoticed = true;
+      this.notice(NO_VIDEO_NOTICE);
+    }
     if (this.desktop.available) this.setState('connected');
     else this.setState('host-unavailable', this.desktop.message);
   }

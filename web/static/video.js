@@ -65,7 +65,14 @@ export class VideoPlayer {
       },
       error: (err) => this.fail(err),
     });
-    this.decoder.configure({ codec: 'vp8', codedWidth: m.width, codedHeight: m.height, optimizeForLatency: true });
+    this.decoder.configure({
+      codec: 'vp8',
+      codedWidth: m.width,
+      codedHeight: m.height,
+      optimizeForLatency: true,
+      // The relay converts with BT.601, limited range; without this Chromium assumes BT.709.
+      colorSpace: { primaries: 'smpte170m', transfer: 'smpte170m', matrix: 'smpte170m', fullRange: false },
+    });
   }
 
   async decode() {
