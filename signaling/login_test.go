@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+	"time"
 
 	"peerdesk/signaling"
 	"peerdesk/signaling/proto"
@@ -52,9 +53,11 @@ func TestLoginThrottle(t *testing.T) {
 
 // TestJoinRateLimit: one address may open joinsPerAddress (60) peer sockets in a burst, each a
 // history row; beyond that it gets 429 with Retry-After until its budget refills, so that a
-// client cannot write history rows (or announce joins to the agent) at will.
+// client cannot write history rows (or announce joins to the agent) at will. The server's
+// clock stands still, so that a slow machine refills no budget during the burst.
 func TestJoinRateLimit(t *testing.T) {
-	e := newRelayEnv(t)
+	still := time.Now()
+	e := newRelayEnvWith(t, signaling.Config{Now: func() time.Time { return still }})
 	e.agent(e.token, e.desk)
 	opened := 0
 	for range 100 {

@@ -66,8 +66,12 @@ type relayEnv struct {
 	alice, bob *http.Cookie
 }
 
-func newRelayEnv(t *testing.T) *relayEnv {
-	e := newEnv(t, signaling.Config{ICEServers: []proto.ICEServer{{URLs: []string{"stun:127.0.0.1:3478"}}}})
+func newRelayEnv(t *testing.T) *relayEnv { return newRelayEnvWith(t, signaling.Config{}) }
+
+// newRelayEnvWith is newRelayEnv on a server of cfg (its ICE servers set).
+func newRelayEnvWith(t *testing.T, cfg signaling.Config) *relayEnv {
+	cfg.ICEServers = []proto.ICEServer{{URLs: []string{"stun:127.0.0.1:3478"}}}
+	e := newEnv(t, cfg)
 	alice, bob := e.user("alice", false), e.user("bob", false)
 	desk, token := e.connection("desk", alice, bob)
 	return &relayEnv{env: e, desk: desk, token: token, alice: e.login("alice"), bob: e.login("bob")}

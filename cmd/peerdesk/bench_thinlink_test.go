@@ -175,10 +175,7 @@ func thinWorkload(t testing.TB, d *tigerVNC, work string) []image.Point {
 	t.Helper()
 	switch work {
 	case "video":
-		c := testproc.Start(t, nil, "env", "DISPLAY="+d.display, "SDL_VIDEODRIVER=x11", "ffplay", "-loglevel", "error",
-			"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-an", "-noborder", "-left", "320", "-top", "180")
-		t.Cleanup(func() { testproc.Stop(c) })
-		d.x("", "xdotool", "search", "--sync", "--onlyvisible", "--class", "ffplay")
+		playVideo(t, d)
 		return []image.Point{{100, 100}, {benchW - 100, 100}, {benchW / 2, 90}, {100, benchH - 100}, {benchW - 100, benchH - 100}}
 	case "scroll":
 		c := d.xterm("330x60+0+0", scrollCommand) // 1980x780 pixels of text at the top
@@ -187,6 +184,20 @@ func thinWorkload(t testing.TB, d *tigerVNC, work string) []image.Point {
 	}
 	t.Fatalf("unknown workload %q", work)
 	return nil
+}
+
+// videoRect is where playVideo's video shows on the 1920x1080 desktop.
+var videoRect = image.Rect(320, 180, 1600, 900)
+
+// playVideo plays ffplay's testsrc2, 1280x720 at 25 frames a second, in videoRect of d until
+// the test ends, and returns the player's process.
+func playVideo(t testing.TB, d *tigerVNC) *exec.Cmd {
+	t.Helper()
+	c := testproc.Start(t, nil, "env", "DISPLAY="+d.display, "SDL_VIDEODRIVER=x11", "ffplay", "-loglevel", "error",
+		"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-an", "-noborder", "-left", "320", "-top", "180")
+	t.Cleanup(func() { testproc.Stop(c) })
+	d.x("", "xdotool", "search", "--sync", "--onlyvisible", "--class", "ffplay")
+	return c
 }
 
 // thinVNCAgent runs an agent serving the VNC server at addr to peers on to-peer only, and
