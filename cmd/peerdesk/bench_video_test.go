@@ -136,4 +136,3 @@ func regionPSNR(a, b *image.RGBA, r image.Rectangle) float64 {
 	}
 	return 10 * math.Log10(255*255*float64(3*r.Dx()*r.Dy())/se)
 }
-
