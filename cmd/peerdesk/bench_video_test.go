@@ -31,17 +31,24 @@ func BenchmarkVNCVideo(b *testing.B) {
 		video, tiles := h.join(ctx), h.join(ctx, client.WithoutVideo())
 		time.Sleep(2 * time.Second) // the video region is found, the peers hold a keyframe
 		for range b.N {
+			p0 := h.agent.Pipeline().Stats()
 			rv, rt := measureTwo(b, h, d, video, tiles)
+			p1 := h.agent.Pipeline().Stats()
+			b.ReportMetric(float64(p1.VideoBytes-p0.VideoBytes)/rv.seconds/(1<<10), "encoded-video-KiB/s")
+			b.ReportMetric(float64(p1.VideoKeyframes-p0.VideoKeyframes)/rv.seconds, "keyframes/s")
+			b.ReportMetric(float64(p1.VideoRegions), "regions")
 			b.ReportMetric(rv.bytesPerPeer/(1<<10), "video-KiB/s")
 			b.ReportMetric(rt.bytesPerPeer/(1<<10), "tiles-KiB/s")
 			b.ReportMetric(rv.bytesPerPeer/rt.bytesPerPeer, "video/tiles-bytes")
 			b.ReportMetric(rv.updatesPerPeer, "video-updates/s")
 			b.ReportMetric(rt.updatesPerPeer, "tiles-updates/s")
 			b.ReportMetric(rv.videoPerPeer, "video-frames/s")
-			qv, qt := pausedPSNR(b, h, player, video, tiles)
+			qv, qt := pausedQuality(b, h, player, video, tiles)
 			b.ReportMetric(qv[1], "video-psnr-dB")
 			b.ReportMetric(qv[0], "video-worst-psnr-dB")
+			b.ReportMetric(qv[2], "video-ssim")
 			b.ReportMetric(qt[1], "tiles-psnr-dB")
+			b.ReportMetric(qt[2], "tiles-ssim")
 		}
 	})
 	b.Run("peers=16", func(b *testing.B) {
@@ -94,26 +101,59 @@ func measureTwo(b *testing.B, h *harness, d *tigerVNC, x, y *client.Session) (tw
 	return per(x0, x1), per(y0, y1)
 }
 
-// pausedPSNR pauses the player three times and, once the last picture reached both peers,
-// returns the worst and the median PSNR of each peer's video region against the host's.
-func pausedPSNR(b *testing.B, h *harness, player *exec.Cmd, x, y *client.Session) (qx, qy [2]float64) {
+// pausedQuality pauses the player three times and, once the last picture reached both
+// peers, returns the worst and the median PSNR, and the median SSIM, of each peer's video
+// region against the host's.
+func pausedQuality(b *testing.B, h *harness, player *exec.Cmd, x, y *client.Session) (qx, qy [3]float64) {
 	b.Helper()
-	var ax, ay []float64
+	var ax, ay, sx, sy []float64
 	for range 3 {
 		if err := player.Process.Signal(syscall.SIGSTOP); err != nil {
 			b.Fatal(err)
 		}
 		time.Sleep(400 * time.Millisecond) // the last picture is encoded and delivered; the region still plays
-		host := h.agent.Pipeline().Snapshot()
-		ax, ay = append(ax, regionPSNR(host, x.Image(), videoRect)), append(ay, regionPSNR(host, y.Image(), videoRect))
+		host, ix, iy := h.agent.Pipeline().Snapshot(), x.Image(), y.Image()
+		ax, ay = append(ax, regionPSNR(host, ix, videoRect)), append(ay, regionPSNR(host, iy, videoRect))
+		sx, sy = append(sx, regionSSIM(host, ix, videoRect)), append(sy, regionSSIM(host, iy, videoRect))
 		if err := player.Process.Signal(syscall.SIGCONT); err != nil {
 			b.Fatal(err)
 		}
 		time.Sleep(2 * time.Second) // the video region again
 	}
-	slices.Sort(ax)
-	slices.Sort(ay)
-	return [2]float64{ax[0], ax[1]}, [2]float64{ay[0], ay[1]}
+	for _, v := range [][]float64{ax, ay, sx, sy} {
+		slices.Sort(v)
+	}
+	return [3]float64{ax[0], ax[1], sx[1]}, [3]float64{ay[0], ay[1], sy[1]}
+}
+
+// regionSSIM is the mean SSIM of the luma (BT.601) of r of b against a, over 8×8 windows.
+func regionSSIM(a, b *image.RGBA, r image.Rectangle) float64 {
+	if a == nil || b == nil || !r.In(a.Rect) || !r.In(b.Rect) {
+		return 0
+	}
+	const c1, c2 = 6.5025, 58.5225 // (0.01·255)², (0.03·255)²
+	luma := func(img *image.RGBA, x, y int) float64 {
+		p := img.Pix[img.PixOffset(x, y):]
+		return 0.299*float64(p[0]) + 0.587*float64(p[1]) + 0.114*float64(p[2])
+	}
+	var sum float64
+	n := 0
+	for by := r.Min.Y; by+8 <= r.Max.Y; by += 8 {
+		for bx := r.Min.X; bx+8 <= r.Max.X; bx += 8 {
+			var ma, mb, va, vb, cov float64
+			for y := by; y < by+8; y++ {
+				for x := bx; x < bx+8; x++ {
+					ya, yb := luma(a, x, y), luma(b, x, y)
+					ma, mb, va, vb, cov = ma+ya, mb+yb, va+ya*ya, vb+yb*yb, cov+ya*yb
+				}
+			}
+			ma, mb = ma/64, mb/64
+			va, vb, cov = va/64-ma*ma, vb/64-mb*mb, cov/64-ma*mb
+			sum += (2*ma*mb + c1) * (2*cov + c2) / ((ma*ma + mb*mb + c1) * (va + vb + c2))
+			n++
+		}
+	}
+	return sum / float64(n)
 }
 
 // regionPSNR is the PSNR of the RGB channels of r of b against a, in dB.

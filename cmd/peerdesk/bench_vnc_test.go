@@ -294,6 +294,7 @@ func BenchmarkVNCScrollCopies(b *testing.B) {
 				b.ReportMetric(without.bytesPerPeer/(1<<20), "tiles-MiB/s")
 				b.ReportMetric(without.updatesPerPeer, "tiles-updates/s")
 				b.ReportMetric(with.cpu, "cpu")
+				b.ReportMetric(float64(h.agent.Pipeline().Stats().VideoRegions), "video-regions")
 			}
 		})
 	}

@@ -88,6 +88,7 @@ static encoder *enc_new(int w, int h, int kbps, int fps, int threads, int cpu, v
 	if (*err) { free(e); return NULL; }
 	vpx_codec_control(&e->ctx, VP8E_SET_CPUUSED, cpu);
 	vpx_codec_control(&e->ctx, VP8E_SET_STATIC_THRESHOLD, 1);
+	vpx_codec_control(&e->ctx, VP8E_SET_SCREEN_CONTENT_MODE, 1); // +0.5 dB on desktop video (docs/BENCHMARKS.md)
 	vpx_codec_control(&e->ctx, VP8E_SET_NOISE_SENSITIVITY, 0);
 	vpx_codec_control(&e->ctx, VP8E_SET_TOKEN_PARTITIONS, threads > 1 ? 1 : 0);
 	e->img = vpx_img_alloc(NULL, VPX_IMG_FMT_I420, w, h, 16);

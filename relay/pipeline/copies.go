@@ -91,6 +91,7 @@ func (p *Pipeline) applyCopies(now time.Time) []image.Rectangle {
 		draw.Draw(p.fb, dst, p.fb, c.src.Min, draw.Src) // handles overlapping rectangles
 		for _, t := range dstTiles {
 			p.bump(t, now)
+			p.noteVideoChange(t, true)
 			op.post = append(op.post, tileVersion{p.tileIndex(t), t.version})
 		}
 		p.copyID++

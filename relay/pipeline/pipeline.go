@@ -124,6 +124,7 @@ type Stats struct {
 	VideoFrames    uint64 // video frames encoded, once whatever the peers
 	VideoBytes     uint64 // bytes of those frames
 	VideoRegions   uint64 // video regions started
+	VideoKeyframes uint64 // keyframes among VideoFrames
 	Seq            uint32 // the frame number, bumped by every update that changed a pixel or the size
 	Width          int    // the desktop size, 0 before the first update
 	Height         int
@@ -175,6 +176,7 @@ type Pipeline struct {
 	encodedBytes atomic.Uint64
 	videoFrames  atomic.Uint64
 	videoBytes   atomic.Uint64
+	videoKeys    atomic.Uint64
 }
 
 // New returns an empty pipeline; feed it with Update.
@@ -238,6 +240,7 @@ func (p *Pipeline) Update(frame *image.RGBA, damage []image.Rectangle) {
 		for _, t := range p.damaged(damage) {
 			if p.copyTile(frame, t.rect) {
 				p.bump(t, now)
+				p.noteVideoChange(t, false)
 				changed = true
 			}
 		}
@@ -260,7 +263,6 @@ func (p *Pipeline) bump(t *tile, now time.Time) {
 		t.quiet, t.changed = now.Sub(t.changed) >= quietSpan, now
 	}
 	p.versions++
-	p.noteVideoChange(t)
 }
 
 // Size returns the desktop size, 0×0 before the first update.
@@ -412,6 +414,7 @@ func (p *Pipeline) Stats() Stats {
 		VideoFrames:    p.videoFrames.Load(),
 		VideoBytes:     p.videoBytes.Load(),
 		VideoRegions:   p.videoID,
+		VideoKeyframes: p.videoKeys.Load(),
 		Seq:            p.seq,
 		Peers:          len(p.streams),
 	}

@@ -25,13 +25,16 @@ const (
 	// videoMinHits is how often a tile must change during one check to count as moving
 	// (10 times a second).
 	videoMinHits = 5
-	// videoMinTiles is the fewest moving photographic tiles that make a video region.
+	// videoMinTiles is the fewest moving tiles that make a video region.
 	videoMinTiles = 6
-	// A region starts where moving photographic tiles fill at least half of their bounding
-	// box; it ends after two checks with less than a fifth of its tiles moving, or when more
-	// moving photographic tiles lie outside it than inside.
-	videoStartFill, videoKeepFill = 0.5, 0.2
-	videoQuietChecks              = 2
+	// videoGap is how many tiles apart two moving tiles may be and still belong to one region.
+	videoGap = 2
+	// A region starts at the bounding box of a cluster of moving tiles that fill at least a
+	// fifth of it, of which at least a tenth are photographic (text scrolling is not, a film
+	// always has some); it ends after two checks with less than one in twenty of its tiles
+	// moving, or when a larger cluster moves outside it.
+	videoStartFill, videoMinPhoto, videoKeepFill = 0.2, 0.1, 0.05
+	videoQuietChecks                             = 2
 	// videoMaxFPS bounds the frame rate of the encoder.
 	videoMaxFPS = 30
 	// Keyframes: every videoKeyEvery, at most every videoKeyGap when a peer asks for one, and
@@ -77,10 +80,10 @@ type videoFrame struct {
 	size  int // bytes of msgs
 }
 
-// noteVideoChange records a tile's change for video detection and for the region's encoder;
-// p.mu is held.
-func (p *Pipeline) noteVideoChange(t *tile) {
-	if t.hits < 1<<15 {
+// noteVideoChange records a tile's change for the region's encoder and, unless a copy made
+// it (a scroll, a window moved), for video detection; p.mu is held.
+func (p *Pipeline) noteVideoChange(t *tile, copied bool) {
+	if !copied && t.hits < 1<<15 {
 		t.hits++
 	}
 	if v := p.video; v != nil && v.gen == t.gen && v.mask[p.tileIndex(t)] {
@@ -96,62 +99,6 @@ func (p *Pipeline) videoWatchers() bool {
 		}
 	}
 	return false
-}
-
-// checkVideo, at most every videoCheckEvery, starts a video region where one is found, or
-// ends the current one, and wakes the region's encoder after a change; p.mu is held.
-func (p *Pipeline) checkVideo(now time.Time) {
-	if v := p.video; v != nil && p.videoDirty {
-		p.videoDirty = false
-		select {
-		case v.wake <- struct{}{}:
-		default:
-		}
-	}
-	if p.cfg.NoVideo || now.Sub(p.videoChecked) < videoCheckEvery {
-		return
-	}
-	p.videoChecked = now
-	var box image.Rectangle
-	moving, inside, outside := 0, 0, 0
-	for i, t := range p.tiles {
-		hot := t.hits >= videoMinHits
-		t.hits = 0
-		if !hot {
-			continue
-		}
-		photo := t.photo.Load()
-		if v := p.video; v != nil && v.mask[i] {
-			inside++
-			continue
-		}
-		if photo {
-			outside++
-			box = box.Union(t.rect)
-		}
-		moving++
-	}
-	watched := p.videoWatchers()
-	if v := p.video; v != nil {
-		quiet := float64(inside) < videoKeepFill*float64(countTrue(v.mask))
-		if quiet {
-			p.videoQuiet++
-		} else {
-			p.videoQuiet = 0
-		}
-		if p.videoQuiet < videoQuietChecks && outside <= max(inside, videoMinTiles) && watched {
-			return
-		}
-		p.endVideo()
-	}
-	if !watched || outside < videoMinTiles {
-		return
-	}
-	mask, n := p.tileMask(box)
-	if float64(outside) < videoStartFill*float64(n) {
-		return
-	}
-	p.startVideo(box, mask)
 }
 
 // tileMask returns which tiles lie in r (a union of tile rectangles) and how many; p.mu is
@@ -267,6 +214,7 @@ func (p *Pipeline) runVideo(v *videoRegion) {
 		if f.Key {
 			lastKey = now
 			v.keyReq.Store(false)
+			p.videoKeys.Add(1)
 		}
 		vf := &videoFrame{num: num, key: f.Key, layer: f.Layer, size: len(f.Data)}
 		vf.msgs, err = wire.EncodeVideo(wire.Video{X: v.rect.Min.X, Y: v.rect.Min.Y, W: w, H: h, Frame: num, Key: f.Key, Layer: f.Layer}, f.Data)
