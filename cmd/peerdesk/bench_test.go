@@ -6,6 +6,7 @@ import (
 	"image"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -223,14 +224,19 @@ func BenchmarkIdlePeerMemory(b *testing.B) {
 // one peer stopped (or throttled) as a ratio to the run where all read, and the stopped peer's
 // largest transport buffer.
 func BenchmarkStoppedPeer(b *testing.B) {
-	for _, mode := range []string{"stopped", "throttled"} {
-		b.Run(mode, func(b *testing.B) {
+	for _, name := range []string{"stopped", "throttled", "stopped-video", "throttled-video"} {
+		mode, video := strings.CutSuffix(name, "-video")
+		var caps client.Option
+		if !video {
+			caps = client.WithoutVideo() // the band as tiles, as before video regions
+		}
+		b.Run(name, func(b *testing.B) {
 			for range b.N {
 				h := newHarness(b, harnessConfig{demo: demo.Config{Width: benchW, Height: benchH, Busy: 50}})
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 				peers := make([]*client.Session, 8)
 				for i := range peers {
-					peers[i] = h.join(ctx, client.WithoutImageDecoding())
+					peers[i] = h.join(ctx, client.WithoutImageDecoding(), caps)
 				}
 				rate := func() float64 {
 					start := make([]uint64, len(peers))

@@ -42,6 +42,7 @@ const (
 	thinWorkloadEnv  = "PEERDESK_THIN_WORKLOAD"
 	thinRateEnv      = "PEERDESK_THIN_RATE"    // tc's notation, or "unshaped"
 	thinPNGOnlyEnv   = "PEERDESK_THIN_PNGONLY" // set: no WebP for the limited viewer (pipeline.Config.PNGOnly)
+	thinNoVideoEnv   = "PEERDESK_THIN_NOVIDEO" // set: the viewer takes tiles only (client.WithoutVideo)
 	thinBenchDraws   = 30
 	thinBenchWindow  = 10 * time.Second
 	thinBenchSettle  = 3 * time.Second
@@ -59,7 +60,7 @@ func BenchmarkThinLink(b *testing.B) {
 		for _, rate := range []string{"unshaped", "20mbit", "10mbit", "5mbit", "2mbit"} {
 			b.Run(work+"/"+rate, func(b *testing.B) {
 				out := runPrivateNetNS(b, "thin-bench", 3*time.Minute,
-					thinWorkloadEnv+"="+work, thinRateEnv+"="+rate, thinGuacdEnv+"="+guacd, thinPNGOnlyEnv+"="+os.Getenv(thinPNGOnlyEnv))
+					thinWorkloadEnv+"="+work, thinRateEnv+"="+rate, thinGuacdEnv+"="+guacd, thinPNGOnlyEnv+"="+os.Getenv(thinPNGOnlyEnv), thinNoVideoEnv+"="+os.Getenv(thinNoVideoEnv))
 				for _, line := range strings.Split(out, "\n") {
 					_, m, ok := strings.Cut(line, netnsPrefix+thinMetricPrefix)
 					if !ok {
@@ -309,7 +310,11 @@ func thinMeasurePeerdesk(t *testing.T, url, conn, points string) error {
 		return err
 	}
 	jctx, cancel := context.WithTimeout(ctx, netnsChildWait)
-	s, err := client.Join(jctx, url, id, cookie, hc, client.WithSettingEngine(*thinEngine()))
+	var noVideo client.Option
+	if os.Getenv(thinNoVideoEnv) != "" {
+		noVideo = client.WithoutVideo()
+	}
+	s, err := client.Join(jctx, url, id, cookie, hc, client.WithSettingEngine(*thinEngine()), noVideo)
 	cancel()
 	if err != nil {
 		return err
