@@ -12,8 +12,8 @@ run: build
 build: build-deps
 	$(GO) build -o $(BIN) ./cmd/peerdesk
 
-# build-deps installs the C libraries the agent's tile encoders bind (cgo): libwebp and
-# libjpeg-turbo, from Debian.
+# build-deps installs the C libraries the agent's encoders and the Go peer's video decoder bind
+# (cgo): libwebp, libjpeg-turbo and libvpx, from Debian.
 BUILD_PKGS := pkg-config libwebp-dev libturbojpeg0-dev libvpx-dev
 build-deps:
 	@pkg-config --exists libwebp libturbojpeg vpx 2>/dev/null || { \

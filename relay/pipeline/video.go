@@ -37,10 +37,11 @@ const (
 	videoQuietChecks                             = 2
 	// videoMaxFPS bounds the frame rate of the encoder.
 	videoMaxFPS = 30
-	// Keyframes: every videoKeyEvery, at most every videoKeyGap when a peer asks for one, and
-	// whenever the frames since the last one exceed maxVideoLog bytes.
+	// Keyframes: every videoKeyEvery, at most every videoKeyGap when a peer asks for one (so
+	// peers that keep falling behind, on purpose or not, cost the others at most one keyframe
+	// every 2 s), and whenever the frames since the last one exceed maxVideoLog bytes.
 	videoKeyEvery = 10 * time.Second
-	videoKeyGap   = 500 * time.Millisecond
+	videoKeyGap   = 2 * time.Second
 	maxVideoLog   = 4 << 20
 	// videoCatchUp is the most bytes a peer may have to be sent to catch up with the video (its
 	// layer 0 frames since the last keyframe): more, and it waits for a fresh keyframe.
