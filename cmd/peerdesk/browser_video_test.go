@@ -109,6 +109,9 @@ func TestBrowserVideo(t *testing.T) {
 	  poll();
 	})`})
 	t.Logf("the page drew %v video frames", r["value"])
+	if r := d.do(map[string]any{"cmd": "eval", "js": "document.getElementById('notice').textContent"}); strings.Contains(fmt.Sprint(r["value"]), "cannot decode video") {
+		t.Errorf("the page on localhost says %q", r["value"])
+	}
 	if st := h.agent.Stats().Pipeline; st.VideoRegions == 0 || st.VideoFrames < 10 {
 		t.Errorf("the agent's pipeline: %d video regions, %d frames", st.VideoRegions, st.VideoFrames)
 	}

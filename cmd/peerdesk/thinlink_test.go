@@ -126,6 +126,11 @@ func thinBrowser(t *testing.T, url string) {
 	d.do(map[string]any{"cmd": "open", "url": url})
 	d.do(map[string]any{"cmd": "login", "username": testAdmin, "password": testPassword, "timeout": 30000})
 	d.do(map[string]any{"cmd": "openConnection", "name": demoConnection, "timeout": 30000})
+	// Served from an address that is not loopback, the page is no secure context: it has no
+	// WebCodecs, says so, and gets the busy band as tiles.
+	if r := d.do(map[string]any{"cmd": "eval", "js": noVideoNoticeJS}); r["value"] != true {
+		t.Errorf("the page in an insecure context: no-video notice %v", r["value"])
+	}
 	shown := d.do(map[string]any{"cmd": "link", "visible": true, "timeout": 20000})
 	text, _ := shown["text"].(string)
 	t.Logf("behind %s the page shows %q (%v)", thinRates[len(thinRates)-1].rate, text, shown["title"])
@@ -138,7 +143,22 @@ func thinBrowser(t *testing.T, url string) {
 	start := time.Now()
 	d.do(map[string]any{"cmd": "link", "visible": false, "timeout": 20000})
 	t.Logf("unshaped: the indicator went away after %v", time.Since(start).Round(time.Millisecond))
+	if r := d.do(map[string]any{"cmd": "eval", "js": "document.getElementById('desktop').dataset.videoFrames"}); r["value"] != "0" {
+		t.Errorf("the page without WebCodecs drew %v video frames", r["value"])
+	}
 }
+
+// noVideoNoticeJS waits up to 5 s for the page's notice that it cannot decode video.
+const noVideoNoticeJS = `new Promise((done) => {
+  const t0 = Date.now();
+  const poll = () => {
+    const n = document.getElementById('notice');
+    if (n && !n.hidden && n.textContent.includes('cannot decode video')) done(true);
+    else if (Date.now() - t0 > 5000) done(n ? n.textContent : null);
+    else setTimeout(poll, 50);
+  };
+  poll();
+})`
 
 // startThinDemo starts `peerdesk demo` with the busy band on thinListen and returns its URL
 // once it serves; the process is stopped when the test ends.
