@@ -247,25 +247,39 @@ func (s *Session) attach(p *peer, dc *webrtc.DataChannel, id uint16) {
 	s.wg.Add(3) // run's own count keeps the group above zero while p is open: no race with Wait
 	for _, r := range []struct {
 		ch        channel
+		keep      int
 		freezable bool
 		handle    func([]byte)
-	}{{p.control, false, s.handleControl}, {p.display, true, applyDisplay}, {p.input, false, dropInput}} {
+	}{{p.control, smallRead, false, s.handleControl}, {p.display, wire.MaxMessage, true, applyDisplay}, {p.input, smallRead, false, dropInput}} {
 		go func() {
 			defer s.wg.Done()
-			s.readChannel(p, r.ch, r.freezable, r.handle)
+			s.readChannel(p, r.ch, r.keep, r.freezable, r.handle)
 		}()
 	}
 }
 
-// readChannel hands every message of ch to handle until the channel or the peer closes. The
-// display reader stops while the session is frozen, leaving the backlog to the relay.
-func (s *Session) readChannel(p *peer, ch channel, freezable bool, handle func([]byte)) {
-	buf := make([]byte, wire.MaxMessage) // the protocol's limit; larger messages end the session
+// smallRead is the buffer the control and input readers keep between messages: more than most
+// control messages (the relay sends nothing on input). The display reader, busy whenever the
+// desktop changes, keeps one of wire.MaxMessage.
+const smallRead = 1 << 10
+
+// readChannel hands every message of ch to handle until the channel or the peer closes. It
+// keeps a buffer of keep bytes; a message that does not fit is read again into one of
+// wire.MaxMessage, dropped after it (pion keeps a message at the head of the stream until a
+// read has room for it). The display reader stops while the session is frozen, leaving the
+// backlog to the relay.
+func (s *Session) readChannel(p *peer, ch channel, keep int, freezable bool, handle func([]byte)) {
+	kept := make([]byte, keep)
+	buf := kept
 	for {
 		if freezable && !s.waitThawed(p.ctx) {
 			return
 		}
 		n, _, err := ch.ReadDataChannel(buf)
+		if errors.Is(err, io.ErrShortBuffer) && len(buf) < wire.MaxMessage {
+			buf = make([]byte, wire.MaxMessage)
+			continue
+		}
 		if err != nil {
 			if errors.Is(err, io.ErrShortBuffer) {
 				// pion keeps the oversized message at the head of the stream: nothing after it
@@ -277,6 +291,7 @@ func (s *Session) readChannel(p *peer, ch channel, freezable bool, handle func([
 			return
 		}
 		handle(buf[:n])
+		buf = kept
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 
@@ -82,18 +83,27 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		se = *cfg.SettingEngine
 	}
 	rtcconf.Apply(&se)
+	se.DetachDataChannels() // the agent reads its channels itself, with small buffers (peer.read)
 	se.SetICETimeouts(iceDisconnectedTimeout, iceFailedTimeout, iceKeepaliveInterval)
 	se.LoggerFactory = pionlog.Factory{Log: log}
 	return &Agent{
 		cfg:      cfg,
 		log:      log,
 		noisy:    log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Second}),
-		api:      webrtc.NewAPI(webrtc.WithSettingEngine(se)),
+		api:      newAPI(se),
 		pipeline: p,
 		presence: newPresence(log, presenceInterval),
 		peers:    make(map[string]*peer),
 		online:   make(chan struct{}),
 	}, nil
+}
+
+// newAPI returns the pion API of the agent's peer connections, which carry data channels only:
+// no codecs (an offer's media sections are refused) and no RTP interceptors, whose state pion
+// would otherwise keep for every peer connection.
+func newAPI(se webrtc.SettingEngine) *webrtc.API {
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(&webrtc.MediaEngine{}),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
 }
 
 // ICE timeouts: a peer whose connection went silent (no leave, only a dead network) is
@@ -272,7 +282,7 @@ func (a *Agent) serve(ctx context.Context) (welcomed bool, err error) {
 			if m.Type == proto.TypeOffer {
 				p.post(peerEvent{kind: evOffer, sdp: m.SDP})
 			} else {
-				p.post(peerEvent{kind: evCandidate, cand: *m.Candidate})
+				p.post(peerEvent{kind: evCandidate, cand: m.Candidate})
 			}
 		case proto.TypeLeave:
 			a.mu.Lock()

@@ -25,7 +25,8 @@ type AgentConfig struct {
 	Logger zerolog.Logger
 	// Pipeline configures the encode-once pipeline; its Logger is the agent's.
 	Pipeline pipeline.Config
-	// SettingEngine, if set, is used for every peer connection (tests restrict ICE to loopback).
+	// SettingEngine, if set, is used for every peer connection (tests restrict ICE to loopback),
+	// with the agent's SCTP settings and its data channels detached.
 	SettingEngine *webrtc.SettingEngine
 	// ICEServers are the STUN/TURN servers the agent gathers candidates with.
 	ICEServers []webrtc.ICEServer

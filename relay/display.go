@@ -21,9 +21,9 @@ type displayInbox struct {
 	stream atomic.Pointer[pipeline.PeerStream]
 }
 
-// message handles one message of the display channel (pion's goroutine).
-func (in *displayInbox) message(msg webrtc.DataChannelMessage) {
-	typ, v, err := wire.DecodePeerDisplay(msg.Data)
+// message handles one message of the display channel (its reader's goroutine).
+func (in *displayInbox) message(b []byte, _ bool) {
+	typ, v, err := wire.DecodePeerDisplay(b)
 	if err != nil {
 		in.p.controlError(wire.CodeBadMessage, err.Error())
 		return

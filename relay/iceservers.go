@@ -19,7 +19,7 @@ func (a *Agent) setICEServers(servers []proto.ICEServer) {
 	a.mu.Unlock()
 	cfg := webrtc.Configuration{ICEServers: a.iceServers()}
 	for _, p := range a.peerList() {
-		p.post(peerEvent{kind: evICEServers, cfg: cfg})
+		p.post(peerEvent{kind: evICEServers, cfg: &cfg}) // read only, by every peer
 	}
 }
 

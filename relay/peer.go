@@ -39,21 +39,23 @@ const (
 	evDisplayOpen                         // pc's display channel dc opened
 	evStreamEnded                         // pc's display stream ended on an error
 	evControlStuck                        // pc's control channel stayed full
+	evOversized                           // a channel of pc got a message over wire.MaxMessage
 	evRestartExpired                      // the ICE restart of pc did not succeed in time
 	evICEServers                          // new ICE servers (cfg) for the peer connection
 	evCall                                // run call on the peer's goroutine
 )
 
-// peerEvent is one thing that happened to a peer, for its goroutine to handle.
+// peerEvent is one thing that happened to a peer, for its goroutine to handle. Every peer's
+// queue has room for peerEvents of them: what only some kinds carry is held by pointer.
 type peerEvent struct {
 	kind  peerEventKind
 	pc    *webrtc.PeerConnection // the peer connection a pion event is about
 	sdp   string
-	cand  proto.Candidate
+	cand  *proto.Candidate
 	state webrtc.PeerConnectionState
 	dc    *webrtc.DataChannel
 	inbox *displayInbox // with evDisplayOpen
-	cfg   webrtc.Configuration
+	cfg   *webrtc.Configuration
 	call  func()
 }
 
@@ -177,7 +179,7 @@ func (p *peer) handle(ev peerEvent) {
 	case evOffer:
 		p.offer(ev.sdp)
 	case evCandidate:
-		p.candidate(ev.cand)
+		p.candidate(*ev.cand)
 	case evState:
 		p.stateChanged(ev.state)
 	case evControlOpen:
@@ -188,13 +190,15 @@ func (p *peer) handle(ev peerEvent) {
 		p.reset("the host's display stream to this peer ended")
 	case evControlStuck:
 		p.reset("this peer stopped reading its control channel")
+	case evOversized:
+		p.reset("this peer sent a data-channel message over the protocol's limit")
 	case evRestartExpired:
 		p.restartExpired()
 	case evCall:
 		ev.call()
 	case evICEServers:
 		if p.pc != nil {
-			if err := p.pc.SetConfiguration(ev.cfg); err != nil {
+			if err := p.pc.SetConfiguration(*ev.cfg); err != nil {
 				p.log.Debug().Err(err).Msg("fresh ICE servers refused")
 			}
 		}

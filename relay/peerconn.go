@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -16,8 +17,8 @@ import (
 )
 
 // newPeerConnection makes a peer connection with the three negotiated channels, whose pion
-// callbacks become events of the peer's goroutine (input, which touches nothing of the
-// peer's, is applied on pion's).
+// callbacks become events of the peer's goroutine; each channel's messages are read on a
+// goroutine of its own (input, which touches nothing of the peer's, is applied there).
 func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
 	pc, err := p.agent.api.NewPeerConnection(webrtc.Configuration{ICEServers: p.agent.iceServers()})
 	if err != nil {
@@ -42,20 +43,67 @@ func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.post(peerEvent{kind: evState, pc: pc, state: s})
 	})
-	control.OnOpen(func() { p.post(peerEvent{kind: evControlOpen, pc: pc, dc: control}) })
-	control.OnMessage(func(msg webrtc.DataChannelMessage) {
-		c, err := wire.DecodeControl(msg.Data)
-		if err != nil {
-			p.controlError(wire.CodeBadMessage, err.Error())
-			return
-		}
-		p.controlError(wire.CodeUnknownType, "unknown control message type "+truncate(c.Type, 32))
+	control.OnOpen(func() {
+		p.read(pc, control, p.controlMessage)
+		p.post(peerEvent{kind: evControlOpen, pc: pc, dc: control})
 	})
 	inbox := &displayInbox{p: p}
-	display.OnMessage(inbox.message) // before the channel opens: CAPS comes at once
-	display.OnOpen(func() { p.post(peerEvent{kind: evDisplayOpen, pc: pc, dc: display, inbox: inbox}) })
-	input.OnMessage(p.input)
+	display.OnOpen(func() {
+		p.read(pc, display, inbox.message) // at once: CAPS may come before the stream exists
+		p.post(peerEvent{kind: evDisplayOpen, pc: pc, dc: display, inbox: inbox})
+	})
+	input.OnOpen(func() { p.read(pc, input, p.input) })
 	return pc, nil
+}
+
+// readBuffer is what each channel's reader keeps between messages: more than any message of
+// the display channel (CONSUMED, CAPS) and any input message but a clipboard one. The agent
+// detaches its data channels (SettingEngine.DetachDataChannels) because pion's own read loop
+// holds a 64 KiB buffer per open channel, three per peer.
+const readBuffer = 512
+
+// read detaches the open channel dc of pc and hands each of its messages to handle, on a
+// goroutine of its own, until the channel closes (with pc). A message that does not fit
+// readBuffer is read again into a buffer of wire.MaxMessage, dropped after it. One over
+// wire.MaxMessage, the protocol's limit, would stay at the head of the stream for ever (pion
+// keeps a message its reader has no room for): the peer is told, and asked for a new peer
+// connection.
+func (p *peer) read(pc *webrtc.PeerConnection, dc *webrtc.DataChannel, handle func(b []byte, isString bool)) {
+	raw, err := dc.Detach()
+	if err != nil {
+		p.log.Error().Err(err).Str("channel", dc.Label()).Msg("detach data channel")
+		return
+	}
+	go func() {
+		small := make([]byte, readBuffer)
+		buf := small
+		for {
+			n, isString, err := raw.ReadDataChannel(buf)
+			switch {
+			case errors.Is(err, io.ErrShortBuffer) && len(buf) < wire.MaxMessage:
+				buf = make([]byte, wire.MaxMessage)
+				continue
+			case errors.Is(err, io.ErrShortBuffer):
+				p.controlError(wire.CodeBadMessage, fmt.Sprintf("%s message over %d bytes", dc.Label(), wire.MaxMessage))
+				p.post(peerEvent{kind: evOversized, pc: pc})
+				return
+			case err != nil: // the channel or its peer connection closed
+				return
+			}
+			handle(buf[:n], isString)
+			buf = small
+		}
+	}()
+}
+
+// controlMessage answers a message of the control channel, on which peers send nothing.
+func (p *peer) controlMessage(b []byte, _ bool) {
+	c, err := wire.DecodeControl(b)
+	if err != nil {
+		p.controlError(wire.CodeBadMessage, err.Error())
+		return
+	}
+	p.controlError(wire.CodeUnknownType, "unknown control message type "+truncate(c.Type, 32))
 }
 
 // negotiate applies an offer to pc and returns the answer.
@@ -87,14 +135,14 @@ func offerSession(sdp string) (uint64, error) {
 }
 
 // input applies one input message, unless the peer is read-only or the message is bad.
-func (p *peer) input(msg webrtc.DataChannelMessage) {
-	if msg.IsString {
+func (p *peer) input(b []byte, isString bool) {
+	if isString {
 		p.agent.inputBad.Add(1)
 		p.controlError(wire.CodeBadInput, "input messages are binary")
 		return
 	}
 	w, h := p.agent.pipeline.Size()
-	in, err := wire.DecodeInput(msg.Data, w, h)
+	in, err := wire.DecodeInput(b, w, h)
 	if err != nil {
 		p.agent.inputBad.Add(1)
 		p.controlError(wire.CodeBadInput, err.Error())

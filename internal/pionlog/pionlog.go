@@ -18,9 +18,11 @@ type Factory struct {
 	Log zerolog.Logger
 }
 
-// NewLogger implements logging.LoggerFactory.
+// NewLogger implements logging.LoggerFactory. pion makes a score of loggers for every peer
+// connection, so the scope goes into each message instead of a logger context of its own,
+// for which zerolog would allocate half a KiB.
 func (f Factory) NewLogger(scope string) logging.LeveledLogger {
-	return leveled{log: f.Log.With().Str("pion", scope).Logger()}
+	return leveled{log: f.Log, scope: scope}
 }
 
 // leveled is a logging.LeveledLogger writing to zerolog. pion narrates every state change at
@@ -28,7 +30,8 @@ func (f Factory) NewLogger(scope string) logging.LeveledLogger {
 // every routine set-up and tear-down (routine). Every message is made safe first: pion quotes
 // what peers sent (candidates) and, at debug, ICE passwords.
 type leveled struct {
-	log zerolog.Logger
+	log   zerolog.Logger
+	scope string
 }
 
 // routine lists the starts of pion warnings that every connection's set-up or tear-down gives:
@@ -41,7 +44,9 @@ var routine = []string{
 	"Failed to accept data channel",
 }
 
-func (l leveled) emit(e *zerolog.Event, msg string) { e.Msg(logsafe.Escape(logsafe.Redact(msg))) }
+func (l leveled) emit(e *zerolog.Event, msg string) {
+	e.Str("pion", l.scope).Msg(logsafe.Escape(logsafe.Redact(msg)))
+}
 
 // Trace and the methods below implement logging.LeveledLogger.
 func (l leveled) Trace(msg string)                  { l.emit(l.log.Trace(), msg) }
