@@ -103,8 +103,8 @@ func startVideoPeers(t *testing.T, caps ...uint32) (*Pipeline, []*fakePeer, []*P
 // TestVideoRegion: a film playing in part of the desktop becomes a video region: peers that
 // announced CapVideo get its frames, encoded once for both, and hardly any tiles of it; a peer
 // that did not gets tiles only. The text around it stays exact for everyone; the last frame
-// decodes within 30 dB of the film (the figures are in docs/BENCHMARKS.md); once the film stops, the video ends and everyone gets the
-// region's tiles of its last picture.
+// decodes within 30 dB of the film (the real figures are in docs/BENCHMARKS.md); once the
+// film stops, the video ends and everyone gets the region's tiles of its last picture.
 func TestVideoRegion(t *testing.T) {
 	p, peers, streams, frame := startVideoPeers(t, wire.CapVideo|wire.CapCopy, wire.CapVideo, 0)
 	stop := make(chan struct{})
