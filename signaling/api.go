@@ -78,10 +78,19 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, "authenticate", err)
 		return
 	}
+	if !s.startLogin(w, r, user) {
+		return
+	}
+	s.log.Info().Str("user", user.Username).Msg("logged in")
+	writeJSON(w, http.StatusOK, userReply{Username: user.Username, Admin: user.Admin})
+}
+
+// startLogin makes a login session for user and sets its cookie, or answers 500.
+func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, user store.User) bool {
 	token, err := s.store.CreateLoginSession(r.Context(), user.ID, s.sessionTTL)
 	if err != nil {
 		s.internalError(w, "create login session", err)
-		return
+		return false
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,
@@ -93,8 +102,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Secure:   s.secure,
 		SameSite: http.SameSiteStrictMode,
 	})
-	s.log.Info().Str("user", user.Username).Msg("logged in")
-	writeJSON(w, http.StatusOK, userReply{Username: user.Username, Admin: user.Admin})
+	return true
 }
 
 // authenticate checks a login, throttled by the client's address and by the username (lower

@@ -325,6 +325,24 @@ func (h *hub) closeLogin(login, message string) {
 	}
 }
 
+// closeUser disconnects, with message, every peer of user but those that came with login
+// session keep (a loginRef, or ""): in every live session, or in connection conn's only if
+// conn is not 0. Its account was deleted, its password reset, or a grant revoked.
+func (h *hub) closeUser(user store.UserID, conn store.ConnectionID, keep, message string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range h.sessions {
+		if conn != 0 && s.conn.ID != conn {
+			continue
+		}
+		for _, p := range s.peers {
+			if p.user == user && (keep == "" || p.login != keep) {
+				h.disconnectLocked(p, message)
+			}
+		}
+	}
+}
+
 // linkFull reports whether link id of session s has maxGuests peers or more (never when
 // maxGuests is 0).
 func (h *hub) linkFull(s *session, id store.LinkID, maxGuests int) bool {

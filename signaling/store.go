@@ -21,6 +21,16 @@ type Store interface {
 	DeleteConnection(ctx context.Context, id store.ConnectionID) error
 	RotateAgentToken(ctx context.Context, id store.ConnectionID) (string, error)
 
+	Users(ctx context.Context) ([]store.User, error)
+	User(ctx context.Context, id store.UserID) (store.User, error)
+	UserGrants(ctx context.Context) (map[store.UserID][]store.ConnectionID, error)
+	CreateUser(ctx context.Context, username, password string, admin bool) (store.User, error)
+	SetAdmin(ctx context.Context, id store.UserID, admin bool) (store.User, error)
+	SetPassword(ctx context.Context, id store.UserID, password string) error
+	DeleteUser(ctx context.Context, id store.UserID) error
+	Grant(ctx context.Context, uid store.UserID, cid store.ConnectionID) error
+	Revoke(ctx context.Context, uid store.UserID, cid store.ConnectionID) error
+
 	CreateProfile(ctx context.Context, p store.SharingProfile) (store.SharingProfile, error)
 	UpdateProfile(ctx context.Context, p store.SharingProfile) (store.SharingProfile, error)
 	DeleteProfile(ctx context.Context, id store.ProfileID) ([]store.LinkID, error)

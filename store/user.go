@@ -202,10 +202,11 @@ func (s *Store) UserCount(ctx context.Context) (int, error) {
 }
 
 // DeleteUser removes user id together with its login sessions and permissions, or returns
-// ErrNotFound.
+// ErrNotFound, or ErrLastAdmin for the last administrator (checked in the same statement).
 func (s *Store) DeleteUser(ctx context.Context, id UserID) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
-	if err := expectOneRow(res, err); err != nil {
+	res, err := s.db.ExecContext(ctx,
+		`DELETE FROM users WHERE id = ? AND (NOT admin OR (SELECT COUNT(*) FROM users WHERE admin AND id <> ?) > 0)`, id, id)
+	if err := s.lastAdminOr(ctx, id, expectOneRow(res, err)); err != nil {
 		return fmt.Errorf("delete user %d: %w", id, err)
 	}
 	return nil
