@@ -70,10 +70,13 @@
 //   link {visible}             -> {visible, text, title}: the "slow connection" indicator;
 //                              given visible, waits until it is shown (true) or hidden
 //   close                      close the browser and exit 0 (so does EOF on stdin)
+// and the Users commands of driver_users.mjs (users, userCreate, userSet, userReset,
+// userDelete, changePassword).
 
 import { writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
+import { userCommands } from './driver_users.mjs';
 
 const DEFAULT_TIMEOUT_MS = 15000;
 const DRAG_STEPS = 10;
@@ -786,6 +789,7 @@ const commands = {
     return {};
   },
 };
+Object.assign(commands, userCommands({ page, settingsTab, pollMs: POLL_MS }));
 
 function withTimeout(promise, ms) {
   let timer;

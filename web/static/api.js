@@ -285,3 +285,55 @@ export async function history(offset, limit) {
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_HISTORY_LIMIT) throw new ApiError(0, `history limit ${limit}`);
   return parseHistory(await call('GET', `/api/history?offset=${offset}&limit=${limit}`));
 }
+
+// ---- users (admins) ----
+
+function userAccount(u) {
+  if (!isId(u?.id) || typeof u.username !== 'string') throw new ApiError(0, 'malformed user');
+  return {
+    id: String(u.id),
+    username: u.username,
+    admin: u.admin === true,
+    connections: Array.isArray(u.connections) ? u.connections.filter(isId).map(String) : [],
+    password: typeof u.password === 'string' ? u.password : '',
+  };
+}
+
+/** Resolves to every account: [{id, username, admin, connections: [connection id]}]. */
+export async function users() {
+  const data = await call('GET', '/api/users');
+  if (!Array.isArray(data)) throw new ApiError(0, 'malformed user list');
+  return data.map(userAccount);
+}
+
+/** Creates an account; an empty password makes the server generate one, in {password}. */
+export async function createUser(username, password, admin) {
+  return userAccount(await call('POST', '/api/users', { username, password, admin }));
+}
+
+/** Makes an account an administrator or not. */
+export async function setAdmin(id, admin) {
+  return userAccount(await call('PATCH', `/api/users/${encodeURIComponent(id)}`, { admin }));
+}
+
+/** Gives an account a generated password; resolves to it (shown once). */
+export async function resetPassword(id) {
+  const data = await call('POST', `/api/users/${encodeURIComponent(id)}/password`, {});
+  if (typeof data?.password !== 'string') throw new ApiError(0, 'malformed password reply');
+  return data.password;
+}
+
+/** Deletes an account, disconnecting it. */
+export async function deleteUser(id) {
+  await call('DELETE', `/api/users/${encodeURIComponent(id)}`);
+}
+
+/** Grants (or, with granted false, revokes) an account's use of a connection. */
+export async function setGrant(userId, connectionId, granted) {
+  await call(granted ? 'PUT' : 'DELETE', `/api/users/${encodeURIComponent(userId)}/connections/${encodeURIComponent(connectionId)}`);
+}
+
+/** Changes the caller's own password; a wrong current one rejects with status 403. */
+export async function changePassword(current, password) {
+  await call('POST', '/api/me/password', { current, password });
+}

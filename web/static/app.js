@@ -4,6 +4,7 @@
 //   #/settings         settings (admins): the Connections tab
 //   #/settings/sessions   its Active Sessions tab
 //   #/settings/history    its History tab
+//   #/settings/users      its Users tab
 //   #/session/<id>     the live session of connection <id>
 //   #/shared           the live session a share URL (/s/<key>) leads to; no account needed
 
@@ -20,16 +21,18 @@ import { Session, STATE_TEXT } from './session.js';
 import { ActiveSessionsView } from './sessions.js';
 import { SettingsView } from './settings.js';
 import { SHARED_ROUTE, takeShareKey } from './share.js';
+import { UsersView, wirePasswordForm } from './users.js';
 
 const LIST_REFRESH_MS = 10000;
 const NOTICE_MS = 5000;
 const SESSION_ROUTE = /^#\/session\/([A-Za-z0-9_-]{1,64})$/;
-const SETTINGS_ROUTE = /^#\/settings(?:\/(sessions|history))?$/;
+const SETTINGS_ROUTE = /^#\/settings(?:\/(sessions|history|users))?$/;
 // The settings tabs: the route's tab name → the ids of its tab and panel.
 const SETTINGS_TABS = {
   connections: { tab: 'tab-connections', panel: 'panel-connections' },
   sessions: { tab: 'tab-sessions', panel: 'panel-sessions' },
   history: { tab: 'tab-history', panel: 'panel-history' },
+  users: { tab: 'tab-users', panel: 'panel-users' },
 };
 // Session states in which the roster of the last presence message still holds.
 const ON_SESSION = new Set(['connected', 'connecting']);
@@ -215,6 +218,8 @@ function showSettings(tab) {
     view = new ActiveSessionsView({ onUnauthorized, onJoin: (id) => go(`#/session/${encodeURIComponent(id)}`) });
   } else if (tab === 'history') {
     view = new HistoryView({ onUnauthorized });
+  } else if (tab === 'users') {
+    view = new UsersView({ me: account.username, onUnauthorized });
   } else {
     view = new SettingsView({ onUnauthorized });
   }
@@ -344,5 +349,6 @@ function showSession(target, user) {
 
 $('login-form').addEventListener('submit', onLogin);
 $('logout').addEventListener('click', onLogout);
+wirePasswordForm({ onUnauthorized: loggedOut });
 window.addEventListener('hashchange', route);
 route();

@@ -1,0 +1,114 @@
+// The Chromium driver's commands for Settings → Users and the Change password form (see
+// driver.mjs for the protocol):
+//   users                      Settings → Users -> {users: [{username, admin, self,
+//                              connections: [name granted]}]}
+//   userCreate {username, password, again, admin}
+//                              fill New user and submit -> {password} (the generated one, ''
+//                              for a typed one), or {error} with the form's error text
+//   userSet {username, admin}  or {username, connection, granted}: flip that checkbox and
+//                              wait for the list to reload -> {error} ('' when none)
+//   userReset {username}       Reset password (and confirm) -> {password} shown once
+//   userDelete {username}      Delete (and confirm), wait for the row to go
+//   changePassword {current, password, again}
+//                              in the connection list, the user menu's Change password ->
+//                              {done} (the status text) or {error}
+
+/** Returns the users commands, given the driver's page(cmd), settingsTab and poll interval. */
+export function userCommands({ page, settingsTab, pollMs }) {
+  const open = (p, cmd) => settingsTab(p, '#/settings/users', 'users', { fresh: false, timeout: cmd.timeout });
+  const loads = (p) => p.evaluate(() => Number(document.getElementById('users').dataset.loads ?? 0));
+  const row = (p, name) => p.locator(`#users tr.user[data-username="${name}"]`);
+  // Waits until the list reloaded after n loads, or an error shows; returns the error text.
+  const reloaded = async (p, n, errorIds, timeout) => {
+    const h = await p.waitForFunction(
+      ([n, ids]) => {
+        const err = ids.map((id) => document.getElementById(id).textContent).find((t) => t !== '');
+        if (err) return { error: err };
+        return Number(document.getElementById('users').dataset.loads ?? 0) > n ? { error: '' } : false;
+      },
+      [n, errorIds],
+      { timeout, polling: pollMs },
+    );
+    return (await h.jsonValue()).error;
+  };
+  return {
+    async users(cmd) {
+      const p = page(cmd);
+      await open(p, cmd);
+      const users = await p.$$eval('#users tr.user', (rows) =>
+        rows.map((r) => ({
+          username: r.dataset.username,
+          admin: r.querySelector('.user-admin').checked,
+          self: r.querySelector('.user-admin').disabled,
+          connections: [...r.querySelectorAll('.user-grant')].filter((b) => b.checked).map((b) => b.dataset.connection),
+        })),
+      );
+      return { users };
+    },
+
+    async userCreate(cmd) {
+      const p = page(cmd);
+      await open(p, cmd);
+      await p.fill('#new-user-name', String(cmd.username ?? ''), { timeout: cmd.timeout });
+      await p.fill('#new-user-password', String(cmd.password ?? ''), { timeout: cmd.timeout });
+      await p.fill('#new-user-again', String(cmd.again ?? cmd.password ?? ''), { timeout: cmd.timeout });
+      await p.setChecked('#new-user-admin', cmd.admin === true, { timeout: cmd.timeout });
+      const n = await loads(p);
+      await p.click('#new-user-form button[type=submit]', { timeout: cmd.timeout });
+      const error = await reloaded(p, n, ['new-user-username-error', 'new-user-password-error', 'users-error'], cmd.timeout);
+      if (error) return { error };
+      const shown = await p.evaluate(() => !document.getElementById('user-secret').hidden);
+      return { password: shown ? await p.inputValue('#user-secret-value') : '' };
+    },
+
+    async userSet(cmd) {
+      const p = page(cmd);
+      await open(p, cmd);
+      const box = cmd.connection === undefined
+        ? row(p, cmd.username).locator('.user-admin')
+        : row(p, cmd.username).locator(`.user-grant[data-connection="${cmd.connection}"]`);
+      const n = await loads(p);
+      await box.setChecked(cmd.connection === undefined ? cmd.admin === true : cmd.granted === true, { timeout: cmd.timeout });
+      return { error: await reloaded(p, n, ['users-error'], cmd.timeout) };
+    },
+
+    async userReset(cmd) {
+      const p = page(cmd);
+      await open(p, cmd);
+      const b = row(p, cmd.username).locator('.user-reset');
+      await b.click({ timeout: cmd.timeout });
+      await row(p, cmd.username).locator('.user-reset[data-confirm="true"]').click({ timeout: cmd.timeout });
+      await p.locator('#user-secret').waitFor({ state: 'visible', timeout: cmd.timeout });
+      return { password: await p.inputValue('#user-secret-value') };
+    },
+
+    async userDelete(cmd) {
+      const p = page(cmd);
+      await open(p, cmd);
+      await row(p, cmd.username).locator('.user-delete').click({ timeout: cmd.timeout });
+      await row(p, cmd.username).locator('.user-delete[data-confirm="true"]').click({ timeout: cmd.timeout });
+      await row(p, cmd.username).waitFor({ state: 'detached', timeout: cmd.timeout });
+      return {};
+    },
+
+    async changePassword(cmd) {
+      const p = page(cmd);
+      if (await p.isHidden('#password-form')) await p.click('#password-open', { timeout: cmd.timeout }); // it toggles
+      await p.fill('#password-current', String(cmd.current ?? ''), { timeout: cmd.timeout });
+      await p.fill('#password-new', String(cmd.password ?? ''), { timeout: cmd.timeout });
+      await p.fill('#password-again', String(cmd.again ?? cmd.password ?? ''), { timeout: cmd.timeout });
+      await p.click('#password-form button[type=submit]', { timeout: cmd.timeout });
+      const h = await p.waitForFunction(
+        () => {
+          const text = (id) => document.getElementById(id).textContent;
+          const error = text('password-current-error') || text('password-new-error');
+          if (error) return { error };
+          return text('password-done') ? { done: text('password-done') } : false;
+        },
+        null,
+        { timeout: cmd.timeout, polling: pollMs },
+      );
+      return h.jsonValue();
+    },
+  };
+}
