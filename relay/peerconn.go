@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
@@ -62,6 +63,10 @@ func (p *peer) newPeerConnection() (*webrtc.PeerConnection, error) {
 // holds a 64 KiB buffer per open channel, three per peer.
 const readBuffer = 512
 
+// largeBuffers lends the channel readers the wire.MaxMessage buffer a message larger than
+// readBuffer needs, so that a peer sending many of them costs no allocation per message.
+var largeBuffers = sync.Pool{New: func() any { b := make([]byte, wire.MaxMessage); return &b }}
+
 // read detaches the open channel dc of pc and hands each of its messages to handle, on a
 // goroutine of its own, until the channel closes (with pc). A message that does not fit
 // readBuffer is read again into a buffer of wire.MaxMessage, dropped after it. One over
@@ -76,12 +81,13 @@ func (p *peer) read(pc *webrtc.PeerConnection, dc *webrtc.DataChannel, handle fu
 	}
 	go func() {
 		small := make([]byte, readBuffer)
-		buf := small
+		buf, large := small, (*[]byte)(nil)
 		for {
 			n, isString, err := raw.ReadDataChannel(buf)
 			switch {
 			case errors.Is(err, io.ErrShortBuffer) && len(buf) < wire.MaxMessage:
-				buf = make([]byte, wire.MaxMessage)
+				large = largeBuffers.Get().(*[]byte)
+				buf = *large
 				continue
 			case errors.Is(err, io.ErrShortBuffer):
 				p.controlError(wire.CodeBadMessage, fmt.Sprintf("%s message over %d bytes", dc.Label(), wire.MaxMessage))
@@ -91,7 +97,10 @@ func (p *peer) read(pc *webrtc.PeerConnection, dc *webrtc.DataChannel, handle fu
 				return
 			}
 			handle(buf[:n], isString)
-			buf = small
+			if large != nil {
+				largeBuffers.Put(large)
+			}
+			buf, large = small, nil
 		}
 	}()
 }

@@ -60,7 +60,7 @@ typedef struct {
 	vpx_codec_iter_t iter;
 } encoder;
 
-static encoder *enc_new(int w, int h, int kbps, int fps, int threads, int cpu, vpx_codec_err_t *err) {
+static encoder *enc_new(int w, int h, int kbps, int threads, int cpu, vpx_codec_err_t *err) {
 	vpx_codec_enc_cfg_t cfg;
 	*err = vpx_codec_enc_config_default(vpx_codec_vp8_cx(), &cfg, 0);
 	if (*err) return NULL;
@@ -165,6 +165,9 @@ var layerOf = [4]int{0, 2, 1, 2}
 // not the one expected.
 var ErrBadSize = errors.New("cvpx: bad frame size")
 
+// ErrClosed reports a call on a closed encoder or decoder.
+var ErrClosed = errors.New("cvpx: closed")
+
 // EncoderConfig configures an Encoder.
 type EncoderConfig struct {
 	Width, Height int // the frame size, 1 to 16383 (VP8's limit)
@@ -203,7 +206,7 @@ func NewEncoder(cfg EncoderConfig) (*Encoder, error) {
 		return nil, fmt.Errorf("%w: %dx%d", ErrBadSize, cfg.Width, cfg.Height)
 	}
 	var cerr C.vpx_codec_err_t
-	ce := C.enc_new(C.int(cfg.Width), C.int(cfg.Height), C.int(max(cfg.Kbps, 1)), 25, C.int(max(cfg.Threads, 1)),
+	ce := C.enc_new(C.int(cfg.Width), C.int(cfg.Height), C.int(max(cfg.Kbps, 1)), C.int(max(cfg.Threads, 1)),
 		C.int(min(max(cfg.CPUUsed, -16), 16)), &cerr)
 	if ce == nil {
 		return nil, fmt.Errorf("cvpx: encoder: %s", C.GoString(C.vpx_codec_err_to_string(cerr)))
@@ -217,6 +220,9 @@ func NewEncoder(cfg EncoderConfig) (*Encoder, error) {
 // keyframe if key is set or it is the first. ms is the frame's time in milliseconds,
 // increasing.
 func (e *Encoder) Encode(pix []byte, stride int, ms int64, key bool) (Frame, error) {
+	if e.e.e == nil {
+		return Frame{}, ErrClosed
+	}
 	if stride < 4*e.w || len(pix) < (e.h-1)*stride+4*e.w {
 		return Frame{}, fmt.Errorf("%w: %d bytes with stride %d for %dx%d", ErrBadSize, len(pix), stride, e.w, e.h)
 	}
@@ -290,6 +296,9 @@ func NewDecoder() (*Decoder, error) {
 // Decode decodes one frame, which must be w×h, into the w×h RGBA image at pix with the given
 // stride. Malformed data, or a frame of another size, is an error and leaves pix as it was.
 func (d *Decoder) Decode(data []byte, pix []byte, w, h, stride int) error {
+	if d.d.ctx == nil {
+		return ErrClosed
+	}
 	if len(data) == 0 || w < 1 || h < 1 || stride < 4*w || len(pix) < (h-1)*stride+4*w {
 		return fmt.Errorf("%w: %d bytes into %dx%d", ErrBadSize, len(data), w, h)
 	}

@@ -102,7 +102,6 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer enc.Close()
 	if _, err := enc.Encode(make([]byte, 10), 4*33, 0, false); !errors.Is(err, ErrBadSize) {
 		t.Errorf("short frame: %v", err)
 	}
@@ -123,6 +122,14 @@ func TestBadInput(t *testing.T) {
 	}
 	if q := psnr(cropped(pix, 64, 33, 17), scene(0, 33, 17)); q < 30 {
 		t.Errorf("odd-sized frame: PSNR %.1f dB", q)
+	}
+	enc.Close()
+	d.Close()
+	if _, err := enc.Encode(scene(0, 33, 17), 4*33, 40, false); !errors.Is(err, ErrClosed) {
+		t.Errorf("encode after Close: %v", err)
+	}
+	if err := d.Decode(f.Data, pix, 33, 17, 4*64); !errors.Is(err, ErrClosed) {
+		t.Errorf("decode after Close: %v", err)
 	}
 }
 

@@ -198,6 +198,7 @@ func (s *PeerStream) run() {
 		s.scratch = s.p.scratch.Get().(*scratch)
 		s.msg = s.scratch.msg[:0]
 		err := s.pass(time.Now())
+		s.view.video, s.view.vframes = nil, nil // a stalled stream must not pin a frame log
 		s.scratch.msg = s.msg[:0]
 		s.p.scratch.Put(s.scratch)
 		s.scratch, s.msg = nil, nil

@@ -43,9 +43,13 @@ const (
 	videoKeyEvery = 10 * time.Second
 	videoKeyGap   = 2 * time.Second
 	maxVideoLog   = 4 << 20
-	// videoCatchUp is the most bytes a peer may have to be sent to catch up with the video (its
-	// layer 0 frames since the last keyframe): more, and it waits for a fresh keyframe.
-	videoCatchUp = 256 << 10
+	// maxVideoDrops is how many frames in a row may be too large to send before the region
+	// ends.
+	maxVideoDrops = 3
+	// minVideoCatchUp is the least a peer may have to be sent to catch up with the video (its
+	// layer 0 frames since the last keyframe), or a second of the region's bit rate if more:
+	// beyond, it waits for a fresh keyframe.
+	minVideoCatchUp = 256 << 10
 	// defaultVideoKbps is the encoder's bit rate per megapixel of region at 25 frames a
 	// second: 2 Mbit/s for 720p (docs/BENCHMARKS.md).
 	defaultVideoKbps = 2200
@@ -67,6 +71,7 @@ type videoRegion struct {
 	wake   chan struct{} // one slot: the region changed
 	stop   chan struct{} // closed when the region ends
 
+	catchUp  int           // most bytes of catching up before a fresh keyframe costs less
 	frames   []*videoFrame // since the last keyframe, which comes first; replaced, never modified
 	logBytes int
 	ended    bool
@@ -134,6 +139,7 @@ func (p *Pipeline) startVideo(r image.Rectangle, mask []bool) {
 		kbps: min(max(int(mp*float64(p.cfg.VideoKbps)), minVideoKbps), maxVideoKbps),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
+	v.catchUp = max(minVideoCatchUp, v.kbps*1000/8)
 	v.wake <- struct{}{}
 	p.video, p.videoQuiet, p.videoDirty = v, 0, false
 	p.log.Info().Uint64("video", v.id).Stringer("region", r).Int("kbps", v.kbps).Msg("video region")
@@ -174,6 +180,7 @@ func (p *Pipeline) runVideo(v *videoRegion) {
 	defer check.Stop()
 	start, lastKey := time.Now(), time.Time{}
 	var num uint32
+	dropped := 0 // frames in a row too large to send
 	for {
 		select {
 		case <-v.stop:
@@ -204,7 +211,7 @@ func (p *Pipeline) runVideo(v *videoRegion) {
 			return
 		}
 		now := time.Now()
-		key := num == 0 || now.Sub(lastKey) >= videoKeyEvery || logBytes > maxVideoLog ||
+		key := num == 0 || dropped > 0 || now.Sub(lastKey) >= videoKeyEvery || logBytes > maxVideoLog ||
 			(v.keyReq.Load() && now.Sub(lastKey) >= videoKeyGap)
 		f, err := enc.Encode(pix, 4*w, now.Sub(start).Milliseconds(), key)
 		if err != nil {
@@ -212,17 +219,23 @@ func (p *Pipeline) runVideo(v *videoRegion) {
 			p.failVideo(v)
 			return
 		}
+		vf := &videoFrame{num: num, key: f.Key, layer: f.Layer, size: len(f.Data)}
+		vf.msgs, err = wire.EncodeVideo(wire.Video{X: v.rect.Min.X, Y: v.rect.Min.Y, W: w, H: h, Frame: num, Key: f.Key, Layer: f.Layer}, f.Data)
+		if err != nil {
+			// A frame too large to send was still a reference of the encoder's: the next one
+			// must be a keyframe, whatever the gap; a region whose keyframes do not fit ends.
+			p.log.Warn().Err(err).Msg("video frame dropped")
+			if dropped++; dropped >= maxVideoDrops {
+				p.failVideo(v)
+				return
+			}
+			continue
+		}
+		dropped = 0
 		if f.Key {
 			lastKey = now
 			v.keyReq.Store(false)
 			p.videoKeys.Add(1)
-		}
-		vf := &videoFrame{num: num, key: f.Key, layer: f.Layer, size: len(f.Data)}
-		vf.msgs, err = wire.EncodeVideo(wire.Video{X: v.rect.Min.X, Y: v.rect.Min.Y, W: w, H: h, Frame: num, Key: f.Key, Layer: f.Layer}, f.Data)
-		if err != nil { // a frame too large: the next one is a keyframe at a bit rate that fits
-			p.log.Warn().Err(err).Msg("video frame dropped")
-			v.keyReq.Store(true)
-			continue
 		}
 		num++
 		p.videoFrames.Add(1)

@@ -195,7 +195,9 @@ func TestVideoSlowPeer(t *testing.T) {
 	slow.waitFor("a full transport", func() bool { return slow.buffered > 0 })
 	during := rate()
 	during = min(during, rate()) // long enough for the slow peer to fall behind
-	if during < 0.9*before {
+	// A stream that waited for the stopped one would get nothing; on a shared 2-core machine
+	// the rate itself varies, so the test asks for half (BenchmarkStoppedPeer has the figure).
+	if during < 0.5*before {
 		t.Errorf("the fast peer's frame rate fell from %.1f to %.1f/s while the other stopped reading", before, during)
 	}
 	slow.resume(streams[1])

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"image"
+	"slices"
 	"time"
 )
 
@@ -28,7 +29,7 @@ func (p *Pipeline) checkVideo(now time.Time) {
 		default:
 		}
 	}
-	if p.cfg.NoVideo || now.Sub(p.videoChecked) < videoCheckEvery {
+	if p.cfg.NoVideo || p.closed || now.Sub(p.videoChecked) < videoCheckEvery {
 		return
 	}
 	p.videoChecked = now
@@ -40,11 +41,11 @@ func (p *Pipeline) checkVideo(now time.Time) {
 	}
 	watched := p.videoWatchers()
 	if v := p.video; v != nil {
-		inside := 0
+		inside, outside := 0, slices.Clone(hot)
 		for i, in := range v.mask {
 			if in && hot[i] {
 				inside++
-				hot[i] = false // what moves outside is another cluster
+				outside[i] = false
 			}
 		}
 		if float64(inside) < videoKeepFill*float64(countTrue(v.mask)) {
@@ -52,10 +53,10 @@ func (p *Pipeline) checkVideo(now time.Time) {
 		} else {
 			p.videoQuiet = 0
 		}
-		if p.videoQuiet < videoQuietChecks && p.largestCluster(hot, photo).moving <= max(inside, videoMinTiles) && watched {
+		if p.videoQuiet < videoQuietChecks && p.largestCluster(outside, photo).moving <= max(inside, videoMinTiles) && watched {
 			return
 		}
-		p.endVideo()
+		p.endVideo() // a new region may start below, where the player moved (inside tiles too)
 	}
 	if !watched {
 		return

@@ -10,7 +10,8 @@ import "peerdesk/relay/wire"
 // streamVideo is what a peer stream knows of the video its peer holds.
 type streamVideo struct {
 	in      *videoRegion // the region whose video the peer decodes; nil for none
-	next    uint32       // the number of the first frame of in not yet sent or left out
+	seen    *videoRegion // the region next counts the frames of (in, or one not yet joined)
+	next    uint32       // the number of the first frame of seen not yet sent or left out
 	waitKey bool         // the peer lost a layer 0 frame: it needs a keyframe from next on
 }
 
@@ -29,11 +30,14 @@ func (s *PeerStream) sendVideo() (sent bool, err error) {
 	if v == nil || v.gen != s.gen || len(frames) == 0 || !s.canVideo() {
 		return false, nil
 	}
+	if s.video.seen != v { // another region: its frames count from 0
+		s.video = streamVideo{seen: v}
+	}
 	if s.video.in == nil && !s.joinVideo(v, frames) {
 		return false, nil
 	}
 	last := frames[len(frames)-1]
-	if pending := catchUpBytes(frames, s.video.next); !s.video.waitKey && pending > videoCatchUp {
+	if pending := catchUpBytes(frames, s.video.next); !s.video.waitKey && pending > v.catchUp {
 		s.lostVideo(last) // too far behind: a fresh keyframe costs less
 	}
 	maxLayer := wire.VideoLayers - 1
@@ -69,17 +73,21 @@ func catchUpBytes(frames []*videoFrame, next uint32) int {
 }
 
 // joinVideo starts the peer on the region's video at the keyframe that begins frames, unless
-// catching up from there costs more than videoCatchUp bytes or the peer already lost that
-// keyframe's frames: then it asks for a keyframe and reports false, and the peer keeps getting
-// the region's tiles meanwhile.
+// catching up from there (its layer 0 frames and the newest) costs more than the region's
+// catch-up bound or the peer already lost that keyframe's frames: then it asks for a keyframe
+// and reports false, and the peer keeps getting the region's tiles meanwhile.
 func (s *PeerStream) joinVideo(v *videoRegion, frames []*videoFrame) bool {
-	k := frames[0]
-	if k.num < s.video.next || catchUpBytes(frames, k.num)+frames[len(frames)-1].size > videoCatchUp {
-		s.video.next = frames[len(frames)-1].num + 1
+	k, last := frames[0], frames[len(frames)-1]
+	cost := catchUpBytes(frames, k.num)
+	if last.layer > 0 {
+		cost += last.size
+	}
+	if k.num < s.video.next || cost > v.catchUp {
+		s.video.next = last.num + 1
 		v.requestKey()
 		return false
 	}
-	s.video = streamVideo{in: v, next: k.num}
+	s.video = streamVideo{in: v, seen: v, next: k.num}
 	// The peer's region pixels will be the video's: it holds no tile version of them.
 	for i, in := range v.mask {
 		if in {
@@ -99,6 +107,7 @@ func (s *PeerStream) lostVideo(last *videoFrame) {
 }
 
 // leaveVideo ends the peer's video: the region's tiles, which it holds none of, go out again.
+// It keeps counting the region's frames, so that it joins again only at a new keyframe.
 func (s *PeerStream) leaveVideo() {
 	if v := s.video.in; v.gen == s.gen {
 		for i, in := range v.mask {
@@ -107,7 +116,7 @@ func (s *PeerStream) leaveVideo() {
 			}
 		}
 	}
-	s.video = streamVideo{}
+	s.video.in = nil
 }
 
 // sendVideoFrame sends the messages of one frame: the first only below high water, the others
