@@ -14,9 +14,10 @@ async function link() {
   const events = [];
   const signals = [];
   const pushed = [];
+  const display = { push: (b, done) => { pushed.push(b); done(new Uint8Array(b)); return true; }, dropBacklog: () => events.push('drop') };
   const l = new PeerLink({ iceServers: [] }, {
     signal: (t) => signals.push(JSON.parse(t)),
-    display: { push: (b, done) => { pushed.push(b); done(new Uint8Array(b)); return true; }, dropBacklog: () => events.push('drop') },
+    display,
     onOpen: () => events.push('open'),
     onControl: (t) => events.push(`control ${t}`),
     onConnecting: () => events.push('connecting'),
@@ -27,7 +28,7 @@ async function link() {
   await l.start();
   const pc = FakePeerConnection.made.at(-1);
   await l.answer('v=0 answer');
-  return { l, pc, timers, events, signals, pushed };
+  return { l, pc, timers, events, signals, pushed, display };
 }
 
 test('start makes the three negotiated channels and sends an offer', async () => {
@@ -37,10 +38,13 @@ test('start makes the three negotiated channels and sends an offer', async () =>
   assert.equal(signals[0].type, 'offer');
 });
 
-test('the open display channel announces COPY support first', async () => {
-  const { pc } = await link();
+test('the open display channel announces COPY support first (VIDEO only with WebCodecs), and again without VIDEO once video breaks', async () => {
+  const { pc, display } = await link();
   pc.channels.display.open();
-  assert.deepEqual([...pc.channels.display.sent[0]], [0x11, 0, 0, 0, 1]);
+  await flush();
+  assert.deepEqual([...pc.channels.display.sent[0]], [0x11, 0, 0, 0, 1]); // node has no WebCodecs
+  display.onVideoBroken();
+  assert.deepEqual([...pc.channels.display.sent[1]], [0x11, 0, 0, 0, 1]);
 });
 
 test('candidates before the answer wait for it, at most 100', async () => {

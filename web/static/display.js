@@ -108,9 +108,20 @@ export class Display {
     }
   }
 
-  // Draws a video frame over its region once its last part came.
+  // Draws a video frame over its region once its last part came. After MAX_VIDEO_FAILURES
+  // frames in a row that did not decode, onVideoBroken (set by the peer link) tells the relay
+  // to send tiles instead.
   async drawVideo(msg) {
-    const frame = await this.video.apply(msg);
+    let frame;
+    try {
+      frame = await this.video.apply(msg);
+    } catch (err) {
+      if (this.video.broken() && !this.videoOff) {
+        this.videoOff = true;
+        this.onVideoBroken?.();
+      }
+      throw err;
+    }
     if (frame === null) return;
     if (!this.closed) {
       this.ctx.drawImage(frame, msg.x, msg.y, msg.width, msg.height);

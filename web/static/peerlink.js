@@ -6,7 +6,7 @@
 
 import { candidateSignal, offerSignal } from './messages.js';
 import { CAP_COPY, CAP_VIDEO, CHANNELS, Consumption, encodeCaps } from './protocol.js';
-import { videoSupported } from './video.js';
+import { videoDecodable } from './video.js';
 
 const MAX_PENDING_CANDIDATES = 100;
 // ICE restart: after ICE has been disconnected this long, or at once when it failed, the link
@@ -78,10 +78,15 @@ export class PeerLink {
       if (!(e.data instanceof ArrayBuffer)) console.warn('peerdesk: text message on the display channel skipped');
       else if (!this.handlers.display.push(e.data, applied)) this.resync();
     };
-    display.onopen = () => {
-      if (this.closed) return;
-      // Until this arrives the relay sends tiles only.
-      display.send(encodeCaps(CAP_COPY | (videoSupported() ? CAP_VIDEO : 0)));
+    display.onopen = async () => {
+      // Until CAPS arrives the relay sends tiles only; a page whose video does not decode
+      // after all announces again, without VIDEO, and gets the video regions as tiles.
+      const video = !this.handlers.display.videoOff && (await videoDecodable());
+      if (this.closed || display.readyState !== 'open') return;
+      display.send(encodeCaps(CAP_COPY | (video ? CAP_VIDEO : 0)));
+      this.handlers.display.onVideoBroken = () => {
+        if (!this.closed && display.readyState === 'open') display.send(encodeCaps(CAP_COPY));
+      };
       this.handlers.onOpen();
     };
     display.onclose = () => this.lost();

@@ -6,10 +6,24 @@ import { ProtocolError } from './protocol.js';
 
 /** How long a frame may take to decode before the decoder counts as broken. */
 const DECODE_TIMEOUT_MS = 2000;
+/** Frames in a row that fail to decode before the page stops taking video (see Display). */
+export const MAX_VIDEO_FAILURES = 3;
 
-/** Reports whether this page can decode VIDEO messages. */
+const VP8 = { codec: 'vp8', codedWidth: 640, codedHeight: 480 };
+
+/** Reports whether this page has WebCodecs (a secure context with VideoDecoder). */
 export function videoSupported() {
   return globalThis.isSecureContext === true && typeof globalThis.VideoDecoder === 'function';
+}
+
+/** Resolves to whether this page can decode VIDEO messages: WebCodecs, and VP8 in it. */
+export async function videoDecodable() {
+  if (!videoSupported()) return false;
+  try {
+    return (await VideoDecoder.isConfigSupported(VP8)).supported === true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -26,6 +40,7 @@ export class VideoPlayer {
     this.parts = [];
     this.expect = -1; // the next part of the frame being gathered, -1 for none
     this.waiting = null; // {resolve, reject} of the frame being decoded
+    this.failures = 0; // frames in a row that failed to decode
   }
 
   async apply(m) {
@@ -56,15 +71,19 @@ export class VideoPlayer {
   open(m, region) {
     this.close();
     this.region = region;
-    this.decoder = new VideoDecoder({
+    // The callbacks of a decoder closed since must not touch its successor's frame.
+    const decoder = new VideoDecoder({
       output: (frame) => {
-        const w = this.waiting;
-        this.waiting = null;
+        const w = this.decoder === decoder ? this.waiting : null;
+        if (w) this.waiting = null;
         if (w) w.resolve(frame);
         else frame.close();
       },
-      error: (err) => this.fail(err),
+      error: (err) => {
+        if (this.decoder === decoder) this.fail(err);
+      },
     });
+    this.decoder = decoder;
     this.decoder.configure({
       codec: 'vp8',
       codedWidth: m.width,
@@ -90,12 +109,25 @@ export class VideoPlayer {
     const timer = setTimeout(() => this.fail(new Error('video frame not decoded in time')), DECODE_TIMEOUT_MS);
     try {
       this.decoder.decode(new EncodedVideoChunk({ type: this.key ? 'key' : 'delta', timestamp: this.frame * 40000, data }));
+    } catch (err) {
+      this.fail(err); // rejects decoded
+    }
+    try {
       const frame = await decoded;
       this.synced = true;
+      this.failures = 0;
       return frame;
+    } catch (err) {
+      this.failures = (this.failures ?? 0) + 1;
+      throw err;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Reports whether MAX_VIDEO_FAILURES frames in a row failed to decode. */
+  broken() {
+    return (this.failures ?? 0) >= MAX_VIDEO_FAILURES;
   }
 
   // A broken decoder is dropped: the next keyframe makes a new one.
