@@ -41,6 +41,32 @@ type framebuffer struct {
 	hotspot image.Point
 	cursorC chan struct{} // closed and replaced at every CURSOR
 	video   videoplay.Player
+	// videoFailures counts the video frames in a row that did not decode; from
+	// maxVideoFailures on, videoOff is set for good and the peer announces no VIDEO.
+	videoFailures int
+	videoOff      bool
+}
+
+// maxVideoFailures is how many video frames in a row may fail to decode before the peer gives
+// video up and asks for tiles (docs/PROTOCOL.md, 3.2 CAPS).
+const maxVideoFailures = 3
+
+// giveUpVideo reports, once, that video frames keep failing to decode.
+func (f *framebuffer) giveUpVideo() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.videoOff || f.videoFailures < maxVideoFailures {
+		return false
+	}
+	f.videoOff = true
+	return true
+}
+
+// videoGivenUp reports whether the peer gave video up.
+func (f *framebuffer) videoGivenUp() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.videoOff
 }
 
 func newFramebuffer(log zerolog.Logger, countOnly, skipPhotos bool) *framebuffer {
@@ -255,8 +281,12 @@ func (f *framebuffer) applyVideo(v wire.Video, w, h int) error {
 		return nil
 	}
 	done, err := f.video.Apply(v, f.img)
-	if done {
+	switch {
+	case done:
 		f.stats.VideoFrames++
+		f.videoFailures = 0
+	case err != nil && v.Part == v.Parts-1 || errors.Is(err, videoplay.ErrNoKeyframe):
+		f.videoFailures++
 	}
 	return err
 }

@@ -242,4 +242,17 @@ func TestFramebufferVideo(t *testing.T) {
 	if p := img.Pix[img.PixOffset(70, 10):]; p[0] != 0 || p[1] != 0 || p[2] != 0 {
 		t.Errorf("outside the region: %v", p[:4])
 	}
+	if fb.giveUpVideo() {
+		t.Error("gave video up after one failure")
+	}
+
+	// Frames that keep failing: the peer gives video up, once.
+	broken := newFramebuffer(zerolog.Nop(), false, false)
+	broken.apply(wire.EncodeSize(80, 48))
+	for range maxVideoFailures {
+		broken.apply(msgs[2])
+	}
+	if !broken.giveUpVideo() || broken.giveUpVideo() || !broken.videoGivenUp() {
+		t.Error("three frames in a row that fail do not make the peer give video up, once")
+	}
 }

@@ -233,11 +233,21 @@ func (s *Session) attach(p *peer, dc *webrtc.DataChannel, id uint16) {
 	}
 	var consumed wire.Consumption
 	display := p.display
-	if _, err := display.WriteDataChannel(wire.EncodeCaps(s.caps), false); err != nil {
+	caps := s.caps
+	if s.fb.videoGivenUp() {
+		caps &^= wire.CapVideo
+	}
+	if _, err := display.WriteDataChannel(wire.EncodeCaps(caps), false); err != nil {
 		p.log.Debug().Err(err).Msg("display features not announced") // the relay sends tiles only
 	}
 	applyDisplay := func(b []byte) {
 		s.fb.apply(b)
+		if s.fb.giveUpVideo() { // frames keep failing to decode: ask for tiles instead
+			p.log.Warn().Msg("video frames do not decode: asking for tiles")
+			if _, err := display.WriteDataChannel(wire.EncodeCaps(s.caps&^wire.CapVideo), false); err != nil {
+				p.log.Debug().Err(err).Msg("display features not announced")
+			}
+		}
 		if m := consumed.Applied(b); m != nil {
 			if _, err := display.WriteDataChannel(m, false); err != nil {
 				p.log.Debug().Err(err).Msg("report of applied display bytes not sent")
