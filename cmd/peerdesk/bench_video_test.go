@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"image"
-	"math"
 	"os/exec"
 	"slices"
 	"syscall"
@@ -11,6 +9,7 @@ import (
 	"time"
 
 	"peerdesk/client"
+	"peerdesk/internal/imgcmp"
 	"peerdesk/internal/testproc"
 )
 
@@ -113,8 +112,8 @@ func pausedQuality(b *testing.B, h *harness, player *exec.Cmd, x, y *client.Sess
 		}
 		time.Sleep(400 * time.Millisecond) // the last picture is encoded and delivered; the region still plays
 		host, ix, iy := h.agent.Pipeline().Snapshot(), x.Image(), y.Image()
-		ax, ay = append(ax, regionPSNR(host, ix, videoRect)), append(ay, regionPSNR(host, iy, videoRect))
-		sx, sy = append(sx, regionSSIM(host, ix, videoRect)), append(sy, regionSSIM(host, iy, videoRect))
+		ax, ay = append(ax, imgcmp.PSNR(host, ix, videoRect)), append(ay, imgcmp.PSNR(host, iy, videoRect))
+		sx, sy = append(sx, imgcmp.SSIM(host, ix, videoRect)), append(sy, imgcmp.SSIM(host, iy, videoRect))
 		if err := player.Process.Signal(syscall.SIGCONT); err != nil {
 			b.Fatal(err)
 		}
@@ -124,55 +123,4 @@ func pausedQuality(b *testing.B, h *harness, player *exec.Cmd, x, y *client.Sess
 		slices.Sort(v)
 	}
 	return [3]float64{ax[0], ax[1], sx[1]}, [3]float64{ay[0], ay[1], sy[1]}
-}
-
-// regionSSIM is the mean SSIM of the luma (BT.601) of r of b against a, over 8×8 windows.
-func regionSSIM(a, b *image.RGBA, r image.Rectangle) float64 {
-	if a == nil || b == nil || !r.In(a.Rect) || !r.In(b.Rect) {
-		return 0
-	}
-	const c1, c2 = 6.5025, 58.5225 // (0.01·255)², (0.03·255)²
-	luma := func(img *image.RGBA, x, y int) float64 {
-		p := img.Pix[img.PixOffset(x, y):]
-		return 0.299*float64(p[0]) + 0.587*float64(p[1]) + 0.114*float64(p[2])
-	}
-	var sum float64
-	n := 0
-	for by := r.Min.Y; by+8 <= r.Max.Y; by += 8 {
-		for bx := r.Min.X; bx+8 <= r.Max.X; bx += 8 {
-			var ma, mb, va, vb, cov float64
-			for y := by; y < by+8; y++ {
-				for x := bx; x < bx+8; x++ {
-					ya, yb := luma(a, x, y), luma(b, x, y)
-					ma, mb, va, vb, cov = ma+ya, mb+yb, va+ya*ya, vb+yb*yb, cov+ya*yb
-				}
-			}
-			ma, mb = ma/64, mb/64
-			va, vb, cov = va/64-ma*ma, vb/64-mb*mb, cov/64-ma*mb
-			sum += (2*ma*mb + c1) * (2*cov + c2) / ((ma*ma + mb*mb + c1) * (va + vb + c2))
-			n++
-		}
-	}
-	return sum / float64(n)
-}
-
-// regionPSNR is the PSNR of the RGB channels of r of b against a, in dB.
-func regionPSNR(a, b *image.RGBA, r image.Rectangle) float64 {
-	if a == nil || b == nil || !r.In(a.Rect) || !r.In(b.Rect) {
-		return 0
-	}
-	var se float64
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		pa, pb := a.Pix[a.PixOffset(r.Min.X, y):][:4*r.Dx()], b.Pix[b.PixOffset(r.Min.X, y):][:4*r.Dx()]
-		for i := range pa {
-			if i%4 != 3 {
-				d := float64(pa[i]) - float64(pb[i])
-				se += d * d
-			}
-		}
-	}
-	if se == 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(255*255*float64(3*r.Dx()*r.Dy())/se)
 }

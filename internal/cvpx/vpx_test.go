@@ -2,8 +2,10 @@ package cvpx
 
 import (
 	"errors"
-	"math"
+	"image"
 	"testing"
+
+	"peerdesk/internal/imgcmp"
 )
 
 // scene draws frame n of a test video: a smooth gradient that drifts and a bright square that
@@ -22,22 +24,10 @@ func scene(n, w, h int) []byte {
 	return pix
 }
 
-// psnr is the peak signal-to-noise ratio of b against a over their RGB channels, in dB.
-func psnr(a, b []byte) float64 {
-	var se float64
-	n := 0
-	for i := range a {
-		if i%4 == 3 {
-			continue
-		}
-		d := float64(a[i]) - float64(b[i])
-		se += d * d
-		n++
-	}
-	if se == 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(255*255*float64(n)/se)
+// psnr is the PSNR of the RGB channels of the w×h RGBA pixels b against a, in dB.
+func psnr(a, b []byte, w, h int) float64 {
+	r := image.Rect(0, 0, w, h)
+	return imgcmp.PSNR(&image.RGBA{Pix: a, Stride: 4 * w, Rect: r}, &image.RGBA{Pix: b, Stride: 4 * w, Rect: r}, r)
 }
 
 func TestEncodeDecode(t *testing.T) {
@@ -66,7 +56,7 @@ func TestEncodeDecode(t *testing.T) {
 		if err := all.Decode(f.Data, out, w, h, 4*w); err != nil {
 			t.Fatalf("frame %d: %v", n, err)
 		}
-		if q := psnr(src, out); q < 35 {
+		if q := psnr(src, out, w, h); q < 35 {
 			t.Errorf("frame %d: PSNR %.1f dB, want ≥ 35", n, q)
 		}
 		if f.Layer != 0 {
@@ -75,7 +65,7 @@ func TestEncodeDecode(t *testing.T) {
 		if err := base.Decode(f.Data, outBase, w, h, 4*w); err != nil {
 			t.Fatalf("frame %d, layer 0 only: %v", n, err)
 		}
-		if q := psnr(src, outBase); q < 35 {
+		if q := psnr(src, outBase, w, h); q < 35 {
 			t.Errorf("frame %d, layer 0 only: PSNR %.1f dB, want ≥ 35", n, q)
 		}
 	}
@@ -120,7 +110,7 @@ func TestBadInput(t *testing.T) {
 	if err := d.Decode(f.Data, pix, 33, 17, 4*64); err != nil {
 		t.Errorf("keyframe after garbage: %v", err)
 	}
-	if q := psnr(cropped(pix, 64, 33, 17), scene(0, 33, 17)); q < 30 {
+	if q := psnr(cropped(pix, 64, 33, 17), scene(0, 33, 17), 33, 17); q < 30 {
 		t.Errorf("odd-sized frame: PSNR %.1f dB", q)
 	}
 	enc.Close()

@@ -80,27 +80,19 @@ func (c *changes) each(f func(i int) error) error {
 }
 
 // drop forgets the queued tiles that mask marks, keeping the order of the others.
-func (c *changes) drop(mask []bool) {
-	kept, round := c.order[:0], 0
-	for k, i := range c.order {
-		if mask[i] {
-			c.queued[i] = false
-			continue
-		}
-		if k < c.round {
-			round++
-		}
-		kept = append(kept, i)
-	}
-	c.order, c.round = kept, round
-}
+func (c *changes) drop(mask []bool) { c.forget(func(i int) bool { return mask[i] }) }
 
 // forgetSent drops the tiles the peer now holds at the newest version, keeping the order of
 // the others.
 func (c *changes) forgetSent(versions, have []uint64) {
+	c.forget(func(i int) bool { return have[i] >= versions[i] })
+}
+
+// forget unqueues the tiles gone says are, keeping the order of the others and the round.
+func (c *changes) forget(gone func(i int) bool) {
 	kept, round := c.order[:0], 0
 	for k, i := range c.order {
-		if have[i] >= versions[i] {
+		if gone(i) {
 			c.queued[i] = false
 			continue
 		}

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"image"
 	"image/draw"
-	"math"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"peerdesk/internal/imgcmp"
 	"peerdesk/relay/wire"
 )
 
@@ -56,26 +56,6 @@ func playFilm(p *Pipeline, frame *image.RGBA, stop <-chan struct{}) <-chan struc
 		}
 	}()
 	return done
-}
-
-// psnr is the peak signal-to-noise ratio of the RGB channels of region r of b against a.
-func psnr(a, b *image.RGBA, r image.Rectangle) float64 {
-	var se float64
-	n := 0
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			pa, pb := a.Pix[a.PixOffset(x, y):], b.Pix[b.PixOffset(x, y):]
-			for c := range 3 {
-				d := float64(pa[c]) - float64(pb[c])
-				se += d * d
-				n++
-			}
-		}
-	}
-	if se == 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(255*255*float64(n)/se)
 }
 
 // startVideoPeers starts a pipeline on a 512×320 desktop of text with the film's first
@@ -131,7 +111,7 @@ func TestVideoRegion(t *testing.T) {
 		})
 		f.mu.Lock()
 		videoFrames, last := f.videoFrames, f.videoRegion
-		if q := psnr(frame, f.fb, videoRect); q < 30 { // JPEG, maybe the lighter rendition on a loaded machine
+		if q := imgcmp.PSNR(frame, f.fb, videoRect); q < 30 { // JPEG, maybe the lighter rendition on a loaded machine
 			t.Errorf("peer %d: the region's last tiles are %.1f dB from the film, want ≥ 30", i, q)
 		}
 		f.mu.Unlock()
@@ -141,7 +121,7 @@ func TestVideoRegion(t *testing.T) {
 			}
 			continue
 		}
-		if q := psnr(frame, last, videoRect); q < 30 { // a wrong decode is below 20
+		if q := imgcmp.PSNR(frame, last, videoRect); q < 30 { // a wrong decode is below 20
 			t.Errorf("peer %d: the last video frame is %.1f dB from the film, want ≥ 30", i, q)
 		}
 	}
