@@ -94,10 +94,7 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	pw := req.Password
-	if pw == "" {
-		pw = rand.Text()
-	}
+	pw, shown := passwordOrGenerated(req.Password)
 	u, err := s.store.CreateUser(r.Context(), req.Username, pw, req.Admin)
 	if err != nil {
 		field := "username"
@@ -109,10 +106,18 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info().Str("user", u.Username).Bool("admin", u.Admin).Str("by", admin.Username).Msg("user created")
 	reply := newAccountReply(u, nil)
-	if req.Password == "" {
-		reply.Password = pw
-	}
+	reply.Password = shown
 	writeJSON(w, http.StatusCreated, reply)
+}
+
+// passwordOrGenerated returns the password to set, typed or else generated, and the one to
+// show in the answer: the generated one, or "".
+func passwordOrGenerated(typed string) (password, shown string) {
+	if typed != "" {
+		return typed, ""
+	}
+	pw := rand.Text()
+	return pw, pw
 }
 
 // handleSetAdmin promotes or demotes an account: never the caller's own, never the last admin.
@@ -154,23 +159,16 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	pw := req.Password
-	if pw == "" {
-		pw = rand.Text()
-	}
+	pw, shown := passwordOrGenerated(req.Password)
 	if err := s.store.SetPassword(r.Context(), id, pw); err != nil {
 		s.writeUserError(w, "reset password", "password", err)
 		return
 	}
 	s.hub.closeUser(id, 0, "", msgPasswordReset)
 	s.log.Info().Int64("user", int64(id)).Str("by", admin.Username).Msg("password reset")
-	reply := struct {
+	writeJSON(w, http.StatusOK, struct {
 		Password string `json:"password,omitempty"`
-	}{}
-	if req.Password == "" {
-		reply.Password = pw
-	}
-	writeJSON(w, http.StatusOK, reply)
+	}{shown})
 }
 
 // handleDeleteUser deletes another account (never the last admin) and ends its sockets.
