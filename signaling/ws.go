@@ -116,8 +116,8 @@ func (s *Server) allowJoin(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // handleShareWS serves the WebSocket of a peer joining through a share key: as a member
-// under its username with a valid login cookie, as an anonymous guest otherwise, read-only
-// if the link's profile says so.
+// under its username with a valid login cookie, as a guest otherwise — under the name it
+// gives (?name=, guestIdentityName) or as Anonymous — read-only if the link's profile says so.
 func (s *Server) handleShareWS(w http.ResponseWriter, r *http.Request) {
 	key := r.URL.Query().Get("share")
 	sh, err := s.lookupShare(r.Context(), r, key)
@@ -129,8 +129,13 @@ func (s *Server) handleShareWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, msgGuestLimit)
 		return
 	}
+	name, err := guestIdentityName(r.URL.Query().Get("name"))
+	if err != nil {
+		writeFieldError(w, http.StatusBadRequest, "name", err.Error())
+		return
+	}
 	p := &peer{id: newPeerID(), sess: sh.sess, link: sh.link.ID, profile: sh.profile.Name, readOnly: sh.profile.ReadOnly,
-		identity: proto.Identity{Name: "Anonymous", Role: proto.RoleGuest}}
+		identity: proto.Identity{Name: name, Role: proto.RoleGuest}}
 	user, err := s.optionalUser(r)
 	if err != nil {
 		s.internalError(w, "look up login session", err)
