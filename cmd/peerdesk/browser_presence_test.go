@@ -78,9 +78,13 @@ func TestBrowserPresence(t *testing.T) {
 	}
 	cmd("waitToast", "main", map[string]any{"text": "Anonymous joined"})
 	tooltip("Anonymous (2)", "bob (2)")
+	// A third guest gives a name when the page asks for one.
+	cmd("openShare", "guest3", map[string]any{"url": url, "context": "guest3", "name": "  Ana "})
+	cmd("waitToast", "main", map[string]any{"text": "Ana (guest) joined"})
+	tooltip("Ana (guest) (1)", "Anonymous (2)", "bob (2)")
 	// Guests see who is there, without toasts.
-	r := cmd("participants", "guest1", map[string]any{"lines": []string{"Anonymous (2)", "admin (1)", "bob (2)"}})
-	if got := lines(r["participants"]); len(got) != 3 {
+	r := cmd("participants", "guest1", map[string]any{"lines": []string{"Ana (guest) (1)", "Anonymous (2)", "admin (1)", "bob (2)"}})
+	if got := lines(r["participants"]); len(got) != 4 {
 		t.Fatalf("guest's participant list %q", got)
 	}
 	if got := lines(cmd("toasts", "guest1", nil)["toasts"]); len(got) != 0 {
@@ -103,18 +107,18 @@ func TestBrowserPresence(t *testing.T) {
 	sid := sessions[0].ID
 	cmd("joinSession", "carol", map[string]any{"id": sid})
 	cmd("waitToast", "main", map[string]any{"text": "carol joined"})
-	tooltip("Anonymous (2)", "bob (2)", "carol (1)")
+	tooltip("Ana (guest) (1)", "Anonymous (2)", "bob (2)", "carol (1)")
 
 	// One guest leaves.
 	cmd("open", "guest2", map[string]any{"url": "about:blank"})
 	cmd("waitToast", "main", map[string]any{"text": "Anonymous left"})
-	tooltip("Anonymous (1)", "bob (2)", "carol (1)")
+	tooltip("Ana (guest) (1)", "Anonymous (1)", "bob (2)", "carol (1)")
 
 	// Kill, from a second admin tab: everyone is disconnected and told why.
 	cmd("open", "carol2", map[string]any{"url": h.url, "context": "carol"})
 	cmd("activeSessions", "carol2", nil)
 	cmd("killSession", "carol2", map[string]any{"id": sid})
-	for _, p := range []string{"main", "bob1", "bob2", "guest1", "carol"} {
+	for _, p := range []string{"main", "bob1", "bob2", "guest1", "guest3", "carol"} {
 		cmd("waitState", p, map[string]any{"state": "ended"})
 		if st := cmd("stateText", p, nil); !strings.Contains(fmt.Sprint(st["text"]), "The session was ended by an administrator") {
 			t.Fatalf("%s sees %v after Kill", p, st)
@@ -145,12 +149,12 @@ func TestBrowserPresence(t *testing.T) {
 		if p.Left == nil || p.Address == "" {
 			t.Fatalf("history participant %+v has no leave time or address", p)
 		}
-		if p.Name == "Anonymous" && (p.Profile == nil || *p.Profile != "Guests" || !p.ReadOnly) {
+		if (p.Name == "Anonymous" || p.Name == "Ana (guest)") && (p.Profile == nil || *p.Profile != "Guests" || !p.ReadOnly) {
 			t.Fatalf("guest in history: %+v", p)
 		}
 	}
 	slices.Sort(names)
-	if want := []string{"Anonymous", "Anonymous", "admin", "bob", "bob", "carol"}; !slices.Equal(names, want) {
+	if want := []string{"Ana (guest)", "Anonymous", "Anonymous", "admin", "bob", "bob", "carol"}; !slices.Equal(names, want) {
 		t.Fatalf("history participants %q, want %q", names, want)
 	}
 	if ctx.Err() != nil {

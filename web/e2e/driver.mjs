@@ -29,9 +29,10 @@
 //   links                      -> {links: [{id, profile, guests, revoked}]} listed in the open
 //                              menu after its next refresh (within about 3 s)
 //   revoke {id}                revoke that link in the menu, wait for it to show revoked
-//   openShare {url, context}   open a share URL (page "main" unless named), wait for the
-//                              desktop -> {state...}, or for the invalid view or page ->
-//                              {invalid: true, text}
+//   openShare {url, context, name}  open a share URL (page "main" unless named); a guest
+//                              is asked for a name first and gives name ('' for none); wait
+//                              for the desktop -> {state...}, or for the invalid view or page
+//                              -> {invalid: true, text}
 //   settingsNewProfile {connection, name, readOnly, lifetime, maxGuests}
 //                              in #/settings, create a sharing profile of the connection
 //                              (by name) -> {id}; a refused save fails with the field errors
@@ -476,6 +477,20 @@ const commands = {
 
   async openShare(cmd) {
     const p = await newPage(cmd);
+    const first = await p.waitForFunction(
+      () => {
+        const shown = (id) => document.getElementById(id)?.hidden === false;
+        if (shown('view-guest')) return 'guest';
+        return shown('link-invalid') || shown('view-session') ? 'other' : false;
+      },
+      null,
+      { timeout: cmd.timeout, polling: POLL_MS },
+    );
+    const asked = (await first.jsonValue()) === 'guest';
+    if (asked) { // a guest: the page asks for a name first
+      await p.fill('#guest-name', String(cmd.name ?? ''), { timeout: cmd.timeout });
+      await p.click('#guest-form button[type=submit]', { timeout: cmd.timeout });
+    }
     const outcome = await p.waitForFunction(
       () => {
         const invalid = document.getElementById('link-invalid');

@@ -57,3 +57,17 @@ test('hello names the live session', () => {
   assert.deepEqual(helloSession({ session: { id: 'abc' } }), { id: 'abc', connection: { id: '', name: '' } });
   for (const m of [{}, null, { session: null }, { session: { id: '' } }, { session: { id: 5 } }]) assert.equal(helloSession(m), null);
 });
+
+test("a guest's name is kept for the tab, trimmed and bounded, and forgotten with the key", async () => {
+  const { guestName, setGuestName, forgetShareKey, MAX_GUEST_NAME } = await import('../static/share.js');
+  const store = new Map();
+  const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v), removeItem: (k) => store.delete(k) };
+  assert.equal(guestName(storage), null);
+  assert.equal(setGuestName(storage, '  Ana  '), 'Ana');
+  assert.equal(guestName(storage), 'Ana');
+  assert.equal(setGuestName(storage, 'é'.repeat(40)), 'é'.repeat(MAX_GUEST_NAME));
+  assert.equal(setGuestName(storage, ''), '');
+  assert.equal(guestName(storage), '');
+  forgetShareKey(storage);
+  assert.equal(guestName(storage), null);
+});

@@ -20,7 +20,7 @@ import { PresenceView } from './presence.js';
 import { Session, STATE_TEXT } from './session.js';
 import { ActiveSessionsView } from './sessions.js';
 import { SettingsView } from './settings.js';
-import { SHARED_ROUTE, takeShareKey } from './share.js';
+import { guestName, setGuestName, SHARED_ROUTE, takeShareKey } from './share.js';
 import { UsersView, wirePasswordForm } from './users.js';
 
 const LIST_REFRESH_MS = 10000;
@@ -234,16 +234,40 @@ async function showShared(token) {
     showInvalid('');
     return;
   }
+  let info;
   try {
-    await api.share(shareKey);
+    info = await api.share(shareKey);
   } catch (err) {
     if (token.stale) return;
     // 404 is the invalid link; 429 (throttled) and others carry their own reason.
     showInvalid(err.status === 404 ? '' : err.message);
     return;
   }
+  const member = await api.me().catch(() => null); // a logged-in visitor joins under their name
   if (token.stale) return;
-  showSession({ share: shareKey }, null);
+  const name = member ? '' : await askGuestName(info, token);
+  if (token.stale || name === null) return;
+  showSession({ share: shareKey, name }, null);
+}
+
+// Resolves to the name a guest joins under ('' for Anonymous): the one this tab chose
+// before, or what they type in the guest form; null if the view changed meanwhile.
+function askGuestName(info, token) {
+  const chosen = guestName(sessionStorage);
+  if (chosen !== null) return Promise.resolve(chosen);
+  show('view-guest');
+  $('guest-connection').textContent = info.connection.name;
+  $('guest-readonly').hidden = !info.readOnly;
+  $('guest-name').focus();
+  return new Promise((resolve) => {
+    const form = $('guest-form');
+    const submit = (e) => {
+      e.preventDefault();
+      form.removeEventListener('submit', submit);
+      resolve(token.stale ? null : setGuestName(sessionStorage, $('guest-name').value));
+    };
+    form.addEventListener('submit', submit);
+  });
 }
 
 function showInvalid(message) {
@@ -263,7 +287,7 @@ async function shareGone() {
 
 // ---- session ----
 
-// Shows the live session of target ({connection: id} or {share: key}). user is the account
+// Shows the live session of target ({connection: id} or {share: key, name}). user is the account
 // that opened a connection, or null for a share join, which has no user or Sharing menu.
 function showSession(target, user) {
   show('view-session');

@@ -1,10 +1,30 @@
 // Share URLs (/s/<key>): the key is taken out of the address bar on the first load and kept in
-// this tab's sessionStorage, so a reload of the tab still joins while the link lives.
+// this tab's sessionStorage, so a reload of the tab still joins while the link lives; so is
+// the name a guest chose.
 
 /** The route a share join shows once the key is out of the address bar. */
 export const SHARED_ROUTE = '#/shared';
 
 const STORAGE_KEY = 'peerdesk.shareKey';
+const NAME_KEY = 'peerdesk.guestName';
+
+/** Most characters of a guest's name (the server's limit). */
+export const MAX_GUEST_NAME = 32;
+
+/**
+ * Returns the name this tab's guest chose (possibly '' for Anonymous), or null before they
+ * chose: a reload of the tab joins again under the same name without asking.
+ */
+export function guestName(storage) {
+  return storage.getItem(NAME_KEY);
+}
+
+/** Keeps the name this tab's guest chose, trimmed and cut to MAX_GUEST_NAME characters. */
+export function setGuestName(storage, name) {
+  const n = [...String(name).trim()].slice(0, MAX_GUEST_NAME).join('');
+  storage.setItem(NAME_KEY, n);
+  return n;
+}
 const PATH = /^\/s\/([A-Za-z0-9_-]{16,128})\/?$/;
 
 /**
@@ -36,7 +56,8 @@ export function takeShareKey(pathname, storage, replace) {
   return key;
 }
 
-/** Forgets this tab's share key (the user left the shared session). */
+/** Forgets this tab's share key and guest name (the user left the shared session). */
 export function forgetShareKey(storage) {
   storage.removeItem(STORAGE_KEY);
+  storage.removeItem(NAME_KEY);
 }
