@@ -20,6 +20,8 @@ type profileRequest struct {
 	ReadOnly     bool   `json:"readOnly"`
 	LinkLifetime int64  `json:"linkLifetime"` // seconds; 0: until the session ends
 	MaxGuests    int    `json:"maxGuests"`    // 0: unlimited
+	Passcode     bool   `json:"passcode"`     // links need a passcode, made with each
+	SingleUse    bool   `json:"singleUse"`    // a link stops working once someone joined
 }
 
 // profile turns the request into a profile, or answers 400 for a lifetime no Duration holds.
@@ -33,6 +35,8 @@ func (req profileRequest) profile(w http.ResponseWriter) (store.SharingProfile, 
 		ReadOnly:     req.ReadOnly,
 		LinkLifetime: time.Duration(req.LinkLifetime) * time.Second,
 		MaxGuests:    req.MaxGuests,
+		Passcode:     req.Passcode,
+		SingleUse:    req.SingleUse,
 	}, true
 }
 
@@ -43,6 +47,8 @@ type profileReply struct {
 	ReadOnly     bool      `json:"readOnly"`
 	LinkLifetime int64     `json:"linkLifetime"`
 	MaxGuests    int       `json:"maxGuests"`
+	Passcode     bool      `json:"passcode"`
+	SingleUse    bool      `json:"singleUse"`
 	CreatedAt    time.Time `json:"createdAt"`
 }
 
@@ -54,6 +60,8 @@ func newProfileReply(p store.SharingProfile) profileReply {
 		ReadOnly:     p.ReadOnly,
 		LinkLifetime: int64(p.LinkLifetime / time.Second),
 		MaxGuests:    p.MaxGuests,
+		Passcode:     p.Passcode,
+		SingleUse:    p.SingleUse,
 		CreatedAt:    p.CreatedAt,
 	}
 }

@@ -21,6 +21,8 @@ type linkInfo struct {
 	Profile   linkProfile `json:"profile"`
 	CreatedAt time.Time   `json:"createdAt"`
 	ExpiresAt *time.Time  `json:"expiresAt"` // null: until the session ends
+	Protected bool        `json:"protected"` // joining needs its passcode
+	SingleUse bool        `json:"singleUse"`
 }
 
 func newLinkInfo(l store.ShareLink, p store.SharingProfile) linkInfo {
@@ -29,19 +31,24 @@ func newLinkInfo(l store.ShareLink, p store.SharingProfile) linkInfo {
 		Profile:   linkProfile{ID: int64(p.ID), Name: p.Name, ReadOnly: p.ReadOnly},
 		CreatedAt: l.CreatedAt,
 		ExpiresAt: optionalTime(l.ExpiresAt),
+		Protected: l.Protected,
+		SingleUse: l.SingleUse,
 	}
 }
 
-// newLinkReply is a link just made: the one time its URL, with the key, is shown.
+// newLinkReply is a link just made: the one time its URL, with the key, and its passcode are
+// shown.
 type newLinkReply struct {
 	linkInfo
-	URL string `json:"url"`
+	URL      string `json:"url"`
+	Passcode string `json:"passcode,omitempty"`
 }
 
 // linkReply is a link as listed: no key, but its state and guests.
 type linkReply struct {
 	linkInfo
 	RevokedAt *time.Time `json:"revokedAt"` // null: not revoked
+	UsedAt    *time.Time `json:"usedAt"`    // null: a single-use link not used yet, or not single use
 	Guests    int        `json:"guests"`    // participants on it now
 }
 
@@ -50,13 +57,15 @@ type linkRequest struct {
 }
 
 type shareRequest struct {
-	Key string `json:"key"`
+	Key      string `json:"key"`
+	Passcode string `json:"passcode"` // checked if given: the page asks before joining
 }
 
 type shareReply struct {
 	Session    string          `json:"session"`
 	Connection shareConnection `json:"connection"`
 	ReadOnly   bool            `json:"readOnly"`
+	Passcode   bool            `json:"passcode"` // joining needs the link's passcode
 }
 
 type shareConnection struct {
@@ -106,7 +115,7 @@ func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info().Str("session", string(sid)).Int64("link", int64(link.ID)).Str("key_sha256", keyRef(key)).
 		Int64("profile", int64(p.ID)).Str("user", user.Username).Msg("share link created")
-	writeJSON(w, http.StatusCreated, newLinkReply{linkInfo: newLinkInfo(link, p), URL: s.origin(r) + "/s/" + key})
+	writeJSON(w, http.StatusCreated, newLinkReply{linkInfo: newLinkInfo(link, p), URL: s.origin(r) + "/s/" + key, Passcode: link.Passcode})
 }
 
 // handleLinks lists the links made in a live session with the guests on each.
@@ -135,6 +144,7 @@ func (s *Server) handleLinks(w http.ResponseWriter, r *http.Request) {
 		reply = append(reply, linkReply{
 			linkInfo:  newLinkInfo(l, profiles[l.ProfileID]),
 			RevokedAt: optionalTime(l.RevokedAt),
+			UsedAt:    optionalTime(l.UsedAt),
 			Guests:    guests[l.ID],
 		})
 	}
@@ -227,10 +237,17 @@ func (s *Server) handleShare(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, msgGuestLimit) // the page cannot read a WebSocket's status
 		return
 	}
+	if req.Passcode != "" {
+		if err := s.checkPasscode(r, sh, req.Key, req.Passcode); err != nil {
+			s.writeShareError(w, err)
+			return
+		}
+	}
 	writeJSON(w, http.StatusOK, shareReply{
 		Session:    string(sh.sess.id),
 		Connection: shareConnection{ID: int64(sh.sess.conn.ID), Name: sh.sess.conn.Name},
 		ReadOnly:   sh.profile.ReadOnly,
+		Passcode:   sh.link.Protected,
 	})
 }
 

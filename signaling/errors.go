@@ -15,6 +15,9 @@ var ErrSessionNotFound = errors.New("signaling: no such live session")
 // reply.
 var errInvalidLink = errors.New("signaling: invalid share link")
 
+// errBadPasscode reports a passcode, missing or wrong, for a share link that has one.
+var errBadPasscode = errors.New("signaling: wrong passcode")
+
 // errLoginBusy reports a login that found no turn within loginWait.
 var errLoginBusy = errors.New("signaling: too many logins at once")
 

@@ -145,6 +145,7 @@ type Server struct {
 	endICE     func(string)
 	hub        *hub
 	throttle   *throttle     // share-key misses per client address
+	passcodes  *throttle     // wrong passcodes per share link
 	loginAddrs *throttle     // failed logins per client address
 	loginUsers *throttle     // failed logins per username
 	joins      *throttle     // peer sockets opened per client address
@@ -217,6 +218,7 @@ func New(cfg Config) (*Server, error) {
 	s.noisy = s.log.Sample(&zerolog.BurstSampler{Burst: noisyBurst, Period: time.Second})
 	s.hub = newHub(s.log, s.now, grace, s.recordEnd, &s.counters.overBudget)
 	s.throttle = newThrottle(s.now, shareMisses, shareWindow)
+	s.passcodes = newThrottle(s.now, passcodeMisses, passcodeWindow)
 	s.loginAddrs = newThrottle(s.now, loginAddrMisses, loginAddrWindow)
 	s.loginUsers = newThrottle(s.now, loginUserMisses, loginUserWindow)
 	s.logins = make(chan struct{}, loginsAtOnce)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"peerdesk/store"
 )
@@ -14,6 +15,7 @@ import (
 // Replies to a refused share key.
 const (
 	msgInvalidLink = "This link is invalid or has expired"
+	msgBadPasscode = "passcode: wrong or missing"
 	msgThrottled   = "Too many invalid links; try again later"
 )
 
@@ -50,7 +52,33 @@ func (s *Server) lookupShare(ctx context.Context, r *http.Request, key string) (
 	return share{link: link, profile: profile, sess: sess}, nil
 }
 
-// writeShareError answers a failed lookupShare with its JSON error.
+// checkPasscode checks the passcode given for the link of sh, if it has one, in constant
+// time. Misses are throttled per link (passcodeMisses, then one every passcodeWindow /
+// passcodeMisses) and per client address, as invalid keys: a million passcodes take years.
+func (s *Server) checkPasscode(r *http.Request, sh share, key, passcode string) error {
+	if !sh.link.Protected {
+		return nil
+	}
+	done, retry, ok := s.passcodes.attempt(strconv.FormatInt(int64(sh.link.ID), 10))
+	if !ok {
+		return throttledError{retry}
+	}
+	addrDone, retry, ok := s.throttle.attempt(s.clientAddr(r))
+	if !ok {
+		done(false)
+		return throttledError{retry}
+	}
+	good := sh.link.PasscodeMatches(key, passcode)
+	done(!good)
+	addrDone(!good)
+	if !good {
+		s.noisy.Info().Str("link", keyRef(key)).Msg("wrong passcode")
+		return errBadPasscode
+	}
+	return nil
+}
+
+// writeShareError answers a failed lookupShare or checkPasscode with its JSON error.
 func (s *Server) writeShareError(w http.ResponseWriter, err error) {
 	var te throttledError
 	switch {
@@ -58,6 +86,8 @@ func (s *Server) writeShareError(w http.ResponseWriter, err error) {
 		writeThrottled(w, te.retryAfter, msgThrottled)
 	case errors.Is(err, errInvalidLink):
 		writeError(w, http.StatusNotFound, msgInvalidLink)
+	case errors.Is(err, errBadPasscode):
+		writeFieldError(w, http.StatusForbidden, "passcode", msgBadPasscode)
 	default:
 		s.internalError(w, "share link", err)
 	}

@@ -47,6 +47,7 @@ type Store interface {
 	ShareLink(ctx context.Context, id store.LinkID) (store.ShareLink, error)
 	ShareLinks(ctx context.Context, session string) ([]store.ShareLink, error)
 	RevokeShareLink(ctx context.Context, id store.LinkID) (store.ShareLink, error)
+	ClaimShareLink(ctx context.Context, id store.LinkID) error
 
 	historyStore
 }

@@ -12,6 +12,8 @@ import (
 const (
 	shareMisses     = 10 // invalid share keys per client address
 	shareWindow     = time.Minute
+	passcodeMisses  = 5 // wrong passcodes per link (and, as invalid keys, per address)
+	passcodeWindow  = 5 * time.Minute
 	loginAddrMisses = 10 // failed logins per client address
 	loginAddrWindow = 5 * time.Minute
 	loginUserMisses = 5 // failed logins per username, from anywhere

@@ -117,7 +117,8 @@ func (s *Server) allowJoin(w http.ResponseWriter, r *http.Request) bool {
 
 // handleShareWS serves the WebSocket of a peer joining through a share key: as a member
 // under its username with a valid login cookie, as a guest otherwise — under the name it
-// gives (?name=, guestIdentityName) or as Anonymous — read-only if the link's profile says so.
+// gives (?name=, guestIdentityName) or as Anonymous — read-only if the link's profile says so;
+// with the link's passcode (?passcode=) if it has one; and claiming a single-use link.
 func (s *Server) handleShareWS(w http.ResponseWriter, r *http.Request) {
 	key := r.URL.Query().Get("share")
 	sh, err := s.lookupShare(r.Context(), r, key)
@@ -127,6 +128,10 @@ func (s *Server) handleShareWS(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.hub.linkFull(sh.sess, sh.link.ID, sh.profile.MaxGuests) {
 		writeError(w, http.StatusConflict, msgGuestLimit)
+		return
+	}
+	if err := s.checkPasscode(r, sh, key, r.URL.Query().Get("passcode")); err != nil {
+		s.writeShareError(w, err)
 		return
 	}
 	name, err := guestIdentityName(r.URL.Query().Get("name"))
@@ -149,6 +154,16 @@ func (s *Server) handleShareWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
+	if sh.link.SingleUse { // one join, this one, or none if another got there first
+		switch err := s.store.ClaimShareLink(r.Context(), sh.link.ID); {
+		case errors.Is(err, store.ErrNotFound):
+			writeError(w, http.StatusNotFound, msgInvalidLink)
+			return
+		case err != nil:
+			s.internalError(w, "claim share link", err)
+			return
+		}
+	}
 	log := s.log.With().Str("side", "peer").Str("peer", string(p.id)).Int64("connection", int64(sh.sess.conn.ID)).
 		Str("session", string(sh.sess.id)).Int64("link", int64(sh.link.ID)).Str("user", p.identity.Name).Logger()
 	s.servePeer(w, r, log, p, sh.profile.MaxGuests, release)

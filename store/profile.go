@@ -26,6 +26,11 @@ type SharingProfile struct {
 	// MaxGuests bounds the participants on one link at the same time; 0 means unlimited.
 	// Otherwise 1 to 1000.
 	MaxGuests int
+	// Passcode gives each link of the profile a passcode, shown with its URL, that whoever
+	// joins through the link must enter.
+	Passcode bool
+	// SingleUse makes each link of the profile stop working once someone joined through it.
+	SingleUse bool
 	// CreatedAt is when the profile was created, in UTC, to the second.
 	CreatedAt time.Time
 }
@@ -66,7 +71,7 @@ func validateProfileName(name string) error {
 // profileColumns are the columns a profileRow reads, in order.
 const profileColumns = `sharing_profiles.id, sharing_profiles.connection_id, sharing_profiles.name,
 	sharing_profiles.read_only, sharing_profiles.link_lifetime, sharing_profiles.max_guests,
-	sharing_profiles.created_at`
+	sharing_profiles.passcode, sharing_profiles.single_use, sharing_profiles.created_at`
 
 // profileRow receives profileColumns; its dest goes to Scan, possibly after other columns.
 type profileRow struct {
@@ -75,7 +80,8 @@ type profileRow struct {
 }
 
 func (r *profileRow) dest() []any {
-	return []any{&r.p.ID, &r.p.ConnectionID, &r.p.Name, &r.p.ReadOnly, &r.lifetime, &r.p.MaxGuests, &r.created}
+	return []any{&r.p.ID, &r.p.ConnectionID, &r.p.Name, &r.p.ReadOnly, &r.lifetime, &r.p.MaxGuests,
+		&r.p.Passcode, &r.p.SingleUse, &r.created}
 }
 
 func (r *profileRow) profile() SharingProfile {
@@ -102,9 +108,9 @@ func (s *Store) CreateProfile(ctx context.Context, p SharingProfile) (SharingPro
 		return SharingProfile{}, err
 	}
 	got, err := scanProfile(s.db.QueryRowContext(ctx,
-		`INSERT INTO sharing_profiles (connection_id, name, read_only, link_lifetime, max_guests, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?) RETURNING `+profileColumns,
-		p.ConnectionID, p.Name, p.ReadOnly, int64(p.LinkLifetime/time.Second), p.MaxGuests, s.now().Unix()))
+		`INSERT INTO sharing_profiles (connection_id, name, read_only, link_lifetime, max_guests, passcode, single_use, created_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+profileColumns,
+		p.ConnectionID, p.Name, p.ReadOnly, int64(p.LinkLifetime/time.Second), p.MaxGuests, p.Passcode, p.SingleUse, s.now().Unix()))
 	if err != nil {
 		return SharingProfile{}, fmt.Errorf("create profile %q for connection %d: %w", p.Name, p.ConnectionID, profileWriteError(err))
 	}
@@ -113,16 +119,17 @@ func (s *Store) CreateProfile(ctx context.Context, p SharingProfile) (SharingPro
 
 // UpdateProfile replaces the name and options of profile p.ID and returns it as stored;
 // p.ConnectionID and p.CreatedAt are ignored. Links already made keep their expiry; their
-// guests get the new ReadOnly and MaxGuests from the next join on. Errors as CreateProfile,
+// guests get the new ReadOnly, MaxGuests and SingleUse from the next join on; a link's passcode
+// (or none) stays as it was made. Errors as CreateProfile,
 // ErrNotFound if the profile does not exist.
 func (s *Store) UpdateProfile(ctx context.Context, p SharingProfile) (SharingProfile, error) {
 	if err := validateProfile(p); err != nil {
 		return SharingProfile{}, err
 	}
 	got, err := scanProfile(s.db.QueryRowContext(ctx,
-		`UPDATE sharing_profiles SET name = ?, read_only = ?, link_lifetime = ?, max_guests = ?
+		`UPDATE sharing_profiles SET name = ?, read_only = ?, link_lifetime = ?, max_guests = ?, passcode = ?, single_use = ?
 		 WHERE id = ? RETURNING `+profileColumns,
-		p.Name, p.ReadOnly, int64(p.LinkLifetime/time.Second), p.MaxGuests, p.ID))
+		p.Name, p.ReadOnly, int64(p.LinkLifetime/time.Second), p.MaxGuests, p.Passcode, p.SingleUse, p.ID))
 	if err != nil {
 		return SharingProfile{}, fmt.Errorf("update profile %d: %w", p.ID, profileWriteError(err))
 	}
@@ -137,8 +144,8 @@ func (s *Store) CloneProfile(ctx context.Context, id ProfileID, name string) (Sh
 		return SharingProfile{}, err
 	}
 	got, err := scanProfile(s.db.QueryRowContext(ctx,
-		`INSERT INTO sharing_profiles (connection_id, name, read_only, link_lifetime, max_guests, created_at)
-		 SELECT connection_id, ?, read_only, link_lifetime, max_guests, ? FROM sharing_profiles WHERE id = ?
+		`INSERT INTO sharing_profiles (connection_id, name, read_only, link_lifetime, max_guests, passcode, single_use, created_at)
+		 SELECT connection_id, ?, read_only, link_lifetime, max_guests, passcode, single_use, ? FROM sharing_profiles WHERE id = ?
 		 RETURNING `+profileColumns,
 		name, s.now().Unix(), id))
 	if err != nil {

@@ -2,8 +2,12 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"database/sql"
 	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -27,22 +31,65 @@ type ShareLink struct {
 	ExpiresAt time.Time
 	// RevokedAt is when the link was revoked; zero while it is not.
 	RevokedAt time.Time
+	// Passcode is the passcode whoever joins through the link must enter, as CreateShareLink
+	// made it: only in its result, the store keeping a salted hash. Protected says the link
+	// has one.
+	Passcode  string
+	Protected bool
+	// SingleUse says the link stops working once someone joined through it (ClaimShareLink),
+	// at UsedAt; zero while unused.
+	SingleUse bool
+	UsedAt    time.Time
+
+	passcodeHash string // binary; "" for none
+}
+
+// passcodeDigits is the length of a link's passcode, in decimal digits.
+const passcodeDigits = 6
+
+// newPasscode returns a random passcode of passcodeDigits digits.
+func newPasscode() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "", fmt.Errorf("generate passcode: %w", err)
+	}
+	return fmt.Sprintf("%06d", n), nil
+}
+
+// passcodeHash is what a link keeps of its passcode: SHA-256 of the link key's hash and the
+// passcode, so that equal passcodes of two links differ.
+func passcodeHash(key, passcode string) string {
+	sum := sha256.Sum256(append(hashToken(key), passcode...))
+	return string(sum[:])
+}
+
+// PasscodeMatches reports, in constant time, whether passcode is the passcode of the link that
+// key opens; always true for a link without one.
+func (l ShareLink) PasscodeMatches(key, passcode string) bool {
+	if !l.Protected {
+		return true
+	}
+	return subtle.ConstantTimeCompare([]byte(passcodeHash(key, passcode)), []byte(l.passcodeHash)) == 1
 }
 
 // linkColumns are the columns a linkRow reads, in order.
 const linkColumns = `share_links.id, share_links.profile_id, share_links.session_id, share_links.created_by,
-	share_links.created_at, share_links.expires_at, share_links.revoked_at`
+	share_links.created_at, share_links.expires_at, share_links.revoked_at, share_links.passcode_hash,
+	share_links.used_at, (SELECT single_use FROM sharing_profiles WHERE sharing_profiles.id = share_links.profile_id)`
 
 // linkRow receives linkColumns; its dest goes to Scan, possibly before other columns.
 type linkRow struct {
-	l                  ShareLink
-	createdBy          sql.NullInt64
-	created            int64
-	expires, revokedAt sql.NullInt64
+	l                          ShareLink
+	createdBy                  sql.NullInt64
+	created                    int64
+	expires, revokedAt, usedAt sql.NullInt64
+	singleUse                  sql.NullBool
+	passcodeHash               []byte
 }
 
 func (r *linkRow) dest() []any {
-	return []any{&r.l.ID, &r.l.ProfileID, &r.l.SessionID, &r.createdBy, &r.created, &r.expires, &r.revokedAt}
+	return []any{&r.l.ID, &r.l.ProfileID, &r.l.SessionID, &r.createdBy, &r.created, &r.expires, &r.revokedAt,
+		&r.passcodeHash, &r.usedAt, &r.singleUse}
 }
 
 func (r *linkRow) link() ShareLink {
@@ -51,6 +98,9 @@ func (r *linkRow) link() ShareLink {
 	l.CreatedAt = unixTime(r.created)
 	l.ExpiresAt = optionalTime(r.expires)
 	l.RevokedAt = optionalTime(r.revokedAt)
+	l.UsedAt = optionalTime(r.usedAt)
+	l.passcodeHash = string(r.passcodeHash)
+	l.Protected, l.SingleUse = l.passcodeHash != "", r.singleUse.Bool
 	return l
 }
 
@@ -104,10 +154,18 @@ func (s *Store) CreateShareLink(ctx context.Context, session string, profile Pro
 	if p.LinkLifetime > 0 {
 		expires = sql.NullInt64{Int64: now.Add(p.LinkLifetime).Unix(), Valid: true}
 	}
+	var passcode string
+	var pcHash []byte // NULL for none
+	if p.Passcode {
+		if passcode, err = newPasscode(); err != nil {
+			return ShareLink{}, "", err
+		}
+		pcHash = []byte(passcodeHash(key, passcode))
+	}
 	l, err := scanLink(tx.QueryRowContext(ctx,
-		`INSERT INTO share_links (key_hash, profile_id, session_id, created_by, created_at, expires_at)
-		 VALUES (?, ?, ?, ?, ?, ?) RETURNING `+linkColumns,
-		hash, profile, session, by, now.Unix(), expires))
+		`INSERT INTO share_links (key_hash, profile_id, session_id, created_by, created_at, expires_at, passcode_hash)
+		 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING `+linkColumns,
+		hash, profile, session, by, now.Unix(), expires, pcHash))
 	if isConstraint(err, sqlite3.ErrConstraintForeignKey) {
 		return ShareLink{}, "", fmt.Errorf("create share link by user %d: %w", by, ErrNotFound)
 	}
@@ -117,11 +175,12 @@ func (s *Store) CreateShareLink(ctx context.Context, session string, profile Pro
 	if err := tx.Commit(); err != nil {
 		return ShareLink{}, "", fmt.Errorf("create share link: %w", err)
 	}
+	l.Passcode = passcode
 	return l, key, nil
 }
 
 // ShareLinkByKey returns the usable link a key opens and its profile as it is now. Unknown,
-// revoked and expired (at ExpiresAt exactly) links and links of ended sessions all give the
+// revoked, used (single use) and expired (at ExpiresAt exactly) links and links of ended sessions all give the
 // same ErrNotFound from one query, so neither the answer nor its timing tells them apart; a
 // malformed key gives it too, without touching the database.
 func (s *Store) ShareLinkByKey(ctx context.Context, key string) (ShareLink, SharingProfile, error) {
@@ -134,7 +193,7 @@ func (s *Store) ShareLinkByKey(ctx context.Context, key string) (ShareLink, Shar
 		`SELECT `+linkColumns+`, `+profileColumns+` FROM share_links
 		 JOIN sharing_profiles ON sharing_profiles.id = share_links.profile_id
 		 JOIN live_sessions ON live_sessions.id = share_links.session_id
-		 WHERE share_links.key_hash = ? AND share_links.revoked_at IS NULL
+		 WHERE share_links.key_hash = ? AND share_links.revoked_at IS NULL AND share_links.used_at IS NULL
 		   AND (share_links.expires_at IS NULL OR share_links.expires_at > ?)
 		   AND live_sessions.ended_at IS NULL`,
 		hashToken(key), s.now().Unix(),
@@ -168,6 +227,20 @@ func (s *Store) ShareLinks(ctx context.Context, session string) ([]ShareLink, er
 		return nil, fmt.Errorf("share links of live session %s: %w", session, err)
 	}
 	return ls, nil
+}
+
+// ClaimShareLink records that someone joins through single-use link id, which then stops
+// working; ErrNotFound if it was already used (or revoked, or does not exist), so of two joins
+// at once exactly one gets in. A link that is not single use is not touched.
+func (s *Store) ClaimShareLink(ctx context.Context, id LinkID) error {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE share_links SET used_at = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL
+		   AND (SELECT single_use FROM sharing_profiles WHERE sharing_profiles.id = share_links.profile_id)`,
+		s.now().Unix(), id)
+	if err := expectOneRow(res, err); err != nil {
+		return fmt.Errorf("claim share link %d: %w", id, err)
+	}
+	return nil
 }
 
 // RevokeShareLink makes link id stop working and returns it. Revoking it again is not an error
