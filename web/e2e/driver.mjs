@@ -25,15 +25,18 @@
 //   stateText                  -> {state, text}: #state's data-state and text
 //   menu {combo}               press Control+Shift+Meta ("alt": Control+Alt+Shift) and wait
 //                              for the connection menu -> {userMenu, sharingMenu, profiles}
-//   share {profile}            in the open menu, make a link of that profile -> {url}
+//   share {profile}            in the open menu, make a link of that profile -> {url,
+//                              passcode} (passcode '' for a link without one)
 //   links                      -> {links: [{id, profile, guests, revoked}]} listed in the open
 //                              menu after its next refresh (within about 3 s)
 //   revoke {id}                revoke that link in the menu, wait for it to show revoked
-//   openShare {url, context, name}  open a share URL (page "main" unless named); a guest
-//                              is asked for a name first and gives name ('' for none); wait
-//                              for the desktop -> {state...}, or for the invalid view or page
-//                              -> {invalid: true, text}
-//   settingsNewProfile {connection, name, readOnly, lifetime, maxGuests}
+//   openShare {url, context, name, passcode}  open a share URL (page "main" unless named);
+//                              a guest is asked for a name first and gives name ('' for none),
+//                              and anyone for the link's passcode if it has one; wait for the
+//                              desktop -> {state...}, or for the invalid view or page ->
+//                              {invalid: true, text}, or -> {refused} with the form's error
+//                              (a wrong passcode)
+//   settingsNewProfile {connection, name, readOnly, lifetime, maxGuests, passcode, singleUse}
 //                              in #/settings, create a sharing profile of the connection
 //                              (by name) -> {id}; a refused save fails with the field errors
 //   settingsEditProfile {connection, profile, name, readOnly, lifetime, maxGuests}
@@ -264,6 +267,8 @@ async function saveProfileForm(p, cmd) {
   if (cmd.readOnly !== undefined) await p.setChecked('#profile-readonly', cmd.readOnly === true);
   if (cmd.lifetime !== undefined) await p.selectOption('#profile-lifetime', String(cmd.lifetime ?? 0));
   if (cmd.maxGuests !== undefined) await p.fill('#profile-maxguests', cmd.maxGuests ? String(cmd.maxGuests) : '');
+  if (cmd.passcode !== undefined) await p.setChecked('#profile-passcode', cmd.passcode === true);
+  if (cmd.singleUse !== undefined) await p.setChecked('#profile-singleuse', cmd.singleUse === true);
   const before = await form.getAttribute('data-saved');
   await p.click('#profile-save');
   const outcome = await p.waitForFunction(
@@ -442,7 +447,8 @@ const commands = {
     );
     const v = await url.jsonValue();
     if (typeof v !== 'string') throw new Error(v.error);
-    return { url: v };
+    const shown = await p.isVisible('#share-passcode-line');
+    return { url: v, passcode: shown ? await p.textContent('#share-passcode') : '' };
   },
 
   async links(cmd) {
@@ -487,9 +493,21 @@ const commands = {
       { timeout: cmd.timeout, polling: POLL_MS },
     );
     const asked = (await first.jsonValue()) === 'guest';
-    if (asked) { // a guest: the page asks for a name first
-      await p.fill('#guest-name', String(cmd.name ?? ''), { timeout: cmd.timeout });
+    if (asked) { // the page asks a guest for a name, and anyone for the link's passcode
+      if (await p.isVisible('#guest-name')) await p.fill('#guest-name', String(cmd.name ?? ''), { timeout: cmd.timeout });
+      if (await p.isVisible('#guest-passcode')) await p.fill('#guest-passcode', String(cmd.passcode ?? ''), { timeout: cmd.timeout });
       await p.click('#guest-form button[type=submit]', { timeout: cmd.timeout });
+      const next = await p.waitForFunction(
+        () => {
+          const err = document.getElementById('guest-error').textContent;
+          if (err) return { error: err };
+          return document.getElementById('view-guest').hidden ? { joined: true } : false;
+        },
+        null,
+        { timeout: cmd.timeout, polling: POLL_MS },
+      );
+      const v = await next.jsonValue();
+      if (v.error) return { refused: v.error };
     }
     const outcome = await p.waitForFunction(
       () => {

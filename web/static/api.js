@@ -108,6 +108,8 @@ function profile(p) {
     readOnly: p.readOnly === true,
     linkLifetime: count(p.linkLifetime),
     maxGuests: count(p.maxGuests),
+    passcode: p.passcode === true,
+    singleUse: p.singleUse === true,
   };
 }
 
@@ -148,11 +150,14 @@ function linkProfile(p) {
   return { id: String(p.id), name: p.name, readOnly: p.readOnly === true };
 }
 
-/** Makes a share link of the live session sid from a profile; resolves to {id, url, profile}. */
+/**
+ * Makes a share link of the live session sid from a profile; resolves to {id, url, profile,
+ * passcode} (passcode '' for a link without one; it is shown only now).
+ */
 export async function createLink(sid, profileId) {
   const l = await call('POST', `/api/sessions/${encodeURIComponent(sid)}/links`, { profile: Number(profileId) });
   if (!isId(l?.id) || typeof l.url !== 'string') throw new ApiError(0, 'malformed share link');
-  return { id: String(l.id), url: l.url, profile: linkProfile(l.profile) };
+  return { id: String(l.id), url: l.url, profile: linkProfile(l.profile), passcode: typeof l.passcode === 'string' ? l.passcode : '' };
 }
 
 /** Resolves to the links made in the live session sid: [{id, profile, guests, revoked}]. */
@@ -166,6 +171,8 @@ export async function links(sid) {
       profile: linkProfile(l.profile),
       guests: Number.isSafeInteger(l.guests) && l.guests > 0 ? l.guests : 0,
       revoked: typeof l.revokedAt === 'string' && l.revokedAt !== '',
+      used: typeof l.usedAt === 'string' && l.usedAt !== '',
+      protected: l.protected === true,
     };
   });
 }
@@ -176,16 +183,18 @@ export async function revokeLink(id) {
 }
 
 /**
- * Checks a share key; resolves to {session, connection: {id, name}, readOnly}. An invalid,
- * expired or revoked key rejects with status 404.
+ * Checks a share key (and, if given, its passcode); resolves to {session, connection: {id,
+ * name}, readOnly, passcode} — passcode: joining needs one. An invalid, expired, used or
+ * revoked key rejects with status 404; a wrong passcode with 403 (field passcode).
  */
-export async function share(key) {
-  const s = await call('POST', '/api/share', { key });
+export async function share(key, passcode = '') {
+  const s = await call('POST', '/api/share', passcode ? { key, passcode } : { key });
   if (typeof s?.session !== 'string' || !isId(s.connection?.id)) throw new ApiError(0, 'malformed share reply');
   return {
     session: s.session,
     connection: { id: String(s.connection.id), name: typeof s.connection.name === 'string' ? s.connection.name : '' },
     readOnly: s.readOnly === true,
+    passcode: s.passcode === true,
   };
 }
 

@@ -20,7 +20,7 @@ import { PresenceView } from './presence.js';
 import { Session, STATE_TEXT } from './session.js';
 import { ActiveSessionsView } from './sessions.js';
 import { SettingsView } from './settings.js';
-import { guestName, setGuestName, SHARED_ROUTE, takeShareKey } from './share.js';
+import { guestName, savedPasscode, savePasscode, setGuestName, SHARED_ROUTE, takeShareKey } from './share.js';
 import { UsersView, wirePasswordForm } from './users.js';
 
 const LIST_REFRESH_MS = 10000;
@@ -245,26 +245,47 @@ async function showShared(token) {
   }
   const member = await api.me().catch(() => null); // a logged-in visitor joins under their name
   if (token.stale) return;
-  const name = member ? '' : await askGuestName(info, token);
-  if (token.stale || name === null) return;
-  showSession({ share: shareKey, name }, null);
+  const join = await askJoin(info, member !== null, token);
+  if (token.stale || join === null) return;
+  showSession({ share: shareKey, ...join }, null);
 }
 
-// Resolves to the name a guest joins under ('' for Anonymous): the one this tab chose
-// before, or what they type in the guest form; null if the view changed meanwhile.
-function askGuestName(info, token) {
-  const chosen = guestName(sessionStorage);
-  if (chosen !== null) return Promise.resolve(chosen);
+// Resolves to how this tab joins its link, {name, passcode}: the name a guest gives ('' for
+// Anonymous; none for a logged-in member) and the link's passcode if it has one — what the
+// tab chose before, or what the guest form gets (a wrong passcode is said there, and asked
+// again); null if the view changed meanwhile.
+function askJoin(info, member, token) {
+  const name = member ? '' : guestName(sessionStorage);
+  const passcode = info.passcode ? savedPasscode(sessionStorage) : '';
+  if ((member || name !== null) && (!info.passcode || passcode !== '')) return Promise.resolve({ name: name ?? '', passcode });
   show('view-guest');
   $('guest-connection').textContent = info.connection.name;
   $('guest-readonly').hidden = !info.readOnly;
-  $('guest-name').focus();
+  for (const id of ['guest-name', 'guest-name-label']) $(id).hidden = member;
+  for (const id of ['guest-passcode', 'guest-passcode-label']) $(id).hidden = !info.passcode;
+  $('guest-error').textContent = '';
+  $(member ? 'guest-passcode' : 'guest-name').focus();
   return new Promise((resolve) => {
     const form = $('guest-form');
-    const submit = (e) => {
+    const submit = async (e) => {
       e.preventDefault();
+      if (token.stale) {
+        form.removeEventListener('submit', submit);
+        resolve(null);
+        return;
+      }
+      const code = $('guest-passcode').value.trim();
+      if (info.passcode) {
+        try {
+          await api.share(shareKey, code);
+        } catch (err) {
+          $('guest-error').textContent = err.status === 403 ? 'Wrong passcode' : err.message;
+          return;
+        }
+        savePasscode(sessionStorage, code);
+      }
       form.removeEventListener('submit', submit);
-      resolve(token.stale ? null : setGuestName(sessionStorage, $('guest-name').value));
+      resolve({ name: member ? '' : setGuestName(sessionStorage, $('guest-name').value), passcode: code });
     };
     form.addEventListener('submit', submit);
   });
@@ -287,7 +308,7 @@ async function shareGone() {
 
 // ---- session ----
 
-// Shows the live session of target ({connection: id} or {share: key, name}). user is the account
+// Shows the live session of target ({connection: id} or {share: key, name, passcode}). user is the account
 // that opened a connection, or null for a share join, which has no user or Sharing menu.
 function showSession(target, user) {
   show('view-session');

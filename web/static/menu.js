@@ -172,6 +172,8 @@ export class ConnectionMenu {
       const link = await api.createLink(this.session.id, profile.id);
       if (gen !== this.generation) return;
       $('share-url').value = link.url;
+      $('share-passcode').textContent = link.passcode;
+      $('share-passcode-line').hidden = link.passcode === '';
       $('share-result').hidden = false;
       $('share-result-profile').textContent = profile.name;
       $('share-url').select();
@@ -217,7 +219,7 @@ export class ConnectionMenu {
       name.textContent = l.profile.name + (l.profile.readOnly ? ' (read only)' : '');
       const guests = document.createElement('span');
       guests.className = 'guests';
-      guests.textContent = l.revoked ? 'revoked' : guestsText(l.guests);
+      guests.textContent = l.revoked ? 'revoked' : `${l.used ? 'used · ' : ''}${guestsText(l.guests)}`;
       li.append(name, guests);
       if (l.revoked) {
         li.classList.add('revoked');

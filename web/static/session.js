@@ -84,7 +84,7 @@ export function helloSession(m) {
 export class Session {
   constructor(target, display, handlers = {}) {
     this.path = target.share !== undefined
-      ? `/ws/peer?share=${encodeURIComponent(target.share)}${target.name ? `&name=${encodeURIComponent(target.name)}` : ''}`
+      ? `/ws/peer?${new URLSearchParams({ share: target.share, ...(target.name ? { name: target.name } : {}), ...(target.passcode ? { passcode: target.passcode } : {}) })}`
       : `/ws/peer?connection=${encodeURIComponent(target.connection)}`;
     this.display = display;
     this.handlers = handlers;

@@ -27,6 +27,8 @@ export function profileSummary(p) {
     p.readOnly ? 'read only' : 'full access',
     p.linkLifetime ? `links last ${durationText(p.linkLifetime)}` : 'links last the session',
     p.maxGuests ? `at most ${p.maxGuests} per link` : 'unlimited guests',
+    ...(p.passcode ? ['passcode'] : []),
+    ...(p.singleUse ? ['single use'] : []),
   ].join(' · ');
 }
 
@@ -214,6 +216,8 @@ export class SettingsView {
     $('profile-readonly').checked = profile?.readOnly ?? false;
     this.setLifetime(profile?.linkLifetime ?? 0);
     $('profile-maxguests').value = profile?.maxGuests ? String(profile.maxGuests) : '';
+    $('profile-passcode').checked = profile?.passcode ?? false;
+    $('profile-singleuse').checked = profile?.singleUse ?? false;
     $('profile-delete').hidden = !profile;
     $('profile-clone').hidden = !profile;
     this.clearErrors();
@@ -265,6 +269,8 @@ export class SettingsView {
       readOnly: $('profile-readonly').checked,
       linkLifetime: Number($('profile-lifetime').value),
       maxGuests: guests.value,
+      passcode: $('profile-passcode').checked,
+      singleUse: $('profile-singleuse').checked,
     };
     if (fields.name === '') {
       this.showError({ field: 'name', message: 'Enter a name' });

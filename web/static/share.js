@@ -7,6 +7,7 @@ export const SHARED_ROUTE = '#/shared';
 
 const STORAGE_KEY = 'peerdesk.shareKey';
 const NAME_KEY = 'peerdesk.guestName';
+const PASSCODE_KEY = 'peerdesk.sharePasscode';
 
 /** Most characters of a guest's name (the server's limit). */
 export const MAX_GUEST_NAME = 32;
@@ -52,12 +53,27 @@ export function takeShareKey(pathname, storage, replace) {
     storage.removeItem(STORAGE_KEY);
     return null;
   }
+  if (storage.getItem(STORAGE_KEY) !== key) { // another link: its own name and passcode
+    storage.removeItem(NAME_KEY);
+    storage.removeItem(PASSCODE_KEY);
+  }
   storage.setItem(STORAGE_KEY, key);
   return key;
 }
 
-/** Forgets this tab's share key and guest name (the user left the shared session). */
+/** Returns the passcode this tab entered for its link, or '' for none. */
+export function savedPasscode(storage) {
+  return storage.getItem(PASSCODE_KEY) ?? '';
+}
+
+/** Keeps the passcode this tab entered, so that a reload joins again without asking. */
+export function savePasscode(storage, passcode) {
+  storage.setItem(PASSCODE_KEY, passcode);
+}
+
+/** Forgets this tab's share key, guest name and passcode (the user left the shared session). */
 export function forgetShareKey(storage) {
   storage.removeItem(STORAGE_KEY);
   storage.removeItem(NAME_KEY);
+  storage.removeItem(PASSCODE_KEY);
 }
