@@ -22,6 +22,7 @@ type profileRequest struct {
 	MaxGuests    int    `json:"maxGuests"`    // 0: unlimited
 	Passcode     bool   `json:"passcode"`     // links need a passcode, made with each
 	SingleUse    bool   `json:"singleUse"`    // a link stops working once someone joined
+	Admit        bool   `json:"admit"`        // guests wait until the host lets them in
 }
 
 // profile turns the request into a profile, or answers 400 for a lifetime no Duration holds.
@@ -37,6 +38,7 @@ func (req profileRequest) profile(w http.ResponseWriter) (store.SharingProfile, 
 		MaxGuests:    req.MaxGuests,
 		Passcode:     req.Passcode,
 		SingleUse:    req.SingleUse,
+		Admit:        req.Admit,
 	}, true
 }
 
@@ -49,6 +51,7 @@ type profileReply struct {
 	MaxGuests    int       `json:"maxGuests"`
 	Passcode     bool      `json:"passcode"`
 	SingleUse    bool      `json:"singleUse"`
+	Admit        bool      `json:"admit"`
 	CreatedAt    time.Time `json:"createdAt"`
 }
 
@@ -62,6 +65,7 @@ func newProfileReply(p store.SharingProfile) profileReply {
 		MaxGuests:    p.MaxGuests,
 		Passcode:     p.Passcode,
 		SingleUse:    p.SingleUse,
+		Admit:        p.Admit,
 		CreatedAt:    p.CreatedAt,
 	}
 }

@@ -1,5 +1,7 @@
 package signaling
 
+import "time"
+
 // LivePeers counts the peers of every live session, as the hub sees them.
 func LivePeers(s *Server) int {
 	s.hub.mu.Lock()
@@ -9,4 +11,11 @@ func LivePeers(s *Server) int {
 		n += len(sess.peers)
 	}
 	return n
+}
+
+// SetAdmitTimeout makes guests wait at most d to be let in, until the test ends.
+func SetAdmitTimeout(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := admitTimeout
+	admitTimeout = d
+	t.Cleanup(func() { admitTimeout = old })
 }

@@ -45,6 +45,7 @@ type peer struct {
 	profile  string       // the name of the link's sharing profile; "" without a link
 	identity proto.Identity
 	readOnly bool
+	waits    bool // it joins through the waiting room (its link's profile admits each guest)
 	ws       conn
 	ice      []proto.ICEServer // for its hello
 }
@@ -202,6 +203,12 @@ func (h *hub) session(id SessionID) *session {
 func (h *hub) addPeer(p *peer, maxGuests int) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.addPeerLocked(p, maxGuests)
+}
+
+// addPeerLocked is addPeer; callers hold h.mu. An owner or member also gets the waiting list,
+// if anyone waits.
+func (h *hub) addPeerLocked(p *peer, maxGuests int) bool {
 	s := p.sess
 	refuse := ""
 	switch revoked, known := s.links[p.link]; {
@@ -234,6 +241,9 @@ func (h *hub) addPeer(p *peer, maxGuests int) bool {
 	} else {
 		p.ws.send(stateMessage(proto.StateHostUnavailable, "the host agent is not connected"))
 	}
+	if len(s.waiting) > 0 && p.identity.Role != proto.RoleGuest {
+		p.ws.send(waitingMessage(s))
+	}
 	return true
 }
 
@@ -244,6 +254,9 @@ func (h *hub) removePeer(p *peer) {
 	defer h.mu.Unlock()
 	if p.sess.peers[p.id] == p {
 		h.dropLocked(p)
+	}
+	if w := p.sess.waiting[p.id]; w != nil && w.p == p { // it gave up waiting
+		h.leaveRoomLocked(w)
 	}
 }
 
@@ -303,6 +316,12 @@ func (h *hub) revokeLinks(ids ...store.LinkID) {
 		for _, p := range s.peers {
 			if p.link == id {
 				h.disconnectLocked(p, msgLinkRevoked)
+			}
+		}
+		for _, w := range s.waiting {
+			if w.p.link == id {
+				h.leaveRoomLocked(w)
+				endPeer(w.p, msgLinkRevoked)
 			}
 		}
 	}

@@ -10,6 +10,8 @@ import (
 func (h *hub) peerMessage(p *peer, m proto.Message) *refusal {
 	switch m.Type {
 	case proto.TypeOffer, proto.TypeCandidate:
+	case proto.TypeAdmit:
+		return h.admit(p, PeerID(m.Peer), m.Allow)
 	case proto.TypeError:
 		h.log.Debug().Str("peer", string(p.id)).Str("code", m.Code).Msg("error from peer")
 		return nil // never answer an error with an error

@@ -43,6 +43,7 @@ type session struct {
 	started   time.Time
 
 	peers    map[PeerID]*peer
+	waiting  map[PeerID]*waiter           // guests waiting to be let in (waiting.go)
 	links    map[store.LinkID]bool        // the links made in it → revoked (or expired)
 	expiries map[store.LinkID]*time.Timer // end the links that have a lifetime
 	grace    *time.Timer                  // running while the owner has no peer
@@ -83,7 +84,8 @@ func (h *hub) startSession(id SessionID, conn store.Connection, owner store.User
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := &session{id: id, conn: conn, owner: owner.ID, ownerName: owner.Username, started: started,
-		peers: make(map[PeerID]*peer), links: make(map[store.LinkID]bool), expiries: make(map[store.LinkID]*time.Timer)}
+		peers: make(map[PeerID]*peer), waiting: make(map[PeerID]*waiter), links: make(map[store.LinkID]bool),
+		expiries: make(map[store.LinkID]*time.Timer)}
 	h.sessions[conn.ID] = s
 	h.byID[id] = s
 	h.startGrace(s)
@@ -196,6 +198,11 @@ func (h *hub) endLocked(s *session, message string) {
 	for _, p := range s.peers {
 		h.disconnectLocked(p, message)
 	}
+	for _, w := range s.waiting {
+		w.timer.Stop()
+		endPeer(w.p, message)
+	}
+	clear(s.waiting)
 }
 
 // identities groups s's peers by name, sorted by name. Callers hold the hub's mutex.

@@ -149,6 +149,7 @@ func (s *Server) handleShareWS(w http.ResponseWriter, r *http.Request) {
 	if user.ID != 0 {
 		p.user, p.login, p.identity = user.ID, requestLogin(r), proto.Identity{Name: user.Username, Role: proto.RoleMember}
 	}
+	p.waits = sh.profile.Admit && p.user == 0 // users of the server need no admission
 	release, ok := s.acquirePeer(w, r, p.user)
 	if !ok {
 		return
@@ -184,7 +185,13 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.L
 		if s.endICE != nil {
 			defer s.endICE(iceID) // its TURN allocations end with its socket
 		}
-		if !s.hub.addPeer(p, maxGuests) {
+		var added bool
+		if p.waits {
+			added = s.hub.addWaiting(p, s.remoteIP(r), maxGuests)
+		} else {
+			added = s.hub.addPeer(p, maxGuests)
+		}
+		if !added {
 			log.Info().Msg("peer refused")
 			s.recordLeave(rec, log)
 			ws.serve(func(proto.Message) *refusal { return nil })

@@ -31,6 +31,8 @@ type SharingProfile struct {
 	Passcode bool
 	// SingleUse makes each link of the profile stop working once someone joined through it.
 	SingleUse bool
+	// Admit makes guests of its links wait until an owner or member of the session lets them in.
+	Admit bool
 	// CreatedAt is when the profile was created, in UTC, to the second.
 	CreatedAt time.Time
 }
@@ -71,7 +73,7 @@ func validateProfileName(name string) error {
 // profileColumns are the columns a profileRow reads, in order.
 const profileColumns = `sharing_profiles.id, sharing_profiles.connection_id, sharing_profiles.name,
 	sharing_profiles.read_only, sharing_profiles.link_lifetime, sharing_profiles.max_guests,
-	sharing_profiles.passcode, sharing_profiles.single_use, sharing_profiles.created_at`
+	sharing_profiles.passcode, sharing_profiles.single_use, sharing_profiles.admit, sharing_profiles.created_at`
 
 // profileRow receives profileColumns; its dest goes to Scan, possibly after other columns.
 type profileRow struct {
@@ -81,7 +83,7 @@ type profileRow struct {
 
 func (r *profileRow) dest() []any {
 	return []any{&r.p.ID, &r.p.ConnectionID, &r.p.Name, &r.p.ReadOnly, &r.lifetime, &r.p.MaxGuests,
-		&r.p.Passcode, &r.p.SingleUse, &r.created}
+		&r.p.Passcode, &r.p.SingleUse, &r.p.Admit, &r.created}
 }
 
 func (r *profileRow) profile() SharingProfile {
@@ -108,9 +110,9 @@ func (s *Store) CreateProfile(ctx context.Context, p SharingProfile) (SharingPro
 		return SharingProfile{}, err
 	}
 	got, err := scanProfile(s.db.QueryRowContext(ctx,
-		`INSERT INTO sharing_profiles (connection_id, name, read_only, link_lifetime, max_guests, passcode, single_use, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+profileColumns,
-		p.ConnectionID, p.Name, p.ReadOnly, int64(p.LinkLifetime/time.Second), p.MaxGuests, p.Passcode, p.SingleUse, s.now().Unix()))
+		`INSERT INTO sharing_profiles (connection_id, name, read_only, link_lifetime, max_guests, passcode, single_use, admit, created_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+profileColumns,
+		p.ConnectionID, p.Name, p.ReadOnly, int64(p.LinkLifetime/time.Second), p.MaxGuests, p.Passcode, p.SingleUse, p.Admit, s.now().Unix()))
 	if err != nil {
 		return SharingProfile{}, fmt.Errorf("create profile %q for connection %d: %w", p.Name, p.ConnectionID, profileWriteError(err))
 	}
@@ -119,7 +121,7 @@ func (s *Store) CreateProfile(ctx context.Context, p SharingProfile) (SharingPro
 
 // UpdateProfile replaces the name and options of profile p.ID and returns it as stored;
 // p.ConnectionID and p.CreatedAt are ignored. Links already made keep their expiry; their
-// guests get the new ReadOnly, MaxGuests and SingleUse from the next join on; a link's passcode
+// guests get the new ReadOnly, MaxGuests, SingleUse and Admit from the next join on; a link's passcode
 // (or none) stays as it was made. Errors as CreateProfile,
 // ErrNotFound if the profile does not exist.
 func (s *Store) UpdateProfile(ctx context.Context, p SharingProfile) (SharingProfile, error) {
@@ -127,9 +129,9 @@ func (s *Store) UpdateProfile(ctx context.Context, p SharingProfile) (SharingPro
 		return SharingProfile{}, err
 	}
 	got, err := scanProfile(s.db.QueryRowContext(ctx,
-		`UPDATE sharing_profiles SET name = ?, read_only = ?, link_lifetime = ?, max_guests = ?, passcode = ?, single_use = ?
+		`UPDATE sharing_profiles SET name = ?, read_only = ?, link_lifetime = ?, max_guests = ?, passcode = ?, single_use = ?, admit = ?
 		 WHERE id = ? RETURNING `+profileColumns,
-		p.Name, p.ReadOnly, int64(p.LinkLifetime/time.Second), p.MaxGuests, p.Passcode, p.SingleUse, p.ID))
+		p.Name, p.ReadOnly, int64(p.LinkLifetime/time.Second), p.MaxGuests, p.Passcode, p.SingleUse, p.Admit, p.ID))
 	if err != nil {
 		return SharingProfile{}, fmt.Errorf("update profile %d: %w", p.ID, profileWriteError(err))
 	}
@@ -144,8 +146,8 @@ func (s *Store) CloneProfile(ctx context.Context, id ProfileID, name string) (Sh
 		return SharingProfile{}, err
 	}
 	got, err := scanProfile(s.db.QueryRowContext(ctx,
-		`INSERT INTO sharing_profiles (connection_id, name, read_only, link_lifetime, max_guests, passcode, single_use, created_at)
-		 SELECT connection_id, ?, read_only, link_lifetime, max_guests, passcode, single_use, ? FROM sharing_profiles WHERE id = ?
+		`INSERT INTO sharing_profiles (connection_id, name, read_only, link_lifetime, max_guests, passcode, single_use, admit, created_at)
+		 SELECT connection_id, ?, read_only, link_lifetime, max_guests, passcode, single_use, admit, ? FROM sharing_profiles WHERE id = ?
 		 RETURNING `+profileColumns,
 		name, s.now().Unix(), id))
 	if err != nil {

@@ -50,6 +50,11 @@ const (
 	// TypeICEServers carries fresh ICE servers (new TURN credentials) before the previous
 	// ones expire; they apply to the allocations made from then on.
 	TypeICEServers = "ice-servers"
+	// TypeWaiting tells a session's owner and members who waits to be let in through a link
+	// whose profile admits each guest: the whole list (Waiting), empty when nobody waits.
+	TypeWaiting = "waiting"
+	// TypeAdmit, from an owner or member, lets the waiting peer Peer in (Allow) or not.
+	TypeAdmit = "admit"
 )
 
 // Host states carried by TypeState.
@@ -57,6 +62,9 @@ const (
 	StateHostAvailable   = "host-available"
 	StateHostUnavailable = "host-unavailable"
 	StateEnded           = "ended"
+	// StateWaiting: the peer waits for the host to let it in (TypeAdmit); nothing of the
+	// session reaches it before.
+	StateWaiting = "waiting"
 )
 
 // Error codes carried by TypeError.
@@ -119,6 +127,13 @@ type SessionInfo struct {
 	Connection *Connection `json:"connection"`
 }
 
+// Waiter is a guest waiting to be let in: its peer id, the name it gave and its address.
+type Waiter struct {
+	Peer    string `json:"peer"`
+	Name    string `json:"name"`
+	Address string `json:"address"`
+}
+
 // Message is one signaling frame; which fields are set depends on Type.
 type Message struct {
 	Type       string       `json:"type"`
@@ -133,6 +148,8 @@ type Message struct {
 	Connection *Connection  `json:"connection,omitempty"`
 	Code       string       `json:"code,omitempty"`
 	Message    string       `json:"message,omitempty"`
+	Waiting    []Waiter     `json:"waiting,omitempty"`
+	Allow      bool         `json:"allow,omitempty"`
 }
 
 // Encode returns the JSON form of m.
@@ -160,6 +177,10 @@ func Decode(b []byte) (Message, error) {
 	case TypeCandidate:
 		if m.Candidate == nil {
 			return Message{}, fmt.Errorf("%w: candidate message without candidate", ErrBadMessage)
+		}
+	case TypeAdmit:
+		if m.Peer == "" || len(m.Peer) > 64 {
+			return Message{}, fmt.Errorf("%w: admit names no peer", ErrBadMessage)
 		}
 	}
 	return m, nil
