@@ -49,3 +49,47 @@ func TestBrowserLinkProtection(t *testing.T) {
 		t.Fatalf("a used single-use link: %v", r)
 	}
 }
+
+// TestBrowserWaitingRoom: through a link whose profile admits each guest, a guest waits, told
+// so, with nothing of the desktop; the owner sees who waits and lets one in, who then sees the
+// desktop, and turns another away, who is told so.
+func TestBrowserWaitingRoom(t *testing.T) {
+	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true, Width: 320, Height: 200}})
+	d := startDriver(t)
+	do := func(page, cmd string, args map[string]any) map[string]any {
+		c := map[string]any{"cmd": cmd, "page": page, "timeout": 20000}
+		for k, v := range args {
+			c[k] = v
+		}
+		return d.do(c)
+	}
+	do("main", "open", map[string]any{"url": h.url})
+	do("main", "login", map[string]any{"username": testAdmin, "password": testPassword})
+	do("main", "settingsNewProfile", map[string]any{"connection": demoConnection, "name": "Door", "admit": true})
+	do("main", "open", map[string]any{"url": h.url})
+	do("main", "openConnection", map[string]any{"name": demoConnection})
+	do("main", "menu", nil)
+	url, _ := do("main", "share", map[string]any{"profile": "Door"})["url"].(string)
+	do("main", "press", map[string]any{"key": "Escape"})
+
+	if r := do("ana", "openShare", map[string]any{"url": url, "context": "ana", "name": "Ana"}); r["waiting"] != true {
+		t.Fatalf("Ana through the door: %v", r)
+	}
+	if r := do("ana", "stateText", nil); r["text"] != "Waiting for the host to let you in" {
+		t.Errorf("Ana's page while waiting: %v", r)
+	}
+	if r := do("ana", "state", nil); r["frames"] != float64(0) {
+		t.Errorf("Ana got %v frames before she was let in", r["frames"])
+	}
+	do("bob", "openShare", map[string]any{"url": url, "context": "bob", "name": "Bob"})
+	do("main", "waiting", map[string]any{"names": []string{"Ana (guest)", "Bob (guest)"}})
+	do("main", "admit", map[string]any{"name": "Ana (guest)", "allow": true})
+	do("ana", "waitState", map[string]any{"state": "connected"})
+	do("ana", "waitFrames", map[string]any{"min": 1})
+	do("main", "admit", map[string]any{"name": "Bob (guest)", "allow": false})
+	do("bob", "waitState", map[string]any{"state": "ended"})
+	if r := do("bob", "stateText", nil); r["text"] != "The host did not let you in" {
+		t.Errorf("Bob's page after Deny: %v", r)
+	}
+	do("main", "waiting", map[string]any{"names": []string{}})
+}

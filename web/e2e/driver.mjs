@@ -35,8 +35,11 @@
 //                              and anyone for the link's passcode if it has one; wait for the
 //                              desktop -> {state...}, or for the invalid view or page ->
 //                              {invalid: true, text}, or -> {refused} with the form's error
-//                              (a wrong passcode)
-//   settingsNewProfile {connection, name, readOnly, lifetime, maxGuests, passcode, singleUse}
+//                              (a wrong passcode), or -> {waiting: true} in a waiting room
+//   waiting {names}            -> {names}: the guests the owner's page shows waiting to be let
+//                              in; given names, waits until the list is exactly those
+//   admit {name, allow}        click Admit (or, allow false, Deny) for that waiting guest
+//   settingsNewProfile {connection, name, readOnly, lifetime, maxGuests, passcode, singleUse, admit}
 //                              in #/settings, create a sharing profile of the connection
 //                              (by name) -> {id}; a refused save fails with the field errors
 //   settingsEditProfile {connection, profile, name, readOnly, lifetime, maxGuests}
@@ -269,6 +272,7 @@ async function saveProfileForm(p, cmd) {
   if (cmd.maxGuests !== undefined) await p.fill('#profile-maxguests', cmd.maxGuests ? String(cmd.maxGuests) : '');
   if (cmd.passcode !== undefined) await p.setChecked('#profile-passcode', cmd.passcode === true);
   if (cmd.singleUse !== undefined) await p.setChecked('#profile-singleuse', cmd.singleUse === true);
+  if (cmd.admit !== undefined) await p.setChecked('#profile-admit', cmd.admit === true);
   const before = await form.getAttribute('data-saved');
   await p.click('#profile-save');
   const outcome = await p.waitForFunction(
@@ -516,6 +520,7 @@ const commands = {
         const c = document.getElementById('desktop');
         const s = document.getElementById('state');
         if (c && s?.dataset.state === 'connected' && Number(c.dataset.frames) >= 1) return { connected: true };
+        if (s?.dataset.state === 'waiting') return { waiting: true };
         if (s?.dataset.state === 'ended') return { ended: s.textContent };
         return false;
       },
@@ -524,8 +529,30 @@ const commands = {
     );
     const v = await outcome.jsonValue();
     if (v.ended) throw new Error(`session ended: ${v.ended}`);
-    if (v.invalid) return v;
+    if (v.invalid || v.waiting) return v;
     return readState(p);
+  },
+
+  async waiting(cmd) {
+    const p = page(cmd);
+    const want = Array.isArray(cmd.names) ? cmd.names : null;
+    const h = await p.waitForFunction(
+      (want) => {
+        const names = [...document.querySelectorAll('#waiting .waiter')].map((li) => li.dataset.name);
+        return want === null || JSON.stringify(names) === JSON.stringify(want) ? names : false;
+      },
+      want,
+      { timeout: cmd.timeout, polling: POLL_MS },
+    );
+    return { names: await h.jsonValue() };
+  },
+
+  async admit(cmd) {
+    const p = page(cmd);
+    const li = p.locator(`#waiting .waiter[data-name="${String(cmd.name)}"]`);
+    await li.locator(cmd.allow === false ? '.waiter-deny' : '.waiter-admit').click({ timeout: cmd.timeout });
+    await li.waitFor({ state: 'detached', timeout: cmd.timeout });
+    return {};
   },
 
   async settingsNewProfile(cmd) {

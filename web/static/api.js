@@ -110,6 +110,7 @@ function profile(p) {
     maxGuests: count(p.maxGuests),
     passcode: p.passcode === true,
     singleUse: p.singleUse === true,
+    admit: p.admit === true,
   };
 }
 

@@ -22,6 +22,7 @@ import { ActiveSessionsView } from './sessions.js';
 import { SettingsView } from './settings.js';
 import { guestName, savedPasscode, savePasscode, setGuestName, SHARED_ROUTE, takeShareKey } from './share.js';
 import { UsersView, wirePasswordForm } from './users.js';
+import { WaitingView } from './waiting.js';
 
 const LIST_REFRESH_MS = 10000;
 const NOTICE_MS = 5000;
@@ -336,14 +337,22 @@ function showSession(target, user) {
   const clipboard = new HostClipboard($('host-clipboard'), showNotice);
   const presence = new PresenceView();
   let menu = null;
-  const session = new Session(target, display, {
+  let session = null;
+  const waiting = new WaitingView($('waiting'), {
+    decide: (peer, allow) => session.admit(peer, allow),
+    announce: showNotice,
+  });
+  session = new Session(target, display, {
     onState(state, message) {
       stateEl.dataset.state = state;
       $('view-session').dataset.state = state;
       if (state === 'ended') stateEl.textContent = message || STATE_TEXT[state];
       else if (state === 'host-unavailable' && message) stateEl.textContent = `${STATE_TEXT[state]}: ${message}`;
       else stateEl.textContent = STATE_TEXT[state];
-      if (state === 'ended') menu?.close();
+      if (state === 'ended') {
+        menu?.close();
+        waiting.update([]);
+      }
       // A new peer connection starts with a link that keeps up, until the relay says otherwise.
       if (state !== 'connected') linkEl.hidden = true;
       // The desktop going away (the relay's desktop message) keeps the peer and its roster.
@@ -360,6 +369,7 @@ function showSession(target, user) {
       menu?.setInfo(info);
     },
     onPresence: (change) => presence.update(change),
+    onWaiting: (list) => waiting.update(list),
     onClipboard: (text) => clipboard.set(text),
     onLink(m) {
       linkEl.textContent = linkText(m);
@@ -389,6 +399,7 @@ function showSession(target, user) {
     clipboard.close();
     cursor.close();
     display.close();
+    waiting.update([]);
   };
 }
 

@@ -7,6 +7,7 @@ import { parsePresence } from './presence.js';
 import { decodeControl, decodeSignal } from './messages.js';
 import { SignalingSocket } from './sigsocket.js';
 import { videoSupported } from './video.js';
+import { parseWaiting } from './waiting.js';
 
 /** What a page that cannot decode video says once, when the desktop first shows. */
 export const NO_VIDEO_NOTICE =
@@ -18,6 +19,7 @@ export const STATE_TEXT = Object.freeze({
   connected: 'Connected',
   'host-unavailable': 'Host desktop unavailable',
   ended: 'Session ended',
+  waiting: 'Waiting for the host to let you in',
   disconnected: 'Disconnected — retrying…',
 });
 
@@ -151,6 +153,11 @@ export class Session {
     this.handlers.onState?.(state, message);
   }
 
+  /** Lets a waiting guest in (allow) or turns it away; for owners and members. */
+  admit(peer, allow) {
+    this.socket?.send(JSON.stringify({ type: 'admit', peer, allow }));
+  }
+
   notice(text) {
     console.warn('peerdesk:', text);
     this.handlers.onNotice?.(text);
@@ -188,6 +195,9 @@ export class Session {
         break;
       case 'ice-servers':
         this.onIceServers(m.iceServers);
+        break;
+      case 'waiting':
+        this.handlers.onWaiting?.(parseWaiting(m));
         break;
       case 'state':
         this.onHostState(m.state, typeof m.message === 'string' ? m.message : '');
@@ -238,6 +248,9 @@ export class Session {
         break;
       case 'ended':
         this.end(message);
+        break;
+      case 'waiting': // in the waiting room: nothing to do but wait for hello or ended
+        this.setState('waiting', message);
         break;
       default:
         console.warn('peerdesk: unknown host state', state);

@@ -29,6 +29,7 @@ export function profileSummary(p) {
     p.maxGuests ? `at most ${p.maxGuests} per link` : 'unlimited guests',
     ...(p.passcode ? ['passcode'] : []),
     ...(p.singleUse ? ['single use'] : []),
+    ...(p.admit ? ['host admits guests'] : []),
   ].join(' · ');
 }
 
@@ -218,6 +219,7 @@ export class SettingsView {
     $('profile-maxguests').value = profile?.maxGuests ? String(profile.maxGuests) : '';
     $('profile-passcode').checked = profile?.passcode ?? false;
     $('profile-singleuse').checked = profile?.singleUse ?? false;
+    $('profile-admit').checked = profile?.admit ?? false;
     $('profile-delete').hidden = !profile;
     $('profile-clone').hidden = !profile;
     this.clearErrors();
@@ -271,6 +273,7 @@ export class SettingsView {
       maxGuests: guests.value,
       passcode: $('profile-passcode').checked,
       singleUse: $('profile-singleuse').checked,
+      admit: $('profile-admit').checked,
     };
     if (fields.name === '') {
       this.showError({ field: 'name', message: 'Enter a name' });
