@@ -33,6 +33,7 @@ type Agent struct {
 	api      *webrtc.API
 	pipeline *pipeline.Pipeline
 	presence *presence
+	pointers *pointerBoard
 
 	connects     atomic.Uint64
 	timers       sync.WaitGroup // peers' restart timer callbacks that may still run
@@ -93,6 +94,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		api:      newAPI(se),
 		pipeline: p,
 		presence: newPresence(log, presenceInterval),
+		pointers: newPointerBoard(),
 		peers:    make(map[string]*peer),
 		online:   make(chan struct{}),
 	}, nil
@@ -216,6 +218,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Wait()
 	a.timers.Wait()
 	a.pipeline.Close()
+	a.pointers.close()
 	if err := <-srcErr; err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -335,6 +335,7 @@ func (p *peer) controlOpened(dc *webrtc.DataChannel) {
 	}
 	a.evMu.Unlock()
 	a.presence.join(p.id, pc, p.identity, p.readOnly, ctl.sendPresence)
+	a.pointers.join(p.id, func(msg []byte) { ctl.set(slotPointers, msg) })
 }
 
 // reset drops the peer connection after a fault of the agent's side of it and asks the peer to
@@ -354,6 +355,7 @@ func (p *peer) dropConnection() {
 		p.stream = nil
 	}
 	if ctl := p.ctl.Swap(nil); ctl != nil {
+		p.agent.pointers.leave(p.id)
 		ctl.close()
 	}
 	if p.pc == nil {

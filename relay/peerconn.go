@@ -157,6 +157,12 @@ func (p *peer) input(b []byte, isString bool) {
 		p.controlError(wire.CodeBadInput, err.Error())
 		return
 	}
+	if in.Type == wire.MsgPointer || in.Type == wire.MsgPointAt { // everyone's pointer, a viewer's too
+		p.agent.pointers.move(p.id, p.identity.Name, in.X, in.Y)
+	}
+	if in.Type == wire.MsgPointAt { // only shown, never applied
+		return
+	}
 	if p.readOnly {
 		p.agent.inputRO.Add(1)
 		return

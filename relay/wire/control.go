@@ -16,7 +16,22 @@ const (
 	ControlClipboard = "clipboard" // relay → full-access peer: the host clipboard's Text
 	ControlPresence  = "presence"  // relay → peer: the roster (Seq, Participants, Joined, Left)
 	ControlLink      = "link"      // relay → peer: whether the peer's link is the limit (State, Rate, Lighter)
+	ControlPointers  = "pointers"  // relay → peer: where the other participants point (Pointers)
 )
+
+// MaxPointers bounds the pointers of one pointers message: the most recently moved.
+const MaxPointers = 32
+
+// Pointer is where one other participant's pointer is over the desktop: its peer id, the
+// name it is shown under, its colour (an index into the page's palette, 0 to 11) and its
+// position.
+type Pointer struct {
+	Peer  string `json:"peer"`
+	Name  string `json:"name"`
+	Color int    `json:"color"`
+	X     int    `json:"x"`
+	Y     int    `json:"y"`
+}
 
 // Link states of a link control message.
 const (
@@ -75,6 +90,9 @@ type Control struct {
 	Participants []Participant `json:"participants,omitempty"`
 	Joined       []Participant `json:"joined,omitempty"`
 	Left         []Participant `json:"left,omitempty"`
+	// Pointers makes a pointers message: every other participant's pointer seen lately, at
+	// most MaxPointers; an empty one (no field) hides them all.
+	Pointers []Pointer `json:"pointers,omitempty"`
 }
 
 // Encode returns the JSON form of c.

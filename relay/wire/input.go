@@ -12,6 +12,9 @@ const (
 	MsgWheel     byte = 0x02
 	MsgKey       byte = 0x03
 	MsgClipboard byte = 0x04
+	// MsgPointAt says where the peer's pointer is over the desktop, for the others to see
+	// (docs/PROTOCOL.md, 3.3): never applied to the host, and accepted from read-only peers too.
+	MsgPointAt byte = 0x05
 )
 
 // MaxClipboard bounds the clipboard text, in bytes of UTF-8, that either side sends.
@@ -30,7 +33,7 @@ const (
 // Input is a decoded input message; Type says which fields are set.
 type Input struct {
 	Type    byte
-	X, Y    int    // MsgPointer, MsgWheel
+	X, Y    int    // MsgPointer, MsgWheel, MsgPointAt
 	Buttons uint8  // MsgPointer
 	DX, DY  int    // MsgWheel
 	Keysym  uint32 // MsgKey
@@ -54,6 +57,14 @@ func EncodeWheel(x, y, dx, dy int) []byte {
 	binary.BigEndian.PutUint16(b[3:], uint16(y))
 	binary.BigEndian.PutUint16(b[5:], uint16(int16(dx)))
 	binary.BigEndian.PutUint16(b[7:], uint16(int16(dy)))
+	return b
+}
+
+// EncodePointAt returns a point-at message.
+func EncodePointAt(x, y int) []byte {
+	b := []byte{MsgPointAt, 0, 0, 0, 0}
+	binary.BigEndian.PutUint16(b[1:], uint16(x))
+	binary.BigEndian.PutUint16(b[3:], uint16(y))
 	return b
 }
 
@@ -85,7 +96,7 @@ func DecodeInput(b []byte, w, h int) (Input, error) {
 	if b[0] == MsgClipboard {
 		return decodeClipboard(b)
 	}
-	want := map[byte]int{MsgPointer: 6, MsgWheel: 9, MsgKey: 6}[b[0]]
+	want := map[byte]int{MsgPointer: 6, MsgWheel: 9, MsgKey: 6, MsgPointAt: 5}[b[0]]
 	if want == 0 {
 		return Input{}, fmt.Errorf("%w: input type 0x%02x", ErrUnknownType, b[0])
 	}

@@ -91,6 +91,7 @@ func FuzzDecodeInput(f *testing.F) {
 	f.Add(EncodePointer(100, 0, 0), 100, 100)
 	f.Add(EncodeClipboard("héllo, wörld ✓"), 1, 1)
 	f.Add(EncodeClipboard(""), 1, 1)
+	f.Add(EncodePointAt(99, 0), 100, 100)
 	f.Add([]byte{MsgClipboard, 0, 0, 0, 2, 0xc3, 0x28}, 1, 1)
 	f.Fuzz(func(t *testing.T, b []byte, w, h int) {
 		in, err := DecodeInput(b, w, h)
@@ -105,6 +106,8 @@ func FuzzDecodeInput(f *testing.F) {
 			again = EncodeWheel(in.X, in.Y, in.DX, in.DY)
 		case MsgKey:
 			again = EncodeKey(in.Keysym, in.Down)
+		case MsgPointAt:
+			again = EncodePointAt(in.X, in.Y)
 		case MsgClipboard:
 			if len(in.Text) > MaxClipboard || !utf8.ValidString(in.Text) {
 				t.Fatalf("accepted clipboard text of %d bytes, valid UTF-8 %v", len(in.Text), utf8.ValidString(in.Text))
@@ -113,7 +116,7 @@ func FuzzDecodeInput(f *testing.F) {
 		default:
 			t.Fatalf("accepted input type 0x%02x", in.Type)
 		}
-		if (in.Type == MsgPointer || in.Type == MsgWheel) && (in.X < 0 || in.Y < 0 || in.X >= w || in.Y >= h) {
+		if (in.Type == MsgPointer || in.Type == MsgWheel || in.Type == MsgPointAt) && (in.X < 0 || in.Y < 0 || in.X >= w || in.Y >= h) {
 			t.Fatalf("accepted position %d,%d outside %dx%d", in.X, in.Y, w, h)
 		}
 		if !bytes.Equal(again, b) {
