@@ -17,6 +17,10 @@
 //   pixels {points:[[x,y]..]}  -> {pixels:[[r,g,b]..]} at desktop coordinates
 //   snapshot {path}            save the canvas at desktop resolution as PNG
 //   click {x,y}                real mouse click at desktop pixel x,y
+//   hover {x,y}                real mouse move to desktop pixel x,y
+//   pointers {want}            -> {pointers: [{name, x, y}]}: the others' pointers the page
+//                              shows; given want (a list of {name, x, y}), waits until it
+//                              shows exactly those, within 2 pixels
 //   drag {from:[x,y],to:[x,y]} mouse down, move in steps, up
 //   wheel {x,y,dx,dy}          wheel notches (positive dy scrolls down) at desktop pixel x,y
 //   type {text} / press {key}  keyboard (type sends key events only for US-layout characters)
@@ -375,6 +379,31 @@ const commands = {
     const at = await pagePoint(p, cmd.x, cmd.y);
     await p.mouse.click(at.x, at.y);
     return {};
+  },
+
+  async hover(cmd) {
+    const p = page(cmd);
+    const at = await pagePoint(p, cmd.x, cmd.y);
+    await p.mouse.move(at.x, at.y, { steps: 4 });
+    return {};
+  },
+
+  async pointers(cmd) {
+    const p = page(cmd);
+    const h = await p.waitForFunction(
+      (want) => {
+        const list = [...document.querySelectorAll('#pointers .peer-pointer')].map((el) => ({
+          name: el.dataset.name, x: Number(el.dataset.x), y: Number(el.dataset.y),
+        }));
+        if (document.getElementById('pointers').hidden && want !== null && want.length > 0) return false;
+        if (want === null) return list;
+        return want.every((w) => list.some((l) => l.name === w.name && Math.abs(l.x - w.x) <= 2 && Math.abs(l.y - w.y) <= 2)) &&
+          list.length === want.length ? list : false;
+      },
+      Array.isArray(cmd.want) ? cmd.want : null,
+      { timeout: cmd.timeout, polling: POLL_MS },
+    );
+    return { pointers: await h.jsonValue() };
   },
 
   async drag(cmd) {

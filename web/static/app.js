@@ -23,6 +23,7 @@ import { SettingsView } from './settings.js';
 import { guestName, savedPasscode, savePasscode, setGuestName, SHARED_ROUTE, takeShareKey } from './share.js';
 import { UsersView, wirePasswordForm } from './users.js';
 import { WaitingView } from './waiting.js';
+import { PointersView } from './pointers.js';
 
 const LIST_REFRESH_MS = 10000;
 const NOTICE_MS = 5000;
@@ -338,6 +339,7 @@ function showSession(target, user) {
   const presence = new PresenceView();
   let menu = null;
   let session = null;
+  const pointers = new PointersView($('pointers'), display, $('pointers-toggle'));
   const waiting = new WaitingView($('waiting'), {
     decide: (peer, allow) => session.admit(peer, allow),
     announce: showNotice,
@@ -370,6 +372,7 @@ function showSession(target, user) {
     },
     onPresence: (change) => presence.update(change),
     onWaiting: (list) => waiting.update(list),
+    onPointers: (list) => pointers.update(list),
     onClipboard: (text) => clipboard.set(text),
     onLink(m) {
       linkEl.textContent = linkText(m);
@@ -385,6 +388,7 @@ function showSession(target, user) {
   const input = new InputCapture(display, {
     canSend: () => !menu.isOpen() && session.canSend(),
     send: (bytes) => session.send(bytes),
+    pointAt: (bytes) => !menu.isOpen() && session.pointAt(bytes),
     notice: showNotice,
   });
   menu = new ConnectionMenu(input, { account: user, onLogout });
@@ -400,6 +404,7 @@ function showSession(target, user) {
     cursor.close();
     display.close();
     waiting.update([]);
+    pointers.close();
   };
 }
 

@@ -3,7 +3,7 @@
 
 import { pasteAction } from './clipboard.js';
 import { keysymFor } from './keysym.js';
-import { BUTTON_LEFT, BUTTON_MIDDLE, BUTTON_RIGHT, encodeKey, encodePointer, encodeWheel } from './protocol.js';
+import { BUTTON_LEFT, BUTTON_MIDDLE, BUTTON_RIGHT, encodeKey, encodePointAt, encodePointer, encodeWheel } from './protocol.js';
 
 // A wheel event of at least this many pixels is a notch of a mouse wheel; smaller ones
 // (touchpads) add up until they make a whole step.
@@ -12,6 +12,8 @@ const NOTCH_PX = 120;
 const SMOOTH_STEP_PX = 100;
 const LINE_PX = 40;
 const PAGE_PX = 800;
+/** Least time between two POINT_AT messages: at most 30 a second. */
+const POINT_AT_MS = 1000 / 30;
 
 /** Maps DOM MouseEvent.buttons (1 left, 2 right, 4 middle) to the wire bits. */
 export function wireButtons(domButtons) {
@@ -61,8 +63,9 @@ export function isPasteKey(e) {
 /**
  * InputCapture listens on a Display's canvas (pointer, wheel) and on the document
  * (keyboard, paste) and hands encoded messages to sink, an object with canSend(),
- * send(bytes) and notice(text) (a paste too long to send). Nothing is captured or prevented
- * while sink.canSend() is false (read-only, channel down). The paste shortcut's keys go to
+ * send(bytes), notice(text) (a paste too long to send) and, optionally, pointAt(bytes) (a
+ * viewer's pointer position). Nothing is captured or prevented while sink.canSend() is false
+ * (read-only, channel down), but pointer moves go to pointAt. The paste shortcut's keys go to
  * the host too, but the browser still pastes: the text reaches the host clipboard as well.
  */
 export class InputCapture {
@@ -96,7 +99,10 @@ export class InputCapture {
   }
 
   onPointer(e) {
-    if (!this.sink.canSend()) return;
+    if (!this.sink.canSend()) {
+      this.pointAt(e);
+      return;
+    }
     const p = this.display.toDesktop(e.clientX, e.clientY);
     if (!p) return;
     if (e.type === 'pointerdown') {
@@ -109,6 +115,18 @@ export class InputCapture {
     if (last && last[0] === p.x && last[1] === p.y && last[2] === buttons) return;
     this.lastPointer = [p.x, p.y, buttons];
     this.sink.send(encodePointer(p.x, p.y, buttons));
+  }
+
+  // A viewer's pointer moves are still shown to the others (a laser pointer): POINT_AT, at
+  // most 30 a second, through sink.pointAt; nothing reaches the host.
+  pointAt(e) {
+    if (e.type !== 'pointermove' || !this.sink.pointAt) return;
+    const now = performance.now();
+    if (now - (this.lastPointAt ?? -Infinity) < POINT_AT_MS) return;
+    const p = this.display.toDesktop(e.clientX, e.clientY);
+    if (!p) return;
+    this.lastPointAt = now;
+    this.sink.pointAt(encodePointAt(p.x, p.y));
   }
 
   onWheel(e) {

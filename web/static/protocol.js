@@ -33,6 +33,8 @@ export const POINTER = 0x01;
 export const WHEEL = 0x02;
 export const KEY = 0x03;
 export const CLIPBOARD = 0x04;
+/** Where the peer points, for the others to see; never applied to the host. */
+export const POINT_AT = 0x05;
 
 /** Most bytes of UTF-8 text one clipboard message carries, either way. */
 export const MAX_CLIPBOARD = 32 * 1024;
@@ -60,7 +62,7 @@ const VIDEO_HEAD = 16; // type, flags, x, y, w, h (2 each), frame (4), part, par
 const VIDEO_LAYERS = 3;
 const MAX_VIDEO_PARTS = 16;
 const CLIPBOARD_HEAD = 5; // type, length
-const INPUT_LENGTH = { [POINTER]: 6, [WHEEL]: 9, [KEY]: 6 };
+const INPUT_LENGTH = { [POINTER]: 6, [WHEEL]: 9, [KEY]: 6, [POINT_AT]: 5 };
 
 /** ProtocolError marks a message that does not follow docs/PROTOCOL.md. */
 export class ProtocolError extends Error {
@@ -328,6 +330,16 @@ function checkCursor(bytes) {
 // ---- input (peer → relay) ----
 
 /** Returns a pointer message; buttons uses the wire bits (BUTTON_*). */
+/** Returns a POINT_AT message: the peer points at x, y (shown to the others, never applied). */
+export function encodePointAt(x, y) {
+  const b = new Uint8Array(5);
+  const v = view(b);
+  b[0] = POINT_AT;
+  v.setUint16(1, u16('x', x));
+  v.setUint16(3, u16('y', y));
+  return b;
+}
+
 export function encodePointer(x, y, buttons) {
   if (!Number.isInteger(buttons) || (buttons & ~7) !== 0) throw new ProtocolError(`pointer buttons ${buttons}`);
   const b = new Uint8Array(6);
@@ -396,7 +408,7 @@ function decodeClipboard(bytes) {
 /**
  * Decodes an input message against the desktop size width × height. Returns
  *   {type: POINTER, x, y, buttons} | {type: WHEEL, x, y, dx, dy} | {type: KEY, down, keysym}
- *   | {type: CLIPBOARD, text}
+ *   | {type: CLIPBOARD, text} | {type: POINT_AT, x, y}
  */
 export function decodeInput(bytes, width, height) {
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new ProtocolError('empty input message');
@@ -416,5 +428,6 @@ export function decodeInput(bytes, width, height) {
     if ((bytes[5] & ~7) !== 0) throw new ProtocolError(`pointer buttons ${bytes[5]}`);
     return { type: POINTER, x, y, buttons: bytes[5] };
   }
+  if (bytes[0] === POINT_AT) return { type: POINT_AT, x, y };
   return { type: WHEEL, x, y, dx: v.getInt16(5), dy: v.getInt16(7) };
 }

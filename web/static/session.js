@@ -8,6 +8,7 @@ import { decodeControl, decodeSignal } from './messages.js';
 import { SignalingSocket } from './sigsocket.js';
 import { videoSupported } from './video.js';
 import { parseWaiting } from './waiting.js';
+import { parsePointers } from './pointers.js';
 
 /** What a page that cannot decode video says once, when the desktop first shows. */
 export const NO_VIDEO_NOTICE =
@@ -145,6 +146,11 @@ export class Session {
   /** Sends one encoded input message, if canSend(). */
   send(bytes) {
     if (this.canSend()) this.link.sendInput(bytes);
+  }
+
+  /** Sends a POINT_AT message, read-only or not: the relay only shows it to the others. */
+  pointAt(bytes) {
+    if (this.link?.inputOpen() === true) this.link.sendInput(bytes);
   }
 
   setState(state, message = '') {
@@ -313,6 +319,9 @@ export class Session {
         break;
       case 'presence':
         this.onPresence(m);
+        break;
+      case 'pointers':
+        this.handlers.onPointers?.(parsePointers(m));
         break;
       case 'desktop':
         this.onDesktop(m);

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"testing"
+
+	"peerdesk/relay/demo"
+)
+
+// TestBrowserPointers: everyone sees the others' pointers. A view-only guest's pointer shows on
+// the owner's page, named, where it points, while nothing of it reaches the host (no input
+// applied); the owner's shows on the guest's page; the owner's switch hides them.
+func TestBrowserPointers(t *testing.T) {
+	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true, Width: 320, Height: 200}})
+	d := startDriver(t)
+	do := func(page, cmd string, args map[string]any) map[string]any {
+		c := map[string]any{"cmd": cmd, "page": page, "timeout": 20000}
+		for k, v := range args {
+			c[k] = v
+		}
+		return d.do(c)
+	}
+	do("main", "open", map[string]any{"url": h.url})
+	do("main", "login", map[string]any{"username": testAdmin, "password": testPassword})
+	do("main", "settingsNewProfile", map[string]any{"connection": demoConnection, "name": "Viewers", "readOnly": true})
+	do("main", "open", map[string]any{"url": h.url})
+	do("main", "openConnection", map[string]any{"name": demoConnection})
+	do("main", "menu", nil)
+	url, _ := do("main", "share", map[string]any{"profile": "Viewers"})["url"].(string)
+	do("main", "press", map[string]any{"key": "Escape"})
+	do("ana", "openShare", map[string]any{"url": url, "context": "ana", "name": "Ana"})
+
+	applied := h.agent.Stats().InputApplied
+	do("ana", "hover", map[string]any{"x": 100, "y": 50})
+	do("main", "pointers", map[string]any{"want": []map[string]any{{"name": "Ana (guest)", "x": 100, "y": 50}}})
+	if n := h.agent.Stats().InputApplied; n != applied {
+		t.Errorf("the viewer's pointer reached the host: %d input events applied", n-applied)
+	}
+	do("main", "hover", map[string]any{"x": 200, "y": 150})
+	do("ana", "pointers", map[string]any{"want": []map[string]any{{"name": testAdmin, "x": 200, "y": 150}}})
+
+	do("main", "eval", map[string]any{"js": "document.getElementById('pointers-toggle').click()"})
+	if r := do("main", "eval", map[string]any{"js": "document.getElementById('pointers').hidden"}); r["value"] != true {
+		t.Errorf("the switch did not hide the pointers: %v", r)
+	}
+}
