@@ -34,14 +34,17 @@ type Agent struct {
 	pipeline *pipeline.Pipeline
 	presence *presence
 	pointers *pointerBoard
+	handoff  *handoff
 
 	connects     atomic.Uint64
 	timers       sync.WaitGroup // peers' restart timer callbacks that may still run
 	replaced     atomic.Uint64
 	inputApplied atomic.Uint64
 	inputRO      atomic.Uint64
-	inputBad     atomic.Uint64
-	inputDown    atomic.Uint64
+	// inputNoControl counts input dropped from peers that must ask for control.
+	inputNoControl atomic.Uint64
+	inputBad       atomic.Uint64
+	inputDown      atomic.Uint64
 
 	candidatesRefused atomic.Uint64
 	// down is set while the source reports its desktop unavailable; written under evMu.
@@ -95,6 +98,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		pipeline: p,
 		presence: newPresence(log, presenceInterval),
 		pointers: newPointerBoard(),
+		handoff:  newHandoff(),
 		peers:    make(map[string]*peer),
 		online:   make(chan struct{}),
 	}, nil
@@ -127,13 +131,14 @@ func (a *Agent) Stats() AgentStats {
 	n := len(a.peers)
 	a.mu.Unlock()
 	return AgentStats{
-		Pipeline:             a.pipeline.Stats(),
-		Peers:                n,
-		Connects:             a.connects.Load(),
-		Replaced:             a.replaced.Load(),
-		InputApplied:         a.inputApplied.Load(),
-		InputDroppedReadOnly: a.inputRO.Load(),
-		InputRejected:        a.inputBad.Load(),
+		Pipeline:              a.pipeline.Stats(),
+		Peers:                 n,
+		Connects:              a.connects.Load(),
+		Replaced:              a.replaced.Load(),
+		InputApplied:          a.inputApplied.Load(),
+		InputDroppedReadOnly:  a.inputRO.Load(),
+		InputDroppedNoControl: a.inputNoControl.Load(),
+		InputRejected:         a.inputBad.Load(),
 
 		InputDroppedUnavailable: a.inputDown.Load(),
 		DesktopAvailable:        !a.down.Load(),
@@ -308,7 +313,7 @@ func (a *Agent) join(sc *sigConn, m proto.Message) {
 		sc.send(proto.Message{Type: proto.TypeError, Code: proto.CodeBadMessage, Message: "join needs peer and identity"})
 		return
 	}
-	p := newPeer(a, sc, m.Peer, *m.Identity, m.ReadOnly)
+	p := newPeer(a, sc, m.Peer, *m.Identity, m.ReadOnly, m.AskControl)
 	a.mu.Lock()
 	old := a.peers[m.Peer]
 	a.peers[m.Peer] = p

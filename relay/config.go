@@ -100,6 +100,9 @@ type AgentStats struct {
 	InputApplied uint64
 	// InputDroppedReadOnly counts input events dropped because their sender is read-only.
 	InputDroppedReadOnly uint64
+	// InputDroppedNoControl counts input events dropped because their sender must ask for
+	// control and does not hold it (handoff.go).
+	InputDroppedNoControl uint64
 	// InputRejected counts malformed or out-of-range input messages.
 	InputRejected uint64
 	// InputDroppedUnavailable counts input events from full-access peers dropped because the

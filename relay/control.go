@@ -44,12 +44,13 @@ const (
 	slotClipboard
 	slotLink
 	slotPointers
+	slotControl
 	slots
 )
 
 // controlSender sends one peer's control messages from a goroutine of its own, so that no
 // caller ever waits for the peer: the welcome first, then the newest desktop, clipboard and
-// link state and the others' pointers (a newer message of a kind replaces one not yet sent) and a few error replies
+// link state, the others' pointers and the hand-off state (a newer message of a kind replaces one not yet sent) and a few error replies
 // (rate-limited; more are dropped). It stops while the channel buffers more than
 // controlHighWater; a message kept waiting for controlStuckAfter makes it call onStuck once.
 // Presence goes through sendPresence, which the roster's sender calls at its own pace.

@@ -70,7 +70,9 @@ type peer struct {
 	id       string
 	identity wire.Identity
 	readOnly bool
-	log      zerolog.Logger
+	// askControl: the peer's input counts only while it holds control (handoff.go).
+	askControl bool
+	log        zerolog.Logger
 
 	events    chan peerEvent
 	stop      chan struct{} // closed by close
@@ -90,17 +92,18 @@ type peer struct {
 	restart    *time.Timer               // ends an ICE restart that takes too long; nil for none
 }
 
-func newPeer(a *Agent, sig *sigConn, id string, ident proto.Identity, readOnly bool) *peer {
+func newPeer(a *Agent, sig *sigConn, id string, ident proto.Identity, readOnly, askControl bool) *peer {
 	p := &peer{
-		agent:    a,
-		sig:      sig,
-		id:       id,
-		identity: wire.Identity{Name: ident.Name, Role: ident.Role},
-		readOnly: readOnly,
-		log:      a.log.With().Str("peer", id).Logger(),
-		events:   make(chan peerEvent, peerEvents),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		agent:      a,
+		sig:        sig,
+		id:         id,
+		identity:   wire.Identity{Name: ident.Name, Role: ident.Role},
+		readOnly:   readOnly,
+		askControl: askControl,
+		log:        a.log.With().Str("peer", id).Logger(),
+		events:     make(chan peerEvent, peerEvents),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	go p.run()
 	return p
@@ -336,6 +339,7 @@ func (p *peer) controlOpened(dc *webrtc.DataChannel) {
 	a.evMu.Unlock()
 	a.presence.join(p.id, pc, p.identity, p.readOnly, ctl.sendPresence)
 	a.pointers.join(p.id, func(msg []byte) { ctl.set(slotPointers, msg) })
+	a.handoff.join(p.id, p.identity.Name, func(msg []byte) { ctl.set(slotControl, msg) })
 }
 
 // reset drops the peer connection after a fault of the agent's side of it and asks the peer to
@@ -356,6 +360,7 @@ func (p *peer) dropConnection() {
 	}
 	if ctl := p.ctl.Swap(nil); ctl != nil {
 		p.agent.pointers.leave(p.id)
+		p.agent.handoff.leave(p.id)
 		ctl.close()
 	}
 	if p.pc == nil {

@@ -105,14 +105,22 @@ func (p *peer) read(pc *webrtc.PeerConnection, dc *webrtc.DataChannel, handle fu
 	}()
 }
 
-// controlMessage answers a message of the control channel, on which peers send nothing.
+// controlMessage handles a message of the control channel: peers send only hand-off requests
+// (handoff.go).
 func (p *peer) controlMessage(b []byte, _ bool) {
 	c, err := wire.DecodeControl(b)
 	if err != nil {
 		p.controlError(wire.CodeBadMessage, err.Error())
 		return
 	}
-	p.controlError(wire.CodeUnknownType, "unknown control message type "+truncate(c.Type, 32))
+	switch c.Type {
+	case wire.ControlRequestControl, wire.ControlReleaseControl, wire.ControlGiveControl, wire.ControlTakeControl, wire.ControlHandoff:
+		if code, message := p.agent.handoff.handle(p, c); code != "" {
+			p.controlError(code, message)
+		}
+	default:
+		p.controlError(wire.CodeUnknownType, "unknown control message type "+truncate(c.Type, 32))
+	}
 }
 
 // negotiate applies an offer to pc and returns the answer.
@@ -165,6 +173,10 @@ func (p *peer) input(b []byte, isString bool) {
 	}
 	if p.readOnly {
 		p.agent.inputRO.Add(1)
+		return
+	}
+	if p.agent.handoff.gated(p) { // it must ask for control, and does not hold it
+		p.agent.inputNoControl.Add(1)
 		return
 	}
 	if !p.agent.down.Load() {

@@ -23,6 +23,7 @@ type profileRequest struct {
 	Passcode     bool   `json:"passcode"`     // links need a passcode, made with each
 	SingleUse    bool   `json:"singleUse"`    // a link stops working once someone joined
 	Admit        bool   `json:"admit"`        // guests wait until the host lets them in
+	AskControl   bool   `json:"askControl"`   // full-access participants ask for control
 }
 
 // profile turns the request into a profile, or answers 400 for a lifetime no Duration holds.
@@ -39,6 +40,7 @@ func (req profileRequest) profile(w http.ResponseWriter) (store.SharingProfile, 
 		Passcode:     req.Passcode,
 		SingleUse:    req.SingleUse,
 		Admit:        req.Admit,
+		AskControl:   req.AskControl,
 	}, true
 }
 
@@ -52,6 +54,7 @@ type profileReply struct {
 	Passcode     bool      `json:"passcode"`
 	SingleUse    bool      `json:"singleUse"`
 	Admit        bool      `json:"admit"`
+	AskControl   bool      `json:"askControl"`
 	CreatedAt    time.Time `json:"createdAt"`
 }
 
@@ -66,6 +69,7 @@ func newProfileReply(p store.SharingProfile) profileReply {
 		Passcode:     p.Passcode,
 		SingleUse:    p.SingleUse,
 		Admit:        p.Admit,
+		AskControl:   p.AskControl,
 		CreatedAt:    p.CreatedAt,
 	}
 }

@@ -46,8 +46,10 @@ type peer struct {
 	identity proto.Identity
 	readOnly bool
 	waits    bool // it joins through the waiting room (its link's profile admits each guest)
-	ws       conn
-	ice      []proto.ICEServer // for its hello
+	// askControl: its input counts only once the owner gives it control (its link's profile).
+	askControl bool
+	ws         conn
+	ice        []proto.ICEServer // for its hello
 }
 
 // owner reports whether p is one of its session owner's peers on the connection.
@@ -428,5 +430,5 @@ func stateMessage(state, message string) []byte {
 }
 
 func joinMessage(p *peer) []byte {
-	return proto.Message{Type: proto.TypeJoin, Peer: string(p.id), Identity: &p.identity, ReadOnly: p.readOnly}.Encode()
+	return proto.Message{Type: proto.TypeJoin, Peer: string(p.id), Identity: &p.identity, ReadOnly: p.readOnly, AskControl: p.askControl}.Encode()
 }

@@ -150,6 +150,7 @@ func (s *Server) handleShareWS(w http.ResponseWriter, r *http.Request) {
 		p.user, p.login, p.identity = user.ID, requestLogin(r), proto.Identity{Name: user.Username, Role: proto.RoleMember}
 	}
 	p.waits = sh.profile.Admit && p.user == 0 // users of the server need no admission
+	p.askControl = sh.profile.AskControl && !p.readOnly
 	release, ok := s.acquirePeer(w, r, p.user)
 	if !ok {
 		return

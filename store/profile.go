@@ -33,6 +33,9 @@ type SharingProfile struct {
 	SingleUse bool
 	// Admit makes guests of its links wait until an owner or member of the session lets them in.
 	Admit bool
+	// AskControl makes full-access participants of its links viewers until the owner gives
+	// them control (the relay enforces it).
+	AskControl bool
 	// CreatedAt is when the profile was created, in UTC, to the second.
 	CreatedAt time.Time
 }
@@ -73,7 +76,7 @@ func validateProfileName(name string) error {
 // profileColumns are the columns a profileRow reads, in order.
 const profileColumns = `sharing_profiles.id, sharing_profiles.connection_id, sharing_profiles.name,
 	sharing_profiles.read_only, sharing_profiles.link_lifetime, sharing_profiles.max_guests,
-	sharing_profiles.passcode, sharing_profiles.single_use, sharing_profiles.admit, sharing_profiles.created_at`
+	sharing_profiles.passcode, sharing_profiles.single_use, sharing_profiles.admit, sharing_profiles.ask_control, sharing_profiles.created_at`
 
 // profileRow receives profileColumns; its dest goes to Scan, possibly after other columns.
 type profileRow struct {
@@ -83,7 +86,7 @@ type profileRow struct {
 
 func (r *profileRow) dest() []any {
 	return []any{&r.p.ID, &r.p.ConnectionID, &r.p.Name, &r.p.ReadOnly, &r.lifetime, &r.p.MaxGuests,
-		&r.p.Passcode, &r.p.SingleUse, &r.p.Admit, &r.created}
+		&r.p.Passcode, &r.p.SingleUse, &r.p.Admit, &r.p.AskControl, &r.created}
 }
 
 func (r *profileRow) profile() SharingProfile {
@@ -110,9 +113,9 @@ func (s *Store) CreateProfile(ctx context.Context, p SharingProfile) (SharingPro
 		return SharingProfile{}, err
 	}
 	got, err := scanProfile(s.db.QueryRowContext(ctx,
-		`INSERT INTO sharing_profiles (connection_id, name, read_only, link_lifetime, max_guests, passcode, single_use, admit, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+profileColumns,
-		p.ConnectionID, p.Name, p.ReadOnly, int64(p.LinkLifetime/time.Second), p.MaxGuests, p.Passcode, p.SingleUse, p.Admit, s.now().Unix()))
+		`INSERT INTO sharing_profiles (connection_id, name, read_only, link_lifetime, max_guests, passcode, single_use, admit, ask_control, created_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+profileColumns,
+		p.ConnectionID, p.Name, p.ReadOnly, int64(p.LinkLifetime/time.Second), p.MaxGuests, p.Passcode, p.SingleUse, p.Admit, p.AskControl, s.now().Unix()))
 	if err != nil {
 		return SharingProfile{}, fmt.Errorf("create profile %q for connection %d: %w", p.Name, p.ConnectionID, profileWriteError(err))
 	}
@@ -121,7 +124,7 @@ func (s *Store) CreateProfile(ctx context.Context, p SharingProfile) (SharingPro
 
 // UpdateProfile replaces the name and options of profile p.ID and returns it as stored;
 // p.ConnectionID and p.CreatedAt are ignored. Links already made keep their expiry; their
-// guests get the new ReadOnly, MaxGuests, SingleUse and Admit from the next join on; a link's passcode
+// guests get the new ReadOnly, MaxGuests, SingleUse, Admit and AskControl from the next join on; a link's passcode
 // (or none) stays as it was made. Errors as CreateProfile,
 // ErrNotFound if the profile does not exist.
 func (s *Store) UpdateProfile(ctx context.Context, p SharingProfile) (SharingProfile, error) {
@@ -129,9 +132,9 @@ func (s *Store) UpdateProfile(ctx context.Context, p SharingProfile) (SharingPro
 		return SharingProfile{}, err
 	}
 	got, err := scanProfile(s.db.QueryRowContext(ctx,
-		`UPDATE sharing_profiles SET name = ?, read_only = ?, link_lifetime = ?, max_guests = ?, passcode = ?, single_use = ?, admit = ?
+		`UPDATE sharing_profiles SET name = ?, read_only = ?, link_lifetime = ?, max_guests = ?, passcode = ?, single_use = ?, admit = ?, ask_control = ?
 		 WHERE id = ? RETURNING `+profileColumns,
-		p.Name, p.ReadOnly, int64(p.LinkLifetime/time.Second), p.MaxGuests, p.Passcode, p.SingleUse, p.Admit, p.ID))
+		p.Name, p.ReadOnly, int64(p.LinkLifetime/time.Second), p.MaxGuests, p.Passcode, p.SingleUse, p.Admit, p.AskControl, p.ID))
 	if err != nil {
 		return SharingProfile{}, fmt.Errorf("update profile %d: %w", p.ID, profileWriteError(err))
 	}
@@ -146,8 +149,8 @@ func (s *Store) CloneProfile(ctx context.Context, id ProfileID, name string) (Sh
 		return SharingProfile{}, err
 	}
 	got, err := scanProfile(s.db.QueryRowContext(ctx,
-		`INSERT INTO sharing_profiles (connection_id, name, read_only, link_lifetime, max_guests, passcode, single_use, admit, created_at)
-		 SELECT connection_id, ?, read_only, link_lifetime, max_guests, passcode, single_use, admit, ? FROM sharing_profiles WHERE id = ?
+		`INSERT INTO sharing_profiles (connection_id, name, read_only, link_lifetime, max_guests, passcode, single_use, admit, ask_control, created_at)
+		 SELECT connection_id, ?, read_only, link_lifetime, max_guests, passcode, single_use, admit, ask_control, ? FROM sharing_profiles WHERE id = ?
 		 RETURNING `+profileColumns,
 		name, s.now().Unix(), id))
 	if err != nil {

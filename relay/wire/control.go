@@ -17,7 +17,23 @@ const (
 	ControlPresence  = "presence"  // relay → peer: the roster (Seq, Participants, Joined, Left)
 	ControlLink      = "link"      // relay → peer: whether the peer's link is the limit (State, Rate, Lighter)
 	ControlPointers  = "pointers"  // relay → peer: where the other participants point (Pointers)
+	// ControlControl tells every peer the hand-off state: who holds control (Holder), who
+	// asked (Requests) and whether the owner's switch makes everyone ask (On).
+	ControlControl = "control"
+	// Hand-off requests, peer → relay: a participant asks for control or gives it back; the
+	// owner gives it to Peer, takes it back, or flips the switch (On).
+	ControlRequestControl = "request-control"
+	ControlReleaseControl = "release-control"
+	ControlGiveControl    = "give-control"
+	ControlTakeControl    = "take-control"
+	ControlHandoff        = "handoff"
 )
+
+// ControlHolder names a participant in a control message.
+type ControlHolder struct {
+	Peer string `json:"peer"`
+	Name string `json:"name"`
+}
 
 // MaxPointers bounds the pointers of one pointers message: the most recently moved.
 const MaxPointers = 32
@@ -55,6 +71,8 @@ const (
 	CodeUnknownType = "unknown-type"
 	// CodeDesktopUnavailable answers input sent while the host desktop is unavailable.
 	CodeDesktopUnavailable = "desktop-unavailable"
+	// CodeNotAllowed answers a hand-off request the sender may not make.
+	CodeNotAllowed = "not-allowed"
 )
 
 // Identity names a participant as the signaling server vouched for it.
@@ -93,6 +111,10 @@ type Control struct {
 	// Pointers makes a pointers message: every other participant's pointer seen lately, at
 	// most MaxPointers; an empty one (no field) hides them all.
 	Pointers []Pointer `json:"pointers,omitempty"`
+	// Holder, Requests and On make a control message; On also a handoff request.
+	Holder   *ControlHolder  `json:"holder,omitempty"`
+	Requests []ControlHolder `json:"requests,omitempty"`
+	On       bool            `json:"on,omitempty"`
 }
 
 // Encode returns the JSON form of c.

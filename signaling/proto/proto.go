@@ -149,7 +149,9 @@ type Message struct {
 	Code       string       `json:"code,omitempty"`
 	Message    string       `json:"message,omitempty"`
 	Waiting    []Waiter     `json:"waiting,omitempty"`
-	Allow      bool         `json:"allow,omitempty"`
+	// AskControl, in a join: the peer must ask the owner for control before its input counts.
+	AskControl bool `json:"askControl,omitempty"`
+	Allow      bool `json:"allow,omitempty"`
 }
 
 // Encode returns the JSON form of m.
