@@ -324,7 +324,7 @@ func (p *peer) controlOpened(dc *webrtc.DataChannel) {
 	pc := p.pc
 	w, h := a.pipeline.Size()
 	ident := p.identity
-	welcome := wire.Control{Type: wire.ControlWelcome, Peer: p.id, Identity: &ident, ReadOnly: p.readOnly, Width: w, Height: h}.Encode()
+	welcome := wire.Control{Type: wire.ControlWelcome, Peer: p.id, Identity: &ident, ReadOnly: p.readOnly, AskControl: p.askControl, Width: w, Height: h}.Encode()
 	ctl := newControlSender(dc, welcome, p.log, func() { p.post(peerEvent{kind: evControlStuck, pc: pc}) })
 	a.evMu.Lock()
 	if a.down.Load() {

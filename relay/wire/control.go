@@ -111,6 +111,8 @@ type Control struct {
 	// Pointers makes a pointers message: every other participant's pointer seen lately, at
 	// most MaxPointers; an empty one (no field) hides them all.
 	Pointers []Pointer `json:"pointers,omitempty"`
+	// AskControl, in a welcome: the peer's input counts only while it holds control.
+	AskControl bool `json:"askControl,omitempty"`
 	// Holder, Requests and On make a control message; On also a handoff request.
 	Holder   *ControlHolder  `json:"holder,omitempty"`
 	Requests []ControlHolder `json:"requests,omitempty"`

@@ -43,7 +43,8 @@
 //   waiting {names}            -> {names}: the guests the owner's page shows waiting to be let
 //                              in; given names, waits until the list is exactly those
 //   admit {name, allow}        click Admit (or, allow false, Deny) for that waiting guest
-//   settingsNewProfile {connection, name, readOnly, lifetime, maxGuests, passcode, singleUse, admit}
+//   settingsNewProfile {connection, name, readOnly, lifetime, maxGuests, passcode, singleUse,
+//                      admit, askControl}
 //                              in #/settings, create a sharing profile of the connection
 //                              (by name) -> {id}; a refused save fails with the field errors
 //   settingsEditProfile {connection, profile, name, readOnly, lifetime, maxGuests}
@@ -81,8 +82,8 @@
 //   link {visible}             -> {visible, text, title}: the "slow connection" indicator;
 //                              given visible, waits until it is shown (true) or hidden
 //   close                      close the browser and exit 0 (so does EOF on stdin)
-// and the Users commands of driver_users.mjs (users, userCreate, userSet, userReset,
-// userDelete, changePassword).
+// and the commands of driver_users.mjs (users, userCreate, userSet, userReset, userDelete,
+// changePassword, handoff).
 
 import { writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -277,6 +278,7 @@ async function saveProfileForm(p, cmd) {
   if (cmd.passcode !== undefined) await p.setChecked('#profile-passcode', cmd.passcode === true);
   if (cmd.singleUse !== undefined) await p.setChecked('#profile-singleuse', cmd.singleUse === true);
   if (cmd.admit !== undefined) await p.setChecked('#profile-admit', cmd.admit === true);
+  if (cmd.askControl !== undefined) await p.setChecked('#profile-askcontrol', cmd.askControl === true);
   const before = await form.getAttribute('data-saved');
   await p.click('#profile-save');
   const outcome = await p.waitForFunction(

@@ -12,6 +12,11 @@
 //   changePassword {current, password, again}
 //                              in the connection list, the user menu's Change password ->
 //                              {done} (the status text) or {error}
+// and the session's control hand-off:
+//   handoff {action, name}     action: "request", "release", "take", "give" (to name) or
+//                              "all" (the owner's switch, on) -> {holder, mustAsk, requests}:
+//                              after the click, once the page shows a change (or at once
+//                              without action)
 
 /** Returns the users commands, given the driver's page(cmd), settingsTab and poll interval. */
 export function userCommands({ page, settingsTab, pollMs }) {
@@ -89,6 +94,35 @@ export function userCommands({ page, settingsTab, pollMs }) {
       await row(p, cmd.username).locator('.user-delete[data-confirm="true"]').click({ timeout: cmd.timeout });
       await row(p, cmd.username).waitFor({ state: 'detached', timeout: cmd.timeout });
       return {};
+    },
+
+    async handoff(cmd) {
+      const p = page(cmd);
+      const read = () => p.evaluate(() => {
+        const el = document.getElementById('handoff');
+        return {
+          holder: el.dataset.holder ?? '',
+          mustAsk: el.dataset.mustAsk === 'true',
+          requests: [...el.querySelectorAll('.handoff-request')].map((r) => r.dataset.name),
+          html: el.innerHTML,
+        };
+      });
+      const before = await read();
+      const selector = {
+        request: '#handoff .handoff-request-button',
+        release: '#handoff .handoff-release',
+        take: '#handoff .handoff-take',
+        give: `#handoff .handoff-request[data-name="${cmd.name}"] .handoff-give`,
+        all: '#handoff-all',
+      }[cmd.action];
+      if (cmd.action !== undefined && !selector) throw new Error(`unknown hand-off action ${cmd.action}`);
+      if (selector) {
+        await p.click(selector, { timeout: cmd.timeout });
+        await p.waitForFunction((html) => document.getElementById('handoff').innerHTML !== html, before.html,
+          { timeout: cmd.timeout, polling: pollMs });
+      }
+      const { html, ...state } = await read();
+      return state;
     },
 
     async changePassword(cmd) {

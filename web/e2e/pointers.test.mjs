@@ -18,3 +18,13 @@ test('pointers messages are checked and bounded; colours come from the palette',
   assert.deepEqual(parsePointers({ type: 'pointers' }), []);
   assert.deepEqual(parsePointers({ pointers: [{ peer: 'a', name: 'b', color: 'red', x: 1, y: 2 }] })[0].color, POINTER_COLORS[0]);
 });
+
+test('control messages are checked: holder, requests (at most 32) and the switch', async () => {
+  const { parseHandoff } = await import('../static/handoff.js');
+  assert.deepEqual(parseHandoff({ type: 'control' }), { holder: null, requests: [], on: false });
+  const many = Array.from({ length: 40 }, (_, i) => ({ peer: `p${i}`, name: `n${i}` }));
+  const s = parseHandoff({ holder: { peer: 'a', name: 'Ana (guest)' }, requests: [...many, { peer: 1 }], on: true });
+  assert.deepEqual(s.holder, { peer: 'a', name: 'Ana (guest)' });
+  assert.equal(s.requests.length, 32);
+  assert.equal(s.on, true);
+});

@@ -111,6 +111,7 @@ function profile(p) {
     passcode: p.passcode === true,
     singleUse: p.singleUse === true,
     admit: p.admit === true,
+    askControl: p.askControl === true,
   };
 }
 

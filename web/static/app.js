@@ -24,6 +24,7 @@ import { guestName, savedPasscode, savePasscode, setGuestName, SHARED_ROUTE, tak
 import { UsersView, wirePasswordForm } from './users.js';
 import { WaitingView } from './waiting.js';
 import { PointersView } from './pointers.js';
+import { HandoffView } from './handoff.js';
 
 const LIST_REFRESH_MS = 10000;
 const NOTICE_MS = 5000;
@@ -340,6 +341,7 @@ function showSession(target, user) {
   let menu = null;
   let session = null;
   const pointers = new PointersView($('pointers'), display, $('pointers-toggle'));
+  const handoff = new HandoffView($('handoff'), (type, fields) => session.handoff(type, fields));
   const waiting = new WaitingView($('waiting'), {
     decide: (peer, allow) => session.admit(peer, allow),
     announce: showNotice,
@@ -368,11 +370,13 @@ function showSession(target, user) {
       badge.hidden = !readOnly;
       clipboard.setAllowed(!readOnly);
       presence.setIdentity(identity);
+      handoff.setInfo(info);
       menu?.setInfo(info);
     },
     onPresence: (change) => presence.update(change),
     onWaiting: (list) => waiting.update(list),
     onPointers: (list) => pointers.update(list),
+    onHandoff: (state, me) => handoff.update(state, me),
     onClipboard: (text) => clipboard.set(text),
     onLink(m) {
       linkEl.textContent = linkText(m);

@@ -121,6 +121,11 @@ export class PeerLink {
     return !this.closed && this.channels.input?.readyState === 'open';
   }
 
+  /** Sends one control message (text), if the control channel is open. */
+  sendControl(text) {
+    if (!this.closed && this.channels.control?.readyState === 'open') this.channels.control.send(text);
+  }
+
   /** Sends one input message, if the input channel is open. */
   sendInput(bytes) {
     if (this.inputOpen()) this.channels.input.send(bytes);

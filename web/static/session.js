@@ -9,6 +9,7 @@ import { SignalingSocket } from './sigsocket.js';
 import { videoSupported } from './video.js';
 import { parseWaiting } from './waiting.js';
 import { parsePointers } from './pointers.js';
+import { parseHandoff } from './handoff.js';
 
 /** What a page that cannot decode video says once, when the desktop first shows. */
 export const NO_VIDEO_NOTICE =
@@ -146,6 +147,11 @@ export class Session {
   /** Sends one encoded input message, if canSend(). */
   send(bytes) {
     if (this.canSend()) this.link.sendInput(bytes);
+  }
+
+  /** Sends a hand-off request (docs/PROTOCOL.md, 3.1): type, and peer or on for the owner's. */
+  handoff(type, fields = {}) {
+    this.link?.sendControl(JSON.stringify({ type, ...fields }));
   }
 
   /** Sends a POINT_AT message, read-only or not: the relay only shows it to the others. */
@@ -315,7 +321,12 @@ export class Session {
       case 'welcome':
         if (m.identity && typeof m.identity === 'object') this.identity = m.identity;
         this.readOnly = this.readOnly || m.readOnly === true;
+        this.peerId = typeof m.peer === 'string' ? m.peer : '';
+        this.askControl = m.askControl === true;
         this.info();
+        break;
+      case 'control':
+        this.handlers.onHandoff?.(parseHandoff(m), { peer: this.peerId, askControl: this.askControl });
         break;
       case 'presence':
         this.onPresence(m);

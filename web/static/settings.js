@@ -30,6 +30,7 @@ export function profileSummary(p) {
     ...(p.passcode ? ['passcode'] : []),
     ...(p.singleUse ? ['single use'] : []),
     ...(p.admit ? ['host admits guests'] : []),
+    ...(p.askControl ? ['guests request control'] : []),
   ].join(' · ');
 }
 
@@ -220,6 +221,7 @@ export class SettingsView {
     $('profile-passcode').checked = profile?.passcode ?? false;
     $('profile-singleuse').checked = profile?.singleUse ?? false;
     $('profile-admit').checked = profile?.admit ?? false;
+    $('profile-askcontrol').checked = profile?.askControl ?? false;
     $('profile-delete').hidden = !profile;
     $('profile-clone').hidden = !profile;
     this.clearErrors();
@@ -274,6 +276,7 @@ export class SettingsView {
       passcode: $('profile-passcode').checked,
       singleUse: $('profile-singleuse').checked,
       admit: $('profile-admit').checked,
+      askControl: $('profile-askcontrol').checked,
     };
     if (fields.name === '') {
       this.showError({ field: 'name', message: 'Enter a name' });
