@@ -8,6 +8,7 @@ import (
 
 	"peerdesk/client"
 	"peerdesk/relay/demo"
+	"peerdesk/relay/pipeline"
 )
 
 // Bounds the resume tests assert. unappliedBound is the most a reporting peer may hold
@@ -85,7 +86,9 @@ func watchUnapplied(h *harness, stop <-chan struct{}) (result func() (unapplied,
 // closes: the resumed peer's FRAMEs come at once and without a gap, the other peer kept its
 // rate throughout, and the relay held at most the window for the stopped one.
 func TestResumedPeerCatchesUp(t *testing.T) {
-	h := newHarness(t, harnessConfig{demo: demo.Config{Width: 640, Height: 480, Busy: 50}})
+	// The band as tiles: this is about the tiles' flow control (TestSlowPeerDoesNotStallOthers
+	// has the video case).
+	h := newHarness(t, harnessConfig{demo: demo.Config{Width: 640, Height: 480, Busy: 50}, pipeline: pipeline.Config{NoVideo: true}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	stopped := h.join(ctx, client.WithoutImageDecoding())
@@ -135,7 +138,8 @@ func TestResumedPeerCatchesUp(t *testing.T) {
 // script is blocked (3 s of busy work on its main thread) holds the relay to its window where
 // the browser itself would buffer without bound, and it catches up at once when it runs again.
 func TestBrowserPageReports(t *testing.T) {
-	h := newHarness(t, harnessConfig{demo: demo.Config{Width: 640, Height: 480, Busy: 50}})
+	// The band as tiles: a page that takes video gets too few bytes to meet its window.
+	h := newHarness(t, harnessConfig{demo: demo.Config{Width: 640, Height: 480, Busy: 50}, pipeline: pipeline.Config{NoVideo: true}})
 	d := startDriver(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
