@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"peerdesk/relay"
-	"peerdesk/relay/demo"
 )
 
 // TestBrowserHandoff: through a link whose profile makes guests ask for control, a full-access
@@ -15,17 +14,10 @@ import (
 // the owner gives her control; then they reach the host; once the owner takes control back,
 // they are dropped again.
 func TestBrowserHandoff(t *testing.T) {
-	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true, Width: 320, Height: 200}})
-	d := startDriver(t)
+	h, do, link := sharedSession(t, map[string]any{"name": "Helpers", "askControl": true})
+	url, _ := link["url"].(string)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	do := func(page, cmd string, args map[string]any) map[string]any {
-		c := map[string]any{"cmd": cmd, "page": page, "timeout": 20000}
-		for k, v := range args {
-			c[k] = v
-		}
-		return d.do(c)
-	}
 	until := func(what string, ok func() bool) {
 		t.Helper()
 		for !ok() {
@@ -36,14 +28,6 @@ func TestBrowserHandoff(t *testing.T) {
 		}
 	}
 	stats := func() relay.AgentStats { return h.agent.Stats() }
-	do("main", "open", map[string]any{"url": h.url})
-	do("main", "login", map[string]any{"username": testAdmin, "password": testPassword})
-	do("main", "settingsNewProfile", map[string]any{"connection": demoConnection, "name": "Helpers", "askControl": true})
-	do("main", "open", map[string]any{"url": h.url})
-	do("main", "openConnection", map[string]any{"name": demoConnection})
-	do("main", "menu", nil)
-	url, _ := do("main", "share", map[string]any{"profile": "Helpers"})["url"].(string)
-	do("main", "press", map[string]any{"key": "Escape"})
 	do("ana", "openShare", map[string]any{"url": url, "context": "ana", "name": "Ana"})
 
 	if r := do("ana", "handoff", nil); r["mustAsk"] != true || r["holder"] != "" {
@@ -70,6 +54,7 @@ func TestBrowserHandoff(t *testing.T) {
 	})
 	do("main", "handoff", map[string]any{"action": "give", "name": "Ana (guest)"})
 	until("Ana holding control", func() bool { return do("ana", "handoff", nil)["holder"] == "Ana (guest)" })
+	do("main", "presence", map[string]any{"count": float64(1), "tooltip": []string{"Ana (guest) (1) — has control"}}) // presence shows it
 	typed("b", true)
 	do("main", "handoff", map[string]any{"action": "take"})
 	until("control back with the owner", func() bool { return do("ana", "handoff", nil)["holder"] == "" })

@@ -7,10 +7,14 @@ import (
 	"peerdesk/relay/demo"
 )
 
-// TestBrowserLinkProtection: a profile with a passcode and single use, made in Settings; the
-// owner's link comes with a six-digit passcode; a guest with a wrong one is told so and stays
-// out, with the right one joins (named); the link then opens nothing for a second guest.
-func TestBrowserLinkProtection(t *testing.T) {
+// driveFn sends one driver command to a page with its arguments, timeout 20 s.
+type driveFn func(page, cmd string, args map[string]any) map[string]any
+
+// sharedSession starts a still 320x200 demo, logs the admin in, makes a sharing profile of
+// the given fields (name included), opens the connection as its owner on page "main" and makes
+// a link of the profile: it returns the harness, the driver and the share command's reply.
+func sharedSession(t *testing.T, profile map[string]any) (*harness, driveFn, map[string]any) {
+	t.Helper()
 	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true, Width: 320, Height: 200}})
 	d := startDriver(t)
 	do := func(page, cmd string, args map[string]any) map[string]any {
@@ -22,17 +26,26 @@ func TestBrowserLinkProtection(t *testing.T) {
 	}
 	do("main", "open", map[string]any{"url": h.url})
 	do("main", "login", map[string]any{"username": testAdmin, "password": testPassword})
-	do("main", "settingsNewProfile", map[string]any{"connection": demoConnection, "name": "Locked", "passcode": true, "singleUse": true})
+	profile["connection"] = demoConnection
+	do("main", "settingsNewProfile", profile)
 	do("main", "open", map[string]any{"url": h.url})
 	do("main", "openConnection", map[string]any{"name": demoConnection})
 	do("main", "menu", nil)
-	link := do("main", "share", map[string]any{"profile": "Locked"})
+	link := do("main", "share", map[string]any{"profile": profile["name"]})
+	do("main", "press", map[string]any{"key": "Escape"})
+	return h, do, link
+}
+
+// TestBrowserLinkProtection: a profile with a passcode and single use, made in Settings; the
+// owner's link comes with a six-digit passcode; a guest with a wrong one is told so and stays
+// out, with the right one joins (named); the link then opens nothing for a second guest.
+func TestBrowserLinkProtection(t *testing.T) {
+	_, do, link := sharedSession(t, map[string]any{"name": "Locked", "passcode": true, "singleUse": true})
 	url, _ := link["url"].(string)
 	code, _ := link["passcode"].(string)
 	if !regexp.MustCompile(`^[0-9]{6}$`).MatchString(code) {
 		t.Fatalf("the menu shows passcode %q", code)
 	}
-	do("main", "press", map[string]any{"key": "Escape"})
 
 	wrong := "000000"
 	if code == wrong {
@@ -54,23 +67,8 @@ func TestBrowserLinkProtection(t *testing.T) {
 // so, with nothing of the desktop; the owner sees who waits and lets one in, who then sees the
 // desktop, and turns another away, who is told so.
 func TestBrowserWaitingRoom(t *testing.T) {
-	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true, Width: 320, Height: 200}})
-	d := startDriver(t)
-	do := func(page, cmd string, args map[string]any) map[string]any {
-		c := map[string]any{"cmd": cmd, "page": page, "timeout": 20000}
-		for k, v := range args {
-			c[k] = v
-		}
-		return d.do(c)
-	}
-	do("main", "open", map[string]any{"url": h.url})
-	do("main", "login", map[string]any{"username": testAdmin, "password": testPassword})
-	do("main", "settingsNewProfile", map[string]any{"connection": demoConnection, "name": "Door", "admit": true})
-	do("main", "open", map[string]any{"url": h.url})
-	do("main", "openConnection", map[string]any{"name": demoConnection})
-	do("main", "menu", nil)
-	url, _ := do("main", "share", map[string]any{"profile": "Door"})["url"].(string)
-	do("main", "press", map[string]any{"key": "Escape"})
+	_, do, link := sharedSession(t, map[string]any{"name": "Door", "admit": true})
+	url, _ := link["url"].(string)
 
 	if r := do("ana", "openShare", map[string]any{"url": url, "context": "ana", "name": "Ana"}); r["waiting"] != true {
 		t.Fatalf("Ana through the door: %v", r)

@@ -2,31 +2,14 @@ package main
 
 import (
 	"testing"
-
-	"peerdesk/relay/demo"
 )
 
 // TestBrowserPointers: everyone sees the others' pointers. A view-only guest's pointer shows on
 // the owner's page, named, where it points, while nothing of it reaches the host (no input
 // applied); the owner's shows on the guest's page; the owner's switch hides them.
 func TestBrowserPointers(t *testing.T) {
-	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true, Width: 320, Height: 200}})
-	d := startDriver(t)
-	do := func(page, cmd string, args map[string]any) map[string]any {
-		c := map[string]any{"cmd": cmd, "page": page, "timeout": 20000}
-		for k, v := range args {
-			c[k] = v
-		}
-		return d.do(c)
-	}
-	do("main", "open", map[string]any{"url": h.url})
-	do("main", "login", map[string]any{"username": testAdmin, "password": testPassword})
-	do("main", "settingsNewProfile", map[string]any{"connection": demoConnection, "name": "Viewers", "readOnly": true})
-	do("main", "open", map[string]any{"url": h.url})
-	do("main", "openConnection", map[string]any{"name": demoConnection})
-	do("main", "menu", nil)
-	url, _ := do("main", "share", map[string]any{"profile": "Viewers"})["url"].(string)
-	do("main", "press", map[string]any{"key": "Escape"})
+	h, do, link := sharedSession(t, map[string]any{"name": "Viewers", "readOnly": true})
+	url, _ := link["url"].(string)
 	do("ana", "openShare", map[string]any{"url": url, "context": "ana", "name": "Ana"})
 
 	applied := h.agent.Stats().InputApplied

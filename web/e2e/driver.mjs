@@ -17,10 +17,6 @@
 //   pixels {points:[[x,y]..]}  -> {pixels:[[r,g,b]..]} at desktop coordinates
 //   snapshot {path}            save the canvas at desktop resolution as PNG
 //   click {x,y}                real mouse click at desktop pixel x,y
-//   hover {x,y}                real mouse move to desktop pixel x,y
-//   pointers {want}            -> {pointers: [{name, x, y}]}: the others' pointers the page
-//                              shows; given want (a list of {name, x, y}), waits until it
-//                              shows exactly those, within 2 pixels
 //   drag {from:[x,y],to:[x,y]} mouse down, move in steps, up
 //   wheel {x,y,dx,dy}          wheel notches (positive dy scrolls down) at desktop pixel x,y
 //   type {text} / press {key}  keyboard (type sends key events only for US-layout characters)
@@ -40,9 +36,6 @@
 //                              desktop -> {state...}, or for the invalid view or page ->
 //                              {invalid: true, text}, or -> {refused} with the form's error
 //                              (a wrong passcode), or -> {waiting: true} in a waiting room
-//   waiting {names}            -> {names}: the guests the owner's page shows waiting to be let
-//                              in; given names, waits until the list is exactly those
-//   admit {name, allow}        click Admit (or, allow false, Deny) for that waiting guest
 //   settingsNewProfile {connection, name, readOnly, lifetime, maxGuests, passcode, singleUse,
 //                      admit, askControl}
 //                              in #/settings, create a sharing profile of the connection
@@ -83,7 +76,7 @@
 //                              given visible, waits until it is shown (true) or hidden
 //   close                      close the browser and exit 0 (so does EOF on stdin)
 // and the commands of driver_users.mjs (users, userCreate, userSet, userReset, userDelete,
-// changePassword, handoff).
+// changePassword, handoff, waiting, admit, hover, pointers).
 
 import { writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -383,31 +376,6 @@ const commands = {
     return {};
   },
 
-  async hover(cmd) {
-    const p = page(cmd);
-    const at = await pagePoint(p, cmd.x, cmd.y);
-    await p.mouse.move(at.x, at.y, { steps: 4 });
-    return {};
-  },
-
-  async pointers(cmd) {
-    const p = page(cmd);
-    const h = await p.waitForFunction(
-      (want) => {
-        const list = [...document.querySelectorAll('#pointers .peer-pointer')].map((el) => ({
-          name: el.dataset.name, x: Number(el.dataset.x), y: Number(el.dataset.y),
-        }));
-        if (document.getElementById('pointers').hidden && want !== null && want.length > 0) return false;
-        if (want === null) return list;
-        return want.every((w) => list.some((l) => l.name === w.name && Math.abs(l.x - w.x) <= 2 && Math.abs(l.y - w.y) <= 2)) &&
-          list.length === want.length ? list : false;
-      },
-      Array.isArray(cmd.want) ? cmd.want : null,
-      { timeout: cmd.timeout, polling: POLL_MS },
-    );
-    return { pointers: await h.jsonValue() };
-  },
-
   async drag(cmd) {
     const p = page(cmd);
     const [fx, fy] = point(cmd.from, 'from');
@@ -562,28 +530,6 @@ const commands = {
     if (v.ended) throw new Error(`session ended: ${v.ended}`);
     if (v.invalid || v.waiting) return v;
     return readState(p);
-  },
-
-  async waiting(cmd) {
-    const p = page(cmd);
-    const want = Array.isArray(cmd.names) ? cmd.names : null;
-    const h = await p.waitForFunction(
-      (want) => {
-        const names = [...document.querySelectorAll('#waiting .waiter')].map((li) => li.dataset.name);
-        return want === null || JSON.stringify(names) === JSON.stringify(want) ? names : false;
-      },
-      want,
-      { timeout: cmd.timeout, polling: POLL_MS },
-    );
-    return { names: await h.jsonValue() };
-  },
-
-  async admit(cmd) {
-    const p = page(cmd);
-    const li = p.locator(`#waiting .waiter[data-name="${String(cmd.name)}"]`);
-    await li.locator(cmd.allow === false ? '.waiter-deny' : '.waiter-admit').click({ timeout: cmd.timeout });
-    await li.waitFor({ state: 'detached', timeout: cmd.timeout });
-    return {};
   },
 
   async settingsNewProfile(cmd) {
@@ -880,7 +826,7 @@ const commands = {
     return {};
   },
 };
-Object.assign(commands, userCommands({ page, settingsTab, pollMs: POLL_MS }));
+Object.assign(commands, userCommands({ page, settingsTab, pagePoint, pollMs: POLL_MS }));
 
 function withTimeout(promise, ms) {
   let timer;

@@ -17,9 +17,20 @@
 //                              "all" (the owner's switch, on) -> {holder, mustAsk, requests}:
 //                              after the click, once the page shows a change (or at once
 //                              without action)
+// and the session's waiting room and pointers:
+//   waiting {names}            -> {names}: the guests the owner's page shows waiting to be let
+//                              in; given names, waits until the list is exactly those
+//   admit {name, allow}        click Admit (or, allow false, Deny) for that waiting guest
+//   hover {x,y}                real mouse move to desktop pixel x,y
+//   pointers {want}            -> {pointers: [{name, x, y}]}: the others' pointers the page
+//                              shows; given want (a list of {name, x, y}), waits until it
+//                              shows exactly those, within 2 pixels
 
-/** Returns the users commands, given the driver's page(cmd), settingsTab and poll interval. */
-export function userCommands({ page, settingsTab, pollMs }) {
+/**
+ * Returns these commands, given the driver's page(cmd), settingsTab, pagePoint and poll
+ * interval.
+ */
+export function userCommands({ page, settingsTab, pagePoint, pollMs }) {
   const open = (p, cmd) => settingsTab(p, '#/settings/users', 'users', { fresh: false, timeout: cmd.timeout });
   const loads = (p) => p.evaluate(() => Number(document.getElementById('users').dataset.loads ?? 0));
   const row = (p, name) => p.locator(`#users tr.user[data-username="${name}"]`);
@@ -123,6 +134,53 @@ export function userCommands({ page, settingsTab, pollMs }) {
       }
       const { html, ...state } = await read();
       return state;
+    },
+
+    async waiting(cmd) {
+      const p = page(cmd);
+      const want = Array.isArray(cmd.names) ? cmd.names : null;
+      const h = await p.waitForFunction(
+        (want) => {
+          const names = [...document.querySelectorAll('#waiting .waiter')].map((li) => li.dataset.name);
+          return want === null || JSON.stringify(names) === JSON.stringify(want) ? names : false;
+        },
+        want,
+        { timeout: cmd.timeout, polling: pollMs },
+      );
+      return { names: await h.jsonValue() };
+    },
+
+    async admit(cmd) {
+      const p = page(cmd);
+      const li = p.locator(`#waiting .waiter[data-name="${String(cmd.name)}"]`);
+      await li.locator(cmd.allow === false ? '.waiter-deny' : '.waiter-admit').click({ timeout: cmd.timeout });
+      await li.waitFor({ state: 'detached', timeout: cmd.timeout });
+      return {};
+    },
+
+    async hover(cmd) {
+      const p = page(cmd);
+      const at = await pagePoint(p, cmd.x, cmd.y);
+      await p.mouse.move(at.x, at.y, { steps: 4 });
+      return {};
+    },
+
+    async pointers(cmd) {
+      const p = page(cmd);
+      const h = await p.waitForFunction(
+        (want) => {
+          const list = [...document.querySelectorAll('#pointers .peer-pointer')].map((el) => ({
+            name: el.dataset.name, x: Number(el.dataset.x), y: Number(el.dataset.y),
+          }));
+          if (document.getElementById('pointers').hidden && want !== null && want.length > 0) return false;
+          if (want === null) return list;
+          return want.every((w) => list.some((l) => l.name === w.name && Math.abs(l.x - w.x) <= 2 && Math.abs(l.y - w.y) <= 2)) &&
+            list.length === want.length ? list : false;
+        },
+        Array.isArray(cmd.want) ? cmd.want : null,
+        { timeout: cmd.timeout, polling: pollMs },
+      );
+      return { pointers: await h.jsonValue() };
     },
 
     async changePassword(cmd) {

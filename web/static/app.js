@@ -341,7 +341,7 @@ function showSession(target, user) {
   let menu = null;
   let session = null;
   const pointers = new PointersView($('pointers'), display, $('pointers-toggle'));
-  const handoff = new HandoffView($('handoff'), (type, fields) => session.handoff(type, fields));
+  const handoff = new HandoffView($('handoff'), (type, fields) => session.handoff(type, fields), showNotice);
   const waiting = new WaitingView($('waiting'), {
     decide: (peer, allow) => session.admit(peer, allow),
     announce: showNotice,
@@ -376,7 +376,10 @@ function showSession(target, user) {
     onPresence: (change) => presence.update(change),
     onWaiting: (list) => waiting.update(list),
     onPointers: (list) => pointers.update(list),
-    onHandoff: (state, me) => handoff.update(state, me),
+    onHandoff: (state, me) => {
+      handoff.update(state, me);
+      presence.setController(state.holder?.name ?? '');
+    },
     onClipboard: (text) => clipboard.set(text),
     onLink(m) {
       linkEl.textContent = linkText(m);

@@ -17,12 +17,14 @@ export function parseHandoff(m) {
 
 /**
  * HandoffView keeps #handoff up to date: send(type, fields) sends a hand-off request;
- * identity and readOnly come from the session's info.
+ * announce(text) tells the owner of each new request; identity and readOnly come from the
+ * session's info.
  */
 export class HandoffView {
-  constructor(el, send) {
+  constructor(el, send, announce) {
     this.el = el;
     this.send = send;
+    this.announce = announce;
     this.info = { identity: null, readOnly: true };
     this.state = { holder: null, requests: [], on: false };
     this.me = { peer: '', askControl: false };
@@ -36,6 +38,11 @@ export class HandoffView {
   }
 
   update(state, me) {
+    if (this.info.identity?.role === 'owner') {
+      for (const r of state.requests) {
+        if (!this.state.requests.some((o) => o.peer === r.peer)) this.announce(`${r.name} asks for control`);
+      }
+    }
     this.state = state;
     this.me = me;
     if (state.holder?.peer === me.peer || !state.requests.some((r) => r.peer === me.peer)) this.requested = false;

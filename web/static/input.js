@@ -93,6 +93,7 @@ export class InputCapture {
 
   /** Releases held keys and removes every listener. */
   close() {
+    clearTimeout(this.pointAtTimer);
     this.releaseKeys();
     for (const [target, type, fn, opts] of this.listeners) target.removeEventListener(type, fn, opts);
     this.listeners = [];
@@ -118,15 +119,28 @@ export class InputCapture {
   }
 
   // A viewer's pointer moves are still shown to the others (a laser pointer): POINT_AT, at
-  // most 30 a second, through sink.pointAt; nothing reaches the host.
+  // most 30 a second, through sink.pointAt — the last position of a burst always goes, at the
+  // end of its interval; nothing reaches the host.
   pointAt(e) {
     if (e.type !== 'pointermove' || !this.sink.pointAt) return;
-    const now = performance.now();
-    if (now - (this.lastPointAt ?? -Infinity) < POINT_AT_MS) return;
     const p = this.display.toDesktop(e.clientX, e.clientY);
     if (!p) return;
-    this.lastPointAt = now;
-    this.sink.pointAt(encodePointAt(p.x, p.y));
+    this.pointAtNext = encodePointAt(p.x, p.y);
+    if (this.pointAtTimer) return; // the pending send takes the newest position
+    const wait = POINT_AT_MS - (performance.now() - (this.lastPointAt ?? -Infinity));
+    if (wait <= 0) {
+      this.flushPointAt();
+      return;
+    }
+    this.pointAtTimer = setTimeout(() => this.flushPointAt(), wait);
+  }
+
+  flushPointAt() {
+    this.pointAtTimer = 0;
+    if (!this.pointAtNext || !this.listeners.length) return;
+    this.lastPointAt = performance.now();
+    this.sink.pointAt(this.pointAtNext);
+    this.pointAtNext = null;
   }
 
   onWheel(e) {

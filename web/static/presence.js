@@ -150,6 +150,13 @@ export class PresenceView {
     this.render();
   }
 
+  /** Marks the participant named name as the one with control ('' for none). */
+  setController(name) {
+    if (name === this.controller) return;
+    this.controller = name;
+    this.render();
+  }
+
   /** Applies a roster change; the owner gets toasts for others' joins and leaves. */
   update(change) {
     this.roster = change.participants;
@@ -220,8 +227,10 @@ export class PresenceView {
   }
 
   line(p) {
-    const li = element('li', p.name === this.identity?.name ? 'self' : '', countText(p));
+    const control = this.controller !== '' && this.controller !== undefined && p.name === this.controller;
+    const li = element('li', p.name === this.identity?.name ? 'self' : '', countText(p) + (control ? ' — has control' : ''));
     li.dataset.role = p.role;
+    if (control) li.dataset.control = 'true';
     if (p.readOnly) li.dataset.readOnly = 'true';
     li.title = `${p.role}${p.readOnly ? ', view only' : ''}`;
     return li;
