@@ -34,9 +34,11 @@ check:
 	$(GO) vet ./...
 
 # The thin-link test runs `peerdesk demo` built without the race detector (PEERDESK_BIN).
+# Packages run one at a time (-p 1): their real-time tests (ICE restarts, VNC servers, video)
+# must not share two cores with another package's floods of connections and encodes.
 test: deps check build
 	cd $(E2E) && node --test
-	PEERDESK_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 20m ./...
+	PEERDESK_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -p 1 -timeout 20m ./...
 
 # bench-deps adds what only the benchmarks use: ffplay plays the thin-link benchmark's video.
 bench-deps:

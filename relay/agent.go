@@ -47,6 +47,7 @@ type Agent struct {
 	inputDown      atomic.Uint64
 
 	candidatesRefused atomic.Uint64
+	flooding          atomic.Uint64 // peers dropped for flooding the agent with events
 	// down is set while the source reports its desktop unavailable; written under evMu.
 	down atomic.Bool
 
@@ -138,6 +139,7 @@ func (a *Agent) Stats() AgentStats {
 		InputApplied:          a.inputApplied.Load(),
 		InputDroppedReadOnly:  a.inputRO.Load(),
 		InputDroppedNoControl: a.inputNoControl.Load(),
+		PeersFlooding:         a.flooding.Load(),
 		InputRejected:         a.inputBad.Load(),
 
 		InputDroppedUnavailable: a.inputDown.Load(),

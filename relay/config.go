@@ -110,6 +110,9 @@ type AgentStats struct {
 	InputDroppedUnavailable uint64
 	// DesktopAvailable says whether the source's desktop is available (see Notifier).
 	DesktopAvailable bool
+	// PeersFlooding counts peers dropped because their signaling piled up faster than the
+	// agent could handle it.
+	PeersFlooding uint64
 	// CandidatesRefused counts remote ICE candidates refused: addresses the agent does not
 	// probe, and candidates beyond the cap of one offer.
 	CandidatesRefused uint64

@@ -118,6 +118,7 @@ func (p *peer) post(ev peerEvent) {
 	case <-p.stop:
 	default:
 		p.dropOnce.Do(func() {
+			p.agent.flooding.Add(1)
 			p.agent.noisy.Warn().Str("peer", p.id).Int("queued", peerEvents).Msg("peer floods the agent with signaling: dropped")
 			p.refuse(proto.CodeBadMessage, "too many signaling messages: the host dropped this peer")
 			p.stopNow()

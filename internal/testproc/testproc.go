@@ -32,9 +32,18 @@ func NeedBins(t testing.TB, bins ...string) {
 	}
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a loopback TCP port that was free a moment ago, below Linux's ephemeral
+// range (32768 on): a port of that range can be taken, before the server the test starts binds
+// it, by any outgoing connection of the machine (a test opening hundreds of them).
 func FreePort(t testing.TB) int {
 	t.Helper()
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			_ = l.Close()
+			return port
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
