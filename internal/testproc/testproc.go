@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -32,18 +33,9 @@ func NeedBins(t testing.TB, bins ...string) {
 	}
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago, below Linux's ephemeral
-// range (32768 on): a port of that range can be taken, before the server the test starts binds
-// it, by any outgoing connection of the machine (a test opening hundreds of them).
+// FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	for range 100 {
-		port := 20000 + rand.IntN(12000)
-		if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
-			_ = l.Close()
-			return port
-		}
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -76,13 +68,30 @@ func Start(t testing.TB, extra []*os.File, name string, args ...string) *exec.Cm
 	return cmd
 }
 
-// Stop kills cmd and waits for it; it may be called again.
+// Stop ends cmd — SIGTERM, then SIGKILL after stopGrace — and waits for it; it may be called
+// again.
 func Stop(cmd *exec.Cmd) {
-	if cmd.ProcessState == nil {
-		_ = cmd.Process.Kill()
+	if cmd.ProcessState != nil {
+		return
+	}
+	// SIGTERM first: X and VNC servers remove their shared-memory segments when they exit,
+	// not when killed (4096 leaked segments exhaust the machine's: shmget fails for all).
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	exited := make(chan struct{})
+	go func() {
 		_ = cmd.Wait()
+		close(exited)
+	}()
+	select {
+	case <-exited:
+	case <-time.After(stopGrace):
+		_ = cmd.Process.Kill()
+		<-exited
 	}
 }
+
+// stopGrace is how long Stop lets a program exit on SIGTERM before it kills it.
+const stopGrace = 2 * time.Second
 
 // StartX starts the X server bin (Xvfb, Xtigervnc) with args on a free display and returns
 // the display and the server once it accepts clients; the test owns the server as with Start.
