@@ -55,10 +55,11 @@ func (s *Session) rosterState() (Roster, <-chan struct{}) {
 	return Roster{Seq: s.roster.Seq, Participants: slices.Clone(s.roster.Participants)}, s.rosterChanged
 }
 
-// setRoster records the roster of a presence message, after checking it.
+// setRoster records the roster of a presence message, after checking it. Participants are
+// empty only for the server's recorder, which is left out of the roster it gets.
 func (s *Session) setRoster(c wire.Control) error {
-	if c.Seq == 0 || len(c.Participants) == 0 {
-		return fmt.Errorf("%w: presence without seq or participants", ErrProtocol)
+	if c.Seq == 0 {
+		return fmt.Errorf("%w: presence without seq", ErrProtocol)
 	}
 	for _, p := range c.Participants {
 		if p.Name == "" || p.Connections < 1 {

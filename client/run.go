@@ -241,6 +241,9 @@ func (s *Session) attach(p *peer, dc *webrtc.DataChannel, id uint16) {
 		p.log.Debug().Err(err).Msg("display features not announced") // the relay sends tiles only
 	}
 	applyDisplay := func(b []byte) {
+		if s.tapDisplay != nil {
+			s.tapDisplay(b)
+		}
 		s.fb.apply(b)
 		if s.fb.giveUpVideo() { // frames keep failing to decode: ask for tiles instead
 			p.log.Warn().Msg("video frames do not decode: asking for tiles")
@@ -311,6 +314,9 @@ func (s *Session) handleControl(b []byte) {
 	if err != nil {
 		s.sampled.Warn().Err(err).Msg("control: message dropped")
 		return
+	}
+	if s.tapControl != nil {
+		s.tapControl(b)
 	}
 	switch c.Type {
 	case wire.ControlWelcome:

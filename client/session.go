@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,9 @@ type Session struct {
 	iceServers []webrtc.ICEServer
 	policy     webrtc.ICETransportPolicy
 	caps       uint32 // the display features announced in CAPS (wire.Cap bits)
+	// tapDisplay and tapControl see every message of their channel (WithDisplayTap,
+	// WithControlTap); nil without.
+	tapDisplay, tapControl func([]byte)
 
 	// iceChanged wakes run when the peer connection's ICE state changed (one slot).
 	iceChanged  chan struct{}
@@ -87,6 +91,14 @@ func JoinShare(ctx context.Context, shareURL string, opts ...Option) (*Session, 
 	return join(ctx, server, t, opts)
 }
 
+// Record joins live session id on the server as the server's own recorder (read-only, left
+// out of presence): only the server's in-process listener accepts it (signaling's recorder
+// dials it with WithHTTPClient). It returns once the first FRAME arrived.
+func Record(ctx context.Context, serverURL, session string, opts ...Option) (*Session, error) {
+	t := target{query: url.Values{"record": {session}}, desc: "the recording of a session"}
+	return join(ctx, serverURL, t, opts)
+}
+
 func join(ctx context.Context, serverURL string, t target, opts []Option) (*Session, error) {
 	o := buildOptions(opts)
 	log := o.log.With().Str("component", "client").Str("target", t.desc).Logger()
@@ -97,14 +109,16 @@ func join(ctx context.Context, serverURL string, t target, opts []Option) (*Sess
 	}
 	sampled := sampledLogger(log)
 	s := &Session{
-		log:     log,
-		sampled: sampled,
-		sig:     sig,
-		api:     webrtc.NewAPI(webrtc.WithSettingEngine(o.settingEngine())),
-		fb:      newFramebuffer(sampled, o.countOnly, o.skipPhotos),
-		events:  newEventQueue(),
-		policy:  o.transportPolicy(),
-		caps:    o.caps(),
+		log:        log,
+		sampled:    sampled,
+		sig:        sig,
+		api:        webrtc.NewAPI(webrtc.WithSettingEngine(o.settingEngine())),
+		fb:         newFramebuffer(sampled, o.countOnly, o.skipPhotos),
+		events:     newEventQueue(),
+		policy:     o.transportPolicy(),
+		caps:       o.caps(),
+		tapDisplay: o.onDisplay,
+		tapControl: o.onControl,
 
 		iceChanged:    make(chan struct{}, 1),
 		rosterChanged: make(chan struct{}),
@@ -309,6 +323,10 @@ func (s *Session) SetClipboard(text string) error {
 // SendRawInput sends b as is on the input channel, for tests of the relay's validation.
 func (s *Session) SendRawInput(b []byte) error { return s.send(wire.InputID, b) }
 
+// RequestRefresh asks the relay for the whole desktop again (REFRESH: SIZE, the cursor, every
+// tile, FRAME), as if this peer had just joined. The relay honours one per wire.RefreshEvery.
+func (s *Session) RequestRefresh() error { return s.send(wire.DisplayID, wire.EncodeRefresh()) }
+
 // SendRawControl sends b as is, as a text message, on the control channel.
 func (s *Session) SendRawControl(b []byte) error { return s.send(wire.ControlID, b) }
 
@@ -321,9 +339,13 @@ func (s *Session) send(id uint16, b []byte) error {
 	var ch channel
 	s.mu.Lock()
 	if p := s.peer; p != nil {
-		ch = p.input
-		if id == wire.ControlID {
+		switch id {
+		case wire.ControlID:
 			ch = p.control
+		case wire.DisplayID:
+			ch = p.display
+		default:
+			ch = p.input
 		}
 	}
 	s.mu.Unlock()

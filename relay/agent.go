@@ -45,6 +45,10 @@ type Agent struct {
 	inputNoControl atomic.Uint64
 	inputBad       atomic.Uint64
 	inputDown      atomic.Uint64
+	// inputUnrecorded counts applied input a recorder never heard of (its queue was full).
+	inputUnrecorded atomic.Uint64
+	// recorders are the server's recorder peers (recorders.go), replaced on every change.
+	recorders atomic.Pointer[[]*peer]
 
 	candidatesRefused atomic.Uint64
 	flooding          atomic.Uint64 // peers dropped for flooding the agent with events
@@ -139,6 +143,7 @@ func (a *Agent) Stats() AgentStats {
 		InputApplied:          a.inputApplied.Load(),
 		InputDroppedReadOnly:  a.inputRO.Load(),
 		InputDroppedNoControl: a.inputNoControl.Load(),
+		InputUnrecorded:       a.inputUnrecorded.Load(),
 		PeersFlooding:         a.flooding.Load(),
 		InputRejected:         a.inputBad.Load(),
 
@@ -298,6 +303,7 @@ func (a *Agent) serve(ctx context.Context) (welcomed bool, err error) {
 			a.mu.Lock()
 			p := a.peers[m.Peer]
 			delete(a.peers, m.Peer)
+			a.updateRecordersLocked()
 			a.mu.Unlock()
 			if p != nil {
 				a.closeLater(p)
@@ -316,9 +322,11 @@ func (a *Agent) join(sc *sigConn, m proto.Message) {
 		return
 	}
 	p := newPeer(a, sc, m.Peer, *m.Identity, m.ReadOnly, m.AskControl)
+	p.recordKeys = m.RecordKeys && p.recorder()
 	a.mu.Lock()
 	old := a.peers[m.Peer]
 	a.peers[m.Peer] = p
+	a.updateRecordersLocked()
 	a.mu.Unlock()
 	if old != nil {
 		a.closeLater(old)

@@ -103,6 +103,8 @@ type AgentStats struct {
 	// InputDroppedNoControl counts input events dropped because their sender must ask for
 	// control and does not hold it (handoff.go).
 	InputDroppedNoControl uint64
+	// InputUnrecorded counts applied input events a recorder was not sent: its queue was full.
+	InputUnrecorded uint64
 	// InputRejected counts malformed or out-of-range input messages.
 	InputRejected uint64
 	// InputDroppedUnavailable counts input events from full-access peers dropped because the

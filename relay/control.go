@@ -23,6 +23,8 @@ const (
 	controlPoll = time.Second
 	// maxQueuedErrors bounds the error messages waiting; more are dropped.
 	maxQueuedErrors = 4
+	// maxQueuedInputs bounds the input messages waiting for a recorder; more are dropped.
+	maxQueuedInputs = 1024
 )
 
 // errControlBusy reports a control channel above its high-water mark.
@@ -62,6 +64,7 @@ type controlSender struct {
 	mu        sync.Mutex
 	slots     [slots][]byte
 	errs      [][]byte
+	inputs    [][]byte // for a recorder: the inputs applied, in order (input)
 	lastErr   time.Time
 	busySince time.Time // when a message first had to wait, zero while none waits
 	presence  bool      // a presence message waits (sendPresence found the channel busy)
@@ -209,6 +212,9 @@ func (c *controlSender) nextLocked() []byte {
 	if len(c.errs) > 0 {
 		return c.errs[0]
 	}
+	if len(c.inputs) > 0 {
+		return c.inputs[0]
+	}
 	return nil
 }
 
@@ -220,7 +226,25 @@ func (c *controlSender) takeLocked() {
 			return
 		}
 	}
-	c.errs = c.errs[1:]
+	if len(c.errs) > 0 {
+		c.errs = c.errs[1:]
+		return
+	}
+	c.inputs = c.inputs[1:]
+}
+
+// input queues an input message for a recorder; it reports false, queuing nothing, when
+// maxQueuedInputs wait already.
+func (c *controlSender) input(msg []byte) bool {
+	c.mu.Lock()
+	if len(c.inputs) >= maxQueuedInputs {
+		c.mu.Unlock()
+		return false
+	}
+	c.inputs = append(c.inputs, msg)
+	c.mu.Unlock()
+	c.wakeUp()
+	return true
 }
 
 // waiting notes that a message waits for the channel, and tells onStuck once it has waited

@@ -19,6 +19,9 @@ type displayInbox struct {
 	p      *peer
 	caps   atomic.Uint32 // the wire.Cap bits announced, read by the stream at every pass
 	stream atomic.Pointer[pipeline.PeerStream]
+	// refreshed is when the last REFRESH was honoured (Unix nanoseconds; read and written by
+	// the channel's reader only).
+	refreshed int64
 }
 
 // message handles one message of the display channel (its reader's goroutine).
@@ -35,6 +38,13 @@ func (in *displayInbox) message(b []byte, _ bool) {
 	case s == nil: // a report before the stream: it counts from the stream's start anyway
 	case typ == wire.MsgCaps:
 		s.Wake()
+	case typ == wire.MsgRefresh:
+		// Ignored when too frequent: a peer asking for the whole desktop over and over costs
+		// its own link only, but is held to what a recorder needs.
+		if now := time.Now().UnixNano(); now-in.refreshed >= int64(wire.RefreshEvery) {
+			in.refreshed = now
+			s.Refresh()
+		}
 	default:
 		s.Consumed(v)
 	}

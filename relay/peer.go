@@ -72,6 +72,7 @@ type peer struct {
 	readOnly bool
 	// askControl: the peer's input counts only while it holds control (handoff.go).
 	askControl bool
+	recordKeys bool // the recorder's: it gets key and clipboard input too (set before it is listed)
 	log        zerolog.Logger
 
 	events    chan peerEvent

@@ -183,6 +183,7 @@ func (p *peer) input(b []byte, isString bool) {
 		err = p.agent.cfg.Source.Input(in)
 		if err == nil {
 			p.agent.inputApplied.Add(1)
+			p.agent.recordInput(p, in.Type, b)
 			return
 		}
 	}

@@ -39,9 +39,11 @@ type userReply struct {
 }
 
 type connectionReply struct {
-	ID     int64  `json:"id"`
-	Name   string `json:"name"`
-	Online bool   `json:"online"`
+	ID         int64  `json:"id"`
+	Name       string `json:"name"`
+	Online     bool   `json:"online"`
+	Record     bool   `json:"record"`
+	RecordKeys bool   `json:"recordKeys"`
 }
 
 // handleLogin checks a username and password and sets the login cookie.
@@ -212,7 +214,7 @@ func (s *Server) handleConnections(w http.ResponseWriter, r *http.Request) {
 	}
 	reply := make([]connectionReply, 0, len(conns))
 	for _, c := range conns {
-		reply = append(reply, connectionReply{ID: int64(c.ID), Name: c.Name, Online: s.hub.online(c.ID)})
+		reply = append(reply, s.connectionReply(c))
 	}
 	writeJSON(w, http.StatusOK, reply)
 }

@@ -36,8 +36,9 @@ type historySessionReply struct {
 	Connection   shareConnection           `json:"connection"`
 	Owner        string                    `json:"owner"` // "" once the user is deleted
 	StartedAt    time.Time                 `json:"startedAt"`
-	EndedAt      *time.Time                `json:"endedAt"`   // null while live
-	EndReason    string                    `json:"endReason"` // "" while live
+	EndedAt      *time.Time                `json:"endedAt"`             // null while live
+	EndReason    string                    `json:"endReason"`           // "" while live
+	Recording    int64                     `json:"recording,omitempty"` // its recording's id, if it has one
 	Participants []historyParticipantReply `json:"participants"`
 }
 
@@ -129,6 +130,7 @@ func newHistorySessionReply(h store.HistorySession) historySessionReply {
 		StartedAt:    h.StartedAt,
 		EndedAt:      optionalTime(h.EndedAt),
 		EndReason:    h.EndReason,
+		Recording:    int64(h.Recording),
 		Participants: make([]historyParticipantReply, 0, len(h.Participants)),
 	}
 	for _, p := range h.Participants {

@@ -48,6 +48,7 @@ type peer struct {
 	waits    bool // it joins through the waiting room (its link's profile admits each guest)
 	// askControl: its input counts only once the owner gives it control (its link's profile).
 	askControl bool
+	recordKeys bool // the recorder's: its recording keeps key input (the connection's option)
 	ws         conn
 	ice        []proto.ICEServer // for its hello
 }
@@ -430,5 +431,6 @@ func stateMessage(state, message string) []byte {
 }
 
 func joinMessage(p *peer) []byte {
-	return proto.Message{Type: proto.TypeJoin, Peer: string(p.id), Identity: &p.identity, ReadOnly: p.readOnly, AskControl: p.askControl}.Encode()
+	return proto.Message{Type: proto.TypeJoin, Peer: string(p.id), Identity: &p.identity, ReadOnly: p.readOnly, AskControl: p.askControl,
+		RecordKeys: p.recordKeys}.Encode()
 }

@@ -88,6 +88,8 @@ type Config struct {
 	MaxPeersPerAddress int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Recording is where and how recorded sessions are kept; its zero value records nothing.
+	Recording RecordingConfig
 }
 
 func (c *Config) validate() error {
@@ -113,6 +115,9 @@ func (c *Config) validate() error {
 	}
 	if c.PublicURL != "" && !IsOrigin(c.PublicURL) {
 		return fmt.Errorf("%w: PublicURL %q is not an origin like https://host[:port]", ErrInvalidConfig, c.PublicURL)
+	}
+	if err := c.Recording.validate(); err != nil {
+		return err
 	}
 	for i, is := range c.ICEServers {
 		if len(is.URLs) == 0 {
@@ -155,6 +160,7 @@ type Server struct {
 	handler    http.Handler
 	upgrader   websocket.Upgrader
 	counters   counters
+	rec        *recorders // nil when recording is off
 
 	startMu sync.Mutex // held while a live session starts: one per connection
 
@@ -240,7 +246,9 @@ func New(cfg Config) (*Server, error) {
 		http.MethodGet:  s.handleConnections,
 		http.MethodPost: s.handleCreateConnection,
 	}))
-	mux.Handle("/api/connections/{id}", s.route(handlers{http.MethodDelete: s.handleDeleteConnection}))
+	mux.Handle("/api/connections/{id}", s.route(handlers{http.MethodDelete: s.handleDeleteConnection, http.MethodPatch: s.handleSetRecording}))
+	mux.Handle("/api/recordings/{id}", s.route(handlers{http.MethodDelete: s.handleDeleteRecording}))
+	mux.Handle("/api/recordings/{id}/file", s.route(handlers{http.MethodGet: s.handleRecordingFile}))
 	mux.Handle("/api/connections/{id}/token", s.route(handlers{http.MethodPost: s.handleRotateToken}))
 	mux.Handle("/api/connections/{id}/profiles", s.route(handlers{
 		http.MethodGet:  s.handleProfiles,
@@ -277,6 +285,9 @@ func New(cfg Config) (*Server, error) {
 		mux.Handle("/", http.FileServerFS(cfg.Static))
 	}
 	s.handler = securityHeaders(mux, s.secure)
+	if s.rec, err = newRecorders(s, cfg.Recording); err != nil {
+		return nil, fmt.Errorf("signaling: %w", err)
+	}
 	return s, nil
 }
 
@@ -293,6 +304,7 @@ func (s *Server) Online(id store.ConnectionID) bool { return s.hub.online(id) }
 // session; the live sessions end in the store when the next server starts. Close is safe to
 // call more than once; every call waits. It does not close the Store.
 func (s *Server) Close() error {
+	s.rec.close() // the recorders finish their files while the sessions still run
 	s.mu.Lock()
 	if !s.closed {
 		s.closed = true
@@ -337,8 +349,13 @@ func (s *Server) openSession(ctx context.Context, id store.ConnectionID, user st
 	if err := s.store.StartLiveSession(ctx, string(sid), id, user.ID); err != nil {
 		return nil, err
 	}
-	s.log.Info().Str("session", string(sid)).Int64("connection", int64(id)).Str("owner", user.Username).Msg("live session started")
-	return s.hub.startSession(sid, conn, user, s.now()), nil
+	conn.Record = conn.Record && s.rec != nil // without a recordings directory nothing is
+	s.log.Info().Str("session", string(sid)).Int64("connection", int64(id)).Str("owner", user.Username).Bool("recorded", conn.Record).Msg("live session started")
+	sess := s.hub.startSession(sid, conn, user, s.now())
+	if conn.Record {
+		s.rec.start(sess)
+	}
+	return sess, nil
 }
 
 // recordEnd records in the store that the hub ended live session id for reason.

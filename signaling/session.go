@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"context"
 	"crypto/rand"
 	"maps"
 	"slices"
@@ -48,11 +49,20 @@ type session struct {
 	expiries map[store.LinkID]*time.Timer // end the links that have a lifetime
 	grace    *time.Timer                  // running while the owner has no peer
 	ended    bool
+	done     chan struct{} // closed when it ends
+}
+
+// waitEnded returns once s has ended or ctx ended.
+func (s *session) waitEnded(ctx context.Context) {
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+	}
 }
 
 // info is the session as the hello to its peers names it.
 func (s *session) info() *proto.SessionInfo {
-	return &proto.SessionInfo{ID: string(s.id), Connection: &proto.Connection{ID: int64(s.conn.ID), Name: s.conn.Name}}
+	return &proto.SessionInfo{ID: string(s.id), Connection: &proto.Connection{ID: int64(s.conn.ID), Name: s.conn.Name}, Recording: s.conn.Record}
 }
 
 // ownerPresent reports whether the owner has a peer on the session through the connection
@@ -85,7 +95,7 @@ func (h *hub) startSession(id SessionID, conn store.Connection, owner store.User
 	defer h.mu.Unlock()
 	s := &session{id: id, conn: conn, owner: owner.ID, ownerName: owner.Username, started: started,
 		peers: make(map[PeerID]*peer), waiting: make(map[PeerID]*waiter), links: make(map[store.LinkID]bool),
-		expiries: make(map[store.LinkID]*time.Timer)}
+		expiries: make(map[store.LinkID]*time.Timer), done: make(chan struct{})}
 	h.sessions[conn.ID] = s
 	h.byID[id] = s
 	h.startGrace(s)
@@ -187,6 +197,9 @@ func (h *hub) endSession(id SessionID, message string) bool {
 // endLocked ends s: it forgets it and its links and disconnects every peer with message.
 // Callers hold h.mu.
 func (h *hub) endLocked(s *session, message string) {
+	if !s.ended {
+		close(s.done)
+	}
 	s.ended = true
 	h.stopGrace(s)
 	h.stopExpiries(s)

@@ -50,4 +50,15 @@ type Store interface {
 	ClaimShareLink(ctx context.Context, id store.LinkID) error
 
 	historyStore
+	recordingStore
+}
+
+// recordingStore is the part of Store that indexes session recordings.
+type recordingStore interface {
+	SetRecording(ctx context.Context, id store.ConnectionID, record, keys bool) (store.Connection, error)
+	CreateRecording(ctx context.Context, rec store.Recording) (store.Recording, error)
+	UpdateRecording(ctx context.Context, id store.RecordingID, size int64, ended time.Time) error
+	Recording(ctx context.Context, id store.RecordingID) (store.Recording, error)
+	Recordings(ctx context.Context) ([]store.Recording, error)
+	DeleteRecording(ctx context.Context, id store.RecordingID) error
 }

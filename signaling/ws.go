@@ -57,6 +57,10 @@ func (s *Server) handleAgentWS(w http.ResponseWriter, r *http.Request) {
 // connection (?connection=), starting its live session if none is. A user or address over
 // its cap of open peer sockets gets 429 (see acquirePeer).
 func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Has("record") && s.allowRequest(w, r, http.MethodGet) {
+		s.handleRecorderWS(w, r) // charged to nobody
+		return
+	}
 	if !s.allowRequest(w, r, http.MethodGet) || !s.allowJoin(w, r) {
 		return
 	}
@@ -64,6 +68,7 @@ func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
 		s.handleShareWS(w, r)
 		return
 	}
+
 	user, ok := s.requireUser(w, r)
 	if !ok {
 		return
@@ -179,7 +184,10 @@ func (s *Server) handleShareWS(w http.ResponseWriter, r *http.Request) {
 func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.Logger, p *peer, maxGuests int, release func()) {
 	s.serveWS(w, r, log, sendQueueLen, func(ws *wsConn) {
 		p.ws = ws
-		rec := s.recordJoin(r.Context(), p, s.remoteIP(r), log)
+		var rec store.ParticipantRecordID // the recorder is not a participant of the history
+		if p.identity.Role != proto.RoleRecorder {
+			rec = s.recordJoin(r.Context(), p, s.remoteIP(r), log)
+		}
 		var expires time.Time
 		iceID := peerICEIdentity(p, s.clientAddr(r))
 		p.ice, expires = s.iceServers(iceID)

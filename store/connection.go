@@ -21,6 +21,9 @@ type Connection struct {
 	Name string
 	// CreatedAt is when the connection was created, in UTC, to the second.
 	CreatedAt time.Time
+	// Record says its live sessions are recorded; RecordKeys that key events are kept in the
+	// recording too (everything typed, passwords included: off unless asked for).
+	Record, RecordKeys bool
 }
 
 // maxConnectionNameLen bounds a connection name, in characters.
@@ -44,12 +47,12 @@ func validateConnectionName(name string) error {
 }
 
 // connectionColumns are the columns scanConnection reads, in order.
-const connectionColumns = `connections.id, connections.name, connections.created_at`
+const connectionColumns = `connections.id, connections.name, connections.created_at, connections.record, connections.record_keys`
 
 func scanConnection(r rowScanner) (Connection, error) {
 	var c Connection
 	var created int64
-	if err := r.Scan(&c.ID, &c.Name, &created); err != nil {
+	if err := r.Scan(&c.ID, &c.Name, &created, &c.Record, &c.RecordKeys); err != nil {
 		return Connection{}, err
 	}
 	c.CreatedAt = unixTime(created)
@@ -95,6 +98,20 @@ func (s *Store) RotateAgentToken(ctx context.Context, id ConnectionID) (string, 
 		return "", fmt.Errorf("rotate agent token of connection %d: %w", id, err)
 	}
 	return token, nil
+}
+
+// SetRecording sets whether connection id's sessions are recorded, and with key events, from
+// the next live session on; it returns the connection, or ErrNotFound. Keys without recording
+// is ErrInvalid.
+func (s *Store) SetRecording(ctx context.Context, id ConnectionID, record, keys bool) (Connection, error) {
+	if keys && !record {
+		return Connection{}, invalidField("recordKeys", "needs record")
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE connections SET record = ?, record_keys = ? WHERE id = ?`, record, keys, id)
+	if err := expectOneRow(res, err); err != nil {
+		return Connection{}, fmt.Errorf("set recording of connection %d: %w", id, err)
+	}
+	return s.Connection(ctx, id)
 }
 
 // ConnectionByAgentToken returns the connection an agent token belongs to; an unknown or

@@ -59,6 +59,8 @@ type HistorySession struct {
 	StartedAt, EndedAt time.Time
 	// EndReason says why the session ended; "" while it is live.
 	EndReason string
+	// Recording is the session's recording, 0 if it has none (or it was deleted).
+	Recording RecordingID
 	// Participants are ordered by join time.
 	Participants []ParticipantRecord
 }
@@ -213,12 +215,13 @@ func (s *Store) EachHistorySession(ctx context.Context, fn func(HistorySession) 
 func (s *Store) eachHistorySession(ctx context.Context, limit, offset int, fn func(HistorySession) error) error {
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT ls.id, COALESCE(ls.connection_id, 0), ls.connection_name, COALESCE(users.username, ''), ls.started_at,
-		       ls.ended_at, COALESCE(ls.end_reason, ''),
+		       ls.ended_at, COALESCE(ls.end_reason, ''), COALESCE(rec.id, 0),
 		       p.id, p.peer, p.name, p.user_id, p.role, p.read_only, p.link_id, p.profile_name, p.address,
 		       p.joined_at, p.left_at
 		FROM (SELECT rowid AS seq, id, connection_id, connection_name, owner_id, started_at, ended_at, end_reason
 		      FROM live_sessions ORDER BY started_at DESC, rowid DESC LIMIT ? OFFSET ?) AS ls
 		LEFT JOIN users ON users.id = ls.owner_id
+		LEFT JOIN recordings AS rec ON rec.session_id = ls.id
 		LEFT JOIN participants AS p ON p.session_id = ls.id
 		ORDER BY ls.started_at DESC, ls.seq DESC, p.joined_at, p.id`, limit, offset)
 	if err != nil {
@@ -232,7 +235,7 @@ func (s *Store) eachHistorySession(ctx context.Context, limit, offset int, fn fu
 		var ended sql.NullInt64
 		var p participantRow
 		if err := rows.Scan(append([]any{&h.ID, &h.ConnectionID, &h.ConnectionName, &h.OwnerName, &started,
-			&ended, &h.EndReason}, p.dest()...)...); err != nil {
+			&ended, &h.EndReason, &h.Recording}, p.dest()...)...); err != nil {
 			return err
 		}
 		if cur == nil || cur.ID != h.ID {

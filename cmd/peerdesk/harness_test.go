@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"image"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ type harness struct {
 	desk   *demo.Desktop
 	agent  *relay.Agent
 	connID int64
+	data   string // the server's -data directory
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -56,6 +58,10 @@ type harnessConfig struct {
 	// storeClock, if set, is the store's clock (link expiry, login sessions), as an offset
 	// from now.
 	storeClock time.Duration
+	// record turns on the demo connection's "Record sessions" (with key events if recordKeys);
+	// recordCreate, if set, opens the recording files.
+	record, recordKeys bool
+	recordCreate       func(path string) (io.WriteCloser, error)
 }
 
 // loopbackEngine keeps ICE on loopback, as every test here must (FIELD-NOTES.md).
@@ -101,13 +107,19 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	log := testLogger(t, cfg.verbose)
 	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin, ownerGrace: cfg.ownerGrace, turn: cfg.turn,
-		maxPeersUser: 64, maxPeersAddr: 64, proxies: cfg.proxies} // the benchmarks join up to 32 peers as one user
+		maxPeersUser: 64, maxPeersAddr: 64, proxies: cfg.proxies, // the benchmarks join up to 32 peers as one user
+		recordings: recordingFlags{engine: loopbackEngine(), create: cfg.recordCreate}}
 	var opts []store.Option
 	if cfg.storeClock != 0 {
 		opts = append(opts, store.WithClock(func() time.Time { return time.Now().Add(cfg.storeClock) }))
 	}
 	st, srv, token, c := startTestServer(ctx, t, &f, log, opts...)
 	var err error
+	if cfg.record {
+		if _, err = st.SetRecording(ctx, c.ID, true, cfg.recordKeys); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var src relay.Source
 	var desk *demo.Desktop
 	if cfg.source != nil {
@@ -137,7 +149,7 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, url: srv.url, st: st, srv: srv, desk: desk, agent: agent, connID: int64(c.ID), cancel: cancel, done: make(chan error, 1)}
+	h := &harness{t: t, url: srv.url, st: st, srv: srv, desk: desk, agent: agent, connID: int64(c.ID), data: f.data, cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- agent.Run(ctx) }()
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()

@@ -40,6 +40,7 @@ type serverFlags struct {
 	logLevel     string
 	ownerGrace   time.Duration
 	turn         turnFlags
+	recordings   recordingFlags
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet, listen string) {
@@ -56,6 +57,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, listen string) {
 	fs.StringVar(&f.publicURL, "public-url", "", "the origin browsers reach the server at, e.g. https://desk.example.com behind a TLS proxy (share URLs use it)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.DurationVar(&f.ownerGrace, "owner-grace", signaling.DefaultOwnerGrace, "how long a live session outlives its owner's last tab (a reload keeps it)")
+	f.recordings.register(fs)
 }
 
 // trustedProxies parses -trusted-proxies: addresses (one host each) and CIDR prefixes.
@@ -102,7 +104,7 @@ func (f *serverFlags) validate() error {
 	if f.ownerGrace < 0 || f.ownerGrace > time.Hour {
 		return fmt.Errorf("%w: -owner-grace %v outside 0-1h", errUsage, f.ownerGrace)
 	}
-	return nil
+	return f.recordings.validate()
 }
 
 func (f *serverFlags) dbPath() string { return filepath.Join(f.data, "peerdesk.db") }
@@ -195,6 +197,7 @@ func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerol
 		OwnerGrace:         f.ownerGrace,
 		ICEProvider:        ice,
 		EndICEIdentity:     endICE,
+		Recording:          f.recordings.config(f.data),
 	})
 	if err != nil {
 		closeTURN(turnSrv)

@@ -110,6 +110,7 @@ type PeerStream struct {
 	caps                                                                                                *atomic.Uint32            // wire.Cap bits the peer announced (PeerOptions.Caps)
 	stats                                                                                               atomic.Pointer[PeerStats] // the link part, set by run
 	consumed                                                                                            atomic.Uint64             // the peer's last report, | reported
+	refresh                                                                                             atomic.Bool               // Refresh was called: send the whole desktop again
 }
 
 // sentTile is a tile record in the message being filled.
@@ -147,6 +148,13 @@ func (s *PeerStream) Wake() {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// Refresh makes the stream send the whole desktop again, as to a peer that just joined: SIZE,
+// the cursor, every tile at its newest version, FRAME. It never blocks.
+func (s *PeerStream) Refresh() {
+	s.refresh.Store(true)
+	s.Wake()
 }
 
 // Stats returns the stream's counters.
@@ -229,6 +237,9 @@ func (s *PeerStream) pass(now time.Time) (err error) {
 	v := &s.view
 	if !s.p.view(v) {
 		return nil
+	}
+	if s.refresh.Swap(false) {
+		s.sized, s.cursorVer = false, 0
 	}
 	if !s.sized || s.gen != v.gen {
 		s.reset(len(v.tiles))

@@ -589,3 +589,29 @@ func TestPipelineDemand(t *testing.T) {
 		t.Fatalf("OnDemand(%v) more than once per change", <-told)
 	}
 }
+
+// TestPipelineRefresh: a peer that asks for the whole desktop again gets a SIZE, every tile
+// and a FRAME, though it held everything already; the other peer gets nothing more.
+func TestPipelineRefresh(t *testing.T) {
+	p := newTestPipeline(t, Config{TileSize: 32})
+	a, b := newFakePeer(t), newFakePeer(t)
+	sa := p.AddPeer(a, PeerOptions{})
+	p.AddPeer(b, PeerOptions{})
+	rnd := rand.New(rand.NewPCG(5, 5))
+	frame := image.NewRGBA(image.Rect(0, 0, 130, 70))
+	fillNoise(frame, frame.Rect, rnd, 20)
+	p.Update(frame, []image.Rectangle{frame.Rect})
+	seq := p.Stats().Seq
+	a.waitSeq(seq)
+	b.waitSeq(seq)
+	bMessages := func() int { b.mu.Lock(); defer b.mu.Unlock(); return len(b.log) }
+	before := bMessages()
+
+	sa.Refresh()
+	a.waitFor("a second SIZE", func() bool { return a.sizes == 2 && a.frames >= 2 })
+	assertFullFrameAfterSize(t, a, frame.Rect)
+	assertMatches(t, frame, a, 32)
+	if n := bMessages(); n != before {
+		t.Fatalf("the other peer got %d more messages after a refresh it did not ask for", n-before)
+	}
+}

@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 )
 
 // MsgConsumed is a message a peer sends on the display channel: CONSUMED, the number of
@@ -15,6 +16,18 @@ const MsgConsumed byte = 0x10
 // MsgCaps is the other: CAPS, the display features the peer supports (Cap bits), sent once
 // when the channel opens. Until it comes, the relay uses none of them.
 const MsgCaps byte = 0x11
+
+// MsgRefresh is the third: REFRESH, a request for the whole desktop again (SIZE, the cursor,
+// every tile, FRAME) as if the peer had just joined; one byte. The relay honours at most one
+// per RefreshEvery per peer. The server's recorder asks for one every few seconds, so that a
+// recording can be played from many points (docs/PROTOCOL.md, 5).
+const MsgRefresh byte = 0x12
+
+// RefreshEvery is the least time between two REFRESH requests the relay honours for one peer.
+const RefreshEvery = 2 * time.Second
+
+// EncodeRefresh returns a REFRESH message.
+func EncodeRefresh() []byte { return []byte{MsgRefresh} }
 
 // Display features a peer announces in CAPS; bits it does not know are ignored.
 const (
@@ -40,13 +53,15 @@ const ConsumedEvery = 64 << 10
 // EncodeConsumed returns a CONSUMED message for n bytes applied.
 func EncodeConsumed(n uint32) []byte { return encodeU32(MsgConsumed, n) }
 
-// DecodePeerDisplay parses a message a peer sent on the display channel: its type (MsgConsumed
-// or MsgCaps) and its value.
+// DecodePeerDisplay parses a message a peer sent on the display channel: its type (MsgConsumed,
+// MsgCaps or MsgRefresh) and its value (0 for MsgRefresh).
 func DecodePeerDisplay(b []byte) (typ byte, v uint32, err error) {
 	switch {
 	case len(b) == 0:
 		return 0, 0, fmt.Errorf("%w: empty display message", ErrMalformed)
-	case b[0] != MsgConsumed && b[0] != MsgCaps:
+	case b[0] == MsgRefresh && len(b) == 1:
+		return MsgRefresh, 0, nil
+	case b[0] != MsgConsumed && b[0] != MsgCaps && b[0] != MsgRefresh:
 		return 0, 0, fmt.Errorf("%w: display message type 0x%02x from a peer", ErrUnknownType, b[0])
 	case len(b) != 5:
 		return 0, 0, fmt.Errorf("%w: message 0x%02x of %d bytes", ErrMalformed, b[0], len(b))

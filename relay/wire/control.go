@@ -17,6 +17,9 @@ const (
 	ControlPresence  = "presence"  // relay → peer: the roster (Seq, Participants, Joined, Left)
 	ControlLink      = "link"      // relay → peer: whether the peer's link is the limit (State, Rate, Lighter)
 	ControlPointers  = "pointers"  // relay → peer: where the other participants point (Pointers)
+	// ControlInput goes to the server's recorder only: an input the relay applied (Peer, Name,
+	// Input; key and clipboard input only if the recording keeps keys).
+	ControlInput = "input"
 	// ControlControl tells every peer the hand-off state: who holds control (Holder), who
 	// asked (Requests) and whether the owner's switch makes everyone ask (On).
 	ControlControl = "control"
@@ -117,6 +120,9 @@ type Control struct {
 	Holder   *ControlHolder  `json:"holder,omitempty"`
 	Requests []ControlHolder `json:"requests,omitempty"`
 	On       bool            `json:"on,omitempty"`
+	// Name and Input make an input message with Peer: who sent the input message Input (3.3).
+	Name  string `json:"name,omitempty"`
+	Input []byte `json:"input,omitempty"`
 }
 
 // Encode returns the JSON form of c.

@@ -88,6 +88,9 @@ const (
 	RoleOwner  = "owner"
 	RoleMember = "member"
 	RoleGuest  = "guest"
+	// RoleRecorder is the server's own session recorder: read-only, never listed in presence
+	// or Active Sessions, never charged to a user or a link.
+	RoleRecorder = "recorder"
 )
 
 // ErrBadMessage is returned by Decode for a frame that is not a valid message.
@@ -125,6 +128,8 @@ type Connection struct {
 type SessionInfo struct {
 	ID         string      `json:"id"`
 	Connection *Connection `json:"connection"`
+	// Recording says the session is recorded: everyone in it is shown so.
+	Recording bool `json:"recording,omitempty"`
 }
 
 // Waiter is a guest waiting to be let in: its peer id, the name it gave and its address.
@@ -151,6 +156,9 @@ type Message struct {
 	Waiting    []Waiter     `json:"waiting,omitempty"`
 	// AskControl, in a join: the peer must ask the owner for control before its input counts.
 	AskControl bool `json:"askControl,omitempty"`
+	// RecordKeys, in the join of the server's recorder (RoleRecorder): the recording keeps key
+	// and clipboard input too; without it the relay sends the recorder pointer input only.
+	RecordKeys bool `json:"recordKeys,omitempty"`
 	Allow      bool `json:"allow,omitempty"`
 }
 

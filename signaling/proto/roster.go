@@ -23,11 +23,15 @@ type Group struct {
 }
 
 // GroupByName groups conns by the name present gives each (with its role and whether it is
-// read-only), sorted by name.
+// read-only), sorted by name. The recorder (RoleRecorder) is left out: participants see that a
+// session is recorded from its hello, not as a participant.
 func GroupByName[T any](conns iter.Seq[T], present func(T) (name, role string, readOnly bool)) []Group {
 	byName := make(map[string]*Group)
 	for c := range conns {
 		name, role, readOnly := present(c)
+		if role == RoleRecorder {
+			continue
+		}
 		g := byName[name]
 		if g == nil {
 			g = &Group{Name: name, Role: role, ReadOnly: true}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"peerdesk/client"
+	"peerdesk/internal/recfile"
+	"peerdesk/relay/demo"
+	"peerdesk/relay/wire"
+	"peerdesk/store"
+)
+
+// readRecording reads every record of a recording file and the error that ended it.
+func readRecording(t *testing.T, path string) (recfile.Meta, []recfile.Record, error) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, meta, err := recfile.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var recs []recfile.Record
+	for {
+		rec, err := r.Next()
+		if err != nil {
+			return meta, recs, err
+		}
+		rec.Data = bytes.Clone(rec.Data)
+		recs = append(recs, rec)
+	}
+}
+
+// historyRecording returns the recording id the history gives the owner's session.
+func (h *harness) historyRecording(ctx context.Context, cookie, session string) int64 {
+	h.t.Helper()
+	var hist struct {
+		Sessions []struct {
+			ID        string `json:"id"`
+			Recording int64  `json:"recording"`
+		} `json:"sessions"`
+	}
+	if st := h.api(ctx, http.MethodGet, "/api/history", cookie, nil, &hist); st != http.StatusOK {
+		h.t.Fatalf("history: status %d", st)
+	}
+	for _, s := range hist.Sessions {
+		if s.ID == session {
+			return s.Recording
+		}
+	}
+	h.t.Fatalf("session %s not in the history", session)
+	return 0
+}
+
+// TestRecordSession records a session with an owner and a read-only guest: everyone is told
+// it is recorded, the recorder is nobody's participant, and the file holds the display stream
+// (its replay matches the desktop before and after the owner's click), the presence, and the
+// owner's input with its name — key events too, as the connection asks. An admin downloads it
+// and deletes it; the owner may not.
+func TestRecordSession(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}, record: true, recordKeys: true, ownerGrace: 300 * time.Millisecond})
+	cookie := h.login(ctx)
+	owner := h.join(ctx)
+	sess := owner.Hello().Session
+	if sess == nil || !sess.Recording {
+		t.Fatalf("owner's hello %+v: want the session marked recorded", sess)
+	}
+	waitHost(ctx, t, owner, h.desk)
+	prof := h.newProfile(ctx, cookie, "Watch", true)
+	_, url := h.shareLink(ctx, cookie, owner, prof.ID)
+	guest := h.guest(ctx, url)
+	if s := guest.Hello().Session; s == nil || !s.Recording {
+		t.Fatalf("guest's hello %+v: want the session marked recorded", s)
+	}
+	err := owner.WaitRoster(ctx, func(r client.Roster) bool { return r.Connections("Anonymous") == 1 })
+	if err != nil {
+		t.Fatalf("owner never saw the guest: %v", err)
+	}
+	for _, p := range owner.Roster().Participants {
+		if p.Role == "recorder" || p.Name == "Recorder" {
+			t.Fatalf("the recorder is a participant: %+v", owner.Roster().Participants)
+		}
+	}
+	if n := len(owner.Roster().Participants); n != 2 {
+		t.Fatalf("roster %+v: want the owner and the guest", owner.Roster().Participants)
+	}
+	if err := owner.Key(0x61, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.Key(0x61, false); err != nil {
+		t.Fatal(err)
+	}
+	waitApplied(ctx, t, h, 2)
+	waitHost(ctx, t, owner, h.desk)
+	before := h.desk.Snapshot()
+	if err := owner.Pointer(100, 120, wire.ButtonLeft); err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.Pointer(100, 120, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitApplied(ctx, t, h, 4)
+	if diffPixels(before, h.desk.Snapshot()) == 0 {
+		t.Fatal("the click did not change the host desktop")
+	}
+	waitHost(ctx, t, owner, h.desk)
+	after := h.desk.Snapshot()
+	waitHost(ctx, t, guest, h.desk)
+	_ = guest.Close()
+	_ = owner.Close() // the session ends after the owner's grace
+
+	var rec struct {
+		ID int64
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for rec.ID == 0 && time.Now().Before(deadline) {
+		rec.ID = h.historyRecording(ctx, cookie, sess.ID)
+	}
+	r, err := h.st.Recording(ctx, storeRecordingID(rec.ID))
+	for err == nil && r.EndedAt.IsZero() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond) // the recording's end is written once the session ended
+		r, err = h.st.Recording(ctx, storeRecordingID(rec.ID))
+	}
+	if err != nil || r.EndedAt.IsZero() {
+		t.Fatalf("recording %d: %+v, %v: want it ended", rec.ID, r, err)
+	}
+	path := filepath.Join(h.data, "recordings", r.File)
+	meta, recs, err := readRecording(t, path)
+	if !errors.Is(err, io.EOF) {
+		t.Fatalf("recording ends with %v, want a clean end", err)
+	}
+	if fi, _ := os.Stat(path); fi == nil || fi.Size() != r.Size {
+		t.Errorf("index says %d bytes, file has %v", r.Size, fi)
+	}
+	if meta.Session != sess.ID || meta.ConnectionID != h.connID || !meta.Keys {
+		t.Errorf("meta %+v", meta)
+	}
+	assertRecorded(t, recs, before, after)
+
+	// Only admins get it; an admin downloads and deletes it.
+	path = fmt.Sprintf("/api/recordings/%d", rec.ID)
+	if st := h.api(ctx, http.MethodGet, path+"/file", "", nil, nil); st != http.StatusUnauthorized {
+		t.Errorf("anonymous download: status %d", st)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.url+path+"/file?download=1", nil)
+	req.Header.Set("Cookie", "peerdesk_session="+cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || int64(len(body)) != r.Size || resp.Header.Get("Content-Disposition") == "" {
+		t.Errorf("download: status %d, %d bytes, disposition %q", resp.StatusCode, len(body), resp.Header.Get("Content-Disposition"))
+	}
+	if st := h.api(ctx, http.MethodDelete, path, cookie, nil, nil); st != http.StatusNoContent {
+		t.Errorf("delete: status %d", st)
+	}
+	if _, err := os.Stat(filepath.Join(h.data, "recordings", r.File)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("file after delete: %v", err)
+	}
+	if id := h.historyRecording(ctx, cookie, sess.ID); id != 0 {
+		t.Errorf("history still links recording %d", id)
+	}
+}
+
+// assertRecorded checks a recording of the desktop going from before to after with the owner's
+// click: the replay up to the click shows before, the whole replay after; the presence records
+// show the guest and never the recorder; the input records name the owner, keys included.
+func assertRecorded(t *testing.T, recs []recfile.Record, before, after *image.RGBA) {
+	t.Helper()
+	clicks, keys, sawGuest, displays := 0, 0, false, 0
+	for _, r := range recs {
+		switch r.Kind {
+		case recfile.KindDisplay:
+			if displays++; displays == 1 && r.Data[0] != wire.MsgSize {
+				t.Fatalf("the display stream starts with 0x%02x, not SIZE", r.Data[0])
+			}
+		case recfile.KindInput:
+			var in recfile.Input
+			if err := json.Unmarshal(r.Data, &in); err != nil || in.Name != testAdmin || len(in.Input) == 0 {
+				t.Fatalf("input record %q: %v", r.Data, err)
+			}
+			switch in.Input[0] {
+			case wire.MsgKey:
+				keys++
+			case wire.MsgPointer:
+				clicks++
+			}
+		case recfile.KindControl:
+			var c wire.Control
+			if err := json.Unmarshal(r.Data, &c); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range c.Participants {
+				sawGuest = sawGuest || p.Name == "Anonymous"
+				if p.Role == "recorder" {
+					t.Fatalf("presence record lists the recorder: %s", r.Data)
+				}
+			}
+		}
+	}
+	if clicks != 2 || keys != 2 || !sawGuest {
+		t.Fatalf("%d pointer records, %d key records (want 2 each), guest in presence %v", clicks, keys, sawGuest)
+	}
+	// The display and control channels are not ordered with each other: the desktop before
+	// the click shows at some FRAME, the one after it at a later one, and at the end.
+	seenBefore, seenAfter := -1, -1
+	d := client.NewDisplay(zerolog.Nop())
+	for i, r := range recs {
+		if r.Kind != recfile.KindDisplay {
+			continue
+		}
+		d.Apply(r.Data)
+		if r.Data[0] != wire.MsgFrame {
+			continue
+		}
+		img := d.Image()
+		if seenBefore < 0 && diffPixels(img, before) == 0 {
+			seenBefore = i
+		}
+		if seenAfter < 0 && diffPixels(img, after) == 0 {
+			seenAfter = i
+		}
+	}
+	if seenBefore < 0 || seenAfter <= seenBefore {
+		t.Errorf("the desktop before the click replays at record %d, after it at %d", seenBefore, seenAfter)
+	}
+	if n := diffPixels(d.Image(), after); n != 0 {
+		t.Errorf("whole replay: %d pixels differ from the desktop after the click", n)
+	}
+}
+
+func storeRecordingID(id int64) store.RecordingID { return store.RecordingID(id) }

@@ -1,0 +1,242 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/rs/zerolog"
+
+	"peerdesk/signaling/proto"
+	"peerdesk/store"
+)
+
+// Defaults of RecordingConfig.
+const (
+	DefaultRecordingMaxAge   = 30 * 24 * time.Hour
+	DefaultRecordingMaxBytes = 10 << 30
+)
+
+// recordingExt names recording files.
+const recordingExt = ".pdrec"
+
+// RecordingConfig configures session recording (docs/PROTOCOL.md, 5).
+type RecordingConfig struct {
+	// Dir holds the recording files; "" turns recording off (a connection's Record option
+	// then records nothing, and no participant is told it is recorded).
+	Dir string
+	// MaxAge and MaxBytes are the retention: recordings that ended longer ago than MaxAge are
+	// removed, then the oldest ended ones until all of them take at most MaxBytes. Zero means
+	// DefaultRecordingMaxAge, DefaultRecordingMaxBytes.
+	MaxAge   time.Duration
+	MaxBytes int64
+	// SettingEngine is the recorder's WebRTC settings (tests keep ICE on loopback); nil means
+	// pion's defaults with loopback candidates, for an agent on the server's host.
+	SettingEngine *webrtc.SettingEngine
+	// Create opens a new recording file for writing; nil means an exclusive os.OpenFile with
+	// mode 0600. Tests stall it to play a disk that stops.
+	Create func(path string) (io.WriteCloser, error)
+}
+
+func (c *RecordingConfig) validate() error {
+	if c.MaxAge < 0 || c.MaxBytes < 0 {
+		return fmt.Errorf("%w: negative recording retention", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// recorders runs the recorder of every recorded live session: a peer of the server's own that
+// joins like any participant through an in-memory listener, read-only and left out of the
+// roster, so that the relay's slow-peer isolation covers a slow disk; the server owns the files.
+type recorders struct {
+	srv    *Server
+	cfg    RecordingConfig
+	log    zerolog.Logger
+	ln     *pipeListener
+	http   *http.Server
+	client *http.Client
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	// pruneMu makes retention passes and deletions by admins one at a time.
+	pruneMu sync.Mutex
+}
+
+// newRecorders starts the in-memory listener, completes the index rows of recordings a crash
+// cut short and starts the retention loop. It returns nil when recording is off.
+func newRecorders(srv *Server, cfg RecordingConfig) (*recorders, error) {
+	if cfg.Dir == "" {
+		return nil, nil
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("recordings directory: %w", err)
+	}
+	cfg.MaxAge = cmpOr(cfg.MaxAge, DefaultRecordingMaxAge)
+	cfg.MaxBytes = cmpOr(cfg.MaxBytes, DefaultRecordingMaxBytes)
+	if cfg.Create == nil {
+		cfg.Create = func(path string) (io.WriteCloser, error) {
+			return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &recorders{srv: srv, cfg: cfg, log: srv.log.With().Str("side", "recorder").Logger(), ln: newPipeListener(), ctx: ctx, cancel: cancel}
+	m.http = &http.Server{
+		Handler: srv.handler,
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, internalConn{}, true)
+		},
+	}
+	m.client = &http.Client{Transport: &http.Transport{DialContext: m.ln.dial}}
+	if err := m.completeCrashed(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
+	m.wg.Add(2)
+	go func() {
+		defer m.wg.Done()
+		_ = m.http.Serve(m.ln) // ends with Close
+	}()
+	go func() {
+		defer m.wg.Done()
+		m.retain()
+	}()
+	return m, nil
+}
+
+// cmpOr returns v, or def when v is zero.
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// close stops every recorder (each finishes its file) and the listener.
+func (m *recorders) close() {
+	if m == nil {
+		return
+	}
+	m.cancel()
+	_ = m.ln.Close()
+	_ = m.http.Close()
+	m.wg.Wait()
+}
+
+// completeCrashed gives the recordings still open in the index — the server stopped without
+// finishing them — their file's size and last modification as their end.
+func (m *recorders) completeCrashed(ctx context.Context) error {
+	recs, err := m.srv.store.Recordings(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if !r.EndedAt.IsZero() {
+			continue
+		}
+		size, ended := int64(0), r.StartedAt
+		if fi, err := os.Stat(filepath.Join(m.cfg.Dir, r.File)); err == nil {
+			size, ended = fi.Size(), fi.ModTime()
+		}
+		if err := m.srv.store.UpdateRecording(ctx, r.ID, size, ended); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// start records live session sess from now until it ends.
+func (m *recorders) start(sess *session) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.record(sess)
+	}()
+}
+
+// path returns the path of a recording file.
+func (m *recorders) path(file string) string { return filepath.Join(m.cfg.Dir, file) }
+
+// retain applies the retention at once and then every hour.
+func (m *recorders) retain() {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := m.prune(m.ctx); err != nil && m.ctx.Err() == nil {
+			m.log.Error().Err(err).Msg("recording retention")
+		}
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// prune removes the ended recordings older than MaxAge, then the oldest ended ones while all of
+// them take more than MaxBytes.
+func (m *recorders) prune(ctx context.Context) error {
+	m.pruneMu.Lock()
+	defer m.pruneMu.Unlock()
+	recs, err := m.srv.store.Recordings(ctx)
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, r := range recs {
+		total += r.Size
+	}
+	cutoff := m.srv.now().Add(-m.cfg.MaxAge)
+	for _, r := range recs { // oldest first
+		if r.EndedAt.IsZero() || (!r.EndedAt.Before(cutoff) && total <= m.cfg.MaxBytes) {
+			continue
+		}
+		if err := m.removeLocked(ctx, r); err != nil {
+			return err
+		}
+		total -= r.Size
+		m.log.Info().Int64("recording", int64(r.ID)).Str("session", r.Session).Msg("recording removed by retention")
+	}
+	return nil
+}
+
+// remove deletes a recording's file and index row (admins delete with it).
+func (m *recorders) remove(ctx context.Context, r store.Recording) error {
+	m.pruneMu.Lock()
+	defer m.pruneMu.Unlock()
+	return m.removeLocked(ctx, r)
+}
+
+func (m *recorders) removeLocked(ctx context.Context, r store.Recording) error {
+	if err := os.Remove(m.path(r.File)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove recording %d: %w", r.ID, err)
+	}
+	return m.srv.store.DeleteRecording(ctx, r.ID)
+}
+
+// handleRecorderWS serves the WebSocket of the server's own recorder (?record=SESSION), which
+// only comes through the in-memory listener: read-only, never in the history or the roster,
+// never charged to an address or a user.
+func (s *Server) handleRecorderWS(w http.ResponseWriter, r *http.Request) {
+	if !internalRequest(r.Context()) {
+		writeError(w, http.StatusForbidden, "only the server records sessions")
+		return
+	}
+	sess := s.hub.session(SessionID(r.URL.Query().Get("record")))
+	if sess == nil {
+		writeError(w, http.StatusNotFound, msgSessionEnded)
+		return
+	}
+	p := &peer{id: newPeerID(), sess: sess, readOnly: true, recordKeys: sess.conn.RecordKeys,
+		identity: proto.Identity{Name: "Recorder", Role: proto.RoleRecorder}}
+	log := s.log.With().Str("side", "recorder").Str("peer", string(p.id)).Str("session", string(sess.id)).Logger()
+	s.servePeer(w, r, log, p, 0, func() {})
+}
