@@ -91,6 +91,9 @@ func (s *Server) handleRecordingFile(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/vnd.peerdesk.recording")
 	w.Header().Set("Cache-Control", "no-store")
+	if rec.EndedAt.IsZero() {
+		w.Header().Set("X-Recording-Live", "1") // the player reads on from where it stopped
+	}
 	if r.URL.Query().Get("download") == "1" {
 		w.Header().Set("Content-Disposition", `attachment; filename="`+rec.File+`"`) // a plain name (store)
 	}

@@ -149,14 +149,17 @@ func (d *driver) close() {
 	}
 }
 
-// canvasPixels reads the page's canvas at the given desktop points.
-func (d *driver) canvasPixels(pts []image.Point) [][3]int {
+// canvasPixels reads the page's desktop canvas at the given desktop points.
+func (d *driver) canvasPixels(pts []image.Point) [][3]int { return d.pixelsOf("#desktop", pts) }
+
+// pixelsOf reads the canvas of a selector at the given desktop points.
+func (d *driver) pixelsOf(canvas string, pts []image.Point) [][3]int {
 	d.t.Helper()
 	arg := make([][2]int, len(pts))
 	for i, p := range pts {
 		arg[i] = [2]int{p.X, p.Y}
 	}
-	r := d.do(map[string]any{"cmd": "pixels", "points": arg})
+	r := d.do(map[string]any{"cmd": "pixels", "points": arg, "canvas": canvas})
 	raw, _ := json.Marshal(r["pixels"])
 	var px [][3]int
 	if err := json.Unmarshal(raw, &px); err != nil || len(px) != len(pts) {
@@ -165,10 +168,15 @@ func (d *driver) canvasPixels(pts []image.Point) [][3]int {
 	return px
 }
 
-// mismatches lists the sampled points where the canvas differs from the host.
+// mismatches lists the sampled points where the desktop canvas differs from the host.
 func (d *driver) mismatches(pts []image.Point, host *image.RGBA) []string {
+	return d.mismatchesOf("#desktop", pts, host)
+}
+
+// mismatchesOf lists the sampled points where the canvas of a selector differs from host.
+func (d *driver) mismatchesOf(canvas string, pts []image.Point, host *image.RGBA) []string {
 	var bad []string
-	for i, c := range d.canvasPixels(pts) {
+	for i, c := range d.pixelsOf(canvas, pts) {
 		o := host.PixOffset(pts[i].X, pts[i].Y)
 		want := [3]int{int(host.Pix[o]), int(host.Pix[o+1]), int(host.Pix[o+2])}
 		if c != want {

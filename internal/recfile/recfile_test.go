@@ -3,7 +3,9 @@ package recfile
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"io"
+	"os"
 	"testing"
 	"time"
 )
@@ -121,4 +123,22 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/sample.pdrec")
+
+// TestGolden: the sample recording is byte for byte testdata/sample.pdrec, which the page's
+// reader is tested against (web/e2e/recording.test.mjs).
+func TestGolden(t *testing.T) {
+	b, _ := sample(t)
+	const golden = "testdata/sample.pdrec"
+	if *update {
+		if err := os.WriteFile(golden, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil || !bytes.Equal(b, want) {
+		t.Fatalf("sample differs from %s (%v): run go test -update", golden, err)
+	}
 }

@@ -14,7 +14,8 @@
 //   state                      -> {state, frames, width, height}
 //   waitFrames {min}           wait until at least min frames were applied
 //   waitState {state}          wait until #state has that data-state
-//   pixels {points:[[x,y]..]}  -> {pixels:[[r,g,b]..]} at desktop coordinates
+//   pixels {points:[[x,y]..], canvas}  -> {pixels:[[r,g,b]..]} at desktop coordinates of the
+//                              canvas (a selector; #desktop unless given)
 //   snapshot {path}            save the canvas at desktop resolution as PNG
 //   click {x,y}                real mouse click at desktop pixel x,y
 //   drag {from:[x,y],to:[x,y]} mouse down, move in steps, up
@@ -346,7 +347,7 @@ const commands = {
     if (!Array.isArray(cmd.points)) throw new Error('points must be a list of [x, y]');
     const points = cmd.points.map((v) => point(v, 'each point'));
     const out = await page(cmd).$eval(
-      '#desktop',
+      String(cmd.canvas ?? '#desktop'),
       (c, pts) => {
         const ctx = c.getContext('2d');
         return pts.map(([x, y]) => {

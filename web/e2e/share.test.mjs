@@ -53,8 +53,9 @@ test('hello names the live session', () => {
   assert.deepEqual(helloSession({ session: { id: 'abc', connection: { id: 7, name: 'Demo' } } }), {
     id: 'abc',
     connection: { id: '7', name: 'Demo' },
+    recording: false,
   });
-  assert.deepEqual(helloSession({ session: { id: 'abc' } }), { id: 'abc', connection: { id: '', name: '' } });
+  assert.deepEqual(helloSession({ session: { id: 'abc', recording: true } }), { id: 'abc', connection: { id: '', name: '' }, recording: true });
   for (const m of [{}, null, { session: null }, { session: { id: '' } }, { session: { id: 5 } }]) assert.equal(helloSession(m), null);
 });
 

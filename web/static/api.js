@@ -63,13 +63,57 @@ export async function me() {
   return account(await call('GET', '/api/me'));
 }
 
-/** Resolves to the connections the user may open: [{id, name, online}], ids as strings. */
+/**
+ * Resolves to the connections the user may open: [{id, name, online, record, recordKeys}],
+ * ids as strings.
+ */
 export async function connections() {
   const data = await call('GET', '/api/connections');
   if (!Array.isArray(data)) throw new ApiError(0, 'malformed connection list');
-  return data
-    .filter((c) => isId(c?.id) && typeof c.name === 'string')
-    .map((c) => ({ id: String(c.id), name: c.name, online: c.online === true }));
+  return data.filter((c) => isId(c?.id) && typeof c.name === 'string').map(connectionInfo);
+}
+
+function connectionInfo(c) {
+  return { id: String(c.id), name: c.name, online: c.online === true, record: c.record === true, recordKeys: c.recordKeys === true };
+}
+
+/** Sets whether a connection's sessions are recorded, with key events or not (admins). */
+export async function setRecording(id, record, recordKeys) {
+  const c = await call('PATCH', `/api/connections/${encodeURIComponent(id)}`, { record, recordKeys: record && recordKeys });
+  if (!isId(c?.id) || typeof c.name !== 'string') throw new ApiError(0, 'malformed connection');
+  return connectionInfo(c);
+}
+
+/** The URL of a recording's file; download makes it an attachment. */
+export function recordingURL(id, download = false) {
+  return `/api/recordings/${encodeURIComponent(id)}/file${download ? '?download=1' : ''}`;
+}
+
+/**
+ * Fetches a recording's bytes from offset on: resolves to {bytes (ArrayBuffer), live (the
+ * session is still recorded)}; bytes is empty when nothing came since offset.
+ */
+export async function recordingBytes(id, offset) {
+  const headers = offset > 0 ? { Range: `bytes=${offset}-` } : {};
+  let res;
+  try {
+    res = await fetch(recordingURL(id), { credentials: 'same-origin', headers, cache: 'no-store' });
+  } catch (err) {
+    throw new ApiError(0, `cannot reach the server: ${err.message}`);
+  }
+  const live = res.headers.get('X-Recording-Live') === '1';
+  if (res.status === 416) return { bytes: new ArrayBuffer(0), live };
+  if (!res.ok) {
+    const data = await res.json().catch(() => null);
+    throw new ApiError(res.status, typeof data?.error === 'string' ? data.error : `${res.status} ${res.statusText}`);
+  }
+  if (offset > 0 && res.status !== 206) throw new ApiError(0, 'the server ignored the range');
+  return { bytes: await res.arrayBuffer(), live };
+}
+
+/** Deletes a recording (admins; not while its session is recorded). */
+export async function deleteRecording(id) {
+  await call('DELETE', `/api/recordings/${encodeURIComponent(id)}`);
 }
 
 /** Creates a connection; resolves to {id, name, agentToken} (the token is shown only once). */
@@ -267,7 +311,7 @@ function historyParticipant(p) {
 
 /**
  * Returns a page of a GET /api/history reply: {total, sessions: [{id, connection: {id,
- * name}, owner, startedAt, endedAt, endReason, participants}]}, times as Dates (endedAt and
+ * name}, owner, startedAt, endedAt, endReason, recording (its id, '' for none), participants}]}, times as Dates (endedAt and
  * a participant's leftAt null while live), each participant {name, role, readOnly, profile
  * ('' for none), address, joinedAt, leftAt}. Throws ApiError when malformed.
  */
@@ -284,6 +328,7 @@ export function parseHistory(data) {
         startedAt: time(s.startedAt),
         endedAt: time(s.endedAt),
         endReason: str(s.endReason),
+        recording: isId(s.recording) ? String(s.recording) : '',
         participants: (s.participants ?? []).map(historyParticipant),
       };
     }),

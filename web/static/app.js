@@ -7,6 +7,7 @@
 //   #/settings/users      its Users tab
 //   #/session/<id>     the live session of connection <id>
 //   #/shared           the live session a share URL (/s/<key>) leads to; no account needed
+//   #/recording/<id>   the player of recording <id> (admins)
 
 import * as api from './api.js';
 import { HostClipboard } from './clipboard.js';
@@ -25,10 +26,12 @@ import { UsersView, wirePasswordForm } from './users.js';
 import { WaitingView } from './waiting.js';
 import { PointersView } from './pointers.js';
 import { HandoffView } from './handoff.js';
+import { PlayerView } from './player.js';
 
 const LIST_REFRESH_MS = 10000;
 const NOTICE_MS = 5000;
 const SESSION_ROUTE = /^#\/session\/([A-Za-z0-9_-]{1,64})$/;
+const RECORDING_ROUTE = /^#\/recording\/([0-9]{1,18})$/;
 const SETTINGS_ROUTE = /^#\/settings(?:\/(sessions|history|users))?$/;
 // The settings tabs: the route's tab name → the ids of its tab and panel.
 const SETTINGS_TABS = {
@@ -87,12 +90,14 @@ async function route() {
   }
   const m = SESSION_ROUTE.exec(hash);
   const settings = SETTINGS_ROUTE.exec(hash);
-  if (!m && !settings && hash !== '#/' && hash !== '') {
+  const recording = RECORDING_ROUTE.exec(hash);
+  if (!m && !settings && !recording && hash !== '#/' && hash !== '') {
     go('#/');
     return;
   }
   if (!(await requireAccount()) || token.stale) return;
   if (m) showSession({ connection: m[1] }, account);
+  else if (recording) showPlayer(recording[1]);
   else if (settings) showSettings(settings[1] ?? 'connections');
   else showList();
 }
@@ -229,6 +234,17 @@ function showSettings(tab) {
   leaveView = () => view.close();
 }
 
+// Shows the player of recording id (admins).
+function showPlayer(id) {
+  if (!account.admin) {
+    go('#/');
+    return;
+  }
+  show('view-player');
+  const view = new PlayerView(id, { onUnauthorized: loggedOut });
+  leaveView = () => view.close();
+}
+
 // ---- share URLs ----
 
 // Joins the session of this tab's share key, or shows why the link does not work.
@@ -323,6 +339,7 @@ function showSession(target, user) {
   const linkEl = $('link');
   let noticeTimer = 0;
   badge.hidden = true;
+  $('recording-mark').hidden = true;
   linkEl.hidden = true;
   identityEl.textContent = '';
   noticeEl.hidden = true;
@@ -368,6 +385,7 @@ function showSession(target, user) {
       const role = typeof identity?.role === 'string' ? identity.role : '';
       identityEl.textContent = role ? `${name} (${role})` : name;
       badge.hidden = !readOnly;
+      $('recording-mark').hidden = !info.session?.recording;
       clipboard.setAllowed(!readOnly);
       presence.setIdentity(identity);
       handoff.setInfo(info);

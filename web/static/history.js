@@ -1,9 +1,10 @@
 // Settings → History (#/settings/history, admins): ended and live sessions, newest first, a
 // page at a time, each with its participants: who (username or Anonymous, with the share
-// link's profile), from which address, when they joined and left, and whether read-only.
+// link's profile), from which address, when they joined and left, and whether read-only; a
+// recorded session links its recording's player and file.
 
 import * as api from './api.js';
-import { element } from './dom.js';
+import { button, confirmed, element } from './dom.js';
 import { elapsedText, timeText } from './format.js';
 
 /** Sessions per History page. */
@@ -102,6 +103,24 @@ export class HistoryView {
     this.table.dataset.loads = String(Number(this.table.dataset.loads ?? 0) + 1);
   }
 
+  // The button that deletes a session's recording (confirmed by a second click).
+  deleteButton(s) {
+    const b = button('history-recording delete-recording', 'Delete recording');
+    b.addEventListener('click', async () => {
+      if (!confirmed(b, 'Delete recording')) return;
+      b.disabled = true;
+      try {
+        await api.deleteRecording(s.recording);
+        this.load();
+      } catch (err) {
+        b.disabled = false;
+        if (err.status === 401) this.onUnauthorized();
+        else $('history-error').textContent = err.message;
+      }
+    });
+    return b;
+  }
+
   // A session: its row, then a row per participant.
   group(s) {
     const body = element('tbody', 'history-session');
@@ -111,6 +130,14 @@ export class HistoryView {
     const summary = cell('summary');
     summary.colSpan = 6;
     summary.append(element('span', 'connection', s.connection.name), ' ', element('span', 'muted', sessionSummary(s)));
+    if (s.recording) {
+      const play = element('a', 'history-recording', s.endedAt ? 'Play recording' : 'Watch recording');
+      play.href = `#/recording/${encodeURIComponent(s.recording)}`;
+      const download = element('a', 'history-recording', 'Download');
+      download.href = api.recordingURL(s.recording, true);
+      summary.append(play, download);
+      if (s.endedAt) summary.append(this.deleteButton(s));
+    }
     head.append(summary);
     body.append(head);
     for (const p of s.participants) {

@@ -54,13 +54,16 @@ function iceServers(list) {
   return out;
 }
 
-/** Returns the session of a hello ({id, connection: {id, name}}), or null if it has none. */
+/**
+ * Returns the session of a hello ({id, connection: {id, name}, recording}), or null if it
+ * has none.
+ */
 export function helloSession(m) {
   const s = m?.session;
   if (typeof s?.id !== 'string' || s.id === '') return null;
   const c = s.connection;
   const id = typeof c?.id === 'number' || typeof c?.id === 'string' ? String(c.id) : '';
-  return { id: s.id, connection: { id, name: typeof c?.name === 'string' ? c.name : '' } };
+  return { id: s.id, connection: { id, name: typeof c?.name === 'string' ? c.name : '' }, recording: s.recording === true };
 }
 
 /**

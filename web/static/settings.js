@@ -148,7 +148,7 @@ export class SettingsView {
       const status = element('span', c.online ? 'status online' : 'status', c.online ? 'online' : 'offline');
       const regen = button('regenerate-token', 'Regenerate token');
       const del = button('delete-connection', 'Delete');
-      head.append(expand, name, status, regen, del);
+      head.append(expand, name, status, ...this.recordingSwitches(c), regen, del);
       const body = element('div', 'profiles');
       body.hidden = !open;
       const list = element('ul', 'profile-list');
@@ -164,6 +164,40 @@ export class SettingsView {
     if (items.length === 0) items.push(element('li', 'empty', 'No connections yet.'));
     $('settings-connections').replaceChildren(...items);
     for (const id of this.expanded) this.renderProfiles(id);
+  }
+
+  // The connection's "Record sessions" and "with key events" switches: they apply from its
+  // next live session on.
+  recordingSwitches(c) {
+    const make = (className, text, checked, title) => {
+      const label = element('label', className);
+      label.title = title;
+      const box = element('input');
+      box.type = 'checkbox';
+      box.checked = checked;
+      label.append(box, ` ${text}`);
+      return [label, box];
+    };
+    const [rec, recBox] = make('record-sessions', 'Record sessions', c.record, 'Record what everyone sees and does in its next sessions (everyone is shown so)');
+    const [keys, keysBox] = make('record-keys', 'with keys', c.recordKeys, 'Keep key events too: everything typed, passwords included');
+    keysBox.disabled = !c.record;
+    const save = async () => {
+      recBox.disabled = keysBox.disabled = true;
+      try {
+        Object.assign(c, await api.setRecording(c.id, recBox.checked, keysBox.checked));
+        $('settings-error').textContent = '';
+      } catch (err) {
+        if (err.status === 401) this.onUnauthorized();
+        else $('settings-error').textContent = err.message;
+      }
+      recBox.checked = c.record;
+      keysBox.checked = c.recordKeys;
+      recBox.disabled = false;
+      keysBox.disabled = !c.record;
+    };
+    recBox.addEventListener('change', save);
+    keysBox.addEventListener('change', save);
+    return [rec, keys];
   }
 
   toggle(connectionId) {
