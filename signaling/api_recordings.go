@@ -33,7 +33,7 @@ func (s *Server) handleSetRecording(w http.ResponseWriter, r *http.Request) {
 		writeFieldError(w, http.StatusConflict, "record", "record: this server keeps no recordings (no recordings directory)")
 		return
 	}
-	keys := req.RecordKeys != nil && *req.RecordKeys
+	keys := *req.Record && req.RecordKeys != nil && *req.RecordKeys // no keys without recording
 	conn, err := s.store.SetRecording(r.Context(), store.ConnectionID(id), *req.Record, keys)
 	if err != nil {
 		s.writeStoreError(w, "set recording", "recordKeys", err)

@@ -1,6 +1,9 @@
 package signaling
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // LivePeers counts the peers of every live session, as the hub sees them.
 func LivePeers(s *Server) int {
@@ -19,3 +22,6 @@ func SetAdmitTimeout(t interface{ Cleanup(func()) }, d time.Duration) {
 	admitTimeout = d
 	t.Cleanup(func() { admitTimeout = old })
 }
+
+// PruneRecordings applies the recording retention now.
+func PruneRecordings(s *Server) error { return s.rec.prune(context.Background()) }

@@ -23,6 +23,8 @@ import (
 const (
 	DefaultRecordingMaxAge   = 30 * 24 * time.Hour
 	DefaultRecordingMaxBytes = 10 << 30
+	// DefaultRecordingQueueBytes is RecordingConfig.QueueBytes when zero.
+	DefaultRecordingQueueBytes = 8 << 20
 )
 
 // recordingExt names recording files.
@@ -33,11 +35,16 @@ type RecordingConfig struct {
 	// Dir holds the recording files; "" turns recording off (a connection's Record option
 	// then records nothing, and no participant is told it is recorded).
 	Dir string
-	// MaxAge and MaxBytes are the retention: recordings that ended longer ago than MaxAge are
-	// removed, then the oldest ended ones until all of them take at most MaxBytes. Zero means
-	// DefaultRecordingMaxAge, DefaultRecordingMaxBytes.
+	// MaxAge and MaxBytes are the retention, applied at start and every hour: recordings that
+	// ended longer ago than MaxAge are removed, then the oldest ended ones until all of them
+	// (those in progress too) take at most MaxBytes. Zero means DefaultRecordingMaxAge,
+	// DefaultRecordingMaxBytes.
 	MaxAge   time.Duration
 	MaxBytes int64
+	// QueueBytes bounds what a recorder holds for a disk that falls behind; past it the
+	// recorder reads no more and the relay holds its stream back, as for any slow peer. Zero
+	// means DefaultRecordingQueueBytes.
+	QueueBytes int
 	// SettingEngine is the recorder's WebRTC settings (tests keep ICE on loopback); nil means
 	// pion's defaults with loopback candidates, for an agent on the server's host.
 	SettingEngine *webrtc.SettingEngine
@@ -47,7 +54,7 @@ type RecordingConfig struct {
 }
 
 func (c *RecordingConfig) validate() error {
-	if c.MaxAge < 0 || c.MaxBytes < 0 {
+	if c.MaxAge < 0 || c.MaxBytes < 0 || c.QueueBytes < 0 {
 		return fmt.Errorf("%w: negative recording retention", ErrInvalidConfig)
 	}
 	return nil
@@ -81,6 +88,7 @@ func newRecorders(srv *Server, cfg RecordingConfig) (*recorders, error) {
 	}
 	cfg.MaxAge = cmpOr(cfg.MaxAge, DefaultRecordingMaxAge)
 	cfg.MaxBytes = cmpOr(cfg.MaxBytes, DefaultRecordingMaxBytes)
+	cfg.QueueBytes = cmpOr(cfg.QueueBytes, DefaultRecordingQueueBytes)
 	if cfg.Create == nil {
 		cfg.Create = func(path string) (io.WriteCloser, error) {
 			return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)

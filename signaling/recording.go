@@ -22,11 +22,7 @@ import (
 
 // How a recorder writes.
 const (
-	// recordQueueBytes bounds the records waiting for the disk. Past it the recorder stops
-	// reading the display channel, and the relay holds back what it sends the recorder, as for
-	// any slow peer: the session never waits for the disk.
-	recordQueueBytes = 8 << 20
-	// recordQueueSlack is room beyond it for control and input records, which never wait
+	// recordQueueSlack is room beyond RecordingConfig.QueueBytes for control and input records, which never wait
 	// (the relay drops a peer that leaves control messages unread); past it they are dropped.
 	recordQueueSlack = 1 << 20
 	// recordFlushEvery is how often the file gets what was recorded: a crash loses at most
@@ -52,8 +48,11 @@ type queuedRecord struct {
 	data []byte
 }
 
-// recordQueue hands records from the channel readers to the writer.
+// recordQueue hands records from the channel readers to the writer. Past limit bytes the
+// display reader waits: the recorder stops reading the display channel, and the relay holds
+// back what it sends the recorder, as for any slow peer; the session never waits for the disk.
 type recordQueue struct {
+	limit int
 	mu    sync.Mutex
 	items []queuedRecord
 	bytes int
@@ -61,8 +60,8 @@ type recordQueue struct {
 	ready chan struct{} // one slot: records wait
 }
 
-func newRecordQueue() *recordQueue {
-	return &recordQueue{space: make(chan struct{}, 1), ready: make(chan struct{}, 1)}
+func newRecordQueue(limit int) *recordQueue {
+	return &recordQueue{limit: limit, space: make(chan struct{}, 1), ready: make(chan struct{}, 1)}
 }
 
 // push queues r. With wait it blocks while the queue is full, until ctx ends (false); without,
@@ -70,7 +69,7 @@ func newRecordQueue() *recordQueue {
 func (q *recordQueue) push(ctx context.Context, r queuedRecord, wait bool) bool {
 	for {
 		q.mu.Lock()
-		limit := recordQueueBytes
+		limit := q.limit
 		if !wait {
 			limit += recordQueueSlack
 		}
@@ -155,7 +154,7 @@ func (m *recorders) record(sess *session) {
 		_ = f.Close()
 		return
 	}
-	r := &recording{m: m, sess: sess, rec: rec, start: time.Now(), q: newRecordQueue()}
+	r := &recording{m: m, sess: sess, rec: rec, start: time.Now(), q: newRecordQueue(m.cfg.QueueBytes)}
 	written := make(chan int64, 1)
 	go func() { written <- r.write(f) }()
 	r.join(log)

@@ -16,6 +16,7 @@ import (
 	"peerdesk/internal/recfile"
 	"peerdesk/relay/demo"
 	"peerdesk/relay/wire"
+	"peerdesk/store"
 )
 
 // frameAt replays recs up to the last FRAME at or before t and returns the image then, and
@@ -158,7 +159,7 @@ func TestBrowserRecording(t *testing.T) {
 	d.waitPlayer(ctx, "followed the live recording", func(s playerState) bool { return s.Duration > first.Duration+1000 })
 	_ = owner.Close()
 	for {
-		r, err := h.st.Recording(ctx, storeRecordingID(recID))
+		r, err := h.st.Recording(ctx, store.RecordingID(recID))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -62,6 +62,7 @@ type harnessConfig struct {
 	// recordCreate, if set, opens the recording files.
 	record, recordKeys bool
 	recordCreate       func(path string) (io.WriteCloser, error)
+	recordQueue        int
 }
 
 // loopbackEngine keeps ICE on loopback, as every test here must (FIELD-NOTES.md).
@@ -108,7 +109,7 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 	log := testLogger(t, cfg.verbose)
 	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin, ownerGrace: cfg.ownerGrace, turn: cfg.turn,
 		maxPeersUser: 64, maxPeersAddr: 64, proxies: cfg.proxies, // the benchmarks join up to 32 peers as one user
-		recordings: recordingFlags{engine: loopbackEngine(), create: cfg.recordCreate}}
+		recordings: recordingFlags{engine: loopbackEngine(), create: cfg.recordCreate, queue: cfg.recordQueue}}
 	var opts []store.Option
 	if cfg.storeClock != 0 {
 		opts = append(opts, store.WithClock(func() time.Time { return time.Now().Add(cfg.storeClock) }))

@@ -20,6 +20,7 @@ type recordingFlags struct {
 	maxGiB int
 	engine *webrtc.SettingEngine                     // tests: the recorder's ICE on loopback
 	create func(path string) (io.WriteCloser, error) // tests: a disk that stalls
+	queue  int                                       // tests: the recorder's queue, bytes
 }
 
 func (f *recordingFlags) register(fs *flag.FlagSet) {
@@ -52,6 +53,7 @@ func (f *recordingFlags) config(data string) signaling.RecordingConfig {
 		Dir:           dir,
 		MaxAge:        time.Duration(f.days) * 24 * time.Hour,
 		MaxBytes:      int64(f.maxGiB) << 30,
+		QueueBytes:    f.queue,
 		SettingEngine: f.engine,
 		Create:        f.create,
 	}

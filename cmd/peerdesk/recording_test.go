@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"peerdesk/client"
 	"peerdesk/internal/recfile"
 	"peerdesk/relay/demo"
+	"peerdesk/relay/pipeline"
 	"peerdesk/relay/wire"
 	"peerdesk/store"
 )
@@ -64,6 +67,64 @@ func (h *harness) historyRecording(ctx context.Context, cookie, session string) 
 	}
 	h.t.Fatalf("session %s not in the history", session)
 	return 0
+}
+
+// endedRecording waits until live session sid's recording has ended and returns it.
+func (h *harness) endedRecording(ctx context.Context, cookie, sid string) store.Recording {
+	h.t.Helper()
+	for {
+		if id := h.historyRecording(ctx, cookie, sid); id != 0 {
+			r, err := h.st.Recording(ctx, store.RecordingID(id))
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			if !r.EndedAt.IsZero() {
+				return r
+			}
+		}
+		select {
+		case <-ctx.Done():
+			h.t.Fatalf("the recording of session %s never ended", sid)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// TestRecordingWithoutKeys: a connection recorded without key events gets its pointer input
+// in the recording, and none of its keys: the relay never sends them to the recorder.
+func TestRecordingWithoutKeys(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}, record: true, ownerGrace: 300 * time.Millisecond})
+	cookie := h.login(ctx)
+	owner := h.join(ctx)
+	for _, send := range []func() error{
+		func() error { return owner.Key(0x61, true) }, func() error { return owner.Key(0x61, false) },
+		func() error { return owner.SetClipboard("secret") },
+		func() error { return owner.Pointer(10, 10, 0) },
+	} {
+		if err := send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitApplied(ctx, t, h, 4)
+	sid := owner.Hello().Session.ID
+	_ = owner.Close()
+	r := h.endedRecording(ctx, cookie, sid)
+	meta, recs, _ := readRecording(t, filepath.Join(h.data, "recordings", r.File))
+	var kinds []byte
+	for _, rec := range recs {
+		if rec.Kind == recfile.KindInput {
+			var in recfile.Input
+			if err := json.Unmarshal(rec.Data, &in); err != nil {
+				t.Fatal(err)
+			}
+			kinds = append(kinds, in.Input[0])
+		}
+	}
+	if meta.Keys || !bytes.Equal(kinds, []byte{wire.MsgPointer}) {
+		t.Errorf("meta keys %v, input records of types %v: want the pointer only", meta.Keys, kinds)
+	}
 }
 
 // TestRecordSession records a session with an owner and a read-only guest: everyone is told
@@ -125,21 +186,7 @@ func TestRecordSession(t *testing.T) {
 	_ = guest.Close()
 	_ = owner.Close() // the session ends after the owner's grace
 
-	var rec struct {
-		ID int64
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for rec.ID == 0 && time.Now().Before(deadline) {
-		rec.ID = h.historyRecording(ctx, cookie, sess.ID)
-	}
-	r, err := h.st.Recording(ctx, storeRecordingID(rec.ID))
-	for err == nil && r.EndedAt.IsZero() && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond) // the recording's end is written once the session ended
-		r, err = h.st.Recording(ctx, storeRecordingID(rec.ID))
-	}
-	if err != nil || r.EndedAt.IsZero() {
-		t.Fatalf("recording %d: %+v, %v: want it ended", rec.ID, r, err)
-	}
+	r := h.endedRecording(ctx, cookie, sess.ID)
 	path := filepath.Join(h.data, "recordings", r.File)
 	meta, recs, err := readRecording(t, path)
 	if !errors.Is(err, io.EOF) {
@@ -154,7 +201,7 @@ func TestRecordSession(t *testing.T) {
 	assertRecorded(t, recs, before, after)
 
 	// Only admins get it; an admin downloads and deletes it.
-	path = fmt.Sprintf("/api/recordings/%d", rec.ID)
+	path = fmt.Sprintf("/api/recordings/%d", r.ID)
 	if st := h.api(ctx, http.MethodGet, path+"/file", "", nil, nil); st != http.StatusUnauthorized {
 		t.Errorf("anonymous download: status %d", st)
 	}
@@ -247,4 +294,121 @@ func assertRecorded(t *testing.T, recs []recfile.Record, before, after *image.RG
 	}
 }
 
-func storeRecordingID(id int64) store.RecordingID { return store.RecordingID(id) }
+// stallingFile is a recording file whose writes block while the disk is "stalled".
+type stallingFile struct {
+	f     *os.File
+	mu    sync.Mutex
+	gate  chan struct{} // nil while writes pass; closed to let them pass again
+	calls atomic.Int64  // writes that reached the file
+}
+
+func (s *stallingFile) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	gate := s.gate
+	s.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	s.calls.Add(1)
+	return s.f.Write(b)
+}
+
+func (s *stallingFile) Close() error { return s.f.Close() }
+
+func (s *stallingFile) stall() {
+	s.mu.Lock()
+	s.gate = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *stallingFile) release() {
+	s.mu.Lock()
+	close(s.gate)
+	s.gate = nil
+	s.mu.Unlock()
+}
+
+// framesIn counts the FRAMEs s receives during d.
+func framesIn(s *client.Session, d time.Duration) float64 {
+	n := s.Frames()
+	time.Sleep(d) // a measurement window
+	return float64(s.Frames()-n) / d.Seconds()
+}
+
+// TestRecordingStalledDisk: a disk that stops taking the recording's writes holds the recorder
+// back (its relay stream waits on it, like any stalled peer's), never the session: the owner's
+// frame rate with the disk stalled stays within 80% of the rate before; once the disk is back
+// the recorder catches up and the file ends cleanly.
+func TestRecordingStalledDisk(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	files := make(chan *stallingFile, 1)
+	create := func(path string) (io.WriteCloser, error) {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		s := &stallingFile{f: f}
+		files <- s
+		return s, nil
+	}
+	h := newHarness(t, harnessConfig{demo: demo.Config{Width: 640, Height: 360, FPS: 20, Busy: 30},
+		record: true, recordCreate: create, recordQueue: 256 << 10, ownerGrace: 300 * time.Millisecond})
+	owner := h.join(ctx, client.WithoutImageDecoding())
+	file := <-files
+	const window = 3 * time.Second
+	before := framesIn(owner, window)
+
+	file.stall()
+	var recorder pipeline.PeerStats
+	for { // the recorder's queue fills, it stops reading, and the relay holds its stream
+		for _, st := range h.agent.Pipeline().PeerStats() {
+			if st.Behind > 0 && st.Unapplied >= 128<<10 {
+				recorder = st
+			}
+		}
+		if recorder.Behind > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the recorder's stream was never held back: %+v", h.agent.Pipeline().PeerStats())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	writes := file.calls.Load()
+	stalled := framesIn(owner, window)
+	if file.calls.Load() != writes {
+		t.Fatal("the disk took writes while stalled")
+	}
+	t.Logf("owner: %.1f frames/s before, %.1f with the recording's disk stalled", before, stalled)
+	if before < 5 || stalled < 0.8*before {
+		t.Errorf("owner's frame rate %.1f/s with the disk stalled, %.1f/s before", stalled, before)
+	}
+
+	file.release()
+	for file.calls.Load() == writes {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the recording never resumed")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	sid := owner.Hello().Session.ID
+	_ = owner.Close()
+	path := filepath.Join(h.data, "recordings", sid+".pdrec")
+	for {
+		r, err := h.st.Recording(ctx, 1)
+		if err == nil && !r.EndedAt.IsZero() {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the recording never ended: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if _, recs, err := readRecording(t, path); !errors.Is(err, io.EOF) || len(recs) == 0 {
+		t.Fatalf("recording: %d records, %v", len(recs), err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -164,9 +165,30 @@ const noVideoNoticeJS = `new Promise((done) => {
 // once it serves; the process is stopped when the test ends.
 func startThinDemo(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command(os.Getenv(thinBinEnv), "demo", "-listen", thinListen, "-data", t.TempDir(),
+	return startDemoProcess(t, os.Getenv(thinBinEnv), t.TempDir(), "-listen", thinListen,
 		"-demo-size", "1280x720", "-demo-fps", "25", "-demo-busy", "10", "-demo-grain", "32",
-		"-turn-udp", "", "-log-level", "warn")
+		"-turn-udp", "", "-log-level", "warn").url
+}
+
+// demoProcess is a `peerdesk demo` process.
+type demoProcess struct {
+	cmd    *exec.Cmd
+	url    string
+	killed atomic.Bool
+}
+
+// kill ends the process with SIGKILL, as a crash would, and waits for it.
+func (p *demoProcess) kill() {
+	p.killed.Store(true)
+	_ = p.cmd.Process.Kill()
+}
+
+// startDemoProcess starts `bin demo -data data args...` (the admin's password testPassword)
+// and returns it once it serves; it is stopped with SIGTERM when the test ends, and must then
+// exit cleanly unless it was killed.
+func startDemoProcess(t *testing.T, bin, data string, args ...string) *demoProcess {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"demo", "-data", data}, args...)...)
 	cmd.Env = append(os.Environ(), "PEERDESK_ADMIN_PASSWORD="+testPassword)
 	w := &lateSafeWriter{t: t}
 	t.Cleanup(w.stop)
@@ -178,9 +200,13 @@ func startThinDemo(t *testing.T) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	p := &demoProcess{cmd: cmd}
+	exited := make(chan error, 1)
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		if err := cmd.Wait(); err != nil {
+		if !p.killed.Load() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+		}
+		if err := <-exited; err != nil && !p.killed.Load() {
 			t.Errorf("peerdesk demo: %v", err)
 		}
 	})
@@ -193,17 +219,19 @@ func startThinDemo(t *testing.T) string {
 			}
 		}
 		close(lines)
+		exited <- cmd.Wait()
 	}()
 	select {
 	case url, ok := <-lines:
 		if !ok {
 			t.Fatal("peerdesk demo ended before it served")
 		}
-		return url
+		p.url = url
+		return p
 	case <-time.After(netnsChildWait):
 		t.Fatalf("peerdesk demo did not serve within %v", netnsChildWait)
 	}
-	return ""
+	return nil
 }
 
 // thinShape limits the host → viewer direction to rate with tbf.
