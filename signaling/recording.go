@@ -193,7 +193,7 @@ func (r *recording) join(log zerolog.Logger) {
 		}()
 		cs, err := client.Record(ctx, "http://recorder", string(r.sess.id),
 			client.WithHTTPClient(m.client), client.WithSettingEngine(*se), client.WithLogger(log),
-			client.WithoutImageDecoding(), client.WithoutVideo(),
+			client.WithoutImageDecoding(), // it announces VIDEO: a video region is recorded as the viewers get it
 			client.WithDisplayTap(func(b []byte) { r.display(ctx, b) }),
 			client.WithControlTap(r.control))
 		if err == nil {

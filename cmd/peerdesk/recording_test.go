@@ -27,7 +27,7 @@ import (
 )
 
 // readRecording reads every record of a recording file and the error that ended it.
-func readRecording(t *testing.T, path string) (recfile.Meta, []recfile.Record, error) {
+func readRecording(t testing.TB, path string) (recfile.Meta, []recfile.Record, error) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {

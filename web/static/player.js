@@ -6,7 +6,9 @@
 import * as api from './api.js';
 import { Display } from './display.js';
 import { element } from './dom.js';
+import { VIDEO } from './protocol.js';
 import { KIND_CONTROL, KIND_DISPLAY, RecordingReader } from './recording.js';
+import { videoSupported } from './video.js';
 
 /** How often a live recording is read again. */
 const FOLLOW_MS = 1000;
@@ -65,6 +67,7 @@ export class PlayerView {
     this.pushed = 0;
     this.applied = 0;
     this.events = [];
+    this.videoNoticed = false;
     this.timer = 0;
     this.frame = 0;
     this.last = 0;
@@ -130,6 +133,10 @@ export class PlayerView {
     const records = this.reader.records;
     for (let i = from; i < records.length; i++) {
       const r = records[i];
+      if (r.kind === KIND_DISPLAY && r.data[0] === VIDEO && !this.videoNoticed && !videoSupported()) {
+        this.videoNoticed = true;
+        $('player-error').textContent = 'This recording has video regions, which this page cannot play: open it over https.';
+      }
       if (r.kind !== KIND_CONTROL) continue;
       let m;
       try {
