@@ -56,7 +56,7 @@ bench: deps bench-deps
 FUZZ_TARGETS := ./signaling/proto:FuzzDecode ./signaling:FuzzRemoteIP ./signaling/turn:FuzzParseUsername \
 	./relay/wire:FuzzDecodeDisplay ./relay/wire:FuzzDecodeInput ./relay/wire:FuzzDecodePeerDisplay \
 	./relay/wire:FuzzDecodeControl ./relay:FuzzCheckCandidate ./relay/vnc:FuzzServerMessages \
-	./client:FuzzFramebuffer
+	./client:FuzzFramebuffer ./internal/recfile:FuzzReader
 
 # fuzz runs each fuzz target briefly; fuzz-long runs each for FUZZ_EXECS executions (the
 # campaign docs/SECURITY.md records; hours on a 2-core machine, not part of CI).
