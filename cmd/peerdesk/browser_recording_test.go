@@ -133,7 +133,7 @@ func TestBrowserRecording(t *testing.T) {
 	}
 	var recID int64
 	for recID == 0 {
-		recID = h.historyRecording(ctx, cookie, sid)
+		recID = historyRecording(ctx, t, h.url, cookie, sid)
 	}
 	d.do(map[string]any{"cmd": "open", "url": h.url})
 	d.do(map[string]any{"cmd": "login", "username": testAdmin, "password": testPassword})

@@ -21,9 +21,10 @@ import (
 	"peerdesk/relay/wire"
 )
 
-// apiCall calls the JSON API of a server at url with a login cookie, decoding the reply into
-// out (if not nil); it returns the status and the reply's headers.
-func apiCall(ctx context.Context, t *testing.T, method, url, cookie string, body, out any) (int, http.Header) {
+// apiCall calls the JSON API at url with a login cookie (none if empty), decoding the reply
+// into out (if not nil and the reply has a body); it returns the status and the reply's
+// headers.
+func apiCall(ctx context.Context, t testing.TB, method, url, cookie string, body, out any) (int, http.Header) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -35,19 +36,60 @@ func apiCall(ctx context.Context, t *testing.T, method, url, cookie string, body
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Cookie", "peerdesk_session="+cookie)
+	if cookie != "" {
+		req.Header.Set("Cookie", "peerdesk_session="+cookie)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if out != nil {
+	if out != nil && len(b) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {
 			t.Fatalf("%s %s: %q: %v", method, url, b, err)
 		}
 	}
 	return resp.StatusCode, resp.Header
+}
+
+// download GETs url with a login cookie and returns the status, body and headers.
+func download(ctx context.Context, t testing.TB, url, cookie string) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Cookie", "peerdesk_session="+cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, resp.Header
+}
+
+// historyRecording returns the recording id the history of the server at url gives live
+// session sid, 0 if none; the session must be in the history's first page.
+func historyRecording(ctx context.Context, t testing.TB, url, cookie, sid string) int64 {
+	t.Helper()
+	var hist struct {
+		Sessions []struct {
+			ID        string `json:"id"`
+			Recording int64  `json:"recording"`
+		} `json:"sessions"`
+	}
+	if st, _ := apiCall(ctx, t, http.MethodGet, url+"/api/history", cookie, nil, &hist); st != http.StatusOK {
+		t.Fatalf("history: status %d", st)
+	}
+	for _, s := range hist.Sessions {
+		if s.ID == sid {
+			return s.Recording
+		}
+	}
+	t.Fatalf("session %s not in the history", sid)
+	return 0
 }
 
 // recordedFor reads what a recording file holds so far: the time of its last complete
@@ -142,33 +184,13 @@ func TestRecordingSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var hist struct {
-		Sessions []struct {
-			ID        string `json:"id"`
-			Recording int64  `json:"recording"`
-			EndReason string `json:"endReason"`
-		} `json:"sessions"`
-	}
-	apiCall(ctx, t, http.MethodGet, p2.url+"/api/history", cookie, nil, &hist)
-	var id int64
-	for _, s := range hist.Sessions {
-		if s.ID == sid {
-			id = s.Recording
-		}
-	}
+	id := historyRecording(ctx, t, p2.url, cookie, sid)
 	if id == 0 {
-		t.Fatalf("history after the restart has no recording of session %s: %+v", sid, hist.Sessions)
+		t.Fatalf("history after the restart has no recording of session %s", sid)
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/api/recordings/%d/file", p2.url, id), nil)
-	req.Header.Set("Cookie", "peerdesk_session="+cookie)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	st, body, header := download(ctx, t, fmt.Sprintf("%s/api/recordings/%d/file", p2.url, id), cookie)
 	fi, _ := os.Stat(path)
-	if resp.StatusCode != http.StatusOK || int64(len(body)) != fi.Size() || resp.Header.Get("X-Recording-Live") != "" {
-		t.Errorf("recording after the restart: status %d, %d of %d bytes, live %q", resp.StatusCode, len(body), fi.Size(), resp.Header.Get("X-Recording-Live"))
+	if st != http.StatusOK || int64(len(body)) != fi.Size() || header.Get("X-Recording-Live") != "" {
+		t.Errorf("recording after the restart: status %d, %d of %d bytes, live %q", st, len(body), fi.Size(), header.Get("X-Recording-Live"))
 	}
 }

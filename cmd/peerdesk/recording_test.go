@@ -48,32 +48,11 @@ func readRecording(t testing.TB, path string) (recfile.Meta, []recfile.Record, e
 	}
 }
 
-// historyRecording returns the recording id the history gives the owner's session.
-func (h *harness) historyRecording(ctx context.Context, cookie, session string) int64 {
-	h.t.Helper()
-	var hist struct {
-		Sessions []struct {
-			ID        string `json:"id"`
-			Recording int64  `json:"recording"`
-		} `json:"sessions"`
-	}
-	if st := h.api(ctx, http.MethodGet, "/api/history", cookie, nil, &hist); st != http.StatusOK {
-		h.t.Fatalf("history: status %d", st)
-	}
-	for _, s := range hist.Sessions {
-		if s.ID == session {
-			return s.Recording
-		}
-	}
-	h.t.Fatalf("session %s not in the history", session)
-	return 0
-}
-
 // endedRecording waits until live session sid's recording has ended and returns it.
 func (h *harness) endedRecording(ctx context.Context, cookie, sid string) store.Recording {
 	h.t.Helper()
 	for {
-		if id := h.historyRecording(ctx, cookie, sid); id != 0 {
+		if id := historyRecording(ctx, h.t, h.url, cookie, sid); id != 0 {
 			r, err := h.st.Recording(ctx, store.RecordingID(id))
 			if err != nil {
 				h.t.Fatal(err)
@@ -205,16 +184,9 @@ func TestRecordSession(t *testing.T) {
 	if st := h.api(ctx, http.MethodGet, path+"/file", "", nil, nil); st != http.StatusUnauthorized {
 		t.Errorf("anonymous download: status %d", st)
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.url+path+"/file?download=1", nil)
-	req.Header.Set("Cookie", "peerdesk_session="+cookie)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || int64(len(body)) != r.Size || resp.Header.Get("Content-Disposition") == "" {
-		t.Errorf("download: status %d, %d bytes, disposition %q", resp.StatusCode, len(body), resp.Header.Get("Content-Disposition"))
+	st, body, header := download(ctx, t, h.url+path+"/file?download=1", cookie)
+	if st != http.StatusOK || int64(len(body)) != r.Size || header.Get("Content-Disposition") == "" {
+		t.Errorf("download: status %d, %d bytes, disposition %q", st, len(body), header.Get("Content-Disposition"))
 	}
 	if st := h.api(ctx, http.MethodDelete, path, cookie, nil, nil); st != http.StatusNoContent {
 		t.Errorf("delete: status %d", st)
@@ -222,7 +194,7 @@ func TestRecordSession(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(h.data, "recordings", r.File)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("file after delete: %v", err)
 	}
-	if id := h.historyRecording(ctx, cookie, sess.ID); id != 0 {
+	if id := historyRecording(ctx, h.t, h.url, cookie, sess.ID); id != 0 {
 		t.Errorf("history still links recording %d", id)
 	}
 }

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,31 +18,8 @@ import (
 // into out (if not nil); it returns the status.
 func (h *harness) api(ctx context.Context, method, path, cookie string, body, out any) int {
 	h.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, h.url+path, rd)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if cookie != "" {
-		req.Header.Set("Cookie", "peerdesk_session="+cookie)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if out != nil && len(b) > 0 {
-		if err := json.Unmarshal(b, out); err != nil {
-			h.t.Fatalf("%s %s: reply %q: %v", method, path, b, err)
-		}
-	}
-	return resp.StatusCode
+	st, _ := apiCall(ctx, h.t, method, h.url+path, cookie, body, out)
+	return st
 }
 
 // profileJSON is a sharing profile as the API returns it.
