@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/pion/webrtc/v4"
@@ -24,8 +25,8 @@ type options struct {
 	relayOnly  bool
 	noCopies   bool
 	noVideo    bool
-	onDisplay  func([]byte)
-	onControl  func([]byte)
+	onDisplay  func(context.Context, []byte)
+	onControl  func(string, []byte)
 }
 
 // WithLogger sets the logger; pion's own logs go to it too unless the SettingEngine given
@@ -91,16 +92,19 @@ func WithoutVideo() Option {
 
 // WithDisplayTap calls fn with every display message as received (docs/PROTOCOL.md, 3.2),
 // before the session applies it, on the display channel's reader: while fn blocks, the session
-// reads no more, and the relay holds back what it sends this peer as for any slow peer. b is
-// only valid during the call. The server's recorder writes the stream with it.
-func WithDisplayTap(fn func(b []byte)) Option {
+// reads no more, and the relay holds back what it sends this peer as for any slow peer. ctx
+// ends when the message's peer connection closes (a new one starts with SIZE): fn should then
+// stop waiting and drop the message. b is only valid during the call. The server's recorder
+// writes the stream with it.
+func WithDisplayTap(fn func(ctx context.Context, b []byte)) Option {
 	return func(o *options) { o.onDisplay = fn }
 }
 
-// WithControlTap calls fn with every well-formed control message as received (3.1), on the
-// control channel's reader, before it reaches Events; fn must not block for long (the relay
-// drops a peer that leaves a control message unread for 15 s). b is only valid during the call.
-func WithControlTap(fn func(b []byte)) Option {
+// WithControlTap calls fn with the type and bytes of every well-formed control message as
+// received (3.1), on the control channel's reader, before it reaches Events; fn must not block
+// for long (the relay drops a peer that leaves a control message unread for 15 s). b is only
+// valid during the call.
+func WithControlTap(fn func(typ string, b []byte)) Option {
 	return func(o *options) { o.onControl = fn }
 }
 

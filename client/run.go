@@ -242,7 +242,7 @@ func (s *Session) attach(p *peer, dc *webrtc.DataChannel, id uint16) {
 	}
 	applyDisplay := func(b []byte) {
 		if s.tapDisplay != nil {
-			s.tapDisplay(b)
+			s.tapDisplay(p.ctx, b)
 		}
 		s.fb.apply(b)
 		if s.fb.giveUpVideo() { // frames keep failing to decode: ask for tiles instead
@@ -316,7 +316,7 @@ func (s *Session) handleControl(b []byte) {
 		return
 	}
 	if s.tapControl != nil {
-		s.tapControl(b)
+		s.tapControl(c.Type, b)
 	}
 	switch c.Type {
 	case wire.ControlWelcome:

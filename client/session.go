@@ -40,7 +40,8 @@ type Session struct {
 	caps       uint32 // the display features announced in CAPS (wire.Cap bits)
 	// tapDisplay and tapControl see every message of their channel (WithDisplayTap,
 	// WithControlTap); nil without.
-	tapDisplay, tapControl func([]byte)
+	tapDisplay func(context.Context, []byte)
+	tapControl func(string, []byte)
 
 	// iceChanged wakes run when the peer connection's ICE state changed (one slot).
 	iceChanged  chan struct{}

@@ -413,6 +413,7 @@ func (a *Agent) closePeers() {
 	a.mu.Lock()
 	ps := a.peers
 	a.peers = make(map[string]*peer)
+	a.updateRecordersLocked()
 	a.mu.Unlock()
 	for _, p := range ps {
 		p.close()

@@ -29,8 +29,8 @@ func (s *Server) handleSetRecording(w http.ResponseWriter, r *http.Request) {
 		writeFieldError(w, http.StatusBadRequest, "record", "record: required")
 		return
 	}
-	if *req.Record && s.rec == nil {
-		writeFieldError(w, http.StatusConflict, "record", "record: this server keeps no recordings (no recordings directory)")
+	if *req.Record && !s.rec.records() {
+		writeFieldError(w, http.StatusConflict, "record", "record: this server records no sessions (-no-recordings)")
 		return
 	}
 	keys := *req.Record && req.RecordKeys != nil && *req.RecordKeys // no keys without recording

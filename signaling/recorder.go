@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,7 +22,9 @@ import (
 
 // Defaults of RecordingConfig.
 const (
-	DefaultRecordingMaxAge   = 30 * 24 * time.Hour
+	// DefaultRecordingMaxAge is RecordingConfig.MaxAge when zero.
+	DefaultRecordingMaxAge = 30 * 24 * time.Hour
+	// DefaultRecordingMaxBytes is RecordingConfig.MaxBytes when zero.
 	DefaultRecordingMaxBytes = 10 << 30
 	// DefaultRecordingQueueBytes is RecordingConfig.QueueBytes when zero.
 	DefaultRecordingQueueBytes = 8 << 20
@@ -32,9 +35,13 @@ const recordingExt = ".pdrec"
 
 // RecordingConfig configures session recording (docs/PROTOCOL.md, 5).
 type RecordingConfig struct {
-	// Dir holds the recording files; "" turns recording off (a connection's Record option
-	// then records nothing, and no participant is told it is recorded).
+	// Dir holds the recording files; "" turns recordings off altogether (none is kept,
+	// served or removed).
 	Dir string
+	// Disabled records nothing (a connection's Record option then has no effect, and nobody is
+	// told a session is recorded), while the recordings already in Dir are still served,
+	// deleted by admins and removed by the retention.
+	Disabled bool
 	// MaxAge and MaxBytes are the retention, applied at start and every hour: recordings that
 	// ended longer ago than MaxAge are removed, then the oldest ended ones until all of them
 	// (those in progress too) take at most MaxBytes. Zero means DefaultRecordingMaxAge,
@@ -75,10 +82,13 @@ type recorders struct {
 	wg     sync.WaitGroup
 	// pruneMu makes retention passes and deletions by admins one at a time.
 	pruneMu sync.Mutex
+
+	mu     sync.Mutex
+	closed bool // no recorder starts any more
 }
 
 // newRecorders starts the in-memory listener, completes the index rows of recordings a crash
-// cut short and starts the retention loop. It returns nil when recording is off.
+// cut short, applies the retention and starts its loop. It returns nil without a Dir.
 func newRecorders(srv *Server, cfg RecordingConfig) (*recorders, error) {
 	if cfg.Dir == "" {
 		return nil, nil
@@ -86,9 +96,12 @@ func newRecorders(srv *Server, cfg RecordingConfig) (*recorders, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("recordings directory: %w", err)
 	}
-	cfg.MaxAge = cmpOr(cfg.MaxAge, DefaultRecordingMaxAge)
-	cfg.MaxBytes = cmpOr(cfg.MaxBytes, DefaultRecordingMaxBytes)
-	cfg.QueueBytes = cmpOr(cfg.QueueBytes, DefaultRecordingQueueBytes)
+	if err := os.Chmod(cfg.Dir, 0o700); err != nil { // one made before, by hand, too
+		return nil, fmt.Errorf("recordings directory: %w", err)
+	}
+	cfg.MaxAge = cmp.Or(cfg.MaxAge, DefaultRecordingMaxAge)
+	cfg.MaxBytes = cmp.Or(cfg.MaxBytes, DefaultRecordingMaxBytes)
+	cfg.QueueBytes = cmp.Or(cfg.QueueBytes, DefaultRecordingQueueBytes)
 	if cfg.Create == nil {
 		cfg.Create = func(path string) (io.WriteCloser, error) {
 			return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -107,6 +120,9 @@ func newRecorders(srv *Server, cfg RecordingConfig) (*recorders, error) {
 		cancel()
 		return nil, err
 	}
+	if err := m.prune(ctx); err != nil {
+		m.log.Error().Err(err).Msg("recording retention")
+	}
 	m.wg.Add(2)
 	go func() {
 		defer m.wg.Done()
@@ -119,20 +135,17 @@ func newRecorders(srv *Server, cfg RecordingConfig) (*recorders, error) {
 	return m, nil
 }
 
-// cmpOr returns v, or def when v is zero.
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
-}
+// records reports whether the server records sessions (it may only keep recordings).
+func (m *recorders) records() bool { return m != nil && !m.cfg.Disabled }
 
-// close stops every recorder (each finishes its file) and the listener.
+// close stops every recorder (each finishes its file) and the listener; none starts after.
 func (m *recorders) close() {
 	if m == nil {
 		return
 	}
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
 	m.cancel()
 	_ = m.ln.Close()
 	_ = m.http.Close()
@@ -161,8 +174,13 @@ func (m *recorders) completeCrashed(ctx context.Context) error {
 	return nil
 }
 
-// start records live session sess from now until it ends.
+// start records live session sess from now until it ends, unless the server is closing.
 func (m *recorders) start(sess *session) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -173,18 +191,18 @@ func (m *recorders) start(sess *session) {
 // path returns the path of a recording file.
 func (m *recorders) path(file string) string { return filepath.Join(m.cfg.Dir, file) }
 
-// retain applies the retention at once and then every hour.
+// retain applies the retention every hour.
 func (m *recorders) retain() {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if err := m.prune(m.ctx); err != nil && m.ctx.Err() == nil {
-			m.log.Error().Err(err).Msg("recording retention")
-		}
 		select {
 		case <-m.ctx.Done():
 			return
 		case <-t.C:
+		}
+		if err := m.prune(m.ctx); err != nil && m.ctx.Err() == nil {
+			m.log.Error().Err(err).Msg("recording retention")
 		}
 	}
 }
@@ -203,17 +221,19 @@ func (m *recorders) prune(ctx context.Context) error {
 		total += r.Size
 	}
 	cutoff := m.srv.now().Add(-m.cfg.MaxAge)
+	var errs []error
 	for _, r := range recs { // oldest first
 		if r.EndedAt.IsZero() || (!r.EndedAt.Before(cutoff) && total <= m.cfg.MaxBytes) {
 			continue
 		}
 		if err := m.removeLocked(ctx, r); err != nil {
-			return err
+			errs = append(errs, err) // the others go anyway
+			continue
 		}
 		total -= r.Size
 		m.log.Info().Int64("recording", int64(r.ID)).Str("session", r.Session).Msg("recording removed by retention")
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // remove deletes a recording's file and index row (admins delete with it).

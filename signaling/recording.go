@@ -2,9 +2,9 @@ package signaling
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -64,11 +64,16 @@ func newRecordQueue(limit int) *recordQueue {
 	return &recordQueue{limit: limit, space: make(chan struct{}, 1), ready: make(chan struct{}, 1)}
 }
 
-// push queues r. With wait it blocks while the queue is full, until ctx ends (false); without,
-// it drops r (false) beyond the slack.
+// push queues r unless ctx ended (false). With wait it blocks while the queue is full, until
+// ctx ends (false); without, it drops r (false) beyond the slack. ctx is checked under the
+// queue's lock: a record whose context ended before another was queued never follows it.
 func (q *recordQueue) push(ctx context.Context, r queuedRecord, wait bool) bool {
 	for {
 		q.mu.Lock()
+		if ctx.Err() != nil {
+			q.mu.Unlock()
+			return false
+		}
 		limit := q.limit
 		if !wait {
 			limit += recordQueueSlack
@@ -127,13 +132,53 @@ type recording struct {
 	start time.Time // the recording's start, on the monotonic clock: records' times count from it
 	q     *recordQueue
 
-	// Kept by the display tap, read by the keyframe ticker.
-	lastSize   atomic.Int64  // when the last SIZE came (Unix nanoseconds)
-	sinceFull  atomic.Uint64 // display bytes since the last full frame was complete
-	fullBytes  atomic.Uint64 // bytes of the last full frame: from its SIZE to its FRAME
-	inFull     bool          // a full frame is coming: between a SIZE and the next FRAME
-	inFullSize uint64
-	dropped    atomic.Uint64 // control and input records dropped: the disk was too far behind
+	full    fullFrames
+	dropped atomic.Uint64 // control and input records dropped: the disk was too far behind
+	indexed atomic.Int64  // the size last written to the index
+}
+
+// fullFrames keeps what the display stream told of its full frames (a SIZE, every tile, a
+// FRAME), to decide when to ask the relay for another. The display tap writes it; the keyframe
+// ticker reads it; a closing peer connection's reader may still run beside the next one's.
+type fullFrames struct {
+	mu        sync.Mutex
+	lastSize  time.Time // when the last SIZE came
+	asked     time.Time // when the last REFRESH was asked for
+	coming    bool      // between a SIZE and its FRAME
+	fullBytes uint64    // bytes of the last complete full frame, from its SIZE to its FRAME
+	comingLen uint64    // bytes of the one coming
+	since     uint64    // display bytes since the last complete full frame
+}
+
+// saw accounts for display message b.
+func (f *fullFrames) saw(b []byte, now time.Time) {
+	n := uint64(len(b))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case b[0] == wire.MsgSize:
+		f.lastSize, f.coming, f.comingLen, f.since = now, true, n, 0
+	case f.coming:
+		f.comingLen += n
+		if b[0] == wire.MsgFrame {
+			f.coming, f.fullBytes = false, f.comingLen
+		}
+	default:
+		f.since += n
+	}
+}
+
+// due reports whether to ask for a full frame now, and if so notes that it was asked for: none
+// is coming, keyframeEvery passed since the last one and since the last ask (the relay may have
+// ignored it), and what changed since the last one weighs at least half of it.
+func (f *fullFrames) due(now time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.coming || now.Sub(f.lastSize) < keyframeEvery || now.Sub(f.asked) < keyframeEvery || f.since <= f.fullBytes/2 {
+		return false
+	}
+	f.asked = now
+	return true
 }
 
 // record runs the recording of sess until the session ends or the server closes.
@@ -152,6 +197,7 @@ func (m *recorders) record(sess *session) {
 	if err != nil {
 		log.Error().Err(err).Msg("recording not started: index it")
 		_ = f.Close()
+		_ = os.Remove(m.path(file)) // nothing indexes it
 		return
 	}
 	r := &recording{m: m, sess: sess, rec: rec, start: time.Now(), q: newRecordQueue(m.cfg.QueueBytes)}
@@ -160,10 +206,15 @@ func (m *recorders) record(sess *session) {
 	r.join(log)
 	// The writer drains what is queued and ends; a disk that stopped is waited for a while.
 	r.q.finish()
-	size := rec.Size
+	var size int64
 	select {
 	case size = <-written:
 	case <-time.After(writerStuck):
+		// Its goroutine stays blocked on the disk; the index gets the file's size so far.
+		size = r.indexed.Load()
+		if fi, err := os.Stat(m.path(file)); err == nil {
+			size = fi.Size()
+		}
 		log.Error().Msg("recording ended with its file still blocked on the disk")
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), storeTimeout)
@@ -194,8 +245,7 @@ func (r *recording) join(log zerolog.Logger) {
 		cs, err := client.Record(ctx, "http://recorder", string(r.sess.id),
 			client.WithHTTPClient(m.client), client.WithSettingEngine(*se), client.WithLogger(log),
 			client.WithoutImageDecoding(), // it announces VIDEO: a video region is recorded as the viewers get it
-			client.WithDisplayTap(func(b []byte) { r.display(ctx, b) }),
-			client.WithControlTap(r.control))
+			client.WithDisplayTap(r.display), client.WithControlTap(r.control))
 		if err == nil {
 			r.keyframes(ctx, cs)
 			_ = cs.Close()
@@ -225,33 +275,20 @@ func (r *recording) keyframes(ctx context.Context, cs *client.Session) {
 			return
 		case <-t.C:
 		}
-		old := time.Since(time.Unix(0, r.lastSize.Load())) >= keyframeEvery
-		if old && r.sinceFull.Load() > r.fullBytes.Load()/2 {
+		if r.full.due(time.Now()) {
 			_ = cs.RequestRefresh() // fails only while the peer connection is down
 		}
 	}
 }
 
-// display records a display message; it blocks while the disk is behind (see recordQueue).
+// display records a display message of the peer connection of ctx; it blocks while the disk
+// is behind (see recordQueue), and gives up once that peer connection closed: a message of a
+// closed one must not land after the next one's SIZE.
 func (r *recording) display(ctx context.Context, b []byte) {
-	n := uint64(len(b))
-	if n == 0 {
+	if len(b) == 0 {
 		return // malformed: the session skips it too
 	}
-	switch {
-	case b[0] == wire.MsgSize:
-		r.lastSize.Store(time.Now().UnixNano())
-		r.inFull, r.inFullSize = true, n
-	case r.inFull:
-		r.inFullSize += n
-		if b[0] == wire.MsgFrame {
-			r.inFull = false
-			r.fullBytes.Store(r.inFullSize)
-			r.sinceFull.Store(0)
-		}
-	default:
-		r.sinceFull.Add(n)
-	}
+	r.full.saw(b, time.Now())
 	r.q.push(ctx, queuedRecord{kind: recfile.KindDisplay, at: time.Since(r.start), data: slices.Clone(b)}, true)
 }
 
@@ -260,14 +297,8 @@ var recordedControls = map[string]recfile.Kind{wire.ControlPresence: recfile.Kin
 	wire.ControlDesktop: recfile.KindControl, wire.ControlInput: recfile.KindInput}
 
 // control records the control messages worth keeping; it never blocks.
-func (r *recording) control(b []byte) {
-	var head struct {
-		Type string `json:"type"`
-	}
-	if json.Unmarshal(b, &head) != nil {
-		return
-	}
-	kind, ok := recordedControls[head.Type]
+func (r *recording) control(typ string, b []byte) {
+	kind, ok := recordedControls[typ]
 	if !ok {
 		return
 	}
@@ -316,6 +347,10 @@ func (r *recording) write(f io.WriteCloser) int64 {
 				}
 				return w.Size()
 			}
+			if !failed && w.Size() > r.m.cfg.MaxBytes {
+				failed = true // one recording alone would break the retention's budget
+				log.Error().Int64("max_bytes", r.m.cfg.MaxBytes).Msg("recording reached the size of all recordings: the rest is not kept")
+			}
 			if !failed {
 				if err := w.Write(it.kind, it.at, it.data); err != nil {
 					failed = true
@@ -328,6 +363,7 @@ func (r *recording) write(f io.WriteCloser) int64 {
 
 // index records the recording's size so far in the store.
 func (r *recording) index(size int64) {
+	r.indexed.Store(size)
 	ctx, cancel := context.WithTimeout(r.m.ctx, storeTimeout)
 	defer cancel()
 	if err := r.m.srv.store.UpdateRecording(ctx, r.rec.ID, size, time.Time{}); err != nil && !errors.Is(err, context.Canceled) {

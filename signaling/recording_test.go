@@ -94,9 +94,12 @@ func TestRecordingAPI(t *testing.T) {
 	if resp, _ := e.do(http.MethodPatch, path, ann, `{"record":true}`); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("a user sets recording: status %d", resp.StatusCode)
 	}
-	for body, want := range map[string]int{`{"record":true,"recordKeys":true}`: 200, `{"recordKeys":true}`: 400, `{"record":"yes"}`: 400, `{"record":false,"recordKeys":true}`: 200} {
-		if resp, b := e.do(http.MethodPatch, path, root, body); resp.StatusCode != want {
-			t.Errorf("PATCH %s: status %d (%s), want %d", body, resp.StatusCode, b, want)
+	for _, tc := range []struct {
+		body string
+		want int
+	}{{`{"record":true,"recordKeys":true}`, 200}, {`{"recordKeys":true}`, 400}, {`{"record":"yes"}`, 400}, {`{"record":false,"recordKeys":true}`, 200}} {
+		if resp, b := e.do(http.MethodPatch, path, root, tc.body); resp.StatusCode != tc.want {
+			t.Errorf("PATCH %s: status %d (%s), want %d", tc.body, resp.StatusCode, b, tc.want)
 		}
 	}
 	if got, _ := e.st.Connection(ctx, c.ID); got.Record || got.RecordKeys {
@@ -147,11 +150,14 @@ func TestRecordingAPI(t *testing.T) {
 		t.Errorf("deleted recording: status %d", resp.StatusCode)
 	}
 
-	off := newEnv(t, signaling.Config{})
+	off := newEnv(t, signaling.Config{Recording: signaling.RecordingConfig{Dir: dir, Disabled: true}})
 	off.user("root", true)
 	c2, _ := off.connection("Desk")
 	if resp, _ := off.do(http.MethodPatch, "/api/connections/"+strconv.FormatInt(int64(c2.ID), 10), off.login("root"), `{"record":true}`); resp.StatusCode != http.StatusConflict {
-		t.Errorf("recording on a server without a directory: status %d", resp.StatusCode)
+		t.Errorf("recording on a server that records nothing: status %d", resp.StatusCode)
+	}
+	if resp, _ := e.do(http.MethodPost, "/ws/peer?record=x", root, ""); resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") == "" {
+		t.Errorf("POST to the recorder's socket: status %d", resp.StatusCode)
 	}
 }
 

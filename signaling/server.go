@@ -349,7 +349,7 @@ func (s *Server) openSession(ctx context.Context, id store.ConnectionID, user st
 	if err := s.store.StartLiveSession(ctx, string(sid), id, user.ID); err != nil {
 		return nil, err
 	}
-	conn.Record = conn.Record && s.rec != nil // without a recordings directory nothing is
+	conn.Record = conn.Record && s.rec.records() // a server that records nothing tells nobody so
 	s.log.Info().Str("session", string(sid)).Int64("connection", int64(id)).Str("owner", user.Username).Bool("recorded", conn.Record).Msg("live session started")
 	sess := s.hub.startSession(sid, conn, user, s.now())
 	if conn.Record {

@@ -57,8 +57,10 @@ func (s *Server) handleAgentWS(w http.ResponseWriter, r *http.Request) {
 // connection (?connection=), starting its live session if none is. A user or address over
 // its cap of open peer sockets gets 429 (see acquirePeer).
 func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Query().Has("record") && s.allowRequest(w, r, http.MethodGet) {
-		s.handleRecorderWS(w, r) // charged to nobody
+	if r.URL.Query().Has("record") {
+		if s.allowRequest(w, r, http.MethodGet) {
+			s.handleRecorderWS(w, r) // charged to nobody
+		}
 		return
 	}
 	if !s.allowRequest(w, r, http.MethodGet) || !s.allowJoin(w, r) {
@@ -190,9 +192,15 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.L
 		}
 		var expires time.Time
 		iceID := peerICEIdentity(p, s.clientAddr(r))
-		p.ice, expires = s.iceServers(iceID)
-		if s.endICE != nil {
-			defer s.endICE(iceID) // its TURN allocations end with its socket
+		if p.identity.Role == proto.RoleRecorder {
+			// No TURN credentials of its own: it reaches the agent's candidates, relayed ones
+			// included, from the server's host.
+			p.ice = s.iceStatic
+		} else {
+			p.ice, expires = s.iceServers(iceID)
+			if s.endICE != nil {
+				defer s.endICE(iceID) // its TURN allocations end with its socket
+			}
 		}
 		var added bool
 		if p.waits {

@@ -15,6 +15,8 @@ type RecordingID int64
 
 // Recording is the index entry of one live session's recording file.
 type Recording struct {
+	// ID identifies it; Session is the live session recorded, Connection its connection (which
+	// may have been deleted since).
 	ID         RecordingID
 	Session    string
 	Connection ConnectionID
@@ -24,7 +26,8 @@ type Recording struct {
 	// EndedAt is zero while the recording goes on (or until the next server start completes
 	// the row of one cut short by a crash).
 	EndedAt time.Time
-	Size    int64
+	// Size is the file's size as last indexed: while it is recorded, at most 10 s old.
+	Size int64
 }
 
 // maxRecordingFileLen bounds a recording's file name.

@@ -25,7 +25,7 @@ type recordingFlags struct {
 
 func (f *recordingFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dir, "recordings", "", "directory for session recordings (default: recordings under -data)")
-	fs.BoolVar(&f.off, "no-recordings", false, "keep no recordings: connections' \"Record sessions\" option records nothing")
+	fs.BoolVar(&f.off, "no-recordings", false, "record no sessions (connections' \"Record sessions\" has no effect); recordings already kept are still served and expire")
 	fs.IntVar(&f.days, "recording-days", 30, "days a recording is kept after its session ended")
 	fs.IntVar(&f.maxGiB, "recording-max-gib", 10, "GiB all recordings may take; the oldest go first")
 }
@@ -42,15 +42,13 @@ func (f *recordingFlags) validate() error {
 
 // config returns the server's recording configuration, recordings under data by default.
 func (f *recordingFlags) config(data string) signaling.RecordingConfig {
-	if f.off {
-		return signaling.RecordingConfig{}
-	}
 	dir := f.dir
 	if dir == "" {
 		dir = filepath.Join(data, "recordings")
 	}
 	return signaling.RecordingConfig{
 		Dir:           dir,
+		Disabled:      f.off,
 		MaxAge:        time.Duration(f.days) * 24 * time.Hour,
 		MaxBytes:      int64(f.maxGiB) << 30,
 		QueueBytes:    f.queue,

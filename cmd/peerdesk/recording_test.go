@@ -94,7 +94,7 @@ func TestRecordingWithoutKeys(t *testing.T) {
 	var kinds []byte
 	for _, rec := range recs {
 		if rec.Kind == recfile.KindInput {
-			var in recfile.Input
+			var in wire.Control
 			if err := json.Unmarshal(rec.Data, &in); err != nil {
 				t.Fatal(err)
 			}
@@ -212,7 +212,7 @@ func assertRecorded(t *testing.T, recs []recfile.Record, before, after *image.RG
 				t.Fatalf("the display stream starts with 0x%02x, not SIZE", r.Data[0])
 			}
 		case recfile.KindInput:
-			var in recfile.Input
+			var in wire.Control
 			if err := json.Unmarshal(r.Data, &in); err != nil || in.Name != testAdmin || len(in.Input) == 0 {
 				t.Fatalf("input record %q: %v", r.Data, err)
 			}

@@ -30,7 +30,7 @@ const (
 	// KindControl is one control message (3.1, JSON) as received: presence, control, desktop.
 	KindControl Kind = 2
 	// KindInput is one input the relay applied, as the relay's control message of type
-	// "input" (Input).
+	// "input" (relay/wire.Control: Peer, Name, Input).
 	KindInput Kind = 3
 )
 
@@ -56,22 +56,16 @@ var (
 
 // Meta describes a recording.
 type Meta struct {
-	Version        int       `json:"version"`
-	Session        string    `json:"session"`
-	ConnectionID   int64     `json:"connectionId"`
-	ConnectionName string    `json:"connectionName"`
-	Started        time.Time `json:"started"`
+	// Version is the format's: 1.
+	Version int `json:"version"`
+	// Session is the live session recorded; ConnectionID and ConnectionName its connection.
+	Session        string `json:"session"`
+	ConnectionID   int64  `json:"connectionId"`
+	ConnectionName string `json:"connectionName"`
+	// Started is when the recording started: records' times count from it.
+	Started time.Time `json:"started"`
 	// Keys says whether key events were recorded (the connection's option).
 	Keys bool `json:"keys"`
-}
-
-// Input is a KindInput record: who sent an input message and the message (3.3) itself.
-type Input struct {
-	Type string `json:"type"` // "input"
-	Peer string `json:"peer"`
-	Name string `json:"name"`
-	// Input is the input message, as the relay applied it.
-	Input []byte `json:"input"`
 }
 
 // Record is one record of a recording. Data is only valid until the next call of Next.
@@ -146,6 +140,7 @@ func (w *Writer) Size() int64 { return w.size }
 // Reader reads a recording record by record.
 type Reader struct {
 	r    *bufio.Reader
+	meta bool // the meta record was read
 	last time.Duration
 	hdr  [headerLen + trailerLen]byte
 	buf  []byte
@@ -200,6 +195,9 @@ func (r *Reader) Next() (Record, error) {
 	if crc32.Update(crc32.Checksum(h, castagnoli), castagnoli, data) != binary.BigEndian.Uint32(b[n:]) {
 		return Record{}, fmt.Errorf("%w: checksum", ErrCorrupt)
 	}
-	r.last = at
+	if kind == KindMeta && r.meta {
+		return Record{}, fmt.Errorf("%w: a second meta record", ErrCorrupt)
+	}
+	r.last, r.meta = at, true
 	return Record{Kind: kind, At: at, Data: data}, nil
 }

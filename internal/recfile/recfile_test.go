@@ -103,6 +103,11 @@ func TestCorrupt(t *testing.T) {
 	if err := w.Write(KindDisplay, 0, make([]byte, MaxData+1)); err == nil {
 		t.Error("a record over MaxData was written")
 	}
+	_ = w.Write(KindMeta, 0, []byte(`{"version":1}`))
+	_ = w.Flush()
+	if recs, err := readAll(buf.Bytes()); !errors.Is(err, ErrCorrupt) || len(recs) != 0 {
+		t.Errorf("a second meta record: %d records, %v", len(recs), err)
+	}
 }
 
 // FuzzReader: no input makes the reader panic, loop or allocate beyond MaxData per record, and

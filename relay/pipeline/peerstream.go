@@ -151,7 +151,9 @@ func (s *PeerStream) Wake() {
 }
 
 // Refresh makes the stream send the whole desktop again, as to a peer that just joined: SIZE,
-// the cursor, every tile at its newest version, FRAME. It never blocks.
+// the cursor, every tile at its newest version, FRAME. One asked for before the FRAME of the
+// previous whole desktop was sent is ignored: a peer whose link takes long to carry the
+// desktop would otherwise never get a whole one. It never blocks.
 func (s *PeerStream) Refresh() {
 	s.refresh.Store(true)
 	s.Wake()
@@ -238,7 +240,7 @@ func (s *PeerStream) pass(now time.Time) (err error) {
 	if !s.p.view(v) {
 		return nil
 	}
-	if s.refresh.Swap(false) {
+	if s.refresh.Swap(false) && s.framed {
 		s.sized, s.cursorVer = false, 0
 	}
 	if !s.sized || s.gen != v.gen {

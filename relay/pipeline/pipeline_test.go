@@ -615,3 +615,29 @@ func TestPipelineRefresh(t *testing.T) {
 		t.Fatalf("the other peer got %d more messages after a refresh it did not ask for", n-before)
 	}
 }
+
+// TestPipelineRefreshWaitsForFrame: a refresh asked for while the peer has not yet been sent the
+// FRAME of its whole desktop is ignored, so a slow link always gets whole desktops.
+func TestPipelineRefreshWaitsForFrame(t *testing.T) {
+	p := newTestPipeline(t, Config{TileSize: 32})
+	a := newFakePeer(t)
+	a.pause()
+	s := p.AddPeer(a, PeerOptions{})
+	rnd := rand.New(rand.NewPCG(6, 6))
+	frame := image.NewRGBA(image.Rect(0, 0, 1280, 960))
+	fillNoise(frame, frame.Rect, rnd, 255) // far more than the first high-water mark
+	p.Update(frame, []image.Rectangle{frame.Rect})
+	a.waitFor("the stream to stop at high water", func() bool { return a.buffered > 256<<10 })
+	s.Refresh()
+	a.resume(s)
+	a.waitSeq(p.Stats().Seq)
+	a.mu.Lock()
+	sizes := a.sizes
+	a.mu.Unlock()
+	if sizes != 1 {
+		t.Fatalf("%d SIZE messages: a refresh before the first FRAME was not ignored", sizes)
+	}
+	s.Refresh()
+	a.waitFor("the refresh", func() bool { return a.sizes == 2 && a.frames >= 2 })
+	assertMatches(t, frame, a, 32)
+}

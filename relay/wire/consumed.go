@@ -61,7 +61,9 @@ func DecodePeerDisplay(b []byte) (typ byte, v uint32, err error) {
 		return 0, 0, fmt.Errorf("%w: empty display message", ErrMalformed)
 	case b[0] == MsgRefresh && len(b) == 1:
 		return MsgRefresh, 0, nil
-	case b[0] != MsgConsumed && b[0] != MsgCaps && b[0] != MsgRefresh:
+	case b[0] == MsgRefresh:
+		return 0, 0, fmt.Errorf("%w: REFRESH of %d bytes", ErrMalformed, len(b))
+	case b[0] != MsgConsumed && b[0] != MsgCaps:
 		return 0, 0, fmt.Errorf("%w: display message type 0x%02x from a peer", ErrUnknownType, b[0])
 	case len(b) != 5:
 		return 0, 0, fmt.Errorf("%w: message 0x%02x of %d bytes", ErrMalformed, b[0], len(b))

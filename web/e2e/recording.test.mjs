@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 
 import { crc32c, KIND_CONTROL, KIND_DISPLAY, KIND_INPUT, RecordingReader } from '../static/recording.js';
-import { clockText, presenceEvents } from '../static/player.js';
+import { clockText, rosterEvents, rosterOf } from '../static/player.js';
 
 // The Go writer's sample (internal/recfile TestGolden): four records after the meta.
 const sample = new Uint8Array(await readFile(new URL('../../internal/recfile/testdata/sample.pdrec', import.meta.url)));
@@ -54,13 +54,18 @@ test('player texts', () => {
   assert.equal(clockText(0), '0:00');
   assert.equal(clockText(65400), '1:05');
   assert.equal(clockText(3723000), '1:02:03');
-  assert.deepEqual(
-    presenceEvents(500, { joined: [{ name: 'Ana (guest)', connections: 1 }], left: [{ name: 'bob', connections: 0 }, { name: 'Anonymous', connections: 2 }] }),
-    [
-      { at: 500, kind: 'join', text: 'Ana (guest) joined' },
-      { at: 500, kind: 'leave', text: 'bob left' },
-      { at: 500, kind: 'leave', text: 'Anonymous left (2 now)' },
-    ],
-  );
-  assert.deepEqual(presenceEvents(0, { participants: [] }), []);
+  // A snapshot (the first presence, or one after a gap) has no joined/left: rosters are compared.
+  const first = rosterOf({ participants: [{ name: 'alice', connections: 1 }, { name: 'Anonymous', connections: 3 }, { name: 'bad' }] });
+  assert.deepEqual([...first], [['alice', 1], ['Anonymous', 3]]);
+  assert.deepEqual(rosterEvents(0, new Map(), first), [
+    { at: 0, kind: 'join', text: 'Anonymous joined (3 now)' },
+    { at: 0, kind: 'join', text: 'alice joined' },
+  ]);
+  const next = rosterOf({ participants: [{ name: 'Ana (guest)', connections: 1 }, { name: 'Anonymous', connections: 2 }] });
+  assert.deepEqual(rosterEvents(500, first, next), [
+    { at: 500, kind: 'join', text: 'Ana (guest) joined' },
+    { at: 500, kind: 'leave', text: 'Anonymous left (2 now)' },
+    { at: 500, kind: 'leave', text: 'alice left' },
+  ]);
+  assert.deepEqual(rosterEvents(9, next, next), []);
 });

@@ -12,6 +12,8 @@ import { videoSupported } from './video.js';
 
 /** How often a live recording is read again. */
 const FOLLOW_MS = 1000;
+/** Most bytes of display messages handed to the display at once; more wait until it caught up. */
+const BACKLOG_BYTES = 8 * 1024 * 1024;
 
 const $ = (id) => document.getElementById(id);
 
@@ -25,22 +27,29 @@ export function clockText(ms) {
 }
 
 /**
- * Returns the joins and leaves a presence message's joined and left lists tell, as
- * [{at, text, kind: 'join'|'leave'}] ("Ana (guest) joined", "Anonymous left (2 left)").
+ * Returns the joins and leaves between two rosters (Maps of name → connections, the second
+ * from a presence message's participants), as [{at, text, kind: 'join'|'leave'}] ("Ana
+ * (guest) joined", "Anonymous left (2 now)"), sorted by name. Comparing whole rosters, not the
+ * message's joined and left lists, counts those present from the start and across a gap too.
  */
-export function presenceEvents(at, m) {
+export function rosterEvents(at, before, after) {
   const out = [];
-  for (const [list, kind] of [
-    [m?.joined, 'join'],
-    [m?.left, 'leave'],
-  ]) {
-    if (!Array.isArray(list)) continue;
-    for (const p of list) {
-      if (typeof p?.name !== 'string') continue;
-      const n = Number.isSafeInteger(p.connections) ? p.connections : 0;
-      const verb = kind === 'join' ? 'joined' : 'left';
-      out.push({ at, kind, text: n > 1 || (kind === 'leave' && n > 0) ? `${p.name} ${verb} (${n} now)` : `${p.name} ${verb}` });
-    }
+  for (const name of [...new Set([...before.keys(), ...after.keys()])].sort()) {
+    const was = before.get(name) ?? 0;
+    const now = after.get(name) ?? 0;
+    if (was === now) continue;
+    const kind = now > was ? 'join' : 'leave';
+    const verb = kind === 'join' ? 'joined' : 'left';
+    out.push({ at, kind, text: (kind === 'join' && now > 1) || (kind === 'leave' && now > 0) ? `${name} ${verb} (${now} now)` : `${name} ${verb}` });
+  }
+  return out;
+}
+
+/** Returns the roster of a presence message: a Map of name → connections. */
+export function rosterOf(m) {
+  const out = new Map();
+  for (const p of Array.isArray(m?.participants) ? m.participants : []) {
+    if (typeof p?.name === 'string' && Number.isSafeInteger(p.connections) && p.connections > 0) out.set(p.name, p.connections);
   }
   return out;
 }
@@ -67,6 +76,7 @@ export class PlayerView {
     this.pushed = 0;
     this.applied = 0;
     this.events = [];
+    this.roster = new Map(); // as of the last presence record read
     this.videoNoticed = false;
     this.timer = 0;
     this.frame = 0;
@@ -145,7 +155,10 @@ export class PlayerView {
         continue;
       }
       if (m?.type !== 'presence') continue;
-      for (const ev of presenceEvents(r.at, m)) {
+      const roster = rosterOf(m);
+      const events = rosterEvents(r.at, this.roster, roster);
+      this.roster = roster;
+      for (const ev of events) {
         this.events.push(ev);
         const li = element('li', `player-event ${ev.kind}`);
         const time = element('button', 'time', clockText(ev.at));
@@ -215,23 +228,35 @@ export class PlayerView {
     this.render();
   }
 
-  // Applies every record up to time t.
+  // Applies every record up to time t; past BACKLOG_BYTES waiting in the display, the rest
+  // waits until the display caught up (a long seek), and goes on then.
   applyUntil(t) {
     const records = this.reader.records;
     while (this.next < records.length && records[this.next].at <= t) {
-      const r = records[this.next++];
-      if (r.kind !== KIND_DISPLAY) continue;
-      this.pushed++;
-      const ok = this.display.push(r.data.buffer, () => {
-        this.applied++;
-        this.view.dataset.applied = String(this.applied);
-      });
-      if (!ok) {
-        // The display fell too far behind (a long seek): start again from the last full frame.
-        this.display.dropBacklog();
-        this.applied = this.pushed;
+      const r = records[this.next];
+      if (r.kind === KIND_DISPLAY) {
+        if (this.display.queue.bytes + r.data.length > BACKLOG_BYTES) {
+          this.resumeWhenIdle();
+          return;
+        }
+        this.display.push(r.data.buffer, () => {
+          this.applied++;
+          this.view.dataset.applied = String(this.applied);
+        });
+        this.pushed++;
       }
+      this.next++;
     }
+  }
+
+  resumeWhenIdle() {
+    if (this.resuming) return;
+    this.resuming = true;
+    this.display.queue.idle().then(() => {
+      this.resuming = false;
+      if (!this.closed) this.applyUntil(this.position);
+      this.render();
+    });
   }
 
   render() {

@@ -101,6 +101,10 @@ export class RecordingReader {
         }
         continue;
       }
+      if (kind === KIND_META) {
+        this.error = `a second meta record at byte ${this.total - buf.length + at}`;
+        return;
+      }
       if (kind === KIND_DISPLAY && data[0] === 0x01) this.keyframes.push(this.records.length);
       this.records.push({ kind, at: time, data });
     }
