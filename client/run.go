@@ -103,6 +103,9 @@ func (s *Session) handle(m proto.Message) error {
 		}
 	case proto.TypeICEServers:
 		s.updateICEServers(m.ICEServers)
+	case proto.TypeDraining: // the server shuts down; the session goes on until it does
+		s.log.Info().Str("reason", m.Message).Msg("server draining")
+		s.events.push(wire.Control{Type: proto.TypeDraining, Message: m.Message})
 	case proto.TypeError:
 		s.log.Warn().Str("code", m.Code).Str("reason", m.Message).Msg("signaling error")
 		s.events.push(wire.Control{Type: wire.ControlError, Code: m.Code, Message: m.Message})

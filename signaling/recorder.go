@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -85,6 +86,7 @@ type recorders struct {
 
 	mu     sync.Mutex
 	closed bool // no recorder starts any more
+	live   atomic.Int64
 }
 
 // newRecorders starts the in-memory listener, completes the index rows of recordings a crash
@@ -135,6 +137,14 @@ func newRecorders(srv *Server, cfg RecordingConfig) (*recorders, error) {
 	return m, nil
 }
 
+// active counts the sessions being recorded; 0 without recordings.
+func (m *recorders) active() int {
+	if m == nil {
+		return 0
+	}
+	return int(m.live.Load())
+}
+
 // records reports whether the server records sessions (it may only keep recordings).
 func (m *recorders) records() bool { return m != nil && !m.cfg.Disabled }
 
@@ -182,8 +192,10 @@ func (m *recorders) start(sess *session) {
 		return
 	}
 	m.wg.Add(1)
+	m.live.Add(1)
 	go func() {
 		defer m.wg.Done()
+		defer m.live.Add(-1)
 		m.record(sess)
 	}()
 }

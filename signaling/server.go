@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -161,6 +162,7 @@ type Server struct {
 	upgrader   websocket.Upgrader
 	counters   counters
 	rec        *recorders // nil when recording is off
+	draining   atomic.Bool
 
 	startMu sync.Mutex // held while a live session starts: one per connection
 
@@ -279,6 +281,8 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint")
 	})
+	mux.HandleFunc("/healthz", s.handleHealthz)
+	mux.HandleFunc("/readyz", s.handleReadyz)
 	mux.HandleFunc("/ws/agent", s.handleAgentWS)
 	mux.HandleFunc("/ws/peer", s.handlePeerWS)
 	if cfg.Static != nil {

@@ -83,10 +83,13 @@ func (s *Server) writeShareError(w http.ResponseWriter, err error) {
 	var te throttledError
 	switch {
 	case errors.As(err, &te):
+		s.counters.sharesThrottled.Add(1)
 		writeThrottled(w, te.retryAfter, msgThrottled)
 	case errors.Is(err, errInvalidLink):
+		s.counters.linkMisses.Add(1)
 		writeError(w, http.StatusNotFound, msgInvalidLink)
 	case errors.Is(err, errBadPasscode):
+		s.counters.passcodeMisses.Add(1)
 		writeFieldError(w, http.StatusForbidden, "passcode", msgBadPasscode)
 	default:
 		s.internalError(w, "share link", err)

@@ -9,6 +9,8 @@ import (
 
 // Store is the part of *store.Store the server uses.
 type Store interface {
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
 	Authenticate(ctx context.Context, username, password string) (store.User, error)
 	CreateLoginSession(ctx context.Context, id store.UserID, ttl time.Duration) (string, error)
 	UserBySessionToken(ctx context.Context, token string) (store.User, error)

@@ -24,7 +24,11 @@ func (s *Server) handleAgentWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "agent token required")
 		return
 	}
+	if s.refuseDraining(w) {
+		return
+	}
 	if retry, ok := s.agentDials.check(s.clientAddr(r)); !ok {
+		s.counters.agentsThrottled.Add(1)
 		writeThrottled(w, retry, "too many agent connections from this address; try again in a moment")
 		return
 	}
@@ -63,7 +67,7 @@ func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if !s.allowRequest(w, r, http.MethodGet) || !s.allowJoin(w, r) {
+	if s.refuseDraining(w) || !s.allowRequest(w, r, http.MethodGet) || !s.allowJoin(w, r) {
 		return
 	}
 	if r.URL.Query().Has("share") {
@@ -207,6 +211,9 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.L
 			added = s.hub.addWaiting(p, s.remoteIP(r), maxGuests)
 		} else {
 			added = s.hub.addPeer(p, maxGuests)
+		}
+		if added && p.identity.Role != proto.RoleRecorder {
+			s.counters.joins.Add(1)
 		}
 		if !added {
 			log.Info().Msg("peer refused")

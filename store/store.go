@@ -99,6 +99,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
 // Close closes the database. It is safe to call more than once; later calls return the first
 // call's result. Calls made on a closed Store fail.
 func (s *Store) Close() error {

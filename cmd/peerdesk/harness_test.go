@@ -109,7 +109,8 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 	log := testLogger(t, cfg.verbose)
 	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin, ownerGrace: cfg.ownerGrace, turn: cfg.turn,
 		maxPeersUser: 64, maxPeersAddr: 64, proxies: cfg.proxies, // the benchmarks join up to 32 peers as one user
-		recordings: recordingFlags{engine: loopbackEngine(), create: cfg.recordCreate, queue: cfg.recordQueue}}
+		recordings: recordingFlags{engine: loopbackEngine(), create: cfg.recordCreate, queue: cfg.recordQueue},
+		ops:        opsFlags{metricsAllow: "127.0.0.1"}}
 	var opts []store.Option
 	if cfg.storeClock != 0 {
 		opts = append(opts, store.WithClock(func() time.Time { return time.Now().Add(cfg.storeClock) }))

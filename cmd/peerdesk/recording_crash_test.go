@@ -53,14 +53,17 @@ func apiCall(ctx context.Context, t testing.TB, method, url, cookie string, body
 	return resp.StatusCode, resp.Header
 }
 
-// download GETs url with a login cookie and returns the status, body and headers.
+// download GETs url with a login cookie (none if empty) and returns the status, body and
+// headers.
 func download(ctx context.Context, t testing.TB, url, cookie string) (int, []byte, http.Header) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Cookie", "peerdesk_session="+cookie)
+	if cookie != "" {
+		req.Header.Set("Cookie", "peerdesk_session="+cookie)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

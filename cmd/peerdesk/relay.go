@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -28,6 +29,7 @@ type relayFlags struct {
 	loopback    bool
 	noVideo     bool
 	videoKbps   int
+	metrics     string // -metrics-listen
 }
 
 func (f *relayFlags) register(fs *flag.FlagSet, loopback bool) {
@@ -38,6 +40,7 @@ func (f *relayFlags) register(fs *flag.FlagSet, loopback bool) {
 	fs.BoolVar(&f.loopback, "ice-loopback", loopback, "offer loopback ICE candidates (peers on this machine)")
 	fs.BoolVar(&f.noVideo, "no-video", false, "send regions that play video as image tiles, never as VP8")
 	fs.IntVar(&f.videoKbps, "video-kbps", 2200, "bit rate of video regions, kbit/s per megapixel of region (100-20000)")
+	fs.StringVar(&f.metrics, "metrics-listen", "", "address to serve the agent's Prometheus /metrics on (off when empty)")
 }
 
 // pipeline returns the pipeline settings the flags choose.
@@ -151,6 +154,12 @@ func runAgent(ctx context.Context, serverURL, token string, src relay.Source, rf
 	})
 	if err != nil {
 		return err
+	}
+	if rf.metrics != "" {
+		all := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")} // the listen address decides
+		if _, err := serveMetrics(ctx, rf.metrics, newRegistry(agentCollector(a)), all, log); err != nil {
+			return err
+		}
 	}
 	if err := a.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"peerdesk/signaling"
@@ -41,6 +42,7 @@ type serverFlags struct {
 	ownerGrace   time.Duration
 	turn         turnFlags
 	recordings   recordingFlags
+	ops          opsFlags
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet, listen string) {
@@ -62,19 +64,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, listen string) {
 
 // trustedProxies parses -trusted-proxies: addresses (one host each) and CIDR prefixes.
 func (f *serverFlags) trustedProxies() ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, v := range splitList(f.proxies) {
-		p, err := netip.ParsePrefix(v)
-		if err != nil {
-			ip, ierr := netip.ParseAddr(v)
-			if ierr != nil {
-				return nil, fmt.Errorf("%w: -trusted-proxies: %q is neither an address nor a CIDR prefix", errUsage, v)
-			}
-			p = netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())
-		}
-		out = append(out, p.Masked())
-	}
-	return out, nil
+	return prefixList("-trusted-proxies", f.proxies)
 }
 
 func (f *serverFlags) validate() error {
@@ -104,6 +94,9 @@ func (f *serverFlags) validate() error {
 	if f.ownerGrace < 0 || f.ownerGrace > time.Hour {
 		return fmt.Errorf("%w: -owner-grace %v outside 0-1h", errUsage, f.ownerGrace)
 	}
+	if err := f.ops.validate(); err != nil {
+		return err
+	}
 	return f.recordings.validate()
 }
 
@@ -114,6 +107,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	f.register(fs, ":8080")
 	f.turn.register(fs, ":3478", ":3478", ":5349", "")
+	f.ops.register(fs, 30*time.Second)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -139,6 +133,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "peerdesk is serving on %s\n", srv.url)
 	select {
 	case <-ctx.Done():
+		srv.drain(f.ops.drainTimeout, log)
 	case <-srv.done: // the HTTP server failed: say why rather than wait for a signal
 	}
 	return srv.close()
@@ -210,8 +205,16 @@ func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerol
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	s := &server{sig: sig, turn: turnSrv, url: serverURL(ln.Addr(), tlsConfig != nil), done: make(chan struct{})}
+	cs := []prometheus.Collector{sig.Collector()}
+	if turnSrv != nil {
+		cs = append(cs, turnCollector(turnSrv))
+	}
+	allow, _ := prefixList("-metrics-allow", f.ops.metricsAllow) // validated
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metricsHandler(newRegistry(cs...), allow))
+	mux.Handle("/", sig.Handler())
 	s.http = &http.Server{
-		Handler:           sig.Handler(),
+		Handler:           mux,
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second, // bodies are small; gorilla clears it on upgrade

@@ -35,6 +35,11 @@ func TestForcedRelayTURN(t *testing.T) {
 	if n := h.srv.turn.Allocations(); n == 0 {
 		t.Fatal("the TURN server holds no allocation")
 	}
+	m := scrape(ctx, t, h.url+"/metrics")
+	if m["peerdesk_turn_allocations"] < 1 || m["peerdesk_turn_allocations_total"] < 1 || m["peerdesk_turn_relayed_bytes_total"] <= 0 {
+		t.Errorf("TURN metrics %v, %v, %v: want the allocation and its bytes", m["peerdesk_turn_allocations"],
+			m["peerdesk_turn_allocations_total"], m["peerdesk_turn_relayed_bytes_total"])
+	}
 
 	clickChangesHost(ctx, t, h, p)
 }

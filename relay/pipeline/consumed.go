@@ -49,6 +49,7 @@ func (s *PeerStream) behind() bool {
 	if !s.waiting {
 		s.waiting = true
 		s.behindCount.Add(1)
+		s.p.sent.behind.Add(1)
 	}
 	return true
 }

@@ -399,6 +399,7 @@ func (s *PeerStream) flush() error {
 			s.refined.Add(1)
 		case had > 0:
 			s.skipped.Add(t.version - had - 1)
+			s.p.sent.skipped.Add(t.version - had - 1)
 		}
 		if t.light {
 			s.lighterTiles.Add(1)
@@ -450,6 +451,7 @@ func (s *PeerStream) write(b []byte) error {
 	s.sent += uint64(len(b))
 	s.messages.Add(1)
 	s.bytes.Add(uint64(len(b)))
+	s.p.sent.bytes.Add(uint64(len(b)))
 	return nil
 }
 
@@ -458,6 +460,7 @@ func (s *PeerStream) stall() error {
 	if !s.stalled {
 		s.stalled = true
 		s.stalls.Add(1)
+		s.p.sent.stalls.Add(1)
 	}
 	return errStalled
 }

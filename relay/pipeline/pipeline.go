@@ -35,6 +35,14 @@ type Stats struct {
 	Width          int    // the desktop size, 0 before the first update
 	Height         int
 	Peers          int // peer streams added and not yet closed
+	// SentBytes, Stalls, Behind and SkippedVersions add up PeerStats' counters of every stream
+	// since the pipeline started, closed ones included.
+	SentBytes, Stalls, Behind, SkippedVersions uint64
+}
+
+// sentTotals are the counters behind Stats' sums over every stream.
+type sentTotals struct {
+	bytes, stalls, behind, skipped atomic.Uint64
 }
 
 // Pipeline holds the desktop as versioned tiles and fans it out to peer streams: each tile
@@ -80,6 +88,7 @@ type Pipeline struct {
 
 	encodes      [renditions]atomic.Uint64
 	encodedBytes atomic.Uint64
+	sent         sentTotals // what every stream sent, closed ones too
 	videoFrames  atomic.Uint64
 	videoBytes   atomic.Uint64
 	videoKeys    atomic.Uint64
@@ -323,6 +332,11 @@ func (p *Pipeline) Stats() Stats {
 		VideoKeyframes: p.videoKeys.Load(),
 		Seq:            p.seq,
 		Peers:          len(p.streams),
+
+		SentBytes:       p.sent.bytes.Load(),
+		Stalls:          p.sent.stalls.Load(),
+		Behind:          p.sent.behind.Load(),
+		SkippedVersions: p.sent.skipped.Load(),
 	}
 	if p.fb != nil {
 		st.Width, st.Height = p.fb.Rect.Dx(), p.fb.Rect.Dy()

@@ -55,6 +55,10 @@ const (
 	TypeWaiting = "waiting"
 	// TypeAdmit, from an owner or member, lets the waiting peer Peer in (Allow) or not.
 	TypeAdmit = "admit"
+	// TypeDraining tells a peer that its server is shutting down (Message says so): its
+	// session goes on until the server's drain deadline; a peer that reconnects then lands on
+	// another node behind the same load balancer.
+	TypeDraining = "draining"
 )
 
 // Host states carried by TypeState.

@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/turn/v5"
@@ -86,6 +87,8 @@ type quotas struct {
 	total  int
 	ended  map[string]time.Time // identity → refused until
 	counts QuotaStats
+	// relayed counts RelayedBytes, outside mu: every relayed packet adds to it.
+	relayed atomic.Uint64
 }
 
 // QuotaStats counts what the quotas refused.
@@ -98,6 +101,12 @@ type QuotaStats struct {
 	// Ended counts the identities ended, and EndedAllocations the allocations that ended with
 	// them.
 	Ended, EndedAllocations uint64
+	// Allocations is the number held now; Allocated counts every allocation made.
+	Allocations int
+	Allocated   uint64
+	// RelayedBytes counts the bytes relayed, both ways (the packets dropped over a bandwidth
+	// quota aside).
+	RelayedBytes uint64
 }
 
 // group returns the group of identity, "" for none.
@@ -175,6 +184,7 @@ func (q *quotas) acquire(identity string) (*policedConn, error) {
 		c.lims = append(c.lims, gu.limiter)
 	}
 	q.total++
+	q.counts.Allocated++
 	return c, nil
 }
 
@@ -236,7 +246,9 @@ func (q *quotas) isEnded(identity string) bool {
 func (q *quotas) stats() QuotaStats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.counts
+	st := q.counts
+	st.Allocations, st.RelayedBytes = q.total, q.relayed.Load()
+	return st
 }
 
 // Validate implements turn.RelayAddressGenerator.
@@ -313,8 +325,12 @@ func (c *policedConn) allow(n int) bool {
 func (c *policedConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(p)
-		if err != nil || c.allow(n) {
+		if err != nil {
 			return n, addr, err
+		}
+		if c.allow(n) {
+			c.q.relayed.Add(uint64(n))
+			return n, addr, nil
 		}
 	}
 }
@@ -325,7 +341,9 @@ func (c *policedConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if !c.allow(len(p)) {
 		return len(p), nil
 	}
-	return c.PacketConn.WriteTo(p, addr)
+	n, err := c.PacketConn.WriteTo(p, addr)
+	c.q.relayed.Add(uint64(n))
+	return n, err
 }
 
 // Close closes the relay socket and releases its allocation; safe to call twice.

@@ -119,6 +119,15 @@ func TestQuotaBandwidthThrottles(t *testing.T) {
 	if gotFree < 3*gotCapped {
 		t.Errorf("unlimited identity got %d B, capped %d B: the cap did not bite", gotFree, gotCapped)
 	}
+	// The stats count the two allocations and the bytes that went through them (ChannelData or
+	// Send indications pass the relay sockets; what the buckets dropped does not count).
+	st := s.Stats().Quotas
+	if st.Allocations != 2 || st.Allocated != 2 {
+		t.Errorf("stats: %d allocations held, %d made; want 2 and 2", st.Allocations, st.Allocated)
+	}
+	if relayed := int(st.RelayedBytes); relayed < gotCapped+gotFree || relayed > sent[0]+sent[1] {
+		t.Errorf("stats: %d B relayed; %d B arrived of %d B sent", relayed, gotCapped+gotFree, sent[0]+sent[1])
+	}
 }
 
 // listenUDP returns a UDP socket on 127.0.0.1, closed when the test ends.

@@ -223,6 +223,9 @@ export class Session {
       case 'candidate':
         this.link?.candidate(m.candidate);
         break;
+      case 'draining': // the server shuts down: the session goes on until it does
+        this.notice(m.message || 'The server is shutting down');
+        break;
       case 'error':
         // The relay dropped our peer connection (its stream to us failed): offer a new one.
         if (m.code === 'renegotiate' && this.link) this.startPeer();
