@@ -2,7 +2,7 @@
 GO       ?= go
 BIN      := bin/peerdesk
 E2E      := web/e2e
-APT_PKGS := chromium iproute2 fonts-liberation xvfb x11vnc tigervnc-standalone-server tigervnc-tools xdotool xterm xfonts-base x11-apps x11-xserver-utils imagemagick xclip coturn
+APT_PKGS := postgresql chromium iproute2 fonts-liberation xvfb x11vnc tigervnc-standalone-server tigervnc-tools xdotool xterm xfonts-base x11-apps x11-xserver-utils imagemagick xclip coturn
 
 .PHONY: run build build-deps test deps check bench bench-deps fuzz fuzz-long clean
 
@@ -22,7 +22,8 @@ build-deps:
 
 # deps installs what the tests need on a fresh machine: Debian's Chromium and playwright-core.
 deps: build-deps
-	@which chromium ip tc Xvfb x11vnc Xtigervnc vncpasswd xdotool xterm xsetroot xrandr import xclip turnutils_uclient turnutils_peer >/dev/null 2>&1 || { \
+	@which chromium ip tc Xvfb x11vnc Xtigervnc vncpasswd xdotool xterm xsetroot xrandr import xclip turnutils_uclient turnutils_peer >/dev/null 2>&1 && \
+		ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 		apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PKGS); }
 	@[ -d $(E2E)/node_modules/playwright-core ] || (cd $(E2E) && npm ci --no-audit --no-fund)
@@ -36,9 +37,11 @@ check:
 # The thin-link test runs `peerdesk demo` built without the race detector (PEERDESK_BIN).
 # Packages run one at a time (-p 1): their real-time tests (ICE restarts, VNC servers, video)
 # must not share two cores with another package's floods of connections and encodes.
+# The store's tests run a second time on a PostgreSQL server they start (internal/testpg).
 test: deps check build
 	cd $(E2E) && node --test
 	PEERDESK_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -p 1 -timeout 20m ./...
+	PEERDESK_TEST_DB=postgres $(GO) test -race -count=1 -timeout 5m ./store
 
 # bench-deps adds what only the benchmarks use: ffplay plays the thin-link benchmark's video.
 bench-deps:

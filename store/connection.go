@@ -71,15 +71,12 @@ func (s *Store) CreateConnection(ctx context.Context, name string) (Connection, 
 		return Connection{}, "", fmt.Errorf("create connection: %w", err)
 	}
 	created := s.now().Unix()
-	res, err := s.db.ExecContext(ctx,
-		`INSERT INTO connections (name, agent_token_hash, created_at) VALUES (?, ?, ?)`, name, hash, created)
+	var id int64
+	err = s.db.QueryRowContext(ctx,
+		`INSERT INTO connections (name, agent_token_hash, created_at) VALUES (?, ?, ?) RETURNING id`, name, hash, created).Scan(&id)
 	if isConstraint(err, sqlite3.ErrConstraintUnique) {
 		return Connection{}, "", fmt.Errorf("create connection %q: %w", name, ErrExists)
 	}
-	if err != nil {
-		return Connection{}, "", fmt.Errorf("create connection: %w", err)
-	}
-	id, err := res.LastInsertId()
 	if err != nil {
 		return Connection{}, "", fmt.Errorf("create connection: %w", err)
 	}

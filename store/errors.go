@@ -3,8 +3,6 @@ package store
 import (
 	"errors"
 	"fmt"
-
-	"github.com/mattn/go-sqlite3"
 )
 
 // Errors callers branch on. Methods wrap them with %w and a message, so test with errors.Is.
@@ -44,11 +42,4 @@ func (e *FieldError) Unwrap() error { return ErrInvalid }
 // invalidField returns a *FieldError for field with a formatted problem.
 func invalidField(field, format string, args ...any) error {
 	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
-}
-
-// isConstraint reports whether err is an SQLite constraint violation with the given extended
-// code, such as sqlite3.ErrConstraintUnique.
-func isConstraint(err error, code sqlite3.ErrNoExtended) bool {
-	var serr sqlite3.Error
-	return errors.As(err, &serr) && serr.ExtendedCode == code
 }

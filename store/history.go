@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -149,7 +150,8 @@ func (s *Store) RecordJoin(ctx context.Context, p ParticipantRecord) (Participan
 // again is not an error and keeps the first LeftAt. ErrNotFound for an unknown id.
 func (s *Store) RecordLeave(ctx context.Context, id ParticipantRecordID, at time.Time) error {
 	err := expectOneRow(s.db.ExecContext(ctx,
-		`UPDATE participants SET left_at = COALESCE(left_at, MAX(joined_at, ?)) WHERE id = ?`, at.Unix(), id))
+		`UPDATE participants SET left_at = COALESCE(left_at, CASE WHEN joined_at > ? THEN joined_at ELSE ? END) WHERE id = ?`,
+		at.Unix(), at.Unix(), id))
 	if err != nil {
 		return fmt.Errorf("record leave of participant %d: %w", id, err)
 	}
@@ -161,7 +163,7 @@ func (s *Store) RecordLeave(ctx context.Context, id ParticipantRecordID, at time
 // participants of a process that died are gone.
 func (s *Store) EndOpenParticipants(ctx context.Context, at time.Time) (int, error) {
 	res, err := s.db.ExecContext(ctx,
-		`UPDATE participants SET left_at = MAX(joined_at, ?) WHERE left_at IS NULL`, at.Unix())
+		`UPDATE participants SET left_at = CASE WHEN joined_at > ? THEN joined_at ELSE ? END WHERE left_at IS NULL`, at.Unix(), at.Unix())
 	if err != nil {
 		return 0, fmt.Errorf("end open participants: %w", err)
 	}
@@ -204,13 +206,13 @@ func (s *Store) History(ctx context.Context, q HistoryQuery) ([]HistorySession, 
 // participants, from one consistent read of the database; it stops at fn's first error and
 // returns it. For an export: fn should not block for long, since the read stays open.
 func (s *Store) EachHistorySession(ctx context.Context, fn func(HistorySession) error) error {
-	if err := s.eachHistorySession(ctx, -1, 0, fn); err != nil {
+	if err := s.eachHistorySession(ctx, math.MaxInt64, 0, fn); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
 	return nil
 }
 
-// eachHistorySession calls fn with limit sessions (-1: all) after offset, newest first, from
+// eachHistorySession calls fn with limit sessions (math.MaxInt64: all) after offset, newest first, from
 // one query.
 func (s *Store) eachHistorySession(ctx context.Context, limit, offset int, fn func(HistorySession) error) error {
 	rows, err := s.db.QueryContext(ctx, `

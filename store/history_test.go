@@ -279,7 +279,7 @@ func TestHistoryMigration(t *testing.T) {
 		}
 	}
 	ctx := t.Context()
-	if err := migrate(ctx, db, old, time.Unix(1000, 0)); err != nil {
+	if err := migrate(ctx, db, old, time.Unix(1000, 0), false); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{

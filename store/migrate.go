@@ -69,30 +69,56 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 
 // migrate applies, in version order, every migration in fsys not yet recorded in
 // schema_migrations. Each runs in its own transaction together with its record, so a failed
-// migration leaves no trace and a reopen applies nothing twice. The write transaction is taken
-// immediately (DSN _txlock=immediate), so two processes opening the same file serialise here.
-func migrate(ctx context.Context, db *sql.DB, fsys fs.FS, now time.Time) error {
+// migration leaves no trace and a reopen applies nothing twice. Two processes opening one
+// database serialise here: SQLite's write transaction is taken immediately (DSN
+// _txlock=immediate); on PostgreSQL (postgres) each transaction first takes an advisory lock.
+func migrate(ctx context.Context, db *sql.DB, fsys fs.FS, now time.Time, postgres bool) error {
 	ms, err := loadMigrations(fsys)
 	if err != nil {
 		return err
 	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	lock := ""
+	if postgres {
+		lock = `SELECT pg_advisory_xact_lock(` + migrationLock + `)`
+	}
+	if err := inTx(ctx, db, lock, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
-		applied_at INTEGER NOT NULL
+		applied_at BIGINT NOT NULL
 	)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	for _, m := range ms {
-		if err := applyMigration(ctx, db, m, now); err != nil {
+		if err := applyMigration(ctx, db, m, now, lock); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// migrationLock is the key of the PostgreSQL advisory lock migrations hold.
+const migrationLock = "7370657764"
+
+// inTx runs the statements in one transaction.
+func inTx(ctx context.Context, db *sql.DB, stmts ...string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	for _, q := range stmts {
+		if q == "" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
 // applyMigration runs m unless schema_migrations already records it, on a connection of its
-// own with foreign keys off if m needs it.
-func applyMigration(ctx context.Context, db *sql.DB, m migration, now time.Time) error {
+// own with foreign keys off if m needs it; lock, if not empty, runs first in its transaction.
+func applyMigration(ctx context.Context, db *sql.DB, m migration, now time.Time, lock string) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("migration %s: %w", m.name, err)
@@ -115,6 +141,11 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration, now time.Time)
 		return fmt.Errorf("migration %s: begin: %w", m.name, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if lock != "" {
+		if _, err := tx.ExecContext(ctx, lock); err != nil {
+			return fmt.Errorf("migration %s: lock: %w", m.name, err)
+		}
+	}
 	var applied bool
 	if err := tx.QueryRowContext(ctx,
 		`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`, m.version,

@@ -19,8 +19,14 @@ type sharingFixture struct {
 
 func newSharingFixture(t *testing.T) *sharingFixture {
 	t.Helper()
+	return sharingFixtureAt(t, testDatabase(t))
+}
+
+// sharingFixtureAt is newSharingFixture on the database at path.
+func sharingFixtureAt(t *testing.T, path string) *sharingFixture {
+	t.Helper()
 	clock := newTestClock()
-	s, path := openTest(t, WithClock(clock.Now))
+	s, path := openAt(t, path, WithClock(clock.Now))
 	u, err := s.CreateUser(t.Context(), "owner", "password1", false)
 	if err != nil {
 		t.Fatal(err)

@@ -68,16 +68,13 @@ func (s *Store) CreateRecording(ctx context.Context, rec Recording) (Recording, 
 	if !validRecordingFile(rec.File) {
 		return Recording{}, invalidField("file", "must be a plain file name")
 	}
-	res, err := s.db.ExecContext(ctx,
-		`INSERT INTO recordings (session_id, connection_id, file, started_at) VALUES (?, ?, ?, ?)`,
-		rec.Session, rec.Connection, rec.File, rec.StartedAt.UnixMilli())
+	var id int64
+	err := s.db.QueryRowContext(ctx,
+		`INSERT INTO recordings (session_id, connection_id, file, started_at) VALUES (?, ?, ?, ?) RETURNING id`,
+		rec.Session, rec.Connection, rec.File, rec.StartedAt.UnixMilli()).Scan(&id)
 	if isConstraint(err, sqlite3.ErrConstraintUnique) {
 		return Recording{}, fmt.Errorf("create recording of session %s: %w", rec.Session, ErrExists)
 	}
-	if err != nil {
-		return Recording{}, fmt.Errorf("create recording: %w", err)
-	}
-	id, err := res.LastInsertId()
 	if err != nil {
 		return Recording{}, fmt.Errorf("create recording: %w", err)
 	}

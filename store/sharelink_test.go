@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/base64"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -212,7 +211,7 @@ func TestRevokeShareLinkIdempotent(t *testing.T) {
 
 // TestShareKeyNotStoredInPlain scans the database file and its WAL for a share key's text.
 func TestShareKeyNotStoredInPlain(t *testing.T) {
-	f := newSharingFixture(t)
+	f := sharingFixtureAt(t, sqlitePath(t))
 	p := f.profile(t, f.conn.ID, "Findable-Profile-Name", false, 0, 0)
 	f.session(t, "s1", f.conn.ID)
 	l, key := f.link(t, "s1", p.ID)
@@ -237,7 +236,7 @@ func TestShareKeyNotStoredInPlain(t *testing.T) {
 // re-run, and profiles, sessions and links survive.
 func TestReopenKeepsSharing(t *testing.T) {
 	clock := newTestClock()
-	path := filepath.Join(t.TempDir(), "peerdesk.db")
+	path := testDatabase(t)
 	ctx := t.Context()
 	s, err := Open(ctx, path, WithClock(clock.Now))
 	if err != nil {

@@ -1,5 +1,6 @@
 // Package store persists peerdesk's users, login sessions, connections, permissions, sharing
-// profiles, live-session history and share links in a SQLite file. Secrets never reach the
+// profiles, live-session history, share links and the recordings' index in a SQLite file, or
+// in a PostgreSQL database that several servers share (postgres.go). Secrets never reach the
 // database in plain: passwords are argon2id hashes, tokens and share keys SHA-256 hashes. Times
 // are stored as unix seconds and returned in UTC.
 package store
@@ -21,14 +22,15 @@ import (
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" database/sql driver
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations
 var migrationFiles embed.FS
 
 // Store is peerdesk's database. It is safe for concurrent use; Close it when done.
 type Store struct {
-	db     *sql.DB
-	now    func() time.Time
-	hasher *passwordHasher
+	db       *sql.DB
+	postgres bool // db is PostgreSQL (postgres.go), not SQLite
+	now      func() time.Time
+	hasher   *passwordHasher
 
 	closeOnce sync.Once
 	closeErr  error
@@ -47,11 +49,19 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// Open opens (creating it and its parent directory if needed) the SQLite database at path and
-// brings its schema up to date. Every pooled connection runs with WAL journaling, foreign keys
-// enforced, a 5 s busy timeout and immediate write transactions. A new file is created readable
-// by its owner only, since it holds password hashes.
+// Open opens the database at path and brings its schema up to date: a PostgreSQL database for
+// a postgres:// or postgresql:// URL (postgres.go), else a SQLite file, created with its
+// parent directory if needed. Every pooled SQLite connection runs with WAL journaling, foreign
+// keys enforced, a 5 s busy timeout and immediate write transactions; a new file is created
+// readable by its owner only, since it holds password hashes.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	if isPostgres(path) {
+		db, err := openPostgres(path)
+		if err != nil {
+			return nil, err
+		}
+		return open(ctx, db, "PostgreSQL", "migrations/postgres", opts)
+	}
 	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?\x00") {
 		return nil, fmt.Errorf("%w: path must name a file and not contain '?'", ErrInvalid)
 	}
@@ -79,22 +89,28 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &Store{db: db, now: time.Now, hasher: newPasswordHasher()}
+	return open(ctx, db, path, "migrations", opts)
+}
+
+// open makes the Store of db (named name in errors, never with a password) and applies the
+// migrations of directory dir.
+func open(ctx context.Context, db *sql.DB, name, dir string, opts []Option) (*Store, error) {
+	s := &Store{db: db, postgres: dir != "migrations", now: time.Now, hasher: newPasswordHasher()}
 	for _, opt := range opts {
 		opt(s)
 	}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, fmt.Errorf("open store %s: %w", name, err)
 	}
-	sub, err := fs.Sub(migrationFiles, "migrations")
+	sub, err := fs.Sub(migrationFiles, dir)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if err := migrate(ctx, db, sub, s.now()); err != nil {
+	if err := migrate(ctx, db, sub, s.now(), dir != "migrations"); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, fmt.Errorf("open store %s: %w", name, err)
 	}
 	return s, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"peerdesk/internal/testpg"
 	"strings"
 	"sync"
 	"testing"
@@ -35,10 +36,53 @@ func (c *testClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// openTest opens a store in a fresh file under t.TempDir and closes it at the end of the test.
+// pg is the PostgreSQL server of a run with PEERDESK_TEST_DB=postgres: the tests then run
+// against it (each in a database of its own), those of SQLite's own behaviour aside.
+var pg *testpg.Server
+
+func TestMain(m *testing.M) {
+	if os.Getenv("PEERDESK_TEST_DB") == "postgres" {
+		var err error
+		if pg, err = testpg.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	if pg != nil {
+		pg.Stop()
+	}
+	os.Exit(code)
+}
+
+// testDatabase returns where a test's fresh database is: a new PostgreSQL database in a
+// PostgreSQL run, else a file under t.TempDir.
+func testDatabase(t *testing.T) string {
+	t.Helper()
+	if pg != nil {
+		return pg.NewDatabase(t)
+	}
+	return sqlitePath(t)
+}
+
+// openTest opens a store in a fresh database (testDatabase) and closes it at the end of the
+// test; it returns the store and where its database is.
 func openTest(t *testing.T, opts ...Option) (*Store, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "sub", "dir", "peerdesk.db")
+	return openAt(t, testDatabase(t), opts...)
+}
+
+// openSQLite is openTest on a SQLite file, whatever the run: for SQLite's own behaviour.
+func openSQLite(t *testing.T, opts ...Option) (*Store, string) {
+	t.Helper()
+	return openAt(t, sqlitePath(t), opts...)
+}
+
+// sqlitePath is where a test's SQLite file goes.
+func sqlitePath(t *testing.T) string { return filepath.Join(t.TempDir(), "sub", "dir", "peerdesk.db") }
+
+func openAt(t *testing.T, path string, opts ...Option) (*Store, string) {
+	t.Helper()
 	s, err := Open(t.Context(), path, opts...)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -60,7 +104,7 @@ func TestOpenRejectsBadPath(t *testing.T) {
 }
 
 func TestOpenCreatesPrivateFile(t *testing.T) {
-	_, path := openTest(t)
+	_, path := openSQLite(t)
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +115,7 @@ func TestOpenCreatesPrivateFile(t *testing.T) {
 }
 
 func TestCloseIdempotent(t *testing.T) {
-	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "x.db"))
+	s, err := Open(t.Context(), testDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +133,7 @@ func TestCloseIdempotent(t *testing.T) {
 // TestPragmasOnEveryConnection holds several pooled connections at once, so each is a distinct
 // SQLite connection, and checks that each has the DSN pragmas.
 func TestPragmasOnEveryConnection(t *testing.T) {
-	s, _ := openTest(t)
+	s, _ := openSQLite(t)
 	ctx := t.Context()
 	const n = 4
 	for i := range n {
@@ -120,7 +164,7 @@ func TestPragmasOnEveryConnection(t *testing.T) {
 
 func TestReopenKeepsDataAndSkipsMigrations(t *testing.T) {
 	clock := newTestClock()
-	path := filepath.Join(t.TempDir(), "peerdesk.db")
+	path := testDatabase(t)
 	ctx := t.Context()
 	s, err := Open(ctx, path, WithClock(clock.Now))
 	if err != nil {
@@ -226,11 +270,11 @@ func TestMigrateGeneric(t *testing.T) {
 	now := time.Unix(1000, 0)
 	// The store's own migrations recorded the low versions already; use high ones here.
 	fsys := fstest.MapFS{"0101_a.sql": {Data: []byte(`CREATE TABLE t1 (x INTEGER); INSERT INTO t1 VALUES (1);`)}}
-	if err := migrate(ctx, s.db, fsys, now); err != nil {
+	if err := migrate(ctx, s.db, fsys, now, false); err != nil {
 		t.Fatal(err)
 	}
 	fsys["0102_b.sql"] = &fstest.MapFile{Data: []byte(`CREATE TABLE t2 (y INTEGER);`)}
-	if err := migrate(ctx, s.db, fsys, now); err != nil {
+	if err := migrate(ctx, s.db, fsys, now, false); err != nil {
 		t.Fatalf("second migrate: %v", err)
 	}
 	var n int
@@ -242,7 +286,7 @@ func TestMigrateGeneric(t *testing.T) {
 	}
 
 	fsys["0103_bad.sql"] = &fstest.MapFile{Data: []byte(`CREATE TABLE t3 (z INTEGER); SELECT nonsense FROM nowhere;`)}
-	if err := migrate(ctx, s.db, fsys, now); err == nil {
+	if err := migrate(ctx, s.db, fsys, now, false); err == nil {
 		t.Fatal("failing migration reported success")
 	}
 	if _, ok := appliedMigrations(t, s)[103]; ok {
@@ -281,7 +325,7 @@ func TestLoadMigrationsRejectsBadNames(t *testing.T) {
 // TestSecretsNotStoredInPlain writes a password, a login token and an agent token, then scans
 // the database file and its WAL for their text.
 func TestSecretsNotStoredInPlain(t *testing.T) {
-	s, path := openTest(t)
+	s, path := openSQLite(t)
 	ctx := t.Context()
 	const password = "Sup3r-Secret-Passw0rd"
 	u, err := s.CreateUser(ctx, "bob", password, false)

@@ -85,16 +85,13 @@ func (s *Store) CreateUser(ctx context.Context, username, password string, admin
 		return User{}, fmt.Errorf("create user: %w", err)
 	}
 	created := s.now().Unix()
-	res, err := s.db.ExecContext(ctx,
-		`INSERT INTO users (username, password_hash, admin, created_at) VALUES (?, ?, ?, ?)`,
-		username, hash, admin, created)
+	var id int64
+	err = s.db.QueryRowContext(ctx,
+		`INSERT INTO users (username, password_hash, admin, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+		username, hash, admin, created).Scan(&id)
 	if isConstraint(err, sqlite3.ErrConstraintUnique) {
 		return User{}, fmt.Errorf("create user %q: %w", username, ErrExists)
 	}
-	if err != nil {
-		return User{}, fmt.Errorf("create user: %w", err)
-	}
-	id, err := res.LastInsertId()
 	if err != nil {
 		return User{}, fmt.Errorf("create user: %w", err)
 	}
@@ -204,7 +201,7 @@ func (s *Store) UserCount(ctx context.Context) (int, error) {
 // DeleteUser removes user id together with its login sessions and permissions, or returns
 // ErrNotFound, or ErrLastAdmin for the last administrator (checked in the same statement).
 func (s *Store) DeleteUser(ctx context.Context, id UserID) error {
-	res, err := s.db.ExecContext(ctx,
+	res, err := s.usersGuarded(ctx,
 		`DELETE FROM users WHERE id = ? AND (NOT admin OR (SELECT COUNT(*) FROM users WHERE admin AND id <> ?) > 0)`, id, id)
 	if err := s.lastAdminOr(ctx, id, expectOneRow(res, err)); err != nil {
 		return fmt.Errorf("delete user %d: %w", id, err)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 )
@@ -13,13 +14,36 @@ var ErrLastAdmin = errors.New("store: the last administrator")
 // administrator gives ErrLastAdmin (checked in the same statement, so two admins demoting each
 // other at once cannot both succeed); ErrNotFound if the user does not exist.
 func (s *Store) SetAdmin(ctx context.Context, id UserID, admin bool) (User, error) {
-	res, err := s.db.ExecContext(ctx,
+	res, err := s.usersGuarded(ctx,
 		`UPDATE users SET admin = ? WHERE id = ? AND (? OR (SELECT COUNT(*) FROM users WHERE admin AND id <> ?) > 0)`,
 		admin, id, admin, id)
 	if err := s.lastAdminOr(ctx, id, expectOneRow(res, err)); err != nil {
 		return User{}, fmt.Errorf("set admin of user %d: %w", id, err)
 	}
 	return s.User(ctx, id)
+}
+
+// usersGuarded runs a change of users whose statement checks that an administrator remains. On
+// SQLite writes are serial; on PostgreSQL the statement runs under a lock of the users table
+// that such changes take in turn (reads go on), or two could each see the other as the one
+// that remains.
+func (s *Store) usersGuarded(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if !s.postgres {
+		return s.db.ExecContext(ctx, query, args...)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if _, err := tx.ExecContext(ctx, `LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		return nil, err
+	}
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return res, tx.Commit()
 }
 
 // lastAdminOr explains a change of user id that touched no row: ErrNotFound if the user does

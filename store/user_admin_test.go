@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -71,5 +72,46 @@ func TestUserGrants(t *testing.T) {
 	g, err := s.UserGrants(ctx)
 	if err != nil || len(g) != 1 || !slices.Equal(g[u.ID], []ConnectionID{conns[0], conns[2]}) {
 		t.Fatalf("grants %v, %v", g, err)
+	}
+}
+
+// TestLastAdminConcurrent: two administrators demoting, or deleting, each other at the same
+// moment never both win, round after round.
+func TestLastAdminConcurrent(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := t.Context()
+	a, err := s.CreateUser(ctx, "ann", "password1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.CreateUser(ctx, "bob", "password1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 30 {
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, id := range []UserID{a.ID, b.ID} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = s.SetAdmin(ctx, id, false)
+			}()
+		}
+		wg.Wait()
+		admins := 0
+		for _, id := range []UserID{a.ID, b.ID} {
+			if u, err := s.User(ctx, id); err == nil && u.Admin {
+				admins++
+			}
+		}
+		if admins != 1 || (errs[0] == nil) == (errs[1] == nil) {
+			t.Fatalf("round %d: %d admins left, errors %v", round, admins, errs)
+		}
+		for _, id := range []UserID{a.ID, b.ID} {
+			if _, err := s.SetAdmin(ctx, id, true); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }

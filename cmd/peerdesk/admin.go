@@ -6,19 +6,62 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
+	"path/filepath"
 
 	"peerdesk/store"
 )
 
-// openStore opens the database in dir for the account commands.
-func openStore(ctx context.Context, dir string) (*store.Store, error) {
-	f := serverFlags{data: dir}
+// dbFlags say where the database is: -database, or the SQLite file under -data.
+type dbFlags struct {
+	data, database string
+}
+
+func (f *dbFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.data, "data", "./data", "directory for the SQLite database (and session recordings)")
+	fs.StringVar(&f.database, "database", "", "PostgreSQL database instead of SQLite: postgres://user@host:5432/db (password in $PGPASSWORD or ~/.pgpass, never here; default: $PEERDESK_DATABASE_URL)")
+}
+
+// validate refuses a -database that is not a PostgreSQL URL, or that holds a password (which
+// ps would show).
+func (f *dbFlags) validate() error {
+	if f.database == "" {
+		f.database = os.Getenv("PEERDESK_DATABASE_URL")
+	}
+	if f.database == "" {
+		return nil
+	}
+	u, err := url.Parse(f.database)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return fmt.Errorf("%w: -database must be a postgres:// URL", errUsage)
+	}
+	if _, has := u.User.Password(); has && os.Getenv("PEERDESK_DATABASE_URL") != f.database {
+		return fmt.Errorf("%w: -database holds a password, which ps shows: use $PGPASSWORD, ~/.pgpass or $PEERDESK_DATABASE_URL", errUsage)
+	}
+	return nil
+}
+
+// dbPath is where the store is: the PostgreSQL URL, or the SQLite file under -data.
+func (f *dbFlags) dbPath() string {
+	if f.database != "" {
+		return f.database
+	}
+	return filepath.Join(f.data, "peerdesk.db")
+}
+
+// open validates the flags and opens the store.
+func (f *dbFlags) open(ctx context.Context) (*store.Store, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
 	return store.Open(ctx, f.dbPath())
 }
 
 func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
-	data := fs.String("data", "./data", "directory of the SQLite database")
+	var db dbFlags
+	db.register(fs)
 	name := fs.String("name", "", "username (required)")
 	admin := fs.Bool("admin", false, "make the user an administrator")
 	pwdFile := fs.String("password-file", "", "file holding the password (default: $PEERDESK_PASSWORD, else generated and printed)")
@@ -36,7 +79,7 @@ func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if generated {
 		pw = rand.Text()
 	}
-	st, err := openStore(ctx, *data)
+	st, err := db.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -85,7 +128,8 @@ func cmdConnectionToken(ctx context.Context, args []string, stdout, stderr io.Wr
 // the opened store.
 func withConnectionName(ctx context.Context, cmd string, args []string, stderr io.Writer, do func(st *store.Store, name string) error) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	data := fs.String("data", "./data", "directory of the SQLite database")
+	var db dbFlags
+	db.register(fs)
 	name := fs.String("name", "", "connection name (required)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
@@ -93,7 +137,7 @@ func withConnectionName(ctx context.Context, cmd string, args []string, stderr i
 	if *name == "" {
 		return fmt.Errorf("%w: -name is required", errUsage)
 	}
-	st, err := openStore(ctx, *data)
+	st, err := db.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -103,7 +147,8 @@ func withConnectionName(ctx context.Context, cmd string, args []string, stderr i
 
 func cmdGrant(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("grant", flag.ContinueOnError)
-	data := fs.String("data", "./data", "directory of the SQLite database")
+	var db dbFlags
+	db.register(fs)
 	user := fs.String("user", "", "username (required)")
 	conn := fs.String("connection", "", "connection name (required)")
 	if err := parse(fs, args, stderr); err != nil {
@@ -112,7 +157,7 @@ func cmdGrant(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *user == "" || *conn == "" {
 		return fmt.Errorf("%w: -user and -connection are required", errUsage)
 	}
-	st, err := openStore(ctx, *data)
+	st, err := db.open(ctx)
 	if err != nil {
 		return err
 	}

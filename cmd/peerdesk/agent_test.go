@@ -81,7 +81,7 @@ func testAgent(ctx context.Context, t *testing.T, url, token string, replacedBac
 func agentTestServer(t *testing.T) (context.Context, *store.Store, *server, string, store.Connection) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin}
+	f := serverFlags{listen: "127.0.0.1:0", dbFlags: dbFlags{data: t.TempDir()}, adminUser: testAdmin}
 	st, srv, token, c := startTestServer(ctx, t, &f, testLogger(t, false))
 	t.Cleanup(func() {
 		_ = srv.close()

@@ -88,7 +88,7 @@ func thinBenchOrchestrate(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	log := testLogger(t, false)
-	f := serverFlags{listen: net.JoinHostPort(netnsPeerGW, "0"), data: t.TempDir(), adminUser: testAdmin}
+	f := serverFlags{listen: net.JoinHostPort(netnsPeerGW, "0"), dbFlags: dbFlags{data: t.TempDir()}, adminUser: testAdmin}
 	st, srv, token, c := startTestServer(ctx, t, &f, log)
 	defer st.Close()
 	defer func() {

@@ -63,6 +63,8 @@ type harnessConfig struct {
 	record, recordKeys bool
 	recordCreate       func(path string) (io.WriteCloser, error)
 	recordQueue        int
+	// postgres puts the store in a PostgreSQL database instead of a SQLite file.
+	postgres bool
 }
 
 // loopbackEngine keeps ICE on loopback, as every test here must (FIELD-NOTES.md).
@@ -107,10 +109,13 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := testLogger(t, cfg.verbose)
-	f := serverFlags{listen: "127.0.0.1:0", data: t.TempDir(), adminUser: testAdmin, ownerGrace: cfg.ownerGrace, turn: cfg.turn,
+	f := serverFlags{listen: "127.0.0.1:0", dbFlags: dbFlags{data: t.TempDir()}, adminUser: testAdmin, ownerGrace: cfg.ownerGrace, turn: cfg.turn,
 		maxPeersUser: 64, maxPeersAddr: 64, proxies: cfg.proxies, // the benchmarks join up to 32 peers as one user
 		recordings: recordingFlags{engine: loopbackEngine(), create: cfg.recordCreate, queue: cfg.recordQueue},
 		ops:        opsFlags{metricsAllow: "127.0.0.1"}}
+	if cfg.postgres {
+		f.database = postgresDatabase(t)
+	}
 	var opts []store.Option
 	if cfg.storeClock != 0 {
 		opts = append(opts, store.WithClock(func() time.Time { return time.Now().Add(cfg.storeClock) }))

@@ -2,17 +2,44 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"peerdesk/internal/testpg"
 )
 
 // TestMain fails the package if any test leaves a goroutine behind: servers, agents, peer
-// connections and the browser driver must all stop when closed.
+// connections and the browser driver must all stop when closed. It stops the PostgreSQL
+// server of the tests that used one.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		if testPG != nil {
+			testPG.Stop()
+		}
+		os.Exit(code)
+	}))
+}
+
+// testPG is the PostgreSQL server of the package's tests, started by the first that needs one.
+var (
+	testPG     *testpg.Server
+	testPGOnce sync.Once
+	testPGErr  error
+)
+
+// postgresDatabase returns a fresh PostgreSQL database's URL.
+func postgresDatabase(t testing.TB) string {
+	t.Helper()
+	testPGOnce.Do(func() { testPG, testPGErr = testpg.Start() })
+	if testPGErr != nil {
+		t.Fatal(testPGErr)
+	}
+	return testPG.NewDatabase(t)
 }
 
 // TestLoggerIsSafe: the process logger escapes control characters in messages and values,

@@ -196,7 +196,7 @@ func netnsOrchestrate(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	log := testLogger(t, false)
-	f := serverFlags{listen: net.JoinHostPort(netnsServerIP, "0"), data: t.TempDir(), adminUser: testAdmin,
+	f := serverFlags{listen: net.JoinHostPort(netnsServerIP, "0"), dbFlags: dbFlags{data: t.TempDir()}, adminUser: testAdmin,
 		turn: turnFlags{udp: net.JoinHostPort(netnsServerIP, "0"), ttl: turn.DefaultTTL, allow: netnsAllow}}
 	st, srv, token, c := startTestServer(ctx, t, &f, log)
 	defer st.Close()

@@ -70,11 +70,12 @@ func (h *harness) endedRecording(ctx context.Context, cookie, sid string) store.
 }
 
 // TestRecordingWithoutKeys: a connection recorded without key events gets its pointer input
-// in the recording, and none of its keys: the relay never sends them to the recorder.
+// in the recording, and none of its keys: the relay never sends them to the recorder. Its
+// index is on PostgreSQL.
 func TestRecordingWithoutKeys(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}, record: true, ownerGrace: 300 * time.Millisecond})
+	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}, record: true, ownerGrace: 300 * time.Millisecond, postgres: true})
 	cookie := h.login(ctx)
 	owner := h.join(ctx)
 	for _, send := range []func() error{

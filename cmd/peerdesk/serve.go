@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -27,8 +26,8 @@ import (
 
 // serverFlags are the flags shared by serve and demo.
 type serverFlags struct {
+	dbFlags
 	listen       string
-	data         string
 	adminUser    string
 	adminPwdFile string
 	tlsCert      string
@@ -47,7 +46,7 @@ type serverFlags struct {
 
 func (f *serverFlags) register(fs *flag.FlagSet, listen string) {
 	fs.StringVar(&f.listen, "listen", listen, "address to serve HTTP on")
-	fs.StringVar(&f.data, "data", "./data", "directory for the SQLite database")
+	f.dbFlags.register(fs)
 	fs.StringVar(&f.adminUser, "admin-user", "admin", "name of the administrator account made on first start")
 	fs.StringVar(&f.adminPwdFile, "admin-password-file", "", "file holding the administrator's password (default: $PEERDESK_ADMIN_PASSWORD, else generated on first start)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (serves HTTPS with -tls-key)")
@@ -77,6 +76,9 @@ func (f *serverFlags) validate() error {
 	if f.data == "" {
 		return fmt.Errorf("%w: -data is empty", errUsage)
 	}
+	if err := f.dbFlags.validate(); err != nil {
+		return err
+	}
 	if f.turn.enabled() {
 		if err := f.turn.validate(); err != nil {
 			return err
@@ -99,8 +101,6 @@ func (f *serverFlags) validate() error {
 	}
 	return f.recordings.validate()
 }
-
-func (f *serverFlags) dbPath() string { return filepath.Join(f.data, "peerdesk.db") }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f serverFlags

@@ -149,9 +149,15 @@ func TestReadOnlyLinkIsEnforcedAtRelay(t *testing.T) {
 
 // TestLinkInvalidation: revoking a link disconnects its guest (and only its guest) at once;
 // the owner leaving ends the session for everyone after the grace period; the old link is then
-// refused like an unknown one.
+// refused like an unknown one. On a SQLite file and on PostgreSQL.
 func TestLinkInvalidation(t *testing.T) {
-	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}, ownerGrace: 300 * time.Millisecond})
+	for _, postgres := range []bool{false, true} {
+		t.Run(map[bool]string{false: "sqlite", true: "postgres"}[postgres], func(t *testing.T) { linkInvalidation(t, postgres) })
+	}
+}
+
+func linkInvalidation(t *testing.T, postgres bool) {
+	h := newHarness(t, harnessConfig{demo: demo.Config{Still: true}, ownerGrace: 300 * time.Millisecond, postgres: postgres})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cookie := h.login(ctx)

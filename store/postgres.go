@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/mattn/go-sqlite3"
+)
+
+// PostgreSQL: the same Store over github.com/jackc/pgx/v5, for servers that share one
+// database. The store's queries are written once, with SQLite's ? placeholders; the driver
+// below numbers them ($1, $2, …) on their way to PostgreSQL. The schema is the same, version
+// by version, written for each engine where their SQL differs (migrations/postgres).
+
+// isPostgres reports whether dsn names a PostgreSQL database (postgres:// or postgresql://).
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// openPostgres opens the PostgreSQL database of dsn.
+func openPostgres(dsn string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("%w: database URL: %v", ErrInvalid, redactDSN(err))
+	}
+	db := sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg)})
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(4)
+	return db, nil
+}
+
+// redactDSN keeps a parse error from repeating the URL's password.
+func redactDSN(err error) string {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return "cannot parse it"
+	}
+	return err.Error()
+}
+
+// rebindConnector makes connections whose queries get PostgreSQL placeholders.
+type rebindConnector struct{ inner driver.Connector }
+
+func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.inner.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pc, ok := conn.(pgxConn)
+	if !ok {
+		_ = conn.Close()
+		return nil, fmt.Errorf("store: pgx connection %T lacks what the store needs", conn)
+	}
+	return rebindConn{pc}, nil
+}
+
+func (c rebindConnector) Driver() driver.Driver { return c.inner.Driver() }
+
+// pgxConn is what pgx's database/sql connection implements, and rebindConn passes on.
+type pgxConn interface {
+	driver.Conn
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.ConnBeginTx
+	driver.Pinger
+	driver.SessionResetter
+	driver.NamedValueChecker
+}
+
+// rebindConn is a pgx connection whose queries' ? placeholders become $n.
+type rebindConn struct{ pgxConn }
+
+func (c rebindConn) Prepare(query string) (driver.Stmt, error) {
+	return c.pgxConn.Prepare(rebind(query))
+}
+
+func (c rebindConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	return c.pgxConn.PrepareContext(ctx, rebind(query))
+}
+
+func (c rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return c.pgxConn.ExecContext(ctx, rebind(query), args)
+}
+
+func (c rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.pgxConn.QueryContext(ctx, rebind(query), args)
+}
+
+// rebound caches rebind's results: the store runs a fixed set of queries.
+var rebound sync.Map
+
+// rebind numbers the ? placeholders of query outside string literals, quoted identifiers and
+// comments: $1, $2, ….
+func rebind(query string) string {
+	if v, ok := rebound.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case c == '\'' || c == '"':
+			j := strings.IndexByte(query[i+1:], c)
+			if j < 0 {
+				b.WriteString(query[i:])
+				i = len(query)
+				continue
+			}
+			b.WriteString(query[i : i+j+2])
+			i += j + 1
+		case c == '-' && strings.HasPrefix(query[i:], "--"):
+			j := strings.IndexByte(query[i:], '\n')
+			if j < 0 {
+				j = len(query) - i
+			}
+			b.WriteString(query[i : i+j])
+			i += j - 1
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	out := b.String()
+	rebound.Store(query, out)
+	return out
+}
+
+// isConstraint reports whether err is a constraint violation of the kind SQLite's extended
+// code names (sqlite3.ErrConstraintUnique, …), from SQLite or its PostgreSQL equivalent.
+func isConstraint(err error, code sqlite3.ErrNoExtended) bool {
+	var serr sqlite3.Error
+	if errors.As(err, &serr) {
+		return serr.ExtendedCode == code
+	}
+	var perr *pgconn.PgError
+	if !errors.As(err, &perr) {
+		return false
+	}
+	switch code {
+	case sqlite3.ErrConstraintUnique, sqlite3.ErrConstraintPrimaryKey:
+		return perr.Code == "23505" // unique_violation, primary keys included
+	case sqlite3.ErrConstraintForeignKey:
+		return perr.Code == "23503"
+	case sqlite3.ErrConstraintCheck:
+		return perr.Code == "23514"
+	}
+	return false
+}
