@@ -38,6 +38,13 @@ func (s *Server) LiveSessions() int {
 	return n
 }
 
+// tellDraining tells peer p, which joined as the drain began, that the server drains.
+func (s *Server) tellDraining(p *peer) {
+	if s.draining.Load() {
+		p.ws.send(proto.Message{Type: proto.TypeDraining, Message: msgDraining}.Encode())
+	}
+}
+
 // refuseDraining answers a new WebSocket with 503 while the server drains.
 func (s *Server) refuseDraining(w http.ResponseWriter) bool {
 	if !s.draining.Load() {
@@ -106,7 +113,7 @@ func (s *Server) Collector() prometheus.Collector {
 		throttled("share", func(x Stats) uint64 { return x.SharesThrottled }),
 		throttled("agent", func(x Stats) uint64 { return x.AgentsThrottled }),
 		throttled("signaling_budget", func(x Stats) uint64 { return x.PeersOverBudget }),
-		throttled("draining", func(x Stats) uint64 { return x.DrainRefused }),
+		{Name: "drain_refused_total", Help: "WebSockets refused while the node drains.", Counter: true, Value: st(func(x Stats) uint64 { return x.DrainRefused })},
 	})
 }
 
@@ -125,13 +132,16 @@ func (h *hub) counts() (sessions, peers, agents int) {
 	return len(h.sessions), peers, len(h.agents)
 }
 
-// broadcastAll sends frame to every peer of every live session.
+// broadcastAll sends frame to every peer of every live session, those waiting to be let in too.
 func (h *hub) broadcastAll(frame []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, s := range h.sessions {
 		for _, p := range s.peers {
 			p.ws.send(frame)
+		}
+		for _, w := range s.waiting {
+			w.p.ws.send(frame)
 		}
 	}
 }

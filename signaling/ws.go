@@ -214,6 +214,7 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.L
 		}
 		if added && p.identity.Role != proto.RoleRecorder {
 			s.counters.joins.Add(1)
+			s.tellDraining(p) // it got past the check as the drain began
 		}
 		if !added {
 			log.Info().Msg("peer refused")

@@ -206,13 +206,13 @@ func (s *Store) History(ctx context.Context, q HistoryQuery) ([]HistorySession, 
 // participants, from one consistent read of the database; it stops at fn's first error and
 // returns it. For an export: fn should not block for long, since the read stays open.
 func (s *Store) EachHistorySession(ctx context.Context, fn func(HistorySession) error) error {
-	if err := s.eachHistorySession(ctx, math.MaxInt64, 0, fn); err != nil {
+	if err := s.eachHistorySession(ctx, math.MaxInt, 0, fn); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
 	return nil
 }
 
-// eachHistorySession calls fn with limit sessions (math.MaxInt64: all) after offset, newest first, from
+// eachHistorySession calls fn with limit sessions (math.MaxInt: all) after offset, newest first, from
 // one query.
 func (s *Store) eachHistorySession(ctx context.Context, limit, offset int, fn func(HistorySession) error) error {
 	rows, err := s.db.QueryContext(ctx, `

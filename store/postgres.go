@@ -23,7 +23,8 @@ import (
 
 // isPostgres reports whether dsn names a PostgreSQL database (postgres:// or postgresql://).
 func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+	d := strings.ToLower(dsn)
+	return strings.HasPrefix(d, "postgres://") || strings.HasPrefix(d, "postgresql://")
 }
 
 // openPostgres opens the PostgreSQL database of dsn.
@@ -99,8 +100,9 @@ func (c rebindConn) QueryContext(ctx context.Context, query string, args []drive
 // rebound caches rebind's results: the store runs a fixed set of queries.
 var rebound sync.Map
 
-// rebind numbers the ? placeholders of query outside string literals, quoted identifiers and
-// comments: $1, $2, ….
+// rebind numbers the ? placeholders of query outside string literals, quoted identifiers,
+// comments and $$-quoted text: $1, $2, …. (The store writes no E” strings, no $tag$ quotes and
+// no jsonb ? operators, which it would not know.)
 func rebind(query string) string {
 	if v, ok := rebound.Load(query); ok {
 		return v.(string)
@@ -119,6 +121,20 @@ func rebind(query string) string {
 			}
 			b.WriteString(query[i : i+j+2])
 			i += j + 1
+		case c == '/' && strings.HasPrefix(query[i:], "/*"):
+			j := strings.Index(query[i+2:], "*/")
+			if j < 0 {
+				j = len(query) - i - 4
+			}
+			b.WriteString(query[i : i+j+4])
+			i += j + 3
+		case c == '$' && strings.HasPrefix(query[i:], "$$"):
+			j := strings.Index(query[i+2:], "$$")
+			if j < 0 {
+				j = len(query) - i - 4
+			}
+			b.WriteString(query[i : i+j+4])
+			i += j + 3
 		case c == '-' && strings.HasPrefix(query[i:], "--"):
 			j := strings.IndexByte(query[i:], '\n')
 			if j < 0 {
@@ -159,4 +175,37 @@ func isConstraint(err error, code sqlite3.ErrNoExtended) bool {
 		return perr.Code == "23514"
 	}
 	return false
+}
+
+// ErrClaimed means another server holds the database (ClaimServer).
+var ErrClaimed = errors.New("store: another peerdesk server uses this database")
+
+// serverLock is the key of the PostgreSQL advisory lock a server holds for its life.
+const serverLock = 7370657765
+
+// ClaimServer makes this process the one signaling server of its database, until Close: on
+// PostgreSQL it holds a session-level advisory lock, and gives ErrClaimed while another process
+// holds it. A server ends its previous run's live sessions and recordings at start, which would
+// end another live server's; until servers share their live state over a bus, one server runs
+// per database. On SQLite (one file, one host) it does nothing. The account commands need no
+// claim.
+func (s *Store) ClaimServer(ctx context.Context) error {
+	if !s.postgres {
+		return nil
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("claim the database: %w", err)
+	}
+	var got bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(`+strconv.Itoa(serverLock)+`)`).Scan(&got); err != nil {
+		_ = conn.Close()
+		return fmt.Errorf("claim the database: %w", err)
+	}
+	if !got {
+		_ = conn.Close()
+		return ErrClaimed
+	}
+	s.claim = conn
+	return nil
 }

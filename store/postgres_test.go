@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"io/fs"
 	"sync"
 	"testing"
@@ -43,6 +44,9 @@ func TestRebind(t *testing.T) {
 		`SELECT 'it''s' WHERE z = ?`:                    `SELECT 'it''s' WHERE z = $1`,
 		`SELECT 'unterminated ?`:                        `SELECT 'unterminated ?`,
 		`no placeholders`:                               `no placeholders`,
+		`SELECT /* what? */ x WHERE y = ?`:              `SELECT /* what? */ x WHERE y = $1`,
+		`SELECT $$a ? b$$, ?`:                           `SELECT $$a ? b$$, $1`,
+		`SELECT /* open ?`:                              `SELECT /* open ?`,
 	} {
 		if got := rebind(in); got != want {
 			t.Errorf("rebind(%q) = %q, want %q", in, got, want)
@@ -73,5 +77,32 @@ func TestConcurrentOpen(t *testing.T) {
 	}
 	if n := len(appliedMigrations(t, stores[0])); n != len(appliedMigrations(t, stores[2])) || n < 9 {
 		t.Errorf("%d migrations recorded", n)
+	}
+}
+
+// TestClaimServer: one server at a time claims a PostgreSQL database; the claim ends with its
+// store. SQLite needs none.
+func TestClaimServer(t *testing.T) {
+	path := testDatabase(t)
+	a, _ := openAt(t, path)
+	if err := a.ClaimServer(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := openAt(t, path)
+	err := b.ClaimServer(t.Context())
+	if pg == nil {
+		if err != nil {
+			t.Fatalf("SQLite claim: %v", err)
+		}
+		return
+	}
+	if !errors.Is(err, ErrClaimed) {
+		t.Fatalf("second claim: %v, want ErrClaimed", err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ClaimServer(t.Context()); err != nil {
+		t.Fatalf("claim after the first server closed: %v", err)
 	}
 }

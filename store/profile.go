@@ -180,6 +180,13 @@ func (s *Store) DeleteProfile(ctx context.Context, id ProfileID) ([]LinkID, erro
 		return nil, fmt.Errorf("delete profile %d: %w", id, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if s.postgres {
+		// Links being made from it wait (their foreign key needs a share lock of the row), so
+		// none is deleted with it without being listed. SQLite's writes are serial anyway.
+		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM sharing_profiles WHERE id = ? FOR UPDATE`, id); err != nil {
+			return nil, fmt.Errorf("delete profile %d: %w", id, err)
+		}
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT id FROM share_links WHERE profile_id = ? ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("delete profile %d: %w", id, err)

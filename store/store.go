@@ -28,7 +28,8 @@ var migrationFiles embed.FS
 // Store is peerdesk's database. It is safe for concurrent use; Close it when done.
 type Store struct {
 	db       *sql.DB
-	postgres bool // db is PostgreSQL (postgres.go), not SQLite
+	postgres bool      // db is PostgreSQL (postgres.go), not SQLite
+	claim    *sql.Conn // holds ClaimServer's lock; nil without
 	now      func() time.Time
 	hasher   *passwordHasher
 
@@ -62,8 +63,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		}
 		return open(ctx, db, "PostgreSQL", "migrations/postgres", opts)
 	}
-	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?\x00") {
-		return nil, fmt.Errorf("%w: path must name a file and not contain '?'", ErrInvalid)
+	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?\x00") || strings.Contains(path, "://") {
+		return nil, fmt.Errorf("%w: path must name a file (or be a postgres:// URL) and not contain '?'", ErrInvalid)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -121,7 +122,12 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // Close closes the database. It is safe to call more than once; later calls return the first
 // call's result. Calls made on a closed Store fail.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.db.Close() })
+	s.closeOnce.Do(func() {
+		if s.claim != nil {
+			_ = s.claim.Close() // the session ends, and its lock with it
+		}
+		s.closeErr = s.db.Close()
+	})
 	return s.closeErr
 }
 

@@ -33,10 +33,12 @@ func (f *dbFlags) validate() error {
 		return nil
 	}
 	u, err := url.Parse(f.database)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		return fmt.Errorf("%w: -database must be a postgres:// URL", errUsage)
 	}
-	if _, has := u.User.Password(); has && os.Getenv("PEERDESK_DATABASE_URL") != f.database {
+	_, has := u.User.Password()
+	has = has || u.Query().Has("password") || u.Query().Has("sslpassword")
+	if has && os.Getenv("PEERDESK_DATABASE_URL") != f.database {
 		return fmt.Errorf("%w: -database holds a password, which ps shows: use $PGPASSWORD, ~/.pgpass or $PEERDESK_DATABASE_URL", errUsage)
 	}
 	return nil

@@ -137,7 +137,20 @@ func TestBrowserRecording(t *testing.T) {
 	}
 	d.do(map[string]any{"cmd": "open", "url": h.url})
 	d.do(map[string]any{"cmd": "login", "username": testAdmin, "password": testPassword})
-	d.do(map[string]any{"cmd": "eval", "js": fmt.Sprintf("location.hash = '#/recording/%d'", recID)})
+	hist := d.do(map[string]any{"cmd": "history"})
+	raw, _ := json.Marshal(hist["sessions"])
+	var rows []struct{ Session, Recording string }
+	_ = json.Unmarshal(raw, &rows)
+	link := ""
+	for _, r := range rows {
+		if r.Session == sid {
+			link = r.Recording
+		}
+	}
+	if want := fmt.Sprintf("#/recording/%d", recID); link != want {
+		t.Fatalf("History links the live session's recording as %q, want %q", link, want)
+	}
+	d.do(map[string]any{"cmd": "eval", "js": "document.querySelector('a.history-recording').click()"}) // the newest session's
 	first := d.waitPlayer(ctx, "showed the live recording", func(s playerState) bool { return s.Duration > 0 })
 
 	d.do(map[string]any{"cmd": "open", "page": "guest", "url": "about:blank"}) // the guest leaves

@@ -20,7 +20,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sf.register(fs, "127.0.0.1:8080")
 	sf.turn.register(fs, "127.0.0.1:0", "", "", "127.0.0.1/32")
 	rf.register(fs, true)
-	sf.ops.register(fs, 0) // a demo stops at once
+	sf.ops.register(fs) // a demo stops at once: no drain
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}

@@ -131,3 +131,29 @@ func TestCLIBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestDatabaseFlag: -database takes PostgreSQL URLs (a local socket too), never one holding a
+// password (ps shows flags), which $PEERDESK_DATABASE_URL may.
+func TestDatabaseFlag(t *testing.T) {
+	for url, ok := range map[string]bool{
+		"postgres://peerdesk@db.example.com:5432/peerdesk?sslmode=verify-full": true,
+		"postgresql://peerdesk@db/peerdesk":                                    true,
+		"postgres:///peerdesk?host=/run/postgresql":                            true,
+		"POSTGRES://peerdesk@db/peerdesk":                                      true,
+		"postgres://peerdesk:secret@db/peerdesk":                               false,
+		"postgres://peerdesk@db/peerdesk?password=secret":                      false,
+		"postgres://peerdesk@db/peerdesk?sslpassword=secret":                   false,
+		"mysql://peerdesk@db/peerdesk":                                         false,
+		"/var/lib/peerdesk.db":                                                 false,
+	} {
+		f := dbFlags{database: url}
+		if err := f.validate(); (err == nil) != ok {
+			t.Errorf("-database %q: %v, want accepted %v", url, err, ok)
+		}
+	}
+	t.Setenv("PEERDESK_DATABASE_URL", "postgres://peerdesk:secret@db/peerdesk")
+	f := dbFlags{}
+	if err := f.validate(); err != nil || f.dbPath() != "postgres://peerdesk:secret@db/peerdesk" {
+		t.Errorf("$PEERDESK_DATABASE_URL with a password: %v, %q", err, f.dbPath())
+	}
+}

@@ -31,9 +31,13 @@ type opsFlags struct {
 	drainTimeout time.Duration
 }
 
-func (f *opsFlags) register(fs *flag.FlagSet, drain time.Duration) {
-	fs.StringVar(&f.metricsAllow, "metrics-allow", "127.0.0.1,::1", "comma-separated addresses or CIDRs that may read /metrics (others get 403)")
-	fs.DurationVar(&f.drainTimeout, "drain-timeout", drain, "on SIGTERM, how long to let live sessions go on (no new sockets meanwhile) before exiting; a second signal exits at once")
+func (f *opsFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.metricsAllow, "metrics-allow", "127.0.0.1,::1", "comma-separated addresses or CIDRs that may read /metrics (others, and requests through a proxy, get 403)")
+}
+
+// registerDrain adds serve's -drain-timeout.
+func (f *opsFlags) registerDrain(fs *flag.FlagSet) {
+	fs.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long to let live sessions go on (no new sockets meanwhile) before exiting; a second signal exits at once")
 }
 
 func (f *opsFlags) validate() error {
@@ -73,10 +77,16 @@ func newRegistry(cs ...prometheus.Collector) *prometheus.Registry {
 }
 
 // metricsHandler serves reg's metrics to clients whose address is in allow (the connection's
-// own address: forwarding headers do not count), 403 to others.
+// own address), 403 to others and to any request that came through a proxy (it has forwarding
+// headers): a reverse proxy on the same host would otherwise pass the world off as loopback.
+// Scrapers connect directly.
 func metricsHandler(reg *prometheus.Registry, allow []netip.Prefix) http.Handler {
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Forwarded") != "" || r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("X-Real-Ip") != "" {
+			http.Error(w, "metrics are not served through a proxy", http.StatusForbidden)
+			return
+		}
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		ip, err := netip.ParseAddr(host)
 		for _, p := range allow {

@@ -69,6 +69,14 @@ func TestMetricsEndpoints(t *testing.T) {
 	if rec.Code != http.StatusForbidden {
 		t.Errorf("metrics for an address not allowed: status %d", rec.Code)
 	}
+	rec = httptest.NewRecorder()
+	req = httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.RemoteAddr = "127.0.0.1:4000"
+	req.Header.Set("X-Forwarded-For", "192.0.2.7") // a reverse proxy on the host
+	metricsHandler(newRegistry(), []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}).ServeHTTP(rec, req)
+	if rec.Code != http.StatusForbidden {
+		t.Errorf("metrics through a proxy: status %d", rec.Code)
+	}
 
 	addr, err := serveMetrics(ctx, "127.0.0.1:0", newRegistry(agentCollector(h.agent)), []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, testLogger(t, false))
 	if err != nil {

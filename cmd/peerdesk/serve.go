@@ -107,7 +107,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	f.register(fs, ":8080")
 	f.turn.register(fs, ":3478", ":3478", ":5349", "")
-	f.ops.register(fs, 30*time.Second)
+	f.ops.register(fs)
+	f.ops.registerDrain(fs)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -151,6 +152,9 @@ type server struct {
 
 // startServer listens on f.listen and serves the signaling server until close.
 func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerolog.Logger) (*server, error) {
+	if err := st.ClaimServer(ctx); err != nil {
+		return nil, err
+	}
 	var tlsConfig *tls.Config
 	if f.tlsCert != "" {
 		// Loaded here rather than by ServeTLS, so that a bad file fails the start at once.

@@ -58,6 +58,7 @@
 //   killSession {id}           click Kill (and confirm) on it, wait for its row to go
 //   history                    Settings → History (navigating there or refreshing it), first
 //                              page -> {total, sessions: [{session, connection, owner,
+//                              recording (its player's link, '' for none),
 //                              participants: [{name, profile, address, joined, left, readOnly}]}]}
 //                              (joined and left as RFC 3339, left null while present)
 //   paste {text}               put text on the browser's clipboard and press Control+V on
@@ -726,6 +727,7 @@ const commands = {
         session: body.querySelector('.history-row').dataset.id,
         connection: body.querySelector('.history-row .connection').textContent,
         owner: body.querySelector('.history-row').dataset.owner,
+        recording: body.querySelector('a.history-recording')?.getAttribute('href') ?? '',
         participants: [...body.querySelectorAll('.history-participant')].map((tr) => ({
           name: tr.querySelector('.who .name').textContent,
           profile: tr.querySelector('.who .link-profile')?.textContent ?? '',
