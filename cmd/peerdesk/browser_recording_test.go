@@ -152,6 +152,10 @@ func TestBrowserRecording(t *testing.T) {
 	}
 	d.do(map[string]any{"cmd": "eval", "js": "document.querySelector('a.history-recording').click()"}) // the newest session's
 	first := d.waitPlayer(ctx, "showed the live recording", func(s playerState) bool { return s.Duration > 0 })
+	if err := owner.Pointer(40, 50, 0); err != nil { // the player shows it where it was
+		t.Fatal(err)
+	}
+	waitApplied(ctx, t, h, 1)
 
 	d.do(map[string]any{"cmd": "open", "page": "guest", "url": "about:blank"}) // the guest leaves
 	if err := owner.WaitRoster(ctx, func(r client.Roster) bool { return r.Connections("Anonymous") == 0 }); err != nil {
@@ -207,6 +211,12 @@ func TestBrowserRecording(t *testing.T) {
 	d.seekShows(ctx, lateAt, late, pts)   // forward, past a full frame
 	d.seekShows(ctx, earlyAt, early, pts) // back, from the first full frame
 	d.seekShows(ctx, midAt, mid, pts)     // forward again, from the second
+	if r := d.do(map[string]any{"cmd": "eval", "js": `(() => {
+	  const p = document.querySelector('#player-pointers .peer-pointer[data-name="admin"]');
+	  return p ? p.dataset.x + ',' + p.dataset.y : '';
+	})()`}); r["value"] != "40,50" {
+		t.Errorf("the owner's recorded pointer shows at %v, want 40,50", r["value"])
+	}
 	if s := d.player(); !strings.Contains(s.Events, "Anonymous joined") || !strings.Contains(s.Events, "Anonymous left") {
 		t.Errorf("timeline events %q: want the guest's join and leave", s.Events)
 	}

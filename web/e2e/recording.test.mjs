@@ -69,3 +69,15 @@ test('player texts', () => {
   ]);
   assert.deepEqual(rosterEvents(9, next, next), []);
 });
+
+test('recorded pointers', async () => {
+  const { recordedPointer, pointerColor } = await import('../static/player.js');
+  const enc = (o) => new TextEncoder().encode(JSON.stringify(o));
+  const pointer = btoa(String.fromCharCode(1, 1, 44, 0, 50, 1)); // x 300, y 50, left button
+  assert.deepEqual(recordedPointer(enc({ type: 'input', peer: 'p1', name: 'Ana (guest)', input: pointer })), { peer: 'p1', name: 'Ana (guest)', x: 300, y: 50 });
+  const key = btoa(String.fromCharCode(3, 1, 0, 0, 0, 0x61));
+  assert.equal(recordedPointer(enc({ type: 'input', peer: 'p1', name: 'a', input: key })), null);
+  assert.equal(recordedPointer(enc({ type: 'input', peer: 'p1', name: 'a', input: '!!' })), null);
+  assert.equal(recordedPointer(new TextEncoder().encode('not json')), null);
+  assert.equal(pointerColor('p1'), pointerColor('p1'));
+});

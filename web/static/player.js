@@ -6,8 +6,9 @@
 import * as api from './api.js';
 import { Display } from './display.js';
 import { element } from './dom.js';
-import { VIDEO } from './protocol.js';
-import { KIND_CONTROL, KIND_DISPLAY, RecordingReader } from './recording.js';
+import { POINTER_COLORS, PointersView } from './pointers.js';
+import { POINTER, VIDEO } from './protocol.js';
+import { KIND_CONTROL, KIND_DISPLAY, KIND_INPUT, RecordingReader } from './recording.js';
 import { videoSupported } from './video.js';
 
 /** How often a live recording is read again. */
@@ -45,6 +46,35 @@ export function rosterEvents(at, before, after) {
   return out;
 }
 
+/**
+ * Returns the pointer an input record moves, {peer, name, x, y}, or null for another input
+ * (keys, wheel, clipboard) or a malformed record.
+ */
+export function recordedPointer(data) {
+  let m;
+  try {
+    m = JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return null;
+  }
+  if (m?.type !== 'input' || typeof m.peer !== 'string' || typeof m.name !== 'string' || typeof m.input !== 'string') return null;
+  let b;
+  try {
+    b = Uint8Array.from(atob(m.input), (c) => c.charCodeAt(0));
+  } catch {
+    return null;
+  }
+  if (b.length !== 6 || b[0] !== POINTER) return null;
+  return { peer: m.peer, name: m.name, x: (b[1] << 8) | b[2], y: (b[3] << 8) | b[4] };
+}
+
+/** Returns a colour of POINTER_COLORS for a peer id, the same every time. */
+export function pointerColor(peer) {
+  let h = 0;
+  for (let i = 0; i < peer.length; i++) h = (h * 31 + peer.charCodeAt(i)) >>> 0;
+  return POINTER_COLORS[h % POINTER_COLORS.length];
+}
+
 /** Returns the roster of a presence message: a Map of name → connections. */
 export function rosterOf(m) {
   const out = new Map();
@@ -66,6 +96,8 @@ export class PlayerView {
     this.view = $('view-player');
     this.reader = new RecordingReader();
     this.display = new Display($('player-canvas'), { onCursor: () => {} });
+    this.pointers = new PointersView($('player-pointers'), this.display, $('player-pointers-toggle'));
+    this.pointerAt = new Map(); // peer → its pointer as of the position played
     this.position = 0;
     this.next = 0; // the index of the next record to apply
     this.playing = false;
@@ -102,6 +134,7 @@ export class PlayerView {
     clearTimeout(this.timer);
     cancelAnimationFrame(this.frame);
     for (const [target, type, fn] of this.listeners) target.removeEventListener(type, fn);
+    this.pointers.close();
     this.display.close();
   }
 
@@ -222,6 +255,8 @@ export class PlayerView {
       this.display.dropBacklog();
       this.applied = this.pushed; // what was dropped counts as done
       this.next = Math.max(k, 0);
+      this.pointerAt.clear(); // where each pointer was as of the full frame
+      for (let i = 0; i < this.next; i++) this.notePointer(this.reader.records[i]);
     }
     this.position = target;
     this.applyUntil(target);
@@ -234,6 +269,7 @@ export class PlayerView {
     const records = this.reader.records;
     while (this.next < records.length && records[this.next].at <= t) {
       const r = records[this.next];
+      this.notePointer(r);
       if (r.kind === KIND_DISPLAY) {
         if (this.display.queue.bytes + r.data.length > BACKLOG_BYTES) {
           this.resumeWhenIdle();
@@ -247,6 +283,13 @@ export class PlayerView {
       }
       this.next++;
     }
+  }
+
+  // Moves the pointer an input record moves.
+  notePointer(r) {
+    if (r.kind !== KIND_INPUT) return;
+    const p = recordedPointer(r.data);
+    if (p) this.pointerAt.set(p.peer, { ...p, color: pointerColor(p.peer) });
   }
 
   resumeWhenIdle() {
@@ -265,6 +308,7 @@ export class PlayerView {
     seek.max = String(d);
     seek.value = String(Math.round(this.position));
     $('player-time').textContent = `${clockText(this.position)} / ${clockText(d)}`;
+    this.pointers.update([...this.pointerAt.values()]);
     Object.assign(this.view.dataset, {
       position: String(Math.round(this.position)),
       duration: String(d),
