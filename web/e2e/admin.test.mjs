@@ -63,6 +63,7 @@ test('history pages are read from GET /api/history', () => {
         startedAt: '2025-01-02T03:04:05Z',
         endedAt: '2025-01-02T03:34:05Z',
         endReason: 'killed by admin root',
+        recording: 12,
         participants: [
           { name: 'alice', role: 'owner', readOnly: false, profile: null, address: '127.0.0.1', joinedAt: '2025-01-02T03:04:05Z', leftAt: '2025-01-02T03:34:05Z' },
           { name: 'Anonymous', role: 'guest', readOnly: true, profile: 'Viewers', address: '::1', joinedAt: '2025-01-02T03:05:00Z', leftAt: null },
@@ -76,6 +77,8 @@ test('history pages are read from GET /api/history', () => {
   const [s, live] = got.sessions;
   assert.deepEqual(s.connection, { id: '1', name: 'Demo' });
   assert.equal(s.endReason, 'killed by admin root');
+  assert.equal(s.recording, '12');
+  assert.equal(live.recording, '');
   assert.equal(s.endedAt.toISOString(), '2025-01-02T03:34:05.000Z');
   assert.deepEqual(
     s.participants.map((p) => [p.name, p.role, p.readOnly, p.profile, p.address, p.joinedAt.toISOString(), p.leftAt?.toISOString() ?? null]),

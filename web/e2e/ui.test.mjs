@@ -35,6 +35,7 @@ const ended = Array.from({ length: 25 }, (_, i) => ({
   startedAt: new Date(Date.UTC(2025, 0, 1, 10, 0, 0) - i * 3_600_000).toISOString(),
   endedAt: new Date(Date.UTC(2025, 0, 1, 10, 30, 0) - i * 3_600_000).toISOString(),
   endReason: 'The session has ended',
+  recording: i === 0 ? 7 : undefined, // the newest ended one was recorded
   participants: [
     { name: 'alice', role: 'owner', readOnly: false, profile: null, address: '127.0.0.1', joinedAt: '2025-01-01T10:00:00Z', leftAt: '2025-01-01T10:30:00Z' },
     { name: 'Anonymous', role: 'guest', readOnly: true, profile: 'Viewers', address: '127.0.0.2', joinedAt: '2025-01-01T10:05:00Z', leftAt: null },
@@ -212,11 +213,12 @@ test('History pages through sessions with their participants', { skip }, async (
   const r = await ok({ cmd: 'history' });
   assert.equal(r.total, 26);
   assert.equal(r.sessions.length, 20);
-  assert.deepEqual(r.sessions[0], { session: 'sess-1', connection: 'Demo desktop', owner: 'alice', participants: [] });
+  assert.deepEqual(r.sessions[0], { session: 'sess-1', connection: 'Demo desktop', owner: 'alice', recording: '', participants: [] });
   assert.deepEqual(r.sessions[1], {
     session: 'old-0',
     connection: 'Demo desktop',
     owner: 'alice',
+    recording: '#/recording/7',
     participants: [
       { name: 'alice', profile: '', address: '127.0.0.1', joined: '2025-01-01T10:00:00.000Z', left: '2025-01-01T10:30:00.000Z', readOnly: false },
       { name: 'Anonymous', profile: 'Viewers', address: '127.0.0.2', joined: '2025-01-01T10:05:00.000Z', left: null, readOnly: true },
