@@ -109,50 +109,42 @@ func rebind(query string) string {
 	}
 	var b strings.Builder
 	n := 0
-	for i := 0; i < len(query); i++ {
-		c := query[i]
-		switch {
-		case c == '\'' || c == '"':
-			j := strings.IndexByte(query[i+1:], c)
-			if j < 0 {
-				b.WriteString(query[i:])
-				i = len(query)
-				continue
-			}
-			b.WriteString(query[i : i+j+2])
-			i += j + 1
-		case c == '/' && strings.HasPrefix(query[i:], "/*"):
-			j := strings.Index(query[i+2:], "*/")
-			if j < 0 {
-				j = len(query) - i - 4
-			}
-			b.WriteString(query[i : i+j+4])
-			i += j + 3
-		case c == '$' && strings.HasPrefix(query[i:], "$$"):
-			j := strings.Index(query[i+2:], "$$")
-			if j < 0 {
-				j = len(query) - i - 4
-			}
-			b.WriteString(query[i : i+j+4])
-			i += j + 3
-		case c == '-' && strings.HasPrefix(query[i:], "--"):
-			j := strings.IndexByte(query[i:], '\n')
-			if j < 0 {
-				j = len(query) - i
-			}
-			b.WriteString(query[i : i+j])
-			i += j - 1
-		case c == '?':
+	for i := 0; i < len(query); {
+		if end := skipQuoted(query, i); end > i {
+			b.WriteString(query[i:end])
+			i = end
+			continue
+		}
+		if query[i] == '?' {
 			n++
 			b.WriteByte('$')
 			b.WriteString(strconv.Itoa(n))
-		default:
-			b.WriteByte(c)
+		} else {
+			b.WriteByte(query[i])
 		}
+		i++
 	}
 	out := b.String()
 	rebound.Store(query, out)
 	return out
+}
+
+// quoted are the spans in which a ? is no placeholder: an opening and its closing.
+var quoted = [][2]string{{"'", "'"}, {`"`, `"`}, {"--", "\n"}, {"/*", "*/"}, {"$$", "$$"}}
+
+// skipQuoted returns the end of the quoted span that opens at query[i] (the end of query if it
+// never closes), or i if none opens there.
+func skipQuoted(query string, i int) int {
+	for _, q := range quoted {
+		if strings.HasPrefix(query[i:], q[0]) {
+			j := strings.Index(query[i+len(q[0]):], q[1])
+			if j < 0 {
+				return len(query)
+			}
+			return i + len(q[0]) + j + len(q[1])
+		}
+	}
+	return i
 }
 
 // isConstraint reports whether err is a constraint violation of the kind SQLite's extended
