@@ -73,11 +73,17 @@ func liveHeap() int64 {
 
 // BenchmarkJoinFirstFrame: from Join to the first full frame of a 1920x1080 demo desktop,
 // Go peer, over loopback (login excluded).
+// The store is a SQLite file, and then a PostgreSQL database on loopback (each join checks the
+// login session and writes a history row).
 func BenchmarkJoinFirstFrame(b *testing.B) {
-	h := newHarness(b, harnessConfig{demo: demo.Config{Width: benchW, Height: benchH}})
-	ds := measureJoins(b, h, nil, nil)
-	b.ReportMetric(ms(percentile(ds, 50)), "p50-ms")
-	b.ReportMetric(ms(percentile(ds, 95)), "p95-ms")
+	for _, postgres := range []bool{false, true} {
+		b.Run(map[bool]string{false: "store=sqlite", true: "store=postgres"}[postgres], func(b *testing.B) {
+			h := newHarness(b, harnessConfig{demo: demo.Config{Width: benchW, Height: benchH}, postgres: postgres})
+			ds := measureJoins(b, h, nil, nil)
+			b.ReportMetric(ms(percentile(ds, 50)), "p50-ms")
+			b.ReportMetric(ms(percentile(ds, 95)), "p95-ms")
+		})
+	}
 }
 
 // measureJoins times 40 joins per b.N to h's desktop with opts, calling check (if not nil)
