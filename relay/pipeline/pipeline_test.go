@@ -627,7 +627,14 @@ func TestPipelineRefreshWaitsForFrame(t *testing.T) {
 	frame := image.NewRGBA(image.Rect(0, 0, 1280, 960))
 	fillNoise(frame, frame.Rect, rnd, 255) // far more than the first high-water mark
 	p.Update(frame, []image.Rectangle{frame.Rect})
-	a.waitFor("the stream to stop at high water", func() bool { return a.buffered > 256<<10 })
+	a.waitFor("a message", func() bool { return a.buffered > 0 })
+	deadline := time.Now().Add(waitTimeout)
+	for s.Stats().Stalls == 0 { // the stream stopped at high water, the desktop's FRAME unsent
+		if time.Now().After(deadline) {
+			t.Fatal("the stream never stopped at high water")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	s.Refresh()
 	a.resume(s)
 	a.waitSeq(p.Stats().Seq)
