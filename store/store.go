@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -124,7 +125,12 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if s.claim != nil {
-			_ = s.claim.Close() // the session ends, and its lock with it
+			// Unlocked before the connection closes: the server would notice the closed
+			// connection only a moment later, and a server starting right after would be refused.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, _ = s.claim.ExecContext(ctx, `SELECT pg_advisory_unlock(`+strconv.Itoa(serverLock)+`)`)
+			cancel()
+			_ = s.claim.Close()
 		}
 		s.closeErr = s.db.Close()
 	})
