@@ -132,7 +132,7 @@ func thinBrowser(t *testing.T, url string) {
 	if r := d.do(map[string]any{"cmd": "eval", "js": noVideoNoticeJS}); r["value"] != true {
 		t.Errorf("the page in an insecure context: no-video notice %v", r["value"])
 	}
-	shown := d.do(map[string]any{"cmd": "link", "visible": true, "timeout": 20000})
+	shown := d.do(map[string]any{"cmd": "link", "visible": true, "rated": true, "timeout": 20000})
 	text, _ := shown["text"].(string)
 	t.Logf("behind %s the page shows %q (%v)", thinRates[len(thinRates)-1].rate, text, shown["title"])
 	if !strings.HasPrefix(text, "Slow connection · ") || !strings.HasSuffix(text, "bit/s") {

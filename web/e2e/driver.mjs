@@ -74,8 +74,9 @@
 //   iceStats                   -> {localType, remoteType, iceState}: the candidate types of the
 //                              selected pair of the page's current peer connection ("host",
 //                              "srflx", "prflx", "relay"); fails while none is selected
-//   link {visible}             -> {visible, text, title}: the "slow connection" indicator;
-//                              given visible, waits until it is shown (true) or hidden
+//   link {visible, rated}      -> {visible, text, title}: the "slow connection" indicator;
+//                              given visible, waits until it is shown (true) or hidden;
+//                              rated: until it is shown with the measured rate
 //   close                      close the browser and exit 0 (so does EOF on stdin)
 // and the commands of driver_users.mjs (users, userCreate, userSet, userReset, userDelete,
 // changePassword, handoff, waiting, admit, hover, pointers).
@@ -816,10 +817,11 @@ const commands = {
   async link(cmd) {
     const p = page(cmd);
     if (cmd.visible !== undefined) {
-      await p.waitForFunction((v) => !document.getElementById('link').hidden === v, Boolean(cmd.visible), {
-        timeout: cmd.timeout,
-        polling: POLL_MS,
-      });
+      // rated: shown with its measured rate (the relay's first report may come before it has one).
+      await p.waitForFunction(([v, rated]) => {
+        const el = document.getElementById('link');
+        return !el.hidden === v && (!rated || el.textContent.includes(' · '));
+      }, [Boolean(cmd.visible), Boolean(cmd.rated)], { timeout: cmd.timeout, polling: POLL_MS });
     }
     return p.$eval('#link', (el) => ({ visible: !el.hidden, text: el.textContent, title: el.title }));
   },
