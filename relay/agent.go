@@ -201,8 +201,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 
 	backoff := a.cfg.MinBackoff
-	for ctx.Err() == nil {
-		welcomed, err := a.serve(ctx)
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		welcomed, err := a.serve(ctx, attempt)
 		a.closePeers()
 		if ctx.Err() != nil {
 			break
@@ -239,14 +239,14 @@ func (a *Agent) Run(ctx context.Context) error {
 
 // serve runs one signaling connection until it fails or ctx ends. welcomed reports whether the
 // server accepted the agent.
-func (a *Agent) serve(ctx context.Context) (welcomed bool, err error) {
+func (a *Agent) serve(ctx context.Context, attempt int) (welcomed bool, err error) {
 	h := http.Header{}
 	for k, v := range a.cfg.HTTPHeader {
 		h[k] = v
 	}
 	h.Set("Authorization", "Bearer "+a.cfg.Token)
 	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Proxy: http.ProxyFromEnvironment}
-	ws, resp, err := dialer.DialContext(ctx, a.cfg.wsURL(), h)
+	ws, resp, err := dialer.DialContext(ctx, a.cfg.wsURL(attempt), h)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
 	}

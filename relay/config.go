@@ -17,6 +17,9 @@ import (
 type AgentConfig struct {
 	// ServerURL is the signaling server's base URL, http(s)://host:port. Required.
 	ServerURL string
+	// OtherServers are more base URLs of the same service (the nodes of a cluster): after a
+	// failed or lost connection the agent tries the next one, in turn.
+	OtherServers []string
 	// Token is the connection's agent token. Required; never logged.
 	Token string
 	// Source is the desktop to serve. Required.
@@ -50,9 +53,11 @@ type AgentConfig struct {
 }
 
 func (c *AgentConfig) validate() error {
-	u, err := url.Parse(c.ServerURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%w: server URL %q must be http(s)://host[:port]", ErrConfig, c.ServerURL)
+	for _, s := range c.servers() {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%w: server URL %q must be http(s)://host[:port]", ErrConfig, s)
+		}
 	}
 	if c.Token == "" {
 		return fmt.Errorf("%w: agent token is empty", ErrConfig)
@@ -75,9 +80,12 @@ func (c *AgentConfig) validate() error {
 	return nil
 }
 
-// wsURL maps the server URL to the agent WebSocket endpoint.
-func (c *AgentConfig) wsURL() string {
-	u, _ := url.Parse(c.ServerURL) // validated
+func (c *AgentConfig) servers() []string { return append([]string{c.ServerURL}, c.OtherServers...) }
+
+// wsURL maps the server URL of attempt n (from 0) to the agent WebSocket endpoint.
+func (c *AgentConfig) wsURL(n int) string {
+	servers := c.servers()
+	u, _ := url.Parse(servers[n%len(servers)]) // validated
 	if u.Scheme == "https" {
 		u.Scheme = "wss"
 	} else {

@@ -160,7 +160,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, "delete login session", err)
 		return
 	}
-	s.hub.closeLogin(loginRef(c.Value), msgLoggedOut) // its sessions' sockets end with it
+	s.everywhere(hubOp{Op: opCloseLogin, Keep: loginRef(c.Value), Message: msgLoggedOut}) // its sessions' sockets end with it
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,
 		Path:     "/",
@@ -212,9 +212,10 @@ func (s *Server) handleConnections(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, "list connections", err)
 		return
 	}
+	online := s.online(r.Context())
 	reply := make([]connectionReply, 0, len(conns))
 	for _, c := range conns {
-		reply = append(reply, s.connectionReply(c))
+		reply = append(reply, connectionReplyOf(c, online))
 	}
 	writeJSON(w, http.StatusOK, reply)
 }

@@ -57,16 +57,9 @@ func (s *Server) handleLiveSessions(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.requireAdmin(w, r); !ok {
 		return
 	}
-	live := s.hub.liveSessions()
-	reply := make([]liveSessionReply, 0, len(live))
-	for _, l := range live {
-		reply = append(reply, liveSessionReply{
-			ID:           string(l.id),
-			Connection:   shareConnection{ID: int64(l.conn.ID), Name: l.conn.Name},
-			Owner:        l.ownerName,
-			StartedAt:    l.started.UTC(),
-			Participants: l.identities,
-		})
+	reply := s.state(r.Context()).Sessions
+	if reply == nil {
+		reply = []liveSessionReply{}
 	}
 	writeJSON(w, http.StatusOK, reply)
 }

@@ -119,7 +119,7 @@ func (s *Server) handleRotateToken(w http.ResponseWriter, r *http.Request) {
 		s.writeStoreError(w, "rotate agent token", "", err)
 		return
 	}
-	s.hub.dropAgent(conn.ID, proto.CloseTokenRevoked, "agent token regenerated")
+	s.everywhere(hubOp{Op: opDropAgent, Conn: int64(conn.ID), Code: proto.CloseTokenRevoked, Message: "agent token regenerated"})
 	s.log.Info().Int64("connection", id).Msg("agent token regenerated")
 	writeJSON(w, http.StatusOK, newConnectionReply{ID: int64(conn.ID), Name: conn.Name, AgentToken: token})
 }
@@ -136,8 +136,8 @@ func (s *Server) handleDeleteConnection(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	// The store deleted the session's row with the connection: there is nothing to record.
-	sid := s.hub.removeConnection(store.ConnectionID(id), msgSessionEnded)
-	s.log.Info().Int64("connection", id).Str("session", string(sid)).Msg("connection deleted")
+	s.everywhere(hubOp{Op: opRemoveConnection, Conn: id, Message: msgSessionEnded})
+	s.log.Info().Int64("connection", id).Msg("connection deleted")
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -244,7 +244,11 @@ func (s *Server) handleDeleteProfile(w http.ResponseWriter, r *http.Request) {
 		s.writeStoreError(w, "delete profile", "", err)
 		return
 	}
-	s.hub.revokeLinks(links...)
+	op := hubOp{Op: opRevokeLinks}
+	for _, l := range links {
+		op.Links = append(op.Links, int64(l))
+	}
+	s.everywhere(op)
 	s.log.Info().Int64("profile", id).Int("links", len(links)).Msg("sharing profile deleted")
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -40,12 +40,12 @@ func (s *Server) handleSetRecording(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info().Int64("connection", id).Bool("record", conn.Record).Bool("keys", conn.RecordKeys).Msg("recording options set")
-	writeJSON(w, http.StatusOK, s.connectionReply(conn))
+	writeJSON(w, http.StatusOK, connectionReplyOf(conn, s.online(r.Context())))
 }
 
-// connectionReply is conn as the connection list shows it.
-func (s *Server) connectionReply(c store.Connection) connectionReply {
-	return connectionReply{ID: int64(c.ID), Name: c.Name, Online: s.hub.online(c.ID), Record: c.Record, RecordKeys: c.RecordKeys}
+// connectionReplyOf is conn as the connection list shows it, online if it is in online.
+func connectionReplyOf(c store.Connection, online map[int64]bool) connectionReply {
+	return connectionReply{ID: int64(c.ID), Name: c.Name, Online: online[int64(c.ID)], Record: c.Record, RecordKeys: c.RecordKeys}
 }
 
 // adminRecording answers for an admin's request on recording {id}: the recording, or an

@@ -164,7 +164,7 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) {
 		s.writeUserError(w, "reset password", "password", err)
 		return
 	}
-	s.hub.closeUser(id, 0, "", msgPasswordReset)
+	s.everywhere(hubOp{Op: opCloseUser, User: int64(id), Message: msgPasswordReset})
 	s.log.Info().Int64("user", int64(id)).Str("by", admin.Username).Msg("password reset")
 	writeJSON(w, http.StatusOK, struct {
 		Password string `json:"password,omitempty"`
@@ -181,7 +181,7 @@ func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request) {
 		s.writeUserError(w, "delete user", "", err)
 		return
 	}
-	s.hub.closeUser(id, 0, "", msgAccountDeleted)
+	s.everywhere(hubOp{Op: opCloseUser, User: int64(id), Message: msgAccountDeleted})
 	s.log.Info().Int64("user", int64(id)).Str("by", admin.Username).Msg("user deleted")
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -214,7 +214,7 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodDelete {
 		if u, err := s.store.User(r.Context(), user); err == nil && !u.Admin {
-			s.hub.closeUser(user, conn, "", msgAccessRevoked)
+			s.everywhere(hubOp{Op: opCloseUser, User: int64(user), Conn: int64(conn), Message: msgAccessRevoked})
 		}
 	}
 	s.log.Info().Int64("user", uid).Int64("connection", cid).Str("method", r.Method).Str("by", admin.Username).Msg("connection grant changed")
@@ -253,7 +253,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, _ := r.Cookie(sessionCookie) // present: requireUser found it
-	s.hub.closeUser(user.ID, 0, loginRef(c.Value), msgPasswordReset)
+	s.everywhere(hubOp{Op: opCloseUser, User: int64(user.ID), Keep: loginRef(c.Value), Message: msgPasswordReset})
 	if !s.startLogin(w, r, user) {
 		return
 	}

@@ -64,8 +64,9 @@ type hub struct {
 	log        zerolog.Logger
 	now        func() time.Time
 	grace      time.Duration
-	onEnd      func(SessionID, string) // called without h.mu when a grace timer ended a session
-	overBudget *atomic.Uint64          // the server's count of peers disconnected over budget
+	onEnd      func(SessionID, string)   // called without h.mu when a grace timer ended a session
+	overBudget *atomic.Uint64            // the server's count of peers disconnected over budget
+	idle       chan<- store.ConnectionID // a cluster's: see noteIdle (set before use)
 
 	mu       sync.Mutex
 	agents   map[store.ConnectionID]*agent
@@ -146,6 +147,7 @@ func (h *hub) removeAgent(a *agent) {
 	}
 	delete(h.agents, id)
 	h.broadcastState(id, proto.StateHostUnavailable, "the host agent disconnected")
+	h.noteIdle(id)
 }
 
 // dropAgent closes the agent of connection id, if one is connected, with code and reason, and
@@ -165,6 +167,7 @@ func (h *hub) dropAgentLocked(id store.ConnectionID, code int, reason string) bo
 	}
 	delete(h.agents, id)
 	a.ws.close(code, reason)
+	h.noteIdle(id)
 	return true
 }
 

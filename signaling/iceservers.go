@@ -35,6 +35,7 @@ func (s *Server) iceServers(identity string) ([]proto.ICEServer, time.Time) {
 		return s.iceStatic, time.Time{}
 	}
 	issued, expires := s.ice.ICEServers(identity)
+	issued = s.clusterTURN(issued)
 	return append(append([]proto.ICEServer(nil), s.iceStatic...), issued...), expires
 }
 

@@ -91,6 +91,8 @@ type Config struct {
 	Now func() time.Time
 	// Recording is where and how recorded sessions are kept; its zero value records nothing.
 	Recording RecordingConfig
+	// Cluster, if set, makes the server a node of a cluster (cluster.go); nil: a single server.
+	Cluster *ClusterConfig
 }
 
 func (c *Config) validate() error {
@@ -120,6 +122,11 @@ func (c *Config) validate() error {
 	if err := c.Recording.validate(); err != nil {
 		return err
 	}
+	if c.Cluster != nil {
+		if err := c.Cluster.validate(c.Store); err != nil {
+			return err
+		}
+	}
 	for i, is := range c.ICEServers {
 		if len(is.URLs) == 0 {
 			return fmt.Errorf("%w: ICEServers[%d] has no URLs", ErrInvalidConfig, i)
@@ -136,33 +143,35 @@ func IsOrigin(o string) bool {
 
 // Server is the signaling server. Build it with New, serve Handler, and Close it when done.
 type Server struct {
-	store      Store
-	log        zerolog.Logger
-	noisy      zerolog.Logger // log, sampled: for what a client can make as frequent as it likes
-	secure     bool
-	proxies    []netip.Prefix
-	origins    map[string]bool // lower-case scheme://host of AllowedOrigins and PublicURL
-	publicURL  string          // Config.PublicURL without a trailing slash
-	sessionTTL time.Duration
-	now        func() time.Time
-	static     fs.FS
-	iceStatic  []proto.ICEServer
-	ice        ICEProvider
-	endICE     func(string)
-	hub        *hub
-	throttle   *throttle     // share-key misses per client address
-	passcodes  *throttle     // wrong passcodes per share link
-	loginAddrs *throttle     // failed logins per client address
-	loginUsers *throttle     // failed logins per username
-	joins      *throttle     // peer sockets opened per client address
-	agentDials *throttle     // agent handshakes per client address
-	logins     chan struct{} // a slot per login being checked (loginsAtOnce)
-	peerLimits *peerLimits
-	handler    http.Handler
-	upgrader   websocket.Upgrader
-	counters   counters
-	rec        *recorders // nil when recording is off
-	draining   atomic.Bool
+	store       Store
+	log         zerolog.Logger
+	noisy       zerolog.Logger // log, sampled: for what a client can make as frequent as it likes
+	secure      bool
+	proxies     []netip.Prefix
+	origins     map[string]bool // lower-case scheme://host of AllowedOrigins and PublicURL
+	publicURL   string          // Config.PublicURL without a trailing slash
+	sessionTTL  time.Duration
+	now         func() time.Time
+	static      fs.FS
+	iceStatic   []proto.ICEServer
+	ice         ICEProvider
+	endICELocal func(string) // the embedded TURN server's EndIdentity, if any
+	cluster     *cluster     // nil for a single server
+	mux         *http.ServeMux
+	hub         *hub
+	throttle    *throttle     // share-key misses per client address
+	passcodes   *throttle     // wrong passcodes per share link
+	loginAddrs  *throttle     // failed logins per client address
+	loginUsers  *throttle     // failed logins per username
+	joins       *throttle     // peer sockets opened per client address
+	agentDials  *throttle     // agent handshakes per client address
+	logins      chan struct{} // a slot per login being checked (loginsAtOnce)
+	peerLimits  *peerLimits
+	handler     http.Handler
+	upgrader    websocket.Upgrader
+	counters    counters
+	rec         *recorders // nil when recording is off
+	draining    atomic.Bool
 
 	startMu sync.Mutex // held while a live session starts: one per connection
 
@@ -179,19 +188,19 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		store:      cfg.Store,
-		log:        cfg.Logger.With().Str("component", "signaling").Logger(),
-		secure:     cfg.SecureCookies || strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https:"),
-		proxies:    slices.Clone(cfg.TrustedProxies),
-		origins:    make(map[string]bool, len(cfg.AllowedOrigins)+1),
-		publicURL:  strings.TrimSuffix(cfg.PublicURL, "/"),
-		sessionTTL: cfg.SessionTTL,
-		now:        cfg.Now,
-		static:     cfg.Static,
-		iceStatic:  cfg.ICEServers,
-		ice:        cfg.ICEProvider,
-		endICE:     cfg.EndICEIdentity,
-		conns:      make(map[*wsConn]struct{}),
+		store:       cfg.Store,
+		log:         cfg.Logger.With().Str("component", "signaling").Logger(),
+		secure:      cfg.SecureCookies || strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https:"),
+		proxies:     slices.Clone(cfg.TrustedProxies),
+		origins:     make(map[string]bool, len(cfg.AllowedOrigins)+1),
+		publicURL:   strings.TrimSuffix(cfg.PublicURL, "/"),
+		sessionTTL:  cfg.SessionTTL,
+		now:         cfg.Now,
+		static:      cfg.Static,
+		iceStatic:   cfg.ICEServers,
+		ice:         cfg.ICEProvider,
+		endICELocal: cfg.EndICEIdentity,
+		conns:       make(map[*wsConn]struct{}),
 	}
 	if s.sessionTTL == 0 {
 		s.sessionTTL = DefaultSessionTTL
@@ -288,8 +297,20 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Static != nil {
 		mux.Handle("/", http.FileServerFS(cfg.Static))
 	}
-	s.handler = securityHeaders(mux, s.secure)
+	s.mux = mux
+	var h http.Handler = mux
+	if cfg.Cluster != nil {
+		if s.cluster, err = startCluster(s, cfg.Cluster); err != nil {
+			return nil, err
+		}
+		s.hub.idle = s.cluster.idle
+		h = s.cluster.route(mux)
+	}
+	s.handler = securityHeaders(h, s.secure)
 	if s.rec, err = newRecorders(s, cfg.Recording); err != nil {
+		if s.cluster != nil {
+			s.cluster.close()
+		}
 		return nil, fmt.Errorf("signaling: %w", err)
 	}
 	return s, nil
@@ -319,6 +340,9 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.hub.close()
+	if s.cluster != nil {
+		s.cluster.close()
+	}
 	return nil
 }
 

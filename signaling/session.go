@@ -216,6 +216,7 @@ func (h *hub) endLocked(s *session, message string) {
 		endPeer(w.p, message)
 	}
 	clear(s.waiting)
+	h.noteIdle(s.conn.ID)
 }
 
 // identities groups s's peers by name, sorted by name. Callers hold the hub's mutex.

@@ -53,6 +53,18 @@ type Store interface {
 
 	historyStore
 	recordingStore
+	clusterStore
+}
+
+// clusterStore is the part of Store that places live sessions on cluster nodes (cluster.go).
+type clusterStore interface {
+	Node() string
+	ClaimHome(ctx context.Context, conn store.ConnectionID, node string) (string, error)
+	ReleaseHome(ctx context.Context, conn store.ConnectionID, node string) error
+	Homes(ctx context.Context, node string) ([]store.ConnectionID, error)
+	LiveSessionNode(ctx context.Context, id string) (node string, live bool, err error)
+	NodesInUse(ctx context.Context) ([]string, error)
+	EndNode(ctx context.Context, node, reason string) (int, error)
 }
 
 // recordingStore is the part of Store that indexes session recordings.

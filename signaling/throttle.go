@@ -30,6 +30,8 @@ type throttle struct {
 	now    func() time.Time
 	misses int
 	window time.Duration
+	// shared, if set, is told of every miss charged here (a cluster charges it on every node).
+	shared func(key string)
 
 	mu        sync.Mutex
 	budgets   map[string]*budget
@@ -61,10 +63,13 @@ func (t *throttle) attempt(key string) (done func(missed bool), retryAfter time.
 	b.inFlight++
 	return func(missed bool) {
 		t.mu.Lock()
-		defer t.mu.Unlock()
 		b.inFlight--
 		if missed {
 			b.misses.AllowN(t.now(), 1)
+		}
+		t.mu.Unlock()
+		if missed && t.shared != nil {
+			t.shared(key)
 		}
 	}, 0, true
 }
@@ -86,6 +91,14 @@ func (t *throttle) check(key string) (retryAfter time.Duration, ok bool) {
 
 // miss charges one miss to key.
 func (t *throttle) miss(key string) {
+	t.charge(key)
+	if t.shared != nil {
+		t.shared(key)
+	}
+}
+
+// charge charges one miss to key, here only: a miss charged on another node.
+func (t *throttle) charge(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()

@@ -42,6 +42,9 @@ func (s *Server) handleAgentWS(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, "look up agent token", err)
 		return
 	}
+	if !s.atHome(w, r, conn.ID) {
+		return
+	}
 	log := s.log.With().Str("side", "agent").Int64("connection", int64(conn.ID)).Logger()
 	s.serveWS(w, r, log, agentQueueLen, func(ws *wsConn) {
 		identity := agentICEIdentity(int64(conn.ID))
@@ -85,7 +88,7 @@ func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	connID := store.ConnectionID(id)
-	if !s.checkUse(w, r, user, connID) {
+	if !s.checkUse(w, r, user, connID) || !s.atHome(w, r, connID) {
 		return
 	}
 	release, ok := s.acquirePeer(w, r, user.ID)
@@ -202,9 +205,7 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.L
 			p.ice = s.iceStatic
 		} else {
 			p.ice, expires = s.iceServers(iceID)
-			if s.endICE != nil {
-				defer s.endICE(iceID) // its TURN allocations end with its socket
-			}
+			defer s.endICE(iceID) // its TURN allocations end with its socket, on every node
 		}
 		var added bool
 		if p.waits {
@@ -248,7 +249,7 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.L
 // serveWS upgrades the request and runs run with the new connection (queue frames of send
 // queue), tracked so that Close can end it. run returns when the connection is over.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, log zerolog.Logger, queue int, run func(*wsConn)) {
-	conn, err := s.upgrader.Upgrade(w, r, nil)
+	conn, err := s.upgrade(w, r)
 	if err != nil {
 		return // the upgrader has answered the request
 	}

@@ -33,10 +33,31 @@ func (r *refusal) counts() bool {
 	return r.code == proto.CodeBadMessage || r.code == proto.CodeUnknownType
 }
 
+// frameConn is what a wsConn runs on: a *websocket.Conn, or on a cluster node the pipe of a
+// socket another node accepted (pipe.go).
+type frameConn interface {
+	SetReadLimit(limit int64)
+	SetReadDeadline(t time.Time) error
+	SetPongHandler(h func(appData string) error)
+	ReadMessage() (messageType int, p []byte, err error)
+	SetWriteDeadline(t time.Time) error
+	WriteMessage(messageType int, data []byte) error
+	WriteControl(messageType int, data []byte, deadline time.Time) error
+	Close() error
+}
+
+// cutWrites makes a write in progress on c fail at t (a *websocket.Conn's deadline applies
+// to the next write only).
+func cutWrites(c frameConn, t time.Time) {
+	if ws, ok := c.(*websocket.Conn); ok {
+		_ = ws.NetConn().SetWriteDeadline(t)
+	}
+}
+
 // wsConn is one signaling WebSocket: a reader (the goroutine calling serve) and a writer
 // goroutine draining a bounded queue, so that no sender ever blocks on a slow connection.
 type wsConn struct {
-	ws  *websocket.Conn
+	ws  frameConn
 	log zerolog.Logger
 	out chan []byte // never closed: several goroutines send on it
 
@@ -49,7 +70,7 @@ type wsConn struct {
 	readDone chan struct{} // closed when the read loop has returned
 }
 
-func newWSConn(ws *websocket.Conn, log zerolog.Logger, queue int) *wsConn {
+func newWSConn(ws frameConn, log zerolog.Logger, queue int) *wsConn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &wsConn{
 		ws:       ws,
@@ -96,7 +117,7 @@ func (c *wsConn) close(code int, text string) {
 	c.closeOnce.Do(func() {
 		c.closeCode, c.closeText = code, text
 		c.cancel()
-		_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(closeTimeout))
+		cutWrites(c.ws, time.Now().Add(closeTimeout))
 	})
 }
 
@@ -104,6 +125,17 @@ func (c *wsConn) close(code int, text string) {
 // answering refused or malformed frames with an error message. It returns once the writer
 // has stopped and the network connection is closed.
 func (c *wsConn) serve(handle func(proto.Message) *refusal) {
+	c.serveFrames(func(data []byte) *refusal {
+		m, err := proto.Decode(data)
+		if err != nil {
+			return &refusal{proto.CodeBadMessage, err.Error()}
+		}
+		return handle(m)
+	})
+}
+
+// serveFrames is serve handing over each text frame undecoded.
+func (c *wsConn) serveFrames(handle func([]byte) *refusal) {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -114,7 +146,7 @@ func (c *wsConn) serve(handle func(proto.Message) *refusal) {
 	<-writerDone
 }
 
-func (c *wsConn) readLoop(handle func(proto.Message) *refusal) {
+func (c *wsConn) readLoop(handle func([]byte) *refusal) {
 	defer close(c.readDone)
 	// An oversized frame makes gorilla close the connection with 1009 (message too big)
 	// rather than answer with an error: reading it would cost memory for nothing.
@@ -133,10 +165,8 @@ func (c *wsConn) readLoop(handle func(proto.Message) *refusal) {
 		var r *refusal
 		if typ != websocket.TextMessage {
 			r = &refusal{proto.CodeBadMessage, "signaling frames must be text"}
-		} else if m, err := proto.Decode(data); err != nil {
-			r = &refusal{proto.CodeBadMessage, err.Error()}
 		} else {
-			r = handle(m)
+			r = handle(data)
 		}
 		if r == nil {
 			continue

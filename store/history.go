@@ -158,12 +158,15 @@ func (s *Store) RecordLeave(ctx context.Context, id ParticipantRecordID, at time
 	return nil
 }
 
-// EndOpenParticipants writes that every participant not yet left left at at (not before it
-// joined), and returns how many. The server calls it at start, with EndAllLiveSessions: the
-// participants of a process that died are gone.
+// EndOpenParticipants writes that every participant not yet left — of its node's sessions
+// only, for a store opened WithNode — left at at (not before it joined), and returns how many.
+// The server calls it at start, with EndAllLiveSessions: the participants of a process that
+// died are gone.
 func (s *Store) EndOpenParticipants(ctx context.Context, at time.Time) (int, error) {
 	res, err := s.db.ExecContext(ctx,
-		`UPDATE participants SET left_at = CASE WHEN joined_at > ? THEN joined_at ELSE ? END WHERE left_at IS NULL`, at.Unix(), at.Unix())
+		`UPDATE participants SET left_at = CASE WHEN joined_at > ? THEN joined_at ELSE ? END
+		 WHERE left_at IS NULL AND (? = '' OR session_id IN (SELECT id FROM live_sessions WHERE node = ?))`,
+		at.Unix(), at.Unix(), s.node, s.node)
 	if err != nil {
 		return 0, fmt.Errorf("end open participants: %w", err)
 	}

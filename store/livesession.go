@@ -49,9 +49,9 @@ func (s *Store) StartLiveSession(ctx context.Context, id string, conn Connection
 		return err
 	}
 	res, err := s.db.ExecContext(ctx,
-		`INSERT INTO live_sessions (id, connection_id, connection_name, owner_id, started_at)
-		 SELECT ?, id, name, ?, ? FROM connections WHERE id = ?`,
-		id, owner, s.now().Unix(), conn)
+		`INSERT INTO live_sessions (id, connection_id, connection_name, owner_id, started_at, node)
+		 SELECT ?, id, name, ?, ?, ? FROM connections WHERE id = ?`,
+		id, owner, s.now().Unix(), s.node, conn)
 	if err == nil {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("start live session %s of connection %d: %w", id, conn, ErrNotFound)
@@ -83,14 +83,16 @@ func (s *Store) EndLiveSession(ctx context.Context, id string, reason string) er
 	return nil
 }
 
-// EndAllLiveSessions ends, for reason, every live session not ended yet and returns how many it
-// ended. The server calls it at start: the sessions of a process that died are over.
+// EndAllLiveSessions ends, for reason, every live session not ended yet — of its node only, for
+// a store opened WithNode — and returns how many it ended. The server calls it at start: the
+// sessions of a process that died are over.
 func (s *Store) EndAllLiveSessions(ctx context.Context, reason string) (int, error) {
 	if err := validateEndReason(reason); err != nil {
 		return 0, err
 	}
 	res, err := s.db.ExecContext(ctx,
-		`UPDATE live_sessions SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL`, s.now().Unix(), reason)
+		`UPDATE live_sessions SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL AND (? = '' OR node = ?)`,
+		s.now().Unix(), reason, s.node, s.node)
 	if err != nil {
 		return 0, fmt.Errorf("end all live sessions: %w", err)
 	}

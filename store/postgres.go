@@ -169,18 +169,21 @@ func isConstraint(err error, code sqlite3.ErrNoExtended) bool {
 	return false
 }
 
-// ErrClaimed means another server holds the database (ClaimServer).
+// ErrClaimed means another server holds the database (ClaimServer): a single server while
+// another server or cluster node runs, a cluster node while a single server runs or another
+// process runs as the same node.
 var ErrClaimed = errors.New("store: another peerdesk server uses this database")
 
-// serverLock is the key of the PostgreSQL advisory lock a server holds for its life.
+// serverLock is the key of the PostgreSQL advisory lock servers hold for their life: a single
+// server exclusively, cluster nodes shared.
 const serverLock = 7370657765
 
-// ClaimServer makes this process the one signaling server of its database, until Close: on
-// PostgreSQL it holds a session-level advisory lock, and gives ErrClaimed while another process
-// holds it. A server ends its previous run's live sessions and recordings at start, which would
-// end another live server's; until servers share their live state over a bus, one server runs
-// per database. On SQLite (one file, one host) it does nothing. The account commands need no
-// claim.
+// ClaimServer makes this process a signaling server of its database until Close. A server
+// ends its previous run's live sessions and recordings at start, which would end another
+// live server's: so on PostgreSQL a single server (a store without WithNode) holds an
+// exclusive session-level advisory lock, and a cluster node a shared one plus an exclusive
+// lock on its node name; ErrClaimed while they conflict. On SQLite (one file, one host) it
+// does nothing. The account commands need no claim.
 func (s *Store) ClaimServer(ctx context.Context) error {
 	if !s.postgres {
 		return nil
@@ -190,11 +193,18 @@ func (s *Store) ClaimServer(ctx context.Context) error {
 		return fmt.Errorf("claim the database: %w", err)
 	}
 	var got bool
-	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(`+strconv.Itoa(serverLock)+`)`).Scan(&got); err != nil {
+	q := `SELECT pg_try_advisory_lock(` + strconv.Itoa(serverLock) + `)`
+	var args []any
+	if s.node != "" {
+		q = `SELECT pg_try_advisory_lock_shared(` + strconv.Itoa(serverLock) + `) AND pg_try_advisory_lock(hashtextextended(?, 0))`
+		args = append(args, "peerdesk node "+s.node)
+	}
+	if err := conn.QueryRowContext(ctx, q, args...).Scan(&got); err != nil {
 		_ = conn.Close()
 		return fmt.Errorf("claim the database: %w", err)
 	}
 	if !got {
+		_, _ = conn.ExecContext(ctx, `SELECT pg_advisory_unlock_all()`)
 		_ = conn.Close()
 		return ErrClaimed
 	}

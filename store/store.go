@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +30,7 @@ type Store struct {
 	db       *sql.DB
 	postgres bool      // db is PostgreSQL (postgres.go), not SQLite
 	claim    *sql.Conn // holds ClaimServer's lock; nil without
+	node     string    // the cluster node this store serves (WithNode); "" for a single server
 	now      func() time.Time
 	hasher   *passwordHasher
 
@@ -128,7 +128,7 @@ func (s *Store) Close() error {
 			// Unlocked before the connection closes: the server would notice the closed
 			// connection only a moment later, and a server starting right after would be refused.
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, _ = s.claim.ExecContext(ctx, `SELECT pg_advisory_unlock(`+strconv.Itoa(serverLock)+`)`)
+			_, _ = s.claim.ExecContext(ctx, `SELECT pg_advisory_unlock_all()`)
 			cancel()
 			_ = s.claim.Close()
 		}

@@ -88,7 +88,7 @@ func parseSize(s string) (w, h int, err error) {
 func cmdRelay(ctx context.Context, args []string, stderr io.Writer) error {
 	var rf relayFlags
 	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
-	serverURL := fs.String("server", "http://localhost:8080", "signaling server URL")
+	serverURL := fs.String("server", "http://localhost:8080", "signaling server URL; a cluster's nodes comma-separated, tried in turn")
 	tokenFile := fs.String("token-file", "", "file holding the connection's agent token (default: $PEERDESK_AGENT_TOKEN)")
 	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
 	vncAddr := fs.String("vnc", "", "serve the desktop of the VNC server at HOST:PORT instead of the demo desktop")
@@ -138,13 +138,18 @@ func relaySource(vncAddr, passwordFile string, rf *relayFlags, log zerolog.Logge
 
 // runAgent runs a relay agent until ctx ends.
 func runAgent(ctx context.Context, serverURL, token string, src relay.Source, rf *relayFlags, log zerolog.Logger) error {
+	servers := splitList(serverURL)
+	if len(servers) == 0 {
+		servers = []string{""} // the agent says what is wrong with it
+	}
 	pcfg, err := rf.pipeline()
 	if err != nil {
 		return err
 	}
 	a, err := relay.NewAgent(relay.AgentConfig{
 		Pipeline:      pcfg,
-		ServerURL:     serverURL,
+		ServerURL:     servers[0],
+		OtherServers:  servers[1:],
 		Token:         token,
 		Source:        src,
 		Logger:        log,

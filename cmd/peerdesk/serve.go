@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -42,6 +44,7 @@ type serverFlags struct {
 	turn         turnFlags
 	recordings   recordingFlags
 	ops          opsFlags
+	cluster      clusterFlags // serve only
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet, listen string) {
@@ -109,17 +112,25 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f.turn.register(fs, ":3478", ":3478", ":5349", "")
 	f.ops.register(fs)
 	f.ops.registerDrain(fs)
+	f.cluster.register(fs)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
 	if err := f.validate(); err != nil {
 		return err
 	}
+	if err := f.cluster.validate(f.dbFlags); err != nil {
+		return err
+	}
 	log, err := newLogger(stderr, f.logLevel)
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, f.dbPath())
+	var opts []store.Option
+	if f.cluster.enabled() {
+		opts = append(opts, store.WithNode(f.cluster.node))
+	}
+	st, err := store.Open(ctx, f.dbPath(), opts...)
 	if err != nil {
 		return err
 	}
@@ -145,6 +156,7 @@ type server struct {
 	url  string
 	sig  *signaling.Server
 	turn *turn.Server // nil without an embedded TURN server
+	nats *nats.Conn   // a cluster node's; nil for a single server
 	http *http.Server
 	done chan struct{} // closed when the serve loop has returned
 	err  error         // why the serve loop failed; read after done
@@ -183,6 +195,24 @@ func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerol
 		}
 	}
 	proxies, _ := f.trustedProxies() // validated
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", f.listen)
+	if err != nil {
+		closeTURN(turnSrv)
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s := &server{turn: turnSrv, url: serverURL(ln.Addr(), tlsConfig != nil), done: make(chan struct{})}
+	var cluster *signaling.ClusterConfig
+	if f.cluster.enabled() {
+		if s.nats, err = f.cluster.connect(log); err != nil {
+			_ = ln.Close()
+			closeTURN(turnSrv)
+			return nil, err
+		}
+		cluster = &signaling.ClusterConfig{NATS: s.nats, Node: f.cluster.node, URL: cmp.Or(f.publicURL, s.url)}
+		if turnSrv != nil {
+			cluster.TURN = turnSrv.URLs()
+		}
+	}
 	sig, err := signaling.New(signaling.Config{
 		Store:              st,
 		Logger:             log,
@@ -197,18 +227,17 @@ func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerol
 		ICEProvider:        ice,
 		EndICEIdentity:     endICE,
 		Recording:          f.recordings.config(f.data),
+		Cluster:            cluster,
 	})
 	if err != nil {
+		_ = ln.Close()
+		if s.nats != nil {
+			s.nats.Close()
+		}
 		closeTURN(turnSrv)
 		return nil, err
 	}
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", f.listen)
-	if err != nil {
-		_ = sig.Close()
-		closeTURN(turnSrv)
-		return nil, fmt.Errorf("listen: %w", err)
-	}
-	s := &server{sig: sig, turn: turnSrv, url: serverURL(ln.Addr(), tlsConfig != nil), done: make(chan struct{})}
+	s.sig = sig
 	cs := []prometheus.Collector{sig.Collector()}
 	if turnSrv != nil {
 		cs = append(cs, turnCollector(turnSrv))
@@ -246,6 +275,9 @@ func (s *server) close() error {
 	defer cancel()
 	errShut := s.http.Shutdown(ctx)
 	errSig := s.sig.Close()
+	if s.nats != nil {
+		s.nats.Close()
+	}
 	<-s.done
 	var errTURN error
 	if s.turn != nil {

@@ -188,8 +188,16 @@ func (p *demoProcess) kill() {
 // exit cleanly unless it was killed.
 func startDemoProcess(t *testing.T, bin, data string, args ...string) *demoProcess {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"demo", "-data", data}, args...)...)
-	cmd.Env = append(os.Environ(), "PEERDESK_ADMIN_PASSWORD="+testPassword)
+	return startProcess(t, bin, append([]string{"demo", "-data", data}, args...), "peerdesk demo: open ")
+}
+
+// startProcess starts `bin args...` (the admin's password testPassword) and returns it once
+// it printed its URL after ready; it is stopped with SIGTERM when the test ends, and must
+// then exit cleanly unless it was killed.
+func startProcess(t *testing.T, bin string, args []string, ready string, env ...string) *demoProcess {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(append(os.Environ(), "PEERDESK_ADMIN_PASSWORD="+testPassword), env...)
 	w := &lateSafeWriter{t: t}
 	t.Cleanup(w.stop)
 	cmd.Stderr = w
@@ -207,29 +215,32 @@ func startDemoProcess(t *testing.T, bin, data string, args ...string) *demoProce
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 		}
 		if err := <-exited; err != nil && !p.killed.Load() {
-			t.Errorf("peerdesk demo: %v", err)
+			t.Errorf("peerdesk %s: %v", args[0], err)
 		}
 	})
 	lines := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if _, url, ok := strings.Cut(sc.Text(), "peerdesk demo: open "); ok {
+			if _, url, ok := strings.Cut(sc.Text(), ready); ok && ready != "" {
 				lines <- strings.Fields(url)[0]
 			}
 		}
 		close(lines)
 		exited <- cmd.Wait()
 	}()
+	if ready == "" {
+		return p
+	}
 	select {
 	case url, ok := <-lines:
 		if !ok {
-			t.Fatal("peerdesk demo ended before it served")
+			t.Fatalf("peerdesk %s ended before it served", args[0])
 		}
 		p.url = url
 		return p
 	case <-time.After(netnsChildWait):
-		t.Fatalf("peerdesk demo did not serve within %v", netnsChildWait)
+		t.Fatalf("peerdesk %s did not serve within %v", args[0], netnsChildWait)
 	}
 	return nil
 }

@@ -1,0 +1,413 @@
+package signaling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
+
+	"peerdesk/store"
+)
+
+// A cluster is several serve nodes on one PostgreSQL database that meet over NATS. A live
+// session lives on one node: the home of its connection (store.ClaimHome), where the
+// connection's agent, its session and every peer socket meet. A request for it arriving at
+// another node is forwarded there (forward.go); what concerns every node (a user deleted, a
+// login ended, a link revoked, a throttle's miss) is published to all (clusterops.go). Nodes
+// announce themselves every heartbeat; one that stopped answering is failed: any node ends
+// its sessions and frees its homes, and the next request for one of its connections makes a
+// session on the node it arrives at.
+
+// ClusterConfig makes a Server a node of a cluster.
+type ClusterConfig struct {
+	// NATS is the connection to the cluster's NATS; the Server does not close it.
+	NATS *nats.Conn
+	// Node is this node's name, unique in the cluster (ValidNode), and the name its Store was
+	// opened with (store.WithNode).
+	Node string
+	// URL is the origin browsers reach this node at, if they may reach it directly.
+	URL string
+	// TURN lists this node's TURN URLs, handed out by the other nodes too.
+	TURN []string
+}
+
+// Cluster timings.
+const (
+	heartbeatEvery = 2 * time.Second
+	nodeTimeout    = 3 * heartbeatEvery // unheard of this long: not offered, not asked
+	nodeGone       = 15 * time.Second   // unheard of this long: failed
+	gatherTimeout  = time.Second        // another node's answer to a question asked of all
+	verifyEvery    = 3                  // heartbeats between two checks of this node's homes
+	watchEvery     = 500 * time.Millisecond
+)
+
+// reasonNodeFailed ends the sessions of a node that stopped answering; msgNodeFailed tells
+// their participants.
+const (
+	reasonNodeFailed = "server node failed"
+	msgNodeFailed    = "The session ended: the server node running it failed"
+)
+
+// Subjects every node listens to (a node's own: nodeSubject).
+const (
+	subjectNodes    = "peerdesk.nodes"
+	subjectHub      = "peerdesk.hub"
+	subjectThrottle = "peerdesk.throttle"
+)
+
+func nodeSubject(node, what string) string { return "peerdesk.node." + node + "." + what }
+
+// ValidNode reports whether name can name a node: 1-32 lower-case letters, digits and '-'.
+func ValidNode(name string) bool {
+	if len(name) == 0 || len(name) > 32 {
+		return false
+	}
+	for _, r := range name {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// nodeInfo is a node's heartbeat.
+type nodeInfo struct {
+	Node string    `json:"node"`
+	URL  string    `json:"url,omitempty"`
+	TURN []string  `json:"turn,omitempty"`
+	Bye  bool      `json:"bye,omitempty"` // it is stopping
+	seen time.Time // when it was last heard of
+}
+
+type cluster struct {
+	s       *Server
+	nc      *nats.Conn
+	self    nodeInfo
+	started time.Time
+	subs    []*nats.Subscription
+	idle    chan store.ConnectionID // connections the hub has no agent nor session of any more
+	stop    chan struct{}
+	closed  atomic.Bool
+	wg      sync.WaitGroup
+
+	quiet map[store.ConnectionID]bool // homes the hub did not serve at the last check (loop only)
+
+	mu    sync.Mutex
+	nodes map[string]*nodeInfo        // the others
+	pipes map[string]map[pipeEnd]bool // the pipes to each other node
+}
+
+// pipeEnd is this node's end of a pipe, which a failed node's other end closes.
+type pipeEnd interface {
+	nodeFailed()
+}
+
+func (cfg *ClusterConfig) validate(st Store) error {
+	if cfg.NATS == nil {
+		return fmt.Errorf("%w: Cluster.NATS is required", ErrInvalidConfig)
+	}
+	if !ValidNode(cfg.Node) {
+		return fmt.Errorf("%w: Cluster.Node %q: 1-32 of a-z, 0-9 and -", ErrInvalidConfig, cfg.Node)
+	}
+	if st.Node() != cfg.Node {
+		return fmt.Errorf("%w: the store is node %q's, not %q's (store.WithNode)", ErrInvalidConfig, st.Node(), cfg.Node)
+	}
+	if cfg.URL != "" && !IsOrigin(cfg.URL) {
+		return fmt.Errorf("%w: Cluster.URL %q is not an origin", ErrInvalidConfig, cfg.URL)
+	}
+	return nil
+}
+
+// startCluster joins s to the cluster of cfg.
+func startCluster(s *Server, cfg *ClusterConfig) (*cluster, error) {
+	c := &cluster{s: s, nc: cfg.NATS, self: nodeInfo{Node: cfg.Node, URL: cfg.URL, TURN: cfg.TURN}, started: time.Now(),
+		idle: make(chan store.ConnectionID, 1024), stop: make(chan struct{}),
+		nodes: make(map[string]*nodeInfo), quiet: make(map[store.ConnectionID]bool), pipes: make(map[string]map[pipeEnd]bool)}
+	for subject, handle := range map[string]nats.MsgHandler{
+		nodeSubject(c.self.Node, "http"):  func(m *nats.Msg) { go c.serveForwarded(m) },
+		nodeSubject(c.self.Node, "state"): c.answerState,
+		nodeSubject(c.self.Node, "ping"):  func(m *nats.Msg) { _ = m.Respond(nil) },
+		subjectNodes:                      c.heard,
+		subjectHub:                        c.hubOpFrom,
+		subjectThrottle:                   c.missFrom,
+	} {
+		sub, err := c.nc.Subscribe(subject, handle)
+		if err != nil {
+			c.unsubscribe()
+			return nil, fmt.Errorf("signaling: subscribe to %s: %w", subject, err)
+		}
+		c.subs = append(c.subs, sub)
+	}
+	if err := c.nc.Flush(); err != nil { // subscribed before anyone is told of us
+		c.unsubscribe()
+		return nil, fmt.Errorf("signaling: NATS: %w", err)
+	}
+	c.shareThrottles()
+	c.announce(false)
+	c.wg.Add(2)
+	go c.loop()
+	go c.watch()
+	return c, nil
+}
+
+func (c *cluster) unsubscribe() {
+	for _, sub := range c.subs {
+		_ = sub.Unsubscribe()
+	}
+}
+
+// close says goodbye, stops listening and ends this node's sessions and homes in the store,
+// so that the other nodes take its connections over at once.
+func (c *cluster) close() {
+	if c.closed.Swap(true) {
+		return
+	}
+	close(c.stop)
+	c.wg.Wait()
+	c.announce(true)
+	c.unsubscribe()
+	_ = c.nc.Flush()
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if _, err := c.s.store.EndNode(ctx, c.self.Node, "server stopped"); err != nil {
+		c.s.log.Error().Err(err).Msg("end this node's sessions")
+	}
+}
+
+func (c *cluster) announce(bye bool) {
+	info := c.self
+	info.Bye = bye
+	data, _ := json.Marshal(info)
+	_ = c.nc.Publish(subjectNodes, data)
+}
+
+// heard notes another node's heartbeat; a new node hears of every node at once.
+func (c *cluster) heard(m *nats.Msg) {
+	var info nodeInfo
+	if json.Unmarshal(m.Data, &info) != nil || !ValidNode(info.Node) || info.Node == c.self.Node {
+		return
+	}
+	c.mu.Lock()
+	_, known := c.nodes[info.Node]
+	if info.Bye {
+		delete(c.nodes, info.Node)
+	} else {
+		info.seen = time.Now()
+		c.nodes[info.Node] = &info
+	}
+	c.mu.Unlock()
+	if !known && !info.Bye {
+		c.announce(false)
+	}
+}
+
+// peers returns the other nodes heard of lately.
+func (c *cluster) peers() []nodeInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]nodeInfo, 0, len(c.nodes))
+	for _, n := range c.nodes {
+		if time.Since(n.seen) < nodeTimeout {
+			out = append(out, *n)
+		}
+	}
+	return out
+}
+
+// nodeFailed forgets node, which did not answer a request, closes the pipes to it and ends
+// what it left behind.
+func (c *cluster) nodeFailed(node string) {
+	c.mu.Lock()
+	delete(c.nodes, node)
+	pipes := c.pipes[node]
+	delete(c.pipes, node)
+	c.mu.Unlock()
+	for p := range pipes {
+		p.nodeFailed()
+	}
+	c.endNode(node)
+}
+
+// addPipe registers this node's end p of a pipe to node; the returned func forgets it.
+func (c *cluster) addPipe(node string, p pipeEnd) (remove func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pipes[node] == nil {
+		c.pipes[node] = make(map[pipeEnd]bool)
+	}
+	c.pipes[node][p] = true
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.pipes[node], p)
+		if len(c.pipes[node]) == 0 {
+			delete(c.pipes, node)
+		}
+	}
+}
+
+// watch pings, every watchEvery, each node this one has pipes to: one that is gone from NATS
+// (killed, or cut off) has failed, and its pipes close at once.
+func (c *cluster) watch() {
+	defer c.wg.Done()
+	t := time.NewTicker(watchEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		nodes := make([]string, 0, len(c.pipes))
+		for n := range c.pipes {
+			nodes = append(nodes, n)
+		}
+		c.mu.Unlock()
+		var wg sync.WaitGroup
+		for _, n := range nodes {
+			wg.Go(func() {
+				if _, err := c.nc.Request(nodeSubject(n, "ping"), nil, pipePingTimeout); errors.Is(err, nats.ErrNoResponders) {
+					c.nodeFailed(n)
+				}
+			})
+		}
+		wg.Wait()
+	}
+}
+
+func (c *cluster) endNode(node string) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	n, err := c.s.store.EndNode(ctx, node, reasonNodeFailed)
+	if err != nil {
+		c.s.log.Error().Err(err).Str("node", node).Msg("end a failed node's sessions")
+		return
+	}
+	c.s.log.Warn().Str("node", node).Int("sessions", n).Msg("server node failed: its sessions ended, its connections freed")
+}
+
+func (c *cluster) loop() {
+	defer c.wg.Done()
+	t := time.NewTicker(heartbeatEvery)
+	defer t.Stop()
+	for tick := 1; ; tick++ {
+		select {
+		case <-c.stop:
+			return
+		case id := <-c.idle:
+			c.release(id)
+			continue
+		case <-t.C:
+		}
+		c.announce(false)
+		c.sweep()
+		if tick%verifyEvery == 0 {
+			c.verifyHomes()
+		}
+	}
+}
+
+// sweep fails the nodes unheard of for nodeGone, and those the store names that nobody has
+// heard of since this node started nodeGone ago.
+func (c *cluster) sweep() {
+	var gone []string
+	c.mu.Lock()
+	for name, n := range c.nodes {
+		if time.Since(n.seen) >= nodeGone {
+			gone = append(gone, name)
+			delete(c.nodes, name)
+		}
+	}
+	known := make(map[string]bool, len(c.nodes))
+	for name := range c.nodes {
+		known[name] = true
+	}
+	c.mu.Unlock()
+	if time.Since(c.started) >= nodeGone {
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		inUse, err := c.s.store.NodesInUse(ctx)
+		cancel()
+		if err != nil {
+			c.s.log.Error().Err(err).Msg("list the nodes in use")
+		}
+		for _, n := range inUse {
+			if n != c.self.Node && !known[n] {
+				gone = append(gone, n)
+			}
+		}
+	}
+	for _, n := range gone {
+		c.endNode(n)
+	}
+}
+
+// release frees this node's home of connection id if the hub has neither its agent nor a
+// session of it, and claims it again if one arrived meanwhile.
+func (c *cluster) release(id store.ConnectionID) {
+	if c.s.hub.busy(id) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := c.s.store.ReleaseHome(ctx, id, c.self.Node); err != nil {
+		c.s.log.Error().Err(err).Int64("connection", int64(id)).Msg("release a home")
+		return
+	}
+	if c.s.hub.busy(id) {
+		c.reclaim(ctx, id)
+	}
+}
+
+// reclaim claims connection id, busy here, again; if another node got it meanwhile, what is
+// here moves: the agent is closed (it reconnects) and the session ends.
+func (c *cluster) reclaim(ctx context.Context, id store.ConnectionID) {
+	home, err := c.s.store.ClaimHome(ctx, id, c.self.Node)
+	if err != nil || home == c.self.Node {
+		return
+	}
+	c.s.log.Warn().Int64("connection", int64(id)).Str("home", home).Msg("another node is home to a connection served here: moving it")
+	c.s.hub.dropAgent(id, websocket.CloseServiceRestart, "the connection moved to another server node")
+	if sess := c.s.hub.liveSession(id); sess != nil {
+		_ = c.s.EndSession(ctx, sess.id, reasonNodeFailed, msgSessionEnded)
+	}
+}
+
+// verifyHomes makes the store's homes of this node match its hub: what the hub serves is
+// claimed, and what it has not served at two checks in a row is released.
+func (c *cluster) verifyHomes() {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	homes, err := c.s.store.Homes(ctx, c.self.Node)
+	if err != nil {
+		c.s.log.Error().Err(err).Msg("list this node's homes")
+		return
+	}
+	held := make(map[store.ConnectionID]bool, len(homes))
+	for _, id := range homes {
+		held[id] = true
+	}
+	for _, id := range c.s.hub.busyConnections() {
+		if !held[id] {
+			c.reclaim(ctx, id)
+		}
+	}
+	quiet := make(map[store.ConnectionID]bool)
+	for _, id := range homes {
+		if c.s.hub.busy(id) {
+			continue
+		}
+		if c.quiet[id] {
+			c.release(id)
+		} else {
+			quiet[id] = true
+		}
+	}
+	c.quiet = quiet
+}

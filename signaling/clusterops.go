@@ -1,0 +1,207 @@
+package signaling
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+
+	"peerdesk/signaling/proto"
+	"peerdesk/store"
+)
+
+// What concerns every node of a cluster: hub operations published to all, throttle misses
+// shared, the state gathered from all, and every node's TURN servers.
+
+// hubOp is an operation on the hub of every node.
+type hubOp struct {
+	From     string  `json:"from"` // the node that published it, which applied it already
+	Op       string  `json:"op"`
+	User     int64   `json:"user,omitempty"`
+	Conn     int64   `json:"conn,omitempty"`
+	Keep     string  `json:"keep,omitempty"`
+	Message  string  `json:"message,omitempty"`
+	Links    []int64 `json:"links,omitempty"`
+	Code     int     `json:"code,omitempty"`
+	Identity string  `json:"identity,omitempty"`
+}
+
+// Hub operations.
+const (
+	opCloseUser        = "close-user"        // hub.closeUser(User, Conn, Keep, Message)
+	opCloseLogin       = "close-login"       // hub.closeLogin(Keep, Message)
+	opRevokeLinks      = "revoke-links"      // hub.revokeLinks(Links...)
+	opRemoveConnection = "remove-connection" // hub.removeConnection(Conn, Message)
+	opDropAgent        = "drop-agent"        // hub.dropAgent(Conn, Code, Message)
+	opEndICE           = "end-ice"           // the TURN server's EndIdentity(Identity)
+)
+
+// everywhere applies op to this node's hub and, in a cluster, publishes it to the others.
+func (s *Server) everywhere(op hubOp) {
+	s.applyHubOp(op)
+	if s.cluster != nil {
+		op.From = s.cluster.self.Node
+		data, _ := json.Marshal(op)
+		if err := s.cluster.nc.Publish(subjectHub, data); err != nil {
+			s.log.Error().Err(err).Str("op", op.Op).Msg("publish a hub operation")
+		}
+	}
+}
+
+func (s *Server) applyHubOp(op hubOp) {
+	switch op.Op {
+	case opCloseUser:
+		s.hub.closeUser(store.UserID(op.User), store.ConnectionID(op.Conn), op.Keep, op.Message)
+	case opCloseLogin:
+		s.hub.closeLogin(op.Keep, op.Message)
+	case opRevokeLinks:
+		ids := make([]store.LinkID, len(op.Links))
+		for i, id := range op.Links {
+			ids[i] = store.LinkID(id)
+		}
+		s.hub.revokeLinks(ids...)
+	case opRemoveConnection:
+		if sid := s.hub.removeConnection(store.ConnectionID(op.Conn), op.Message); sid != "" {
+			s.log.Info().Int64("connection", op.Conn).Str("session", string(sid)).Msg("connection deleted: its session ended")
+		}
+	case opDropAgent:
+		s.hub.dropAgent(store.ConnectionID(op.Conn), op.Code, op.Message)
+	case opEndICE:
+		if s.endICELocal != nil {
+			s.endICELocal(op.Identity)
+		}
+	}
+}
+
+func (c *cluster) hubOpFrom(m *nats.Msg) {
+	var op hubOp
+	if json.Unmarshal(m.Data, &op) != nil || op.From == c.self.Node {
+		return
+	}
+	c.s.applyHubOp(op)
+}
+
+// endICE ends the TURN allocations of identity on every node.
+func (s *Server) endICE(identity string) {
+	s.everywhere(hubOp{Op: opEndICE, Identity: identity})
+}
+
+// throttleMiss is a miss charged to a throttle's key on some node.
+type throttleMiss struct {
+	From     string `json:"from"`
+	Throttle string `json:"throttle"`
+	Key      string `json:"key"`
+}
+
+// throttles names the server's throttles, as the cluster shares them.
+func (s *Server) throttles() map[string]*throttle {
+	return map[string]*throttle{"share": s.throttle, "passcode": s.passcodes, "login-address": s.loginAddrs,
+		"login-user": s.loginUsers, "join": s.joins, "agent": s.agentDials}
+}
+
+// shareThrottles makes every throttle's miss count on every node: a per-node throttle
+// times N nodes would be a bypass.
+func (c *cluster) shareThrottles() {
+	for name, t := range c.s.throttles() {
+		t.shared = func(key string) {
+			data, _ := json.Marshal(throttleMiss{From: c.self.Node, Throttle: name, Key: key})
+			_ = c.nc.Publish(subjectThrottle, data)
+		}
+	}
+}
+
+func (c *cluster) missFrom(m *nats.Msg) {
+	var miss throttleMiss
+	if json.Unmarshal(m.Data, &miss) != nil || miss.From == c.self.Node {
+		return
+	}
+	if t := c.s.throttles()[miss.Throttle]; t != nil {
+		t.charge(miss.Key)
+	}
+}
+
+// nodeState is what a node serves: the connections whose agents it has, and its live sessions.
+type nodeState struct {
+	Online   []int64            `json:"online"`
+	Sessions []liveSessionReply `json:"sessions"`
+}
+
+func (s *Server) localState() nodeState {
+	st := nodeState{Online: s.hub.onlineConnections()}
+	for _, l := range s.hub.liveSessions() {
+		st.Sessions = append(st.Sessions, liveSessionReply{ID: string(l.id), Connection: shareConnection{ID: int64(l.conn.ID), Name: l.conn.Name},
+			Owner: l.ownerName, StartedAt: l.started.UTC(), Participants: l.identities})
+	}
+	return st
+}
+
+// online returns the connections whose agents are connected, to any node.
+func (s *Server) online(ctx context.Context) map[int64]bool {
+	online := make(map[int64]bool)
+	for _, id := range s.state(ctx).Online {
+		online[id] = true
+	}
+	return online
+}
+
+func (c *cluster) answerState(m *nats.Msg) {
+	data, _ := json.Marshal(c.s.localState())
+	_ = m.Respond(data)
+}
+
+// state returns what every node serves, this one's included; a node that does not answer in
+// gatherTimeout is left out.
+func (s *Server) state(ctx context.Context) nodeState {
+	all := s.localState()
+	if s.cluster == nil {
+		return all
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, n := range s.cluster.peers() {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, gatherTimeout)
+			defer cancel()
+			m, err := s.cluster.nc.RequestWithContext(ctx, nodeSubject(n.Node, "state"), nil)
+			var st nodeState
+			if err == nil {
+				err = json.Unmarshal(m.Data, &st)
+			}
+			if err != nil {
+				s.log.Warn().Err(err).Str("node", n.Node).Msg("a node did not say what it serves")
+				return
+			}
+			mu.Lock()
+			all.Online = append(all.Online, st.Online...)
+			all.Sessions = append(all.Sessions, st.Sessions...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	slices.SortFunc(all.Sessions, func(a, b liveSessionReply) int {
+		return cmp.Or(a.StartedAt.Compare(b.StartedAt), strings.Compare(a.ID, b.ID))
+	})
+	return all
+}
+
+// clusterTURN adds the other nodes' TURN URLs to the entries of issued with credentials (the
+// embedded TURN server's: valid on every node, which shares its secret).
+func (s *Server) clusterTURN(issued []proto.ICEServer) []proto.ICEServer {
+	if s.cluster == nil {
+		return issued
+	}
+	var urls []string
+	for _, n := range s.cluster.peers() {
+		urls = append(urls, n.TURN...)
+	}
+	for i := range issued {
+		if issued[i].Username != "" && len(urls) > 0 {
+			issued[i].URLs = append(slices.Clone(issued[i].URLs), urls...)
+		}
+	}
+	return issued
+}

@@ -1,0 +1,172 @@
+package signaling
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"peerdesk/store"
+)
+
+// Which node serves a request: the home of the connection or the node of the live session it
+// is about; every other request is served where it arrives.
+
+// route serves r on the node that holds what it is about, forwarding it there if that is
+// another node. A node that does not answer has failed: its sessions end and the request is
+// placed again (on this node, for a connection whose home it was).
+func (c *cluster) route(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 3 {
+			node, body, err := c.target(r)
+			if err != nil {
+				c.s.internalError(w, "place a request on a node", err)
+				return
+			}
+			if body != nil {
+				r.Body = io.NopCloser(bytes.NewReader(body))
+			}
+			if node == "" || node == c.self.Node {
+				next.ServeHTTP(w, r)
+				return
+			}
+			switch c.forward(w, r, node, body) {
+			case fwdDone:
+				return
+			case fwdNoNode:
+				c.nodeFailed(node)
+			case fwdMoved:
+			}
+		}
+		writeError(w, http.StatusServiceUnavailable, "the session moved between server nodes; try again")
+	})
+}
+
+// target returns the node that serves r, "" for this one, and r's body if it had to read it.
+func (c *cluster) target(r *http.Request) (node string, body []byte, err error) {
+	ctx, path := r.Context(), r.URL.Path
+	switch {
+	case path == "/ws/agent":
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			return "", nil, nil
+		}
+		conn, err := c.s.store.ConnectionByAgentToken(ctx, token)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", nil, nil // refused here, throttled
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		node, err := c.homeOf(ctx, conn.ID)
+		return node, nil, err
+	case path == "/ws/peer":
+		q := r.URL.Query()
+		switch {
+		case q.Has("record"):
+			return "", nil, nil
+		case q.Has("share"):
+			node, err := c.shareNode(ctx, q.Get("share"))
+			return node, nil, err
+		}
+		id, err := strconv.ParseInt(q.Get("connection"), 10, 64)
+		if err != nil || id <= 0 {
+			return "", nil, nil
+		}
+		if _, ok := c.s.joins.check(c.s.clientAddr(r)); !ok {
+			return "", nil, nil // throttled here: no claim for it
+		}
+		node, err := c.homeOf(ctx, store.ConnectionID(id))
+		return node, nil, err
+	case strings.HasPrefix(path, "/s/"):
+		node, err := c.shareNode(ctx, strings.TrimPrefix(path, "/s/"))
+		return node, nil, err
+	case path == "/api/share" && r.Method == http.MethodPost:
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil {
+			return "", nil, err
+		}
+		var req shareRequest
+		if json.Unmarshal(body, &req) != nil {
+			return "", body, nil // refused here
+		}
+		node, err := c.shareNode(ctx, req.Key)
+		return node, body, err
+	case strings.HasPrefix(path, "/api/sessions/"):
+		sid, _, _ := strings.Cut(strings.TrimPrefix(path, "/api/sessions/"), "/")
+		node, err := c.sessionNode(ctx, sid)
+		return node, nil, err
+	case strings.HasPrefix(path, "/api/links/"):
+		id, err := strconv.ParseInt(strings.TrimPrefix(path, "/api/links/"), 10, 64)
+		if err != nil || id <= 0 {
+			return "", nil, nil
+		}
+		link, err := c.s.store.ShareLink(ctx, store.LinkID(id))
+		if errors.Is(err, store.ErrNotFound) {
+			return "", nil, nil
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		node, err := c.sessionNode(ctx, link.SessionID)
+		return node, nil, err
+	}
+	return "", nil, nil
+}
+
+// homeOf returns the home node of connection id, making this node its home if it has none;
+// "" for an unknown connection.
+func (c *cluster) homeOf(ctx context.Context, id store.ConnectionID) (string, error) {
+	home, err := c.s.store.ClaimHome(ctx, id, c.self.Node)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	return home, err
+}
+
+// sessionNode returns the node running live session sid; "" if it is not live.
+func (c *cluster) sessionNode(ctx context.Context, sid string) (string, error) {
+	node, live, err := c.s.store.LiveSessionNode(ctx, sid)
+	if errors.Is(err, store.ErrNotFound) || !live {
+		return "", nil
+	}
+	return node, err
+}
+
+// shareNode returns the node running the live session of share key key; "" for an invalid key
+// (refused here, throttled).
+func (c *cluster) shareNode(ctx context.Context, key string) (string, error) {
+	link, _, err := c.s.store.ShareLinkByKey(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return c.sessionNode(ctx, link.SessionID)
+}
+
+// atHome reports whether this node is the home of connection id, claiming it if no node is;
+// otherwise it answers statusMoved (a front then looks the home up again).
+func (s *Server) atHome(w http.ResponseWriter, r *http.Request, id store.ConnectionID) bool {
+	if s.cluster == nil {
+		return true
+	}
+	home, err := s.store.ClaimHome(r.Context(), id, s.cluster.self.Node)
+	if errors.Is(err, store.ErrNotFound) {
+		return true // the handler says so
+	}
+	if err != nil {
+		s.internalError(w, "claim a connection's home", err)
+		return false
+	}
+	if home != s.cluster.self.Node {
+		writeError(w, statusMoved, "another server node serves this connection")
+		return false
+	}
+	return true
+}

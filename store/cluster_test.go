@@ -1,0 +1,144 @@
+package store
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestHomes(t *testing.T) {
+	f := newSharingFixture(t)
+	ctx := t.Context()
+	if home, err := f.s.ClaimHome(ctx, f.conn.ID, "a"); err != nil || home != "a" {
+		t.Fatalf("first claim: %q, %v; want a", home, err)
+	}
+	if home, err := f.s.ClaimHome(ctx, f.conn.ID, "b"); err != nil || home != "a" {
+		t.Fatalf("second claim: %q, %v; want a (already home)", home, err)
+	}
+	if _, err := f.s.ClaimHome(ctx, 12345, "a"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("claim of an unknown connection: %v, want ErrNotFound", err)
+	}
+	if ids, err := f.s.Homes(ctx, "a"); err != nil || len(ids) != 1 || ids[0] != f.conn.ID {
+		t.Errorf("homes of a: %v, %v", ids, err)
+	}
+	if err := f.s.ReleaseHome(ctx, f.conn.ID, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if home, _ := f.s.ClaimHome(ctx, f.conn.ID, "b"); home != "a" {
+		t.Errorf("b released what it did not hold: home %q, want a", home)
+	}
+	if err := f.s.ReleaseHome(ctx, f.conn.ID, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if home, _ := f.s.ClaimHome(ctx, f.conn.ID, "b"); home != "b" {
+		t.Errorf("claim after a released: %q, want b", home)
+	}
+	if err := f.s.DeleteConnection(ctx, f.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := f.s.Homes(ctx, "b"); len(ids) != 0 {
+		t.Errorf("a deleted connection keeps its home: %v", ids)
+	}
+}
+
+// TestNodesEndTheirOwn: a node's start ends only its previous run's sessions and
+// participants; EndNode ends a failed node's, its homes too; a single server ends all.
+func TestNodesEndTheirOwn(t *testing.T) {
+	f := newSharingFixture(t)
+	ctx := t.Context()
+	a, _ := openAt(t, f.path, WithNode("a"))
+	b, _ := openAt(t, f.path, WithNode("b"))
+	for _, st := range []struct {
+		s  *Store
+		id string
+	}{{a, "sess-a"}, {b, "sess-b"}, {a, "sess-a2"}} {
+		if err := st.s.StartLiveSession(ctx, st.id, f.conn.ID, f.user.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.s.RecordJoin(ctx, ParticipantRecord{SessionID: st.id, Peer: "p-" + st.id, Name: "owner", Role: "owner",
+			Address: "192.0.2.1", JoinedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if node, live, err := a.LiveSessionNode(ctx, "sess-b"); err != nil || node != "b" || !live {
+		t.Errorf("LiveSessionNode(sess-b) = %q, %v, %v; want b, live", node, live, err)
+	}
+	if _, _, err := a.LiveSessionNode(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("LiveSessionNode of an unknown session: %v", err)
+	}
+	if n, err := a.EndAllLiveSessions(ctx, "server restarted"); err != nil || n != 2 {
+		t.Errorf("node a ended %d sessions (%v), want its 2", n, err)
+	}
+	if n, err := a.EndOpenParticipants(ctx, time.Now()); err != nil || n != 2 {
+		t.Errorf("node a ended %d participants (%v), want its 2", n, err)
+	}
+	if _, live, _ := a.LiveSessionNode(ctx, "sess-b"); !live {
+		t.Error("node a's start ended node b's session")
+	}
+	if _, err := b.ClaimHome(ctx, f.conn.ID, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if ns, err := a.NodesInUse(ctx); err != nil || len(ns) != 1 || ns[0] != "b" {
+		t.Errorf("NodesInUse = %v, %v; want [b]", ns, err)
+	}
+	if n, err := a.EndNode(ctx, "b", "server node failed"); err != nil || n != 1 {
+		t.Errorf("EndNode(b) ended %d (%v), want 1", n, err)
+	}
+	if _, live, _ := a.LiveSessionNode(ctx, "sess-b"); live {
+		t.Error("EndNode(b) left its session live")
+	}
+	if n := countRows(t, a, `SELECT COUNT(*) FROM participants WHERE left_at IS NULL`); n != 0 {
+		t.Errorf("%d participants still open", n)
+	}
+	if ids, _ := a.Homes(ctx, "b"); len(ids) != 0 {
+		t.Errorf("EndNode(b) left its homes: %v", ids)
+	}
+	if n, err := a.EndNode(ctx, "b", "server node failed"); err != nil || n != 0 {
+		t.Errorf("EndNode again: %d, %v; want 0", n, err)
+	}
+	if _, err := a.EndNode(ctx, "", "x"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("EndNode of no node: %v, want ErrInvalid", err)
+	}
+	if err := b.StartLiveSession(ctx, "sess-b2", f.conn.ID, f.user.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.s.EndAllLiveSessions(ctx, "server restarted"); err != nil || n != 1 {
+		t.Errorf("a single server ended %d (%v), want every live one: 1", n, err)
+	}
+}
+
+// TestClaimNode: cluster nodes share the database, one process per node name, and exclude a
+// single server (and it them).
+func TestClaimNode(t *testing.T) {
+	path := testDatabase(t)
+	a, _ := openAt(t, path, WithNode("a"))
+	b, _ := openAt(t, path, WithNode("b"))
+	a2, _ := openAt(t, path, WithNode("a"))
+	single, _ := openAt(t, path)
+	if pg == nil { // one file, one host: nothing to claim (the PostgreSQL pass of make test runs the rest)
+		if err := a2.ClaimServer(t.Context()); err != nil {
+			t.Fatalf("SQLite claim: %v", err)
+		}
+		return
+	}
+	for _, s := range []*Store{a, b} {
+		if err := s.ClaimServer(t.Context()); err != nil {
+			t.Fatalf("node %s: %v", s.Node(), err)
+		}
+	}
+	if err := a2.ClaimServer(t.Context()); !errors.Is(err, ErrClaimed) {
+		t.Errorf("a second process as node a: %v, want ErrClaimed", err)
+	}
+	if err := single.ClaimServer(t.Context()); !errors.Is(err, ErrClaimed) {
+		t.Errorf("a single server beside nodes: %v, want ErrClaimed", err)
+	}
+	_ = a.Close()
+	_ = b.Close()
+	if err := a2.ClaimServer(t.Context()); err != nil {
+		t.Errorf("node a once its first process closed: %v", err)
+	}
+	_ = a2.Close()
+	if err := single.ClaimServer(t.Context()); err != nil {
+		t.Errorf("a single server once the nodes closed: %v", err)
+	}
+}
