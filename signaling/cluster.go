@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
 
+	"peerdesk/internal/promfunc"
 	"peerdesk/store"
 )
 
@@ -45,6 +46,10 @@ const (
 	gatherTimeout  = time.Second        // another node's answer to a question asked of all
 	verifyEvery    = 3                  // heartbeats between two checks of this node's homes
 	watchEvery     = 500 * time.Millisecond
+	// knownFor is how long the origin of a node heard of stays allowed: pages it served
+	// reconnect to the other nodes when it fails.
+	knownFor        = 24 * time.Hour
+	maxKnownOrigins = 1024
 )
 
 // reasonNodeFailed ends the sessions of a node that stopped answering; msgNodeFailed tells
@@ -94,12 +99,15 @@ type cluster struct {
 	idle    chan store.ConnectionID // connections the hub has no agent nor session of any more
 	stop    chan struct{}
 	closed  atomic.Bool
-	wg      sync.WaitGroup
+	// forwarded counts the requests forwarded to other nodes, failed the nodes found failed.
+	forwarded, failed atomic.Uint64
+	wg                sync.WaitGroup
 
 	quiet map[store.ConnectionID]bool // homes the hub did not serve at the last check (loop only)
 
 	mu    sync.Mutex
 	nodes map[string]*nodeInfo        // the others
+	known map[string]time.Time        // origins of the nodes heard of, failed ones too → when last
 	pipes map[string]map[pipeEnd]bool // the pipes to each other node
 }
 
@@ -128,7 +136,7 @@ func (cfg *ClusterConfig) validate(st Store) error {
 func startCluster(s *Server, cfg *ClusterConfig) (*cluster, error) {
 	c := &cluster{s: s, nc: cfg.NATS, self: nodeInfo{Node: cfg.Node, URL: cfg.URL, TURN: cfg.TURN}, started: time.Now(),
 		idle: make(chan store.ConnectionID, 1024), stop: make(chan struct{}),
-		nodes: make(map[string]*nodeInfo), quiet: make(map[store.ConnectionID]bool), pipes: make(map[string]map[pipeEnd]bool)}
+		nodes: make(map[string]*nodeInfo), known: make(map[string]time.Time), quiet: make(map[store.ConnectionID]bool), pipes: make(map[string]map[pipeEnd]bool)}
 	for subject, handle := range map[string]nats.MsgHandler{
 		nodeSubject(c.self.Node, "http"):  func(m *nats.Msg) { go c.serveForwarded(m) },
 		nodeSubject(c.self.Node, "state"): c.answerState,
@@ -200,6 +208,9 @@ func (c *cluster) heard(m *nats.Msg) {
 	} else {
 		info.seen = time.Now()
 		c.nodes[info.Node] = &info
+		if o := normalOrigin(info.URL); o != "" && (len(c.known) < maxKnownOrigins || !c.known[o].IsZero()) {
+			c.known[o] = info.seen
+		}
 	}
 	c.mu.Unlock()
 	if !known && !info.Bye {
@@ -223,6 +234,7 @@ func (c *cluster) peers() []nodeInfo {
 // nodeFailed forgets node, which did not answer a request, closes the pipes to it and ends
 // what it left behind.
 func (c *cluster) nodeFailed(node string) {
+	c.failed.Add(1)
 	c.mu.Lock()
 	delete(c.nodes, node)
 	pipes := c.pipes[node]
@@ -279,6 +291,27 @@ func (c *cluster) watch() {
 			})
 		}
 		wg.Wait()
+	}
+}
+
+// metrics returns the cluster's Prometheus metrics; none for a single server (c nil).
+func (c *cluster) metrics() []promfunc.Metric {
+	if c == nil {
+		return nil
+	}
+	return []promfunc.Metric{
+		{Name: "cluster_nodes", Help: "Cluster nodes heard of lately, this one included.", Value: func() float64 { return float64(len(c.peers()) + 1) }},
+		{Name: "cluster_pipes", Help: "WebSockets piped between this node and others.", Value: func() float64 {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			n := 0
+			for _, ps := range c.pipes {
+				n += len(ps)
+			}
+			return float64(n)
+		}},
+		{Name: "cluster_forwarded_total", Help: "Requests forwarded to the node serving their session.", Counter: true, Value: func() float64 { return float64(c.forwarded.Load()) }},
+		{Name: "cluster_node_failures_total", Help: "Nodes this node found failed.", Counter: true, Value: func() float64 { return float64(c.failed.Load()) }},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -186,6 +187,42 @@ func (s *Server) state(ctx context.Context) nodeState {
 		return cmp.Or(a.StartedAt.Compare(b.StartedAt), strings.Compare(a.ID, b.ID))
 	})
 	return all
+}
+
+// origins returns the origins of the cluster's nodes heard of lately, this one's first; none
+// for a single server (c nil) or nodes without URLs.
+func (c *cluster) origins() []string {
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for _, n := range append([]nodeInfo{c.self}, c.peers()...) {
+		if o := normalOrigin(n.URL); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// allowsOrigin reports whether o (lower case scheme://host) is the origin of a node heard of
+// within knownFor, failed ones too: the pages they served reconnect here.
+func (c *cluster) allowsOrigin(o string) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen, ok := c.known[o]
+	return ok && time.Since(seen) < knownFor
+}
+
+// normalOrigin is a node's URL as an Origin header names it: lower case, no trailing slash; ""
+// for none.
+func normalOrigin(u string) string {
+	if !IsOrigin(u) {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSuffix(u, "/"))
 }
 
 // clusterTURN adds the other nodes' TURN URLs to the entries of issued with credentials (the

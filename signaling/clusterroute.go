@@ -21,6 +21,9 @@ import (
 // placed again (on this node, for a connection whose home it was).
 func (c *cluster) route(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/share" && c.shareCORS(w, r) {
+			return
+		}
 		for range 3 {
 			node, body, err := c.target(r)
 			if err != nil {
@@ -44,6 +47,27 @@ func (c *cluster) route(next http.Handler) http.Handler {
 		}
 		writeError(w, http.StatusServiceUnavailable, "the session moved between server nodes; try again")
 	})
+}
+
+// shareCORS lets the pages of the cluster's other nodes look share keys up here (a page whose
+// own node failed asks the node it reconnects to whether its link still works): it sets the
+// CORS headers for such an origin, and answers its preflight (true).
+func (c *cluster) shareCORS(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || !c.allowsOrigin(strings.ToLower(origin)) {
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	if r.Method != http.MethodOptions {
+		return false
+	}
+	h.Set("Access-Control-Allow-Methods", http.MethodPost)
+	h.Set("Access-Control-Allow-Headers", "Content-Type")
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return true
 }
 
 // target returns the node that serves r, "" for this one, and r's body if it had to read it.

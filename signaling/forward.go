@@ -78,6 +78,7 @@ func (c *cluster) forward(w http.ResponseWriter, r *http.Request, node string, b
 		}
 		defer c.addPipe(node, pipe)()
 	}
+	c.forwarded.Add(1)
 	payload, _ := json.Marshal(req) // plain data: cannot fail
 	ctx, cancel := context.WithTimeout(r.Context(), fwdTimeout)
 	msg, err := c.nc.RequestWithContext(ctx, nodeSubject(node, "http"), payload)

@@ -51,12 +51,15 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	if strings.EqualFold(u.Host, r.Host) {
 		return true
 	}
-	return s.origins[strings.ToLower(u.Scheme+"://"+u.Host)]
+	o := strings.ToLower(u.Scheme + "://" + u.Host)
+	return s.origins[o] || s.cluster.allowsOrigin(o)
 }
 
 // securityHeaders sets the headers every response carries, and HSTS on a secure server's
 // responses over TLS (or through a TLS-terminating proxy in front of an https public URL).
-func securityHeaders(next http.Handler, secure bool) http.Handler {
+// A page may open WebSockets to its own origin and to those nodes gives (a cluster's nodes,
+// where it reconnects if its own is lost).
+func securityHeaders(next http.Handler, secure bool, nodes func() []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		if secure {
@@ -64,7 +67,11 @@ func securityHeaders(next http.Handler, secure bool) http.Handler {
 		}
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; style-src 'self'; frame-ancestors 'none'")
+		connect := "'self'"
+		for _, o := range nodes() {
+			connect += " " + o + " " + strings.Replace(strings.Replace(o, "https://", "wss://", 1), "http://", "ws://", 1)
+		}
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob: data:; connect-src "+connect+"; style-src 'self'; frame-ancestors 'none'")
 		next.ServeHTTP(w, r)
 	})
 }

@@ -51,6 +51,7 @@ type peer struct {
 	recordKeys bool // the recorder's: its recording keeps key input (the connection's option)
 	ws         conn
 	ice        []proto.ICEServer // for its hello
+	nodes      []string          // for its hello: the cluster's node origins
 }
 
 // owner reports whether p is one of its session owner's peers on the connection.
@@ -240,6 +241,7 @@ func (h *hub) addPeerLocked(p *peer, maxGuests int) bool {
 		ReadOnly:   p.readOnly,
 		ICEServers: p.ice,
 		Session:    s.info(),
+		Nodes:      p.nodes,
 	}.Encode())
 	if a := h.agents[s.conn.ID]; a != nil {
 		p.ws.send(stateMessage(proto.StateHostAvailable, ""))

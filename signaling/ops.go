@@ -65,12 +65,13 @@ func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 type readiness struct {
 	Ready    bool   `json:"ready"`
 	Database string `json:"database"` // "ok" or why not
-	Bus      string `json:"bus"`      // "off" on a single node
+	Bus      string `json:"bus"`      // "ok", "unavailable", or "off" on a single server
 	Draining bool   `json:"draining"`
 }
 
-// handleReadyz answers whether the server should get new sessions: its database answers and it
-// is not draining (200), or not (503), with each check's outcome.
+// handleReadyz answers whether the server should get new sessions: its database answers, a
+// cluster node is connected to its NATS, and it is not draining (200), or not (503), with
+// each check's outcome.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
@@ -79,7 +80,13 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		rd.Database = "unavailable"
 		s.noisy.Warn().Err(err).Msg("readiness: database unavailable")
 	}
-	rd.Ready = rd.Database == "ok" && !rd.Draining
+	if s.cluster != nil {
+		rd.Bus = "ok"
+		if !s.cluster.nc.IsConnected() {
+			rd.Bus = "unavailable"
+		}
+	}
+	rd.Ready = rd.Database == "ok" && rd.Bus != "unavailable" && !rd.Draining
 	status := http.StatusOK
 	if !rd.Ready {
 		status = http.StatusServiceUnavailable
@@ -99,7 +106,7 @@ func (s *Server) Collector() prometheus.Collector {
 		return promfunc.Metric{Name: "throttled_total", Help: "Requests refused by a throttle or cap, by kind.", Counter: true,
 			Labels: prometheus.Labels{"kind": kind}, Value: st(f)}
 	}
-	return promfunc.New("peerdesk", []promfunc.Metric{
+	return promfunc.New("peerdesk", append(s.cluster.metrics(), []promfunc.Metric{
 		{Name: "live_sessions", Help: "Live sessions on this node.", Value: func() float64 { n, _, _ := s.hub.counts(); return float64(n) }},
 		{Name: "peers", Help: "Peers on the live sessions of this node, the recorders aside.", Value: func() float64 { _, n, _ := s.hub.counts(); return float64(n) }},
 		{Name: "agents", Help: "Relay agents connected to this node.", Value: func() float64 { _, _, n := s.hub.counts(); return float64(n) }},
@@ -114,7 +121,7 @@ func (s *Server) Collector() prometheus.Collector {
 		throttled("agent", func(x Stats) uint64 { return x.AgentsThrottled }),
 		throttled("signaling_budget", func(x Stats) uint64 { return x.PeersOverBudget }),
 		{Name: "drain_refused_total", Help: "WebSockets refused while the node drains.", Counter: true, Value: st(func(x Stats) uint64 { return x.DrainRefused })},
-	})
+	}...))
 }
 
 // counts returns the number of live sessions, of their peers (the recorders aside) and of the

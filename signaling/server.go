@@ -306,7 +306,7 @@ func New(cfg Config) (*Server, error) {
 		s.hub.idle = s.cluster.idle
 		h = s.cluster.route(mux)
 	}
-	s.handler = securityHeaders(h, s.secure)
+	s.handler = securityHeaders(h, s.secure, s.cluster.origins)
 	if s.rec, err = newRecorders(s, cfg.Recording); err != nil {
 		if s.cluster != nil {
 			s.cluster.close()

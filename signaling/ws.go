@@ -205,6 +205,7 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request, log zerolog.L
 			p.ice = s.iceStatic
 		} else {
 			p.ice, expires = s.iceServers(iceID)
+			p.nodes = s.cluster.origins()
 			defer s.endICE(iceID) // its TURN allocations end with its socket, on every node
 		}
 		var added bool

@@ -142,3 +142,29 @@ func TestClaimNode(t *testing.T) {
 		t.Errorf("a single server once the nodes closed: %v", err)
 	}
 }
+
+// TestRecordingsOfTheirNode: a node completes and expires only the recordings it wrote.
+func TestRecordingsOfTheirNode(t *testing.T) {
+	f := newSharingFixture(t)
+	ctx := t.Context()
+	a, _ := openAt(t, f.path, WithNode("a"))
+	b, _ := openAt(t, f.path, WithNode("b"))
+	for _, st := range []*Store{a, b} {
+		id := "sess-" + st.Node()
+		if err := st.StartLiveSession(ctx, id, f.conn.ID, f.user.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.CreateRecording(ctx, Recording{Session: id, Connection: f.conn.ID, File: id + ".pdrec", StartedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for st, want := range map[*Store]int{a: 1, b: 1, f.s: 2} {
+		recs, err := st.Recordings(ctx)
+		if err != nil || len(recs) != want {
+			t.Errorf("node %q lists %d recordings (%v), want %d", st.Node(), len(recs), err, want)
+		}
+		if st.Node() != "" && len(recs) == 1 && recs[0].Session != "sess-"+st.Node() {
+			t.Errorf("node %s lists %s's recording", st.Node(), recs[0].Session)
+		}
+	}
+}

@@ -70,8 +70,8 @@ func (s *Store) CreateRecording(ctx context.Context, rec Recording) (Recording, 
 	}
 	var id int64
 	err := s.db.QueryRowContext(ctx,
-		`INSERT INTO recordings (session_id, connection_id, file, started_at) VALUES (?, ?, ?, ?) RETURNING id`,
-		rec.Session, rec.Connection, rec.File, rec.StartedAt.UnixMilli()).Scan(&id)
+		`INSERT INTO recordings (session_id, connection_id, file, started_at, node) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		rec.Session, rec.Connection, rec.File, rec.StartedAt.UnixMilli(), s.node).Scan(&id)
 	if isConstraint(err, sqlite3.ErrConstraintUnique) {
 		return Recording{}, fmt.Errorf("create recording of session %s: %w", rec.Session, ErrExists)
 	}
@@ -106,9 +106,10 @@ func (s *Store) Recording(ctx context.Context, id RecordingID) (Recording, error
 	return rec, nil
 }
 
-// Recordings returns every recording, oldest first.
+// Recordings returns every recording — its node's only, for a store opened WithNode: each node
+// completes and expires the files it wrote — oldest first.
 func (s *Store) Recordings(ctx context.Context) ([]Recording, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+recordingColumns+` FROM recordings ORDER BY started_at, id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+recordingColumns+` FROM recordings WHERE ? = '' OR node = ? ORDER BY started_at, id`, s.node, s.node)
 	if err != nil {
 		return nil, fmt.Errorf("list recordings: %w", err)
 	}

@@ -164,6 +164,9 @@ type Message struct {
 	// and clipboard input too; without it the relay sends the recorder pointer input only.
 	RecordKeys bool `json:"recordKeys,omitempty"`
 	Allow      bool `json:"allow,omitempty"`
+	// Nodes, in a peer's hello from a cluster: the origins of its nodes, where the peer may
+	// reconnect when its own is lost.
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 // Encode returns the JSON form of m.

@@ -93,3 +93,32 @@ test('onLost may end the session: then nothing is scheduled', () => {
   FakeWebSocket.made[0].drop();
   assert.deepEqual(timers.delays(), []);
 });
+
+test("a cluster's nodes: a reconnect that fails moves on to the next node, with the same path", async () => {
+  const { s, timers } = socket();
+  s.start();
+  s.accepted();
+  s.setNodes(['http://host', 'http://b:8080', 'https://c', 'javascript:alert(1)', 'not a url']);
+  assert.deepEqual(s.urls, ['ws://host/ws/peer?connection=1', 'ws://b:8080/ws/peer?connection=1', 'wss://c/ws/peer?connection=1']);
+  const urls = () => FakeWebSocket.made.map((ws) => ws.url);
+  FakeWebSocket.made[0].drop(); // an accepted socket lost: its own node first
+  timers.advance(500);
+  await flush();
+  FakeWebSocket.made[1].drop(); // that failed: the next node
+  timers.advance(1000);
+  await flush();
+  FakeWebSocket.made[2].drop();
+  timers.advance(2000);
+  await flush();
+  FakeWebSocket.made[3].drop();
+  timers.advance(4000);
+  await flush();
+  assert.deepEqual(urls(), ['ws://host/ws/peer?connection=1', 'ws://host/ws/peer?connection=1', 'ws://b:8080/ws/peer?connection=1',
+    'wss://c/ws/peer?connection=1', 'ws://host/ws/peer?connection=1']);
+  s.accepted(); // accepted: a later loss tries the same node again first
+  s.setNodes(undefined);
+  FakeWebSocket.made[4].drop();
+  timers.advance(500);
+  await flush();
+  assert.equal(FakeWebSocket.made[5].url, 'ws://host/ws/peer?connection=1');
+});

@@ -233,8 +233,12 @@ export async function revokeLink(id) {
  * name}, readOnly, passcode} — passcode: joining needs one. An invalid, expired, used or
  * revoked key rejects with status 404; a wrong passcode with 403 (field passcode).
  */
-export async function share(key, passcode = '') {
-  const s = await call('POST', '/api/share', passcode ? { key, passcode } : { key });
+/**
+ * Looks up share key key (with its passcode, if given) at origin ('' for the page's own: a
+ * cluster's other nodes answer too).
+ */
+export async function share(key, passcode = '', origin = '') {
+  const s = await call('POST', `${origin}/api/share`, passcode ? { key, passcode } : { key });
   if (typeof s?.session !== 'string' || !isId(s.connection?.id)) throw new ApiError(0, 'malformed share reply');
   return {
     session: s.session,
@@ -242,6 +246,32 @@ export async function share(key, passcode = '') {
     readOnly: s.readOnly === true,
     passcode: s.passcode === true,
   };
+}
+
+/**
+ * Resolves to why share key key no longer works (the server's message for 404), or '' while it
+ * works or nobody says: asked of the page's own origin, then, if that cannot be reached, of
+ * the node of wsURL, where the socket reconnects next (a cluster's node, when the page's own
+ * has failed).
+ */
+export async function linkGone(key, wsURL = '') {
+  let other = '';
+  try {
+    const u = new URL(wsURL);
+    other = `${u.protocol === 'wss:' ? 'https:' : 'http:'}//${u.host}`;
+  } catch {
+    // no other node to ask
+  }
+  for (const origin of other && other !== location.origin ? ['', other] : ['']) {
+    try {
+      await share(key, '', origin);
+      return '';
+    } catch (err) {
+      if (err.status === 404) return err.message;
+      if (err.status !== 0) return '';
+    }
+  }
+  return '';
 }
 
 // ---- Active Sessions and History (admins) ----

@@ -316,13 +316,8 @@ function showInvalid(message) {
 }
 
 // The reason a share join must stop reconnecting: its link no longer works.
-async function shareGone() {
-  try {
-    await api.share(shareKey);
-    return '';
-  } catch (err) {
-    return err.status === 404 ? err.message : '';
-  }
+function shareGone(wsURL) {
+  return api.linkGone(shareKey, wsURL);
 }
 
 // ---- session ----

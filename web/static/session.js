@@ -123,7 +123,7 @@ export class Session {
         this.closePeer();
         if (!this.closed && !this.ended) this.setState('disconnected');
       },
-      beforeReconnect: () => this.handlers.beforeReconnect?.(),
+      beforeReconnect: (url) => this.handlers.beforeReconnect?.(url),
       onGiveUp: (reason) => this.end(reason),
     });
     this.socket.start();
@@ -201,6 +201,7 @@ export class Session {
     switch (m.type) {
       case 'hello':
         this.socket.accepted();
+        this.socket.setNodes(m.nodes);
         this.iceServers = iceServers(m.iceServers);
         this.identity = m.identity ?? null;
         this.readOnly = m.readOnly === true;

@@ -1,6 +1,7 @@
 // The signaling WebSocket of a session (docs/PROTOCOL.md, section 2): it reconnects with
-// backoff until the session ends or is closed. WebSocket, timers and randomness are injected,
-// so that reconnecting can be tested without a browser.
+// backoff until the session ends or is closed, to the other nodes of a cluster in turn when
+// its own does not answer. WebSocket, timers and randomness are injected, so that
+// reconnecting can be tested without a browser.
 
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 10000;
@@ -14,7 +15,8 @@ export function reconnectDelay(n, random = Math.random) {
  * SignalingSocket keeps a WebSocket to url open. handlers:
  *   onMessage(text)      a frame from the server
  *   onLost()             the socket closed; a reconnect is scheduled
- *   beforeReconnect()    async; resolves to a reason to give up instead of reconnecting, or ''
+ *   beforeReconnect(url) async; resolves to a reason to give up instead of reconnecting to
+ *                        url (the next node's, in a cluster), or ''
  *   onGiveUp(reason)     beforeReconnect gave a reason: the socket stays closed
  * env (all optional): {WebSocket, setTimeout, clearTimeout, random}.
  */
@@ -30,12 +32,35 @@ export class SignalingSocket {
     this.attempt = 0;
     this.timer = 0;
     this.stopped = false;
+    this.urls = [url]; // this.url first, then the other nodes'
+    this.opened = false; // the current socket was accepted
+  }
+
+  /**
+   * Sets the origins of the cluster's nodes (the hello's nodes): a reconnect that fails moves
+   * on to the next, with the same path.
+   */
+  setNodes(origins) {
+    if (!Array.isArray(origins)) return;
+    const here = new URL(this.url);
+    const urls = [this.url];
+    for (const o of origins) {
+      let u;
+      try {
+        u = new URL(here.pathname + here.search, String(o).replace(/^http/, 'ws'));
+      } catch {
+        continue;
+      }
+      if ((u.protocol === 'ws:' || u.protocol === 'wss:') && u.host !== here.host) urls.push(u.href);
+    }
+    this.urls = urls;
   }
 
   /** Opens the WebSocket. */
   start() {
     const ws = new this.WebSocket(this.url);
     this.ws = ws;
+    this.opened = false;
     ws.onmessage = (e) => {
       if (ws === this.ws) this.handlers.onMessage(e.data);
     };
@@ -43,6 +68,9 @@ export class SignalingSocket {
       if (ws !== this.ws) return;
       this.ws = null;
       if (this.stopped) return;
+      if (!this.opened && this.urls.length > 1) {
+        this.url = this.urls[(this.urls.indexOf(this.url) + 1) % this.urls.length];
+      }
       this.handlers.onLost?.();
       if (this.stopped) return; // onLost ended the session
       this.timer = this.setTimeout(() => this.reconnect(), reconnectDelay(this.attempt++, this.random));
@@ -52,6 +80,7 @@ export class SignalingSocket {
   /** The server accepted the socket (its hello): the next loss reconnects quickly again. */
   accepted() {
     this.attempt = 0;
+    this.opened = true;
   }
 
   /** Sends text if the socket is open. */
@@ -80,7 +109,7 @@ export class SignalingSocket {
     this.timer = 0;
     let reason = '';
     try {
-      reason = (await this.handlers.beforeReconnect?.()) ?? '';
+      reason = (await this.handlers.beforeReconnect?.(this.url)) ?? '';
     } catch (err) {
       console.warn('peerdesk: reconnect check:', err.message);
     }
