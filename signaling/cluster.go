@@ -3,7 +3,6 @@ package signaling
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -12,7 +11,6 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
 
-	"peerdesk/internal/promfunc"
 	"peerdesk/store"
 )
 
@@ -195,137 +193,6 @@ func (c *cluster) announce(bye bool) {
 	_ = c.nc.Publish(subjectNodes, data)
 }
 
-// heard notes another node's heartbeat; a new node hears of every node at once.
-func (c *cluster) heard(m *nats.Msg) {
-	var info nodeInfo
-	if json.Unmarshal(m.Data, &info) != nil || !ValidNode(info.Node) || info.Node == c.self.Node {
-		return
-	}
-	c.mu.Lock()
-	_, known := c.nodes[info.Node]
-	if info.Bye {
-		delete(c.nodes, info.Node)
-	} else {
-		info.seen = time.Now()
-		c.nodes[info.Node] = &info
-		if o := normalOrigin(info.URL); o != "" && (len(c.known) < maxKnownOrigins || !c.known[o].IsZero()) {
-			c.known[o] = info.seen
-		}
-	}
-	c.mu.Unlock()
-	if !known && !info.Bye {
-		c.announce(false)
-	}
-}
-
-// peers returns the other nodes heard of lately.
-func (c *cluster) peers() []nodeInfo {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]nodeInfo, 0, len(c.nodes))
-	for _, n := range c.nodes {
-		if time.Since(n.seen) < nodeTimeout {
-			out = append(out, *n)
-		}
-	}
-	return out
-}
-
-// nodeFailed forgets node, which did not answer a request, closes the pipes to it and ends
-// what it left behind.
-func (c *cluster) nodeFailed(node string) {
-	c.failed.Add(1)
-	c.mu.Lock()
-	delete(c.nodes, node)
-	pipes := c.pipes[node]
-	delete(c.pipes, node)
-	c.mu.Unlock()
-	for p := range pipes {
-		p.nodeFailed()
-	}
-	c.endNode(node)
-}
-
-// addPipe registers this node's end p of a pipe to node; the returned func forgets it.
-func (c *cluster) addPipe(node string, p pipeEnd) (remove func()) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.pipes[node] == nil {
-		c.pipes[node] = make(map[pipeEnd]bool)
-	}
-	c.pipes[node][p] = true
-	return func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		delete(c.pipes[node], p)
-		if len(c.pipes[node]) == 0 {
-			delete(c.pipes, node)
-		}
-	}
-}
-
-// watch pings, every watchEvery, each node this one has pipes to: one that is gone from NATS
-// (killed, or cut off) has failed, and its pipes close at once.
-func (c *cluster) watch() {
-	defer c.wg.Done()
-	t := time.NewTicker(watchEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-t.C:
-		}
-		c.mu.Lock()
-		nodes := make([]string, 0, len(c.pipes))
-		for n := range c.pipes {
-			nodes = append(nodes, n)
-		}
-		c.mu.Unlock()
-		var wg sync.WaitGroup
-		for _, n := range nodes {
-			wg.Go(func() {
-				if _, err := c.nc.Request(nodeSubject(n, "ping"), nil, pipePingTimeout); errors.Is(err, nats.ErrNoResponders) {
-					c.nodeFailed(n)
-				}
-			})
-		}
-		wg.Wait()
-	}
-}
-
-// metrics returns the cluster's Prometheus metrics; none for a single server (c nil).
-func (c *cluster) metrics() []promfunc.Metric {
-	if c == nil {
-		return nil
-	}
-	return []promfunc.Metric{
-		{Name: "cluster_nodes", Help: "Cluster nodes heard of lately, this one included.", Value: func() float64 { return float64(len(c.peers()) + 1) }},
-		{Name: "cluster_pipes", Help: "WebSockets piped between this node and others.", Value: func() float64 {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			n := 0
-			for _, ps := range c.pipes {
-				n += len(ps)
-			}
-			return float64(n)
-		}},
-		{Name: "cluster_forwarded_total", Help: "Requests forwarded to the node serving their session.", Counter: true, Value: func() float64 { return float64(c.forwarded.Load()) }},
-		{Name: "cluster_node_failures_total", Help: "Nodes this node found failed.", Counter: true, Value: func() float64 { return float64(c.failed.Load()) }},
-	}
-}
-
-func (c *cluster) endNode(node string) {
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer cancel()
-	n, err := c.s.store.EndNode(ctx, node, reasonNodeFailed)
-	if err != nil {
-		c.s.log.Error().Err(err).Str("node", node).Msg("end a failed node's sessions")
-		return
-	}
-	c.s.log.Warn().Str("node", node).Int("sessions", n).Msg("server node failed: its sessions ended, its connections freed")
-}
-
 func (c *cluster) loop() {
 	defer c.wg.Done()
 	t := time.NewTicker(heartbeatEvery)
@@ -344,40 +211,6 @@ func (c *cluster) loop() {
 		if tick%verifyEvery == 0 {
 			c.verifyHomes()
 		}
-	}
-}
-
-// sweep fails the nodes unheard of for nodeGone, and those the store names that nobody has
-// heard of since this node started nodeGone ago.
-func (c *cluster) sweep() {
-	var gone []string
-	c.mu.Lock()
-	for name, n := range c.nodes {
-		if time.Since(n.seen) >= nodeGone {
-			gone = append(gone, name)
-			delete(c.nodes, name)
-		}
-	}
-	known := make(map[string]bool, len(c.nodes))
-	for name := range c.nodes {
-		known[name] = true
-	}
-	c.mu.Unlock()
-	if time.Since(c.started) >= nodeGone {
-		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-		inUse, err := c.s.store.NodesInUse(ctx)
-		cancel()
-		if err != nil {
-			c.s.log.Error().Err(err).Msg("list the nodes in use")
-		}
-		for _, n := range inUse {
-			if n != c.self.Node && !known[n] {
-				gone = append(gone, n)
-			}
-		}
-	}
-	for _, n := range gone {
-		c.endNode(n)
 	}
 }
 

@@ -9,28 +9,9 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
-
 	"peerdesk/client"
+	"peerdesk/internal/testnats"
 )
-
-// startNATS runs a NATS server on loopback in the test's process until the test ends.
-func startNATS(t *testing.T) string {
-	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	return ns.ClientURL()
-}
 
 // testCluster is three `peerdesk serve` nodes on one PostgreSQL database and one NATS.
 type testCluster struct {
@@ -42,7 +23,7 @@ type testCluster struct {
 func startCluster(t *testing.T, names ...string) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, bin: peerdeskBinary(t), nodes: make(map[string]*demoProcess)}
-	natsURL, db := startNATS(t), postgresDatabase(t)
+	natsURL, db := testnats.Start(t), postgresDatabase(t)
 	for _, n := range names {
 		c.nodes[n] = startProcess(t, c.bin, []string{"serve", "-listen", "127.0.0.1:0", "-database", db, "-nats", natsURL, "-node", n,
 			"-data", t.TempDir(), "-turn-udp", "127.0.0.1:0", "-turn-tcp", "", "-log-level", "warn", "-owner-grace", "3s"},

@@ -1,0 +1,127 @@
+package signaling_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"peerdesk/internal/testnats"
+	"peerdesk/signaling"
+	"peerdesk/signaling/proto"
+	"peerdesk/store"
+)
+
+// clusterNode is one node of an in-process cluster: its env, its NATS connection.
+type clusterNode struct {
+	*env
+	nc *nats.Conn
+}
+
+// newClusterNode starts node name on the SQLite file db (shared by the nodes of one machine,
+// as PostgreSQL is by nodes anywhere) and NATS natsURL.
+func newClusterNode(t *testing.T, db, natsURL, name string) *clusterNode {
+	t.Helper()
+	st, err := store.Open(context.Background(), db, store.WithNode(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	ts := httptest.NewUnstartedServer(nil)
+	srv, err := signaling.New(signaling.Config{Store: st, Logger: zerolog.New(zerolog.NewTestWriter(t)),
+		Cluster: &signaling.ClusterConfig{NATS: nc, Node: name, URL: "http://" + ts.Listener.Addr().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	ts.Config.Handler = srv.Handler()
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return &clusterNode{env: &env{t: t, st: st, srv: srv, ts: ts}, nc: nc}
+}
+
+// TestClusterNodes: the agent on node b, the owner on node a. The owner's hello names both
+// nodes; negotiation flows through a's pipe to b and back; a lists b's session and the agent
+// as online; a password reset on a throws the owner out of b's session; a node whose NATS
+// connection is gone has failed: a tells the owner the session ended with it.
+func TestClusterNodes(t *testing.T) {
+	db, natsURL := filepath.Join(t.TempDir(), "peerdesk.db"), testnats.Start(t)
+	a := newClusterNode(t, db, natsURL, "a")
+	b := newClusterNode(t, db, natsURL, "b")
+	if _, err := signaling.New(signaling.Config{Store: a.st, Cluster: &signaling.ClusterConfig{NATS: a.nc, Node: "b"}}); err == nil {
+		t.Error("a server named b on node a's store: no error")
+	}
+	a.user("root", true)
+	owner := a.user("olga", false)
+	conn, token := a.connection("Desk", owner)
+	agent := b.agent(token, conn)
+	cookie := a.login("olga")
+
+	ws, resp, err := a.dialPeer(cookie, conn.ID, a.ts.URL)
+	if err != nil {
+		t.Fatalf("dial the owner through a: %v (%s)", err, status(resp))
+	}
+	hello := expect(t, ws, proto.TypeHello)
+	if !slices.Contains(hello.Nodes, a.ts.URL) || !slices.Contains(hello.Nodes, b.ts.URL) {
+		t.Errorf("the owner's hello names nodes %v, want %s and %s", hello.Nodes, a.ts.URL, b.ts.URL)
+	}
+	expectState(t, ws, proto.StateHostAvailable)
+	join := expect(t, agent, proto.TypeJoin)
+	if join.Identity == nil || join.Identity.Name != "olga" || join.Identity.Role != proto.RoleOwner {
+		t.Fatalf("the agent on b got join %+v", join)
+	}
+	send(t, ws, proto.Message{Type: proto.TypeOffer, SDP: "v=0 offer"})
+	if m := expect(t, agent, proto.TypeOffer); m.Peer != join.Peer || m.SDP != "v=0 offer" {
+		t.Errorf("the agent got %+v", m)
+	}
+	send(t, agent, proto.Message{Type: proto.TypeAnswer, Peer: join.Peer, SDP: "v=0 answer"})
+	if m := expect(t, ws, proto.TypeAnswer); m.SDP != "v=0 answer" {
+		t.Errorf("the owner got %+v", m)
+	}
+	sendRaw(t, ws, []byte("not json"))
+	expectError(t, ws, proto.CodeBadMessage)
+
+	rootCookie := a.login("root")
+	_, body := a.do(http.MethodGet, "/api/sessions", rootCookie, "")
+	if !strings.Contains(string(body), `"olga"`) || !strings.Contains(string(body), hello.Session.ID) {
+		t.Errorf("a's Active Sessions: %s, want b's session", body)
+	}
+	_, body = a.do(http.MethodGet, "/api/connections", rootCookie, "")
+	if !strings.Contains(string(body), `"online":true`) {
+		t.Errorf("a's connection list: %s, want the agent on b online", body)
+	}
+
+	if r, body := a.do(http.MethodPost, fmt.Sprintf("/api/users/%d/password", owner.ID), rootCookie, `{"password":"another-password"}`); r.StatusCode != http.StatusOK {
+		t.Fatalf("reset on a: %d %s", r.StatusCode, body)
+	}
+	if m := expect(t, ws, proto.TypeState); m.State != proto.StateEnded || !strings.Contains(m.Message, "password") {
+		t.Errorf("the owner after a password reset on a: %+v", m)
+	}
+	expectClosed(t, ws)
+	expect(t, agent, proto.TypeLeave)
+
+	if err := a.st.SetPassword(context.Background(), owner.ID, "olga-password"); err != nil {
+		t.Fatal(err)
+	}
+	ws = a.peer(a.login("olga"), conn.ID, proto.Identity{Name: "olga", Role: proto.RoleOwner}, proto.StateHostAvailable)
+	b.nc.Close() // b is cut off: gone from NATS, as if killed
+	if m := expect(t, ws, proto.TypeState); m.State != proto.StateEnded || !strings.Contains(m.Message, "server node") {
+		t.Errorf("the owner on a when b failed: %+v", m)
+	}
+	expectClosed(t, ws)
+	if _, live, err := a.st.LiveSessionNode(context.Background(), hello.Session.ID); err != nil || live {
+		t.Errorf("b's session after b failed: live %v, %v", live, err)
+	}
+}
