@@ -4,13 +4,19 @@ BIN      := bin/peerdesk
 E2E      := web/e2e
 APT_PKGS := postgresql chromium iproute2 fonts-liberation xvfb x11vnc tigervnc-standalone-server tigervnc-tools xdotool xterm xfonts-base x11-apps x11-xserver-utils imagemagick xclip coturn
 
-.PHONY: run build build-deps test deps check bench bench-deps fuzz fuzz-long clean
+.PHONY: run build build-deps test deps check bench bench-deps fuzz fuzz-long clean cluster
 
 run: build
 	./$(BIN) demo
 
 build: build-deps
 	$(GO) build -o $(BIN) ./cmd/peerdesk
+
+# cluster runs three serve nodes on one PostgreSQL and one NATS, with a demo agent, on this
+# machine (cmd/peerdesk-cluster); Ctrl-C stops it all.
+cluster: deps build
+	$(GO) build -o bin/peerdesk-cluster ./cmd/peerdesk-cluster
+	./bin/peerdesk-cluster -bin $(BIN)
 
 # build-deps installs the C libraries the agent's encoders and the Go peer's video decoder bind
 # (cgo): libwebp, libjpeg-turbo and libvpx, from Debian.

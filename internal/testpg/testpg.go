@@ -150,13 +150,22 @@ func (s *Server) exec(ctx context.Context, stmt string) error {
 // NewDatabase creates an empty database and returns its postgres:// URL.
 func (s *Server) NewDatabase(t testing.TB) string {
 	t.Helper()
-	name := fmt.Sprintf("test_%d", s.n.Add(1))
+	url, err := s.CreateDatabase(fmt.Sprintf("test_%d", s.n.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+// CreateDatabase creates the empty database name (letters, digits, '_') and returns its
+// postgres:// URL.
+func (s *Server) CreateDatabase(name string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	if err := s.exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("testpg: create database: %v", err)
+		return "", fmt.Errorf("testpg: create database: %w", err)
 	}
-	return s.url(name)
+	return s.url(name), nil
 }
 
 // Stop stops the server (fast shutdown) and removes its files.
