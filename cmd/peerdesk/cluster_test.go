@@ -15,19 +15,20 @@ import (
 
 // testCluster is three `peerdesk serve` nodes on one PostgreSQL database and one NATS.
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	bin   string
 	nodes map[string]*demoProcess
 }
 
-func startCluster(t *testing.T, names ...string) *testCluster {
+// startCluster starts the nodes names, each `peerdesk serve` with extra flags.
+func startCluster(t testing.TB, extra []string, names ...string) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, bin: peerdeskBinary(t), nodes: make(map[string]*demoProcess)}
 	natsURL, db := testnats.Start(t), postgresDatabase(t)
 	for _, n := range names {
-		c.nodes[n] = startProcess(t, c.bin, []string{"serve", "-listen", "127.0.0.1:0", "-database", db, "-nats", natsURL, "-node", n,
-			"-data", t.TempDir(), "-turn-udp", "127.0.0.1:0", "-turn-tcp", "", "-log-level", "warn", "-owner-grace", "3s"},
-			"peerdesk is serving on ")
+		args := []string{"serve", "-listen", "127.0.0.1:0", "-database", db, "-nats", natsURL, "-node", n,
+			"-data", t.TempDir(), "-turn-udp", "127.0.0.1:0", "-turn-tcp", "", "-log-level", "warn", "-owner-grace", "3s"}
+		c.nodes[n] = startProcess(t, c.bin, append(args, extra...), "peerdesk is serving on ")
 	}
 	return c
 }
@@ -156,7 +157,7 @@ func (r *clusterRun) link(owner *client.Session, profile int64) (int64, string) 
 // with its node, the agent reconnects to a and the owner's new session runs there; the old
 // session's links are dead and the history says why.
 func TestCluster(t *testing.T) {
-	c := startCluster(t, "a", "b", "c")
+	c := startCluster(t, nil, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cookie, err := client.Login(ctx, c.url("a"), testAdmin, testPassword)

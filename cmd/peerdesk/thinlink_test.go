@@ -71,7 +71,7 @@ func TestThinLink(t *testing.T) {
 
 // peerdeskBinary returns the peerdesk binary of PEERDESK_BIN, or builds one (without the race
 // detector) into a temporary directory.
-func peerdeskBinary(t *testing.T) string {
+func peerdeskBinary(t testing.TB) string {
 	t.Helper()
 	if bin := os.Getenv(thinBinEnv); bin != "" {
 		if _, err := os.Stat(bin); err != nil {
@@ -194,7 +194,7 @@ func startDemoProcess(t *testing.T, bin, data string, args ...string) *demoProce
 // startProcess starts `bin args...` (the admin's password testPassword) and returns it once
 // it printed its URL after ready; it is stopped with SIGTERM when the test ends, and must
 // then exit cleanly unless it was killed.
-func startProcess(t *testing.T, bin string, args []string, ready string, env ...string) *demoProcess {
+func startProcess(t testing.TB, bin string, args []string, ready string, env ...string) *demoProcess {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(append(os.Environ(), "PEERDESK_ADMIN_PASSWORD="+testPassword), env...)
