@@ -27,6 +27,15 @@ type options struct {
 	noVideo    bool
 	onDisplay  func(context.Context, []byte)
 	onControl  func(string, []byte)
+	nodes      []string
+}
+
+// WithNodes names the other nodes of a cluster (origins, http(s)://host[:port], as a hello's
+// Nodes gives them): Join and JoinShare try them in turn, with the same target, when the
+// server does not answer or answers 5xx — its node failed. A session that ends is not
+// resumed: join again, with the nodes its hello named.
+func WithNodes(origins ...string) Option {
+	return func(o *options) { o.nodes = append(o.nodes, origins...) }
 }
 
 // WithLogger sets the logger; pion's own logs go to it too unless the SettingEngine given

@@ -7,6 +7,9 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -415,5 +418,45 @@ func TestRenegotiateRequest(t *testing.T) {
 	}
 	if n := s.Stats().PeerConnections; n != 2 {
 		t.Fatalf("%d peer connections, want 2", n)
+	}
+}
+
+// TestJoinTriesNodes: a server that does not answer, or answers 5xx, makes Join try the nodes
+// of WithNodes in turn; one that refuses the join (404) does not.
+func TestJoinTriesNodes(t *testing.T) {
+	checkLeaks(t)
+	ctx := testContext(t)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	var hits atomic.Int32
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		http.Error(w, `{"error":"node draining"}`, http.StatusServiceUnavailable)
+	}))
+	defer failing.Close()
+	f := newFakeServer(t, true)
+
+	joined := make(chan *Session, 1)
+	go func() {
+		s, err := Join(ctx, gone.URL, testConnection, testCookie, append(clientOptions(t), WithNodes(gone.URL, failing.URL, f.srv.URL))...)
+		if err != nil {
+			t.Errorf("Join over the nodes: %v", err)
+		} else {
+			t.Cleanup(func() { _ = s.Close() })
+		}
+		joined <- s
+	}()
+	f.nextConn(ctx)
+	f.nextHost(ctx).sendDisplay(wire.EncodeSize(8, 8), wire.EncodeFrame(1))
+	awaitJoin(ctx, t, joined)
+	if hits.Load() != 1 {
+		t.Errorf("the failing node was tried %d times, want once", hits.Load())
+	}
+
+	if _, err := Join(ctx, f.srv.URL, 8, testCookie, append(clientOptions(t), WithNodes(failing.URL))...); !errors.Is(err, ErrHTTP) {
+		t.Errorf("Join of an unknown connection: %v, want ErrHTTP", err)
+	}
+	if hits.Load() != 1 {
+		t.Error("a refused join tried the other nodes")
 	}
 }

@@ -68,8 +68,35 @@ func shareTarget(shareURL, cookie string) (string, target, error) {
 // maxShareKey bounds the key taken from a share URL.
 const maxShareKey = 128
 
-// dialSignaling opens /ws/peer for t.
+// dialSignaling opens /ws/peer for t on serverURL, or else on the nodes of WithNodes, in turn,
+// while the one tried does not answer or answers 5xx or 421 (not its home any more).
 func dialSignaling(ctx context.Context, o *options, serverURL string, t target) (*signaling, error) {
+	sig, err := dialOne(ctx, o, serverURL, t)
+	for _, n := range o.nodes {
+		if err == nil || !nodeDown(err) || ctx.Err() != nil {
+			break
+		}
+		if n == serverURL {
+			continue
+		}
+		o.log.Info().Err(err).Msg("trying the next node")
+		sig, err = dialOne(ctx, o, n, t)
+	}
+	return sig, err
+}
+
+// nodeDown reports whether a dial error says the node is not there (rather than that it
+// refused the join).
+func nodeDown(err error) bool {
+	var se *statusErr
+	if errors.As(err, &se) {
+		return se.code >= 500 || se.code == http.StatusMisdirectedRequest
+	}
+	return !errors.Is(err, ErrInvalidArgument)
+}
+
+// dialOne opens /ws/peer for t on serverURL.
+func dialOne(ctx context.Context, o *options, serverURL string, t target) (*signaling, error) {
 	u, err := parseServerURL(serverURL)
 	if err != nil {
 		return nil, err
@@ -89,12 +116,21 @@ func dialSignaling(ctx context.Context, o *options, serverURL string, t target) 
 	conn, resp, err := d.DialContext(ctx, u.String(), header)
 	if err != nil {
 		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
-			err = statusError(resp)
+			err = &statusErr{code: resp.StatusCode, err: statusError(resp)}
 		}
 		return nil, fmt.Errorf("client: join %s on %s: %w", t.desc, u.Host, err) // the URL may hold a share key
 	}
 	return &signaling{conn: proto.NewConn(conn, sendQueue, sampledLogger(o.log))}, nil
 }
+
+// statusErr is a refused handshake's status and error.
+type statusErr struct {
+	code int
+	err  error
+}
+
+func (e *statusErr) Error() string { return e.err.Error() }
+func (e *statusErr) Unwrap() error { return e.err }
 
 // checkCookie refuses a value that is not a cookie-octet string (RFC 6265), so that it cannot
 // smuggle other cookies or headers.

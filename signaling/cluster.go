@@ -62,6 +62,7 @@ const (
 	subjectNodes    = "peerdesk.nodes"
 	subjectHub      = "peerdesk.hub"
 	subjectThrottle = "peerdesk.throttle"
+	subjectPeers    = "peerdesk.peers"
 )
 
 func nodeSubject(node, what string) string { return "peerdesk.node." + node + "." + what }
@@ -142,6 +143,7 @@ func startCluster(s *Server, cfg *ClusterConfig) (*cluster, error) {
 		subjectNodes:                      c.heard,
 		subjectHub:                        c.hubOpFrom,
 		subjectThrottle:                   c.missFrom,
+		subjectPeers:                      c.peersFrom,
 	} {
 		sub, err := c.nc.Subscribe(subject, handle)
 		if err != nil {
@@ -155,6 +157,7 @@ func startCluster(s *Server, cfg *ClusterConfig) (*cluster, error) {
 		return nil, fmt.Errorf("signaling: NATS: %w", err)
 	}
 	c.shareThrottles()
+	c.sharePeerLimits()
 	c.announce(false)
 	c.wg.Add(2)
 	go c.loop()
@@ -207,6 +210,7 @@ func (c *cluster) loop() {
 		case <-t.C:
 		}
 		c.announce(false)
+		c.announcePeers()
 		c.sweep()
 		if tick%verifyEvery == 0 {
 			c.verifyHomes()

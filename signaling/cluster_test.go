@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
@@ -27,7 +28,7 @@ type clusterNode struct {
 
 // newClusterNode starts node name on the SQLite file db (shared by the nodes of one machine,
 // as PostgreSQL is by nodes anywhere) and NATS natsURL.
-func newClusterNode(t *testing.T, db, natsURL, name string) *clusterNode {
+func newClusterNode(t *testing.T, db, natsURL, name string, cfg signaling.Config) *clusterNode {
 	t.Helper()
 	st, err := store.Open(context.Background(), db, store.WithNode(name))
 	if err != nil {
@@ -40,8 +41,9 @@ func newClusterNode(t *testing.T, db, natsURL, name string) *clusterNode {
 	}
 	t.Cleanup(nc.Close)
 	ts := httptest.NewUnstartedServer(nil)
-	srv, err := signaling.New(signaling.Config{Store: st, Logger: zerolog.New(zerolog.NewTestWriter(t)),
-		Cluster: &signaling.ClusterConfig{NATS: nc, Node: name, URL: "http://" + ts.Listener.Addr().String()}})
+	cfg.Store, cfg.Logger = st, zerolog.New(zerolog.NewTestWriter(t))
+	cfg.Cluster = &signaling.ClusterConfig{NATS: nc, Node: name, URL: "http://" + ts.Listener.Addr().String()}
+	srv, err := signaling.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +60,8 @@ func newClusterNode(t *testing.T, db, natsURL, name string) *clusterNode {
 // connection is gone has failed: a tells the owner the session ended with it.
 func TestClusterNodes(t *testing.T) {
 	db, natsURL := filepath.Join(t.TempDir(), "peerdesk.db"), testnats.Start(t)
-	a := newClusterNode(t, db, natsURL, "a")
-	b := newClusterNode(t, db, natsURL, "b")
+	a := newClusterNode(t, db, natsURL, "a", signaling.Config{})
+	b := newClusterNode(t, db, natsURL, "b", signaling.Config{})
 	if _, err := signaling.New(signaling.Config{Store: a.st, Cluster: &signaling.ClusterConfig{NATS: a.nc, Node: "b"}}); err == nil {
 		t.Error("a server named b on node a's store: no error")
 	}
@@ -124,4 +126,42 @@ func TestClusterNodes(t *testing.T) {
 	if _, live, err := a.st.LiveSessionNode(context.Background(), hello.Session.ID); err != nil || live {
 		t.Errorf("b's session after b failed: live %v, %v", live, err)
 	}
+}
+
+// TestClusterPeerCaps: a user's cap of open peer sockets holds over the nodes: its sockets on
+// sessions homed on a and on b count together, and a socket closed on one frees a slot on
+// the other.
+func TestClusterPeerCaps(t *testing.T) {
+	db, natsURL := filepath.Join(t.TempDir(), "peerdesk.db"), testnats.Start(t)
+	cfg := signaling.Config{MaxPeersPerUser: 2}
+	a := newClusterNode(t, db, natsURL, "a", cfg)
+	b := newClusterNode(t, db, natsURL, "b", cfg)
+	u := a.user("uma", false)
+	c1, _ := a.connection("One", u)
+	c2, _ := a.connection("Two", u)
+	cookie := a.login("uma")
+	waitOpen := func(s *signaling.Server, want int) {
+		t.Helper()
+		deadline := time.Now().Add(waitTimeout)
+		for signaling.OpenPeers(s, u.ID) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("open peers seen: %d, want %d", signaling.OpenPeers(s, u.ID), want)
+			}
+			time.Sleep(5 * time.Millisecond) // a count from another node has no event to wait on
+		}
+	}
+	owner := proto.Identity{Name: "uma", Role: proto.RoleOwner}
+	on1 := a.peer(cookie, c1.ID, owner, proto.StateHostUnavailable) // homed on a
+	b.peer(cookie, c2.ID, owner, proto.StateHostUnavailable)        // homed on b
+	waitOpen(a.srv, 2)
+	waitOpen(b.srv, 2)
+	for _, n := range []*clusterNode{a, b} {
+		_, resp, err := n.dialPeer(cookie, c2.ID, n.ts.URL)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("a third socket through %s: %v (%s), want 429", n.ts.URL, err, status(resp))
+		}
+	}
+	_ = on1.Close()
+	waitOpen(b.srv, 1)
+	b.peer(cookie, c1.ID, owner, proto.StateHostUnavailable) // through b to a's session
 }

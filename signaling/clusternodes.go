@@ -25,6 +25,7 @@ func (c *cluster) heard(m *nats.Msg) {
 	_, known := c.nodes[info.Node]
 	if info.Bye {
 		delete(c.nodes, info.Node)
+		c.s.peerLimits.setRemote(info.Node, nil)
 	} else {
 		info.seen = time.Now()
 		c.nodes[info.Node] = &info
@@ -135,7 +136,9 @@ func (c *cluster) metrics() []promfunc.Metric {
 	}
 }
 
+// endNode ends, in the store, what failed node left behind, and forgets its open sockets.
 func (c *cluster) endNode(node string) {
+	c.s.peerLimits.setRemote(node, nil) // its sockets are gone
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	n, err := c.s.store.EndNode(ctx, node, reasonNodeFailed)

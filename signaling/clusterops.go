@@ -242,3 +242,62 @@ func (s *Server) clusterTURN(issued []proto.ICEServer) []proto.ICEServer {
 	}
 	return issued
 }
+
+// peerCount is a peerLimits key's count on one node.
+type peerCount struct {
+	User int64  `json:"user,omitempty"`
+	Addr string `json:"addr,omitempty"`
+	N    int    `json:"n"`
+}
+
+func (p peerCount) key() peerKey { return peerKey{user: store.UserID(p.User), addr: p.Addr} }
+
+// peersMessage is a node's open peer sockets: a change (+1, -1) or, every heartbeat, all of
+// them, which replaces what the others knew (so that a change lost is not lost for ever).
+type peersMessage struct {
+	From   string      `json:"from"`
+	Change *peerCount  `json:"change,omitempty"`
+	All    []peerCount `json:"all"`
+}
+
+// sharePeerLimits makes the caps of open peer sockets count the sockets of every node.
+func (c *cluster) sharePeerLimits() {
+	c.s.peerLimits.shared = func(k peerKey, delta int) {
+		c.publishPeers(peersMessage{Change: &peerCount{User: int64(k.user), Addr: k.addr, N: delta}})
+	}
+}
+
+func (c *cluster) publishPeers(m peersMessage) {
+	m.From = c.self.Node
+	data, _ := json.Marshal(m)
+	_ = c.nc.Publish(subjectPeers, data)
+}
+
+// announcePeers publishes every open peer socket of this node.
+func (c *cluster) announcePeers() {
+	m := peersMessage{All: []peerCount{}}
+	for k, n := range c.s.peerLimits.snapshot() {
+		m.All = append(m.All, peerCount{User: int64(k.user), Addr: k.addr, N: n})
+	}
+	c.publishPeers(m)
+}
+
+func (c *cluster) peersFrom(m *nats.Msg) {
+	var pm peersMessage
+	if json.Unmarshal(m.Data, &pm) != nil || pm.From == c.self.Node || !ValidNode(pm.From) {
+		return
+	}
+	if pm.Change != nil {
+		if pm.Change.N == 1 || pm.Change.N == -1 {
+			c.s.peerLimits.changeRemote(pm.From, pm.Change.key(), pm.Change.N)
+		}
+		return
+	}
+	open := make(map[peerKey]int, len(pm.All))
+	for _, p := range pm.All {
+		if p.N > 0 {
+			open[p.key()] += p.N
+		}
+	}
+	c.s.peerLimits.setRemote(pm.From, open)
+}

@@ -104,6 +104,9 @@ func (c *cluster) target(r *http.Request) (node string, body []byte, err error) 
 		if _, ok := c.s.joins.check(c.s.clientAddr(r)); !ok {
 			return "", nil, nil // throttled here: no claim for it
 		}
+		if user, err := c.s.optionalUser(r); err != nil || user.ID == 0 {
+			return "", nil, err // refused here: nobody claims a home for a stranger
+		}
 		node, err := c.homeOf(ctx, store.ConnectionID(id))
 		return node, nil, err
 	case strings.HasPrefix(path, "/s/"):

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"peerdesk/store"
 	"time"
 )
 
@@ -25,3 +26,10 @@ func SetAdmitTimeout(t interface{ Cleanup(func()) }, d time.Duration) {
 
 // PruneRecordings applies the recording retention now.
 func PruneRecordings(s *Server) error { return s.rec.prune(context.Background()) }
+
+// OpenPeers counts the peer sockets open for user on every node, as s knows them.
+func OpenPeers(s *Server, user store.UserID) int {
+	s.peerLimits.mu.Lock()
+	defer s.peerLimits.mu.Unlock()
+	return s.peerLimits.count(peerKey{user: user})
+}

@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"maps"
 	"net/http"
 	"sync"
 
@@ -29,16 +30,61 @@ type peerKey struct {
 
 // peerLimits caps the /ws/peer sockets open at once per logged-in user and per client
 // address of anonymous guests, so that one client cannot hold an unbounded number of
-// sockets and their sessions' state.
+// sockets and their sessions' state; in a cluster, over every node.
 type peerLimits struct {
 	perUser, perAddr int
+	// shared, if set, is told of every slot taken (+1) or freed (-1) here: a cluster's other
+	// nodes count them too (clusterops.go). Set before use.
+	shared func(k peerKey, delta int)
 
-	mu   sync.Mutex
-	open map[peerKey]int // only keys with open sockets
+	mu     sync.Mutex
+	open   map[peerKey]int            // only keys with open sockets
+	remote map[string]map[peerKey]int // a cluster's other nodes' open sockets, by node
 }
 
 func newPeerLimits(perUser, perAddr int) *peerLimits {
-	return &peerLimits{perUser: perUser, perAddr: perAddr, open: make(map[peerKey]int)}
+	return &peerLimits{perUser: perUser, perAddr: perAddr, open: make(map[peerKey]int), remote: make(map[string]map[peerKey]int)}
+}
+
+// count returns the sockets open for k here and on the other nodes. Callers hold l.mu.
+func (l *peerLimits) count(k peerKey) int {
+	n := l.open[k]
+	for _, r := range l.remote {
+		n += r[k]
+	}
+	return n
+}
+
+// changeRemote applies another node's change of delta to k's count there.
+func (l *peerLimits) changeRemote(node string, k peerKey, delta int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.remote[node]
+	if r == nil {
+		r = make(map[peerKey]int)
+		l.remote[node] = r
+	}
+	if r[k] += delta; r[k] <= 0 {
+		delete(r, k)
+	}
+}
+
+// setRemote replaces what node has open (its snapshot; nil: it failed or stopped).
+func (l *peerLimits) setRemote(node string, open map[peerKey]int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if open == nil {
+		delete(l.remote, node)
+	} else {
+		l.remote[node] = open
+	}
+}
+
+// snapshot returns a copy of what is open here.
+func (l *peerLimits) snapshot() map[peerKey]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.open)
 }
 
 // acquire takes a socket slot for user, or for addr if user is 0 (anonymous). It reports
@@ -50,16 +96,23 @@ func (l *peerLimits) acquire(user store.UserID, addr string) (release func(), ok
 		k, limit = peerKey{addr: addr}, l.perAddr
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.open[k] >= limit {
+	if l.count(k) >= limit {
+		l.mu.Unlock()
 		return nil, false
 	}
 	l.open[k]++
+	l.mu.Unlock()
+	if l.shared != nil {
+		l.shared(k, 1)
+	}
 	return sync.OnceFunc(func() {
 		l.mu.Lock()
-		defer l.mu.Unlock()
 		if l.open[k]--; l.open[k] == 0 {
 			delete(l.open, k)
+		}
+		l.mu.Unlock()
+		if l.shared != nil {
+			l.shared(k, -1)
 		}
 	}), true
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,9 +110,9 @@ func (r *clusterRun) join(node string) *client.Session {
 }
 
 // guest joins share URL u through node and waits for the desktop.
-func (r *clusterRun) guest(u, node string) *client.Session {
+func (r *clusterRun) guest(u, node string, opts ...client.Option) *client.Session {
 	r.t.Helper()
-	s, err := client.JoinShare(r.ctx, r.onNode(u, node), r.opts...)
+	s, err := client.JoinShare(r.ctx, r.onNode(u, node), slices.Concat(r.opts, opts)...)
 	if err != nil {
 		r.t.Fatalf("join a link through %s: %v", node, err)
 	}
@@ -288,8 +289,12 @@ func clusterFailures(t *testing.T, r *clusterRun, owner *client.Session, profile
 	r.nodes["c"].kill()
 	start := time.Now()
 	waitEnded(t, g, 10*time.Second)
-	back := r.guest(u, "a")
-	t.Logf("kill -9 of c: its Go guest was back on the desktop through a %v later", time.Since(start).Round(time.Millisecond))
+	if len(g.Hello().Nodes) != 3 {
+		t.Errorf("the guest's hello named nodes %v, want all three", g.Hello().Nodes)
+	}
+	// Rejoined through c, which is dead: the client tries the nodes the hello named.
+	back := r.guest(u, "c", client.WithNodes(g.Hello().Nodes...))
+	t.Logf("kill -9 of c: its Go guest was back on the desktop through another node %v later", time.Since(start).Round(time.Millisecond))
 	page("waitState", map[string]any{"state": "disconnected"})
 	page("waitState", map[string]any{"state": "connected"})
 	frames, _ := page("state", nil)["frames"].(float64)
