@@ -93,11 +93,11 @@ type cluster struct {
 	s       *Server
 	nc      *nats.Conn
 	self    nodeInfo
-	started time.Time
 	subs    []*nats.Subscription
 	idle    chan store.ConnectionID // connections the hub has no agent nor session of any more
 	stop    chan struct{}
 	closed  atomic.Bool
+	upSince atomic.Int64 // unix nanoseconds: since when this node is on NATS (watch)
 	// forwarded counts the requests forwarded to other nodes, failed the nodes found failed.
 	forwarded, failed atomic.Uint64
 	wg                sync.WaitGroup
@@ -110,9 +110,10 @@ type cluster struct {
 	pipes map[string]map[pipeEnd]bool // the pipes to each other node
 }
 
-// pipeEnd is this node's end of a pipe, which a failed node's other end closes.
+// pipeEnd is this node's end of a pipe, closed when the other end's node is lost (failed:
+// its process is gone).
 type pipeEnd interface {
-	nodeFailed()
+	nodeLost(failed bool)
 }
 
 func (cfg *ClusterConfig) validate(st Store) error {
@@ -131,11 +132,15 @@ func (cfg *ClusterConfig) validate(st Store) error {
 	return nil
 }
 
-// startCluster joins s to the cluster of cfg.
+// startCluster joins s to the cluster of cfg, and makes the cluster s.cluster.
 func startCluster(s *Server, cfg *ClusterConfig) (*cluster, error) {
-	c := &cluster{s: s, nc: cfg.NATS, self: nodeInfo{Node: cfg.Node, URL: cfg.URL, TURN: cfg.TURN}, started: time.Now(),
+	c := &cluster{s: s, nc: cfg.NATS, self: nodeInfo{Node: cfg.Node, URL: cfg.URL, TURN: cfg.TURN},
 		idle: make(chan store.ConnectionID, 1024), stop: make(chan struct{}),
 		nodes: make(map[string]*nodeInfo), known: make(map[string]time.Time), quiet: make(map[store.ConnectionID]bool), pipes: make(map[string]map[pipeEnd]bool)}
+	c.upSince.Store(time.Now().UnixNano())
+	s.hub.idle, s.cluster = c.idle, c // before anything arrives
+	c.shareThrottles()
+	c.sharePeerLimits()
 	for subject, handle := range map[string]nats.MsgHandler{
 		nodeSubject(c.self.Node, "http"):  func(m *nats.Msg) { go c.serveForwarded(m) },
 		nodeSubject(c.self.Node, "state"): c.answerState,
@@ -148,16 +153,16 @@ func startCluster(s *Server, cfg *ClusterConfig) (*cluster, error) {
 		sub, err := c.nc.Subscribe(subject, handle)
 		if err != nil {
 			c.unsubscribe()
+			s.cluster = nil
 			return nil, fmt.Errorf("signaling: subscribe to %s: %w", subject, err)
 		}
 		c.subs = append(c.subs, sub)
 	}
 	if err := c.nc.Flush(); err != nil { // subscribed before anyone is told of us
 		c.unsubscribe()
+		s.cluster = nil
 		return nil, fmt.Errorf("signaling: NATS: %w", err)
 	}
-	c.shareThrottles()
-	c.sharePeerLimits()
 	c.announce(false)
 	c.wg.Add(2)
 	go c.loop()
@@ -266,6 +271,20 @@ func (c *cluster) verifyHomes() {
 	for _, id := range c.s.hub.busyConnections() {
 		if !held[id] {
 			c.reclaim(ctx, id)
+		}
+	}
+	// Sessions the store says ended (another node took this one for failed, while it was off
+	// NATS for long) end here too: their links are dead and their history closed.
+	if live, err := c.s.store.NodeLiveSessions(ctx, c.self.Node); err == nil {
+		alive := make(map[string]bool, len(live))
+		for _, id := range live {
+			alive[id] = true
+		}
+		for _, l := range c.s.hub.liveSessions() {
+			if !alive[string(l.id)] {
+				c.s.log.Warn().Str("session", string(l.id)).Msg("the store says this node's session ended: ending it")
+				c.s.hub.endSession(l.id, msgNodeFailed)
+			}
 		}
 	}
 	quiet := make(map[store.ConnectionID]bool)

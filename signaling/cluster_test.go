@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"peerdesk/internal/testnats"
+	"peerdesk/internal/testpg"
 	"peerdesk/signaling"
 	"peerdesk/signaling/proto"
 	"peerdesk/store"
@@ -26,8 +26,8 @@ type clusterNode struct {
 	nc *nats.Conn
 }
 
-// newClusterNode starts node name on the SQLite file db (shared by the nodes of one machine,
-// as PostgreSQL is by nodes anywhere) and NATS natsURL.
+// newClusterNode starts node name on PostgreSQL database db and NATS natsURL, holding its
+// claim on the database as `peerdesk serve` does.
 func newClusterNode(t *testing.T, db, natsURL, name string, cfg signaling.Config) *clusterNode {
 	t.Helper()
 	st, err := store.Open(context.Background(), db, store.WithNode(name))
@@ -35,6 +35,9 @@ func newClusterNode(t *testing.T, db, natsURL, name string, cfg signaling.Config
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
+	if err := st.ClaimServer(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	nc, err := nats.Connect(natsURL)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +62,7 @@ func newClusterNode(t *testing.T, db, natsURL, name string, cfg signaling.Config
 // as online; a password reset on a throws the owner out of b's session; a node whose NATS
 // connection is gone has failed: a tells the owner the session ended with it.
 func TestClusterNodes(t *testing.T) {
-	db, natsURL := filepath.Join(t.TempDir(), "peerdesk.db"), testnats.Start(t)
+	db, natsURL := testpg.SharedDatabase(t), testnats.Start(t)
 	a := newClusterNode(t, db, natsURL, "a", signaling.Config{})
 	b := newClusterNode(t, db, natsURL, "b", signaling.Config{})
 	if _, err := signaling.New(signaling.Config{Store: a.st, Cluster: &signaling.ClusterConfig{NATS: a.nc, Node: "b"}}); err == nil {
@@ -118,21 +121,64 @@ func TestClusterNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws = a.peer(a.login("olga"), conn.ID, proto.Identity{Name: "olga", Role: proto.RoleOwner}, proto.StateHostAvailable)
-	b.nc.Close() // b is cut off: gone from NATS, as if killed
-	if m := expect(t, ws, proto.TypeState); m.State != proto.StateEnded || !strings.Contains(m.Message, "server node") {
-		t.Errorf("the owner on a when b failed: %+v", m)
+	c := newClusterNode(t, db, natsURL, "c", signaling.Config{})
+	conn2, token2 := a.connection("Desk 2", owner)
+	c.agent(token2, conn2)
+	ws2 := a.peer(a.login("olga"), conn2.ID, proto.Identity{Name: "olga", Role: proto.RoleOwner}, proto.StateHostAvailable)
+	sid2 := expectSession(t, a, conn2.ID)
+
+	// b is cut off from NATS but alive (its claim on the database held): its session goes on,
+	// and the owner's socket through a closes for it to reconnect.
+	b.nc.Close()
+	if code := expectClosed(t, ws); code != 1012 {
+		t.Errorf("the owner on a when b was cut off: closed with %d, want 1012 (reconnect)", code)
 	}
-	expectClosed(t, ws)
-	if _, live, err := a.st.LiveSessionNode(context.Background(), hello.Session.ID); err != nil || live {
-		t.Errorf("b's session after b failed: live %v, %v", live, err)
+	if _, live, err := a.st.LiveSessionNode(context.Background(), hello.Session.ID); err != nil || !live {
+		t.Errorf("b's session when b was cut off: live %v, %v; want live", live, err)
 	}
+	if !b.srv.Online(conn.ID) {
+		t.Error("b lost its agent when cut off from NATS")
+	}
+
+	// c dies (its claim gone with its database connection, then NATS): its session ends, and
+	// the owner through a is told so.
+	_ = c.st.Close()
+	c.nc.Close()
+	if m := expect(t, ws2, proto.TypeState); m.State != proto.StateEnded || !strings.Contains(m.Message, "server node") {
+		t.Errorf("the owner on a when c failed: %+v", m)
+	}
+	expectClosed(t, ws2)
+	if _, live, err := a.st.LiveSessionNode(context.Background(), sid2); err != nil || live {
+		t.Errorf("c's session after c failed: live %v, %v", live, err)
+	}
+}
+
+// expectSession returns the id of connection id's live session, as node n's Active Sessions
+// lists it.
+func expectSession(t *testing.T, n *clusterNode, id store.ConnectionID) string {
+	t.Helper()
+	_, body := n.do(http.MethodGet, "/api/sessions", n.login("root"), "")
+	var live []struct {
+		ID         string `json:"id"`
+		Connection struct {
+			ID int64 `json:"id"`
+		} `json:"connection"`
+	}
+	decodeJSON(t, body, &live)
+	for _, l := range live {
+		if l.Connection.ID == int64(id) {
+			return l.ID
+		}
+	}
+	t.Fatalf("no live session of connection %d in %s", id, body)
+	return ""
 }
 
 // TestClusterPeerCaps: a user's cap of open peer sockets holds over the nodes: its sockets on
 // sessions homed on a and on b count together, and a socket closed on one frees a slot on
 // the other.
 func TestClusterPeerCaps(t *testing.T) {
-	db, natsURL := filepath.Join(t.TempDir(), "peerdesk.db"), testnats.Start(t)
+	db, natsURL := testpg.SharedDatabase(t), testnats.Start(t)
 	cfg := signaling.Config{MaxPeersPerUser: 2}
 	a := newClusterNode(t, db, natsURL, "a", cfg)
 	b := newClusterNode(t, db, natsURL, "b", cfg)

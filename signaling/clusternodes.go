@@ -52,19 +52,47 @@ func (c *cluster) peers() []nodeInfo {
 	return out
 }
 
-// nodeFailed forgets node, which did not answer a request, closes the pipes to it and ends
-// what it left behind.
-func (c *cluster) nodeFailed(node string) {
-	c.failed.Add(1)
+// nodeLost handles node, which NATS says nobody answers for: the pipes to it close, and if
+// its process is gone (store.NodeAlive: its claim on the database is free) it has failed and
+// what it left behind ends — it reports that. A node alive but cut off from NATS keeps its
+// sessions: its participants here are told to reconnect.
+func (c *cluster) nodeLost(node string) (failed bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	alive, err := c.s.store.NodeAlive(ctx, node)
+	cancel()
+	if err != nil {
+		c.s.log.Error().Err(err).Str("node", node).Msg("is a node alive? taken for alive")
+		alive = true
+	}
+	if !alive { // ended first: a participant told, who comes back, finds it so
+		c.failed.Add(1)
+		c.endNode(node)
+	} else {
+		c.s.log.Warn().Str("node", node).Msg("a server node cannot be reached over NATS but holds its claim: its sessions go on")
+	}
 	c.mu.Lock()
 	delete(c.nodes, node)
 	pipes := c.pipes[node]
 	delete(c.pipes, node)
 	c.mu.Unlock()
 	for p := range pipes {
-		p.nodeFailed()
+		p.nodeLost(!alive)
 	}
-	c.endNode(node)
+	return !alive
+}
+
+// closePipes closes every pipe of this node: it lost NATS, and what the pipes carried
+// meanwhile is lost. Their clients reconnect.
+func (c *cluster) closePipes() {
+	c.mu.Lock()
+	all := c.pipes
+	c.pipes = make(map[string]map[pipeEnd]bool)
+	c.mu.Unlock()
+	for _, pipes := range all {
+		for p := range pipes {
+			p.nodeLost(false)
+		}
+	}
 }
 
 // addPipe registers this node's end p of a pipe to node; the returned func forgets it.
@@ -86,16 +114,36 @@ func (c *cluster) addPipe(node string, p pipeEnd) (remove func()) {
 }
 
 // watch pings, every watchEvery, each node this one has pipes to: one that is gone from NATS
-// (killed, or cut off) has failed, and its pipes close at once.
+// (killed, or cut off) is lost (nodeLost), and its pipes close at once. While this node is
+// off NATS it closes its own pipes and pings nobody; once back, it re-checks its participants
+// against the store (hub operations of the others may have been missed) and waits two
+// heartbeats for the others to be heard again.
 func (c *cluster) watch() {
 	defer c.wg.Done()
 	t := time.NewTicker(watchEvery)
 	defer t.Stop()
+	down := false
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-t.C:
+		}
+		if !c.nc.IsConnected() {
+			if !down {
+				down = true
+				c.s.log.Warn().Msg("off NATS: closing this node's pipes")
+				c.closePipes()
+			}
+			continue
+		}
+		if down {
+			down = false
+			c.upSince.Store(time.Now().UnixNano())
+			c.wg.Go(c.s.recheck)
+		}
+		if time.Since(time.Unix(0, c.upSince.Load())) < 2*heartbeatEvery {
+			continue
 		}
 		c.mu.Lock()
 		nodes := make([]string, 0, len(c.pipes))
@@ -107,7 +155,7 @@ func (c *cluster) watch() {
 		for _, n := range nodes {
 			wg.Go(func() {
 				if _, err := c.nc.Request(nodeSubject(n, "ping"), nil, pipePingTimeout); errors.Is(err, nats.ErrNoResponders) {
-					c.nodeFailed(n)
+					c.nodeLost(n)
 				}
 			})
 		}
@@ -149,9 +197,12 @@ func (c *cluster) endNode(node string) {
 	c.s.log.Warn().Str("node", node).Int("sessions", n).Msg("server node failed: its sessions ended, its connections freed")
 }
 
-// sweep fails the nodes unheard of for nodeGone, and those the store names that nobody has
-// heard of since this node started nodeGone ago.
+// sweep loses (nodeLost) the nodes unheard of for nodeGone, and those the store names that
+// nobody has heard of since this node has been on NATS for nodeGone.
 func (c *cluster) sweep() {
+	if !c.nc.IsConnected() || time.Since(time.Unix(0, c.upSince.Load())) < nodeGone {
+		return // off NATS, or not long back: the others' silence says nothing
+	}
 	var gone []string
 	c.mu.Lock()
 	for name, n := range c.nodes {
@@ -165,7 +216,7 @@ func (c *cluster) sweep() {
 		known[name] = true
 	}
 	c.mu.Unlock()
-	if time.Since(c.started) >= nodeGone {
+	{
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 		inUse, err := c.s.store.NodesInUse(ctx)
 		cancel()
@@ -179,6 +230,6 @@ func (c *cluster) sweep() {
 		}
 	}
 	for _, n := range gone {
-		c.endNode(n)
+		c.nodeLost(n)
 	}
 }

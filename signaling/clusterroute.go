@@ -24,24 +24,37 @@ func (c *cluster) route(next http.Handler) http.Handler {
 		if r.URL.Path == "/api/share" && c.shareCORS(w, r) {
 			return
 		}
+		var body []byte // read once, for every try
 		for range 3 {
-			node, body, err := c.target(r)
+			node, read, err := c.target(r)
 			if err != nil {
 				c.s.internalError(w, "place a request on a node", err)
 				return
 			}
-			if body != nil {
-				r.Body = io.NopCloser(bytes.NewReader(body))
+			if read != nil {
+				body = read
 			}
 			if node == "" || node == c.self.Node {
+				if body != nil {
+					r.Body = io.NopCloser(bytes.NewReader(body))
+				}
 				next.ServeHTTP(w, r)
 				return
+			}
+			if body == nil && r.Body != nil {
+				if body, err = io.ReadAll(io.LimitReader(r.Body, maxBody+1)); err != nil {
+					writeError(w, http.StatusBadRequest, "request body unreadable")
+					return
+				}
 			}
 			switch c.forward(w, r, node, body) {
 			case fwdDone:
 				return
 			case fwdNoNode:
-				c.nodeFailed(node)
+				if !c.nodeLost(node) {
+					writeError(w, http.StatusServiceUnavailable, "the server node of this session cannot be reached now; try again")
+					return
+				}
 			case fwdMoved:
 			}
 		}
@@ -79,6 +92,9 @@ func (c *cluster) target(r *http.Request) (node string, body []byte, err error) 
 		if !ok || token == "" {
 			return "", nil, nil
 		}
+		if _, ok := c.s.agentDials.check(c.s.clientAddr(r)); !ok {
+			return "", nil, nil // throttled here, before any lookup
+		}
 		conn, err := c.s.store.ConnectionByAgentToken(ctx, token)
 		if errors.Is(err, store.ErrNotFound) {
 			return "", nil, nil // refused here, throttled
@@ -94,7 +110,7 @@ func (c *cluster) target(r *http.Request) (node string, body []byte, err error) 
 		case q.Has("record"):
 			return "", nil, nil
 		case q.Has("share"):
-			node, err := c.shareNode(ctx, q.Get("share"))
+			node, err := c.shareNode(r, q.Get("share"))
 			return node, nil, err
 		}
 		id, err := strconv.ParseInt(q.Get("connection"), 10, 64)
@@ -104,13 +120,17 @@ func (c *cluster) target(r *http.Request) (node string, body []byte, err error) 
 		if _, ok := c.s.joins.check(c.s.clientAddr(r)); !ok {
 			return "", nil, nil // throttled here: no claim for it
 		}
-		if user, err := c.s.optionalUser(r); err != nil || user.ID == 0 {
+		user, err := c.s.optionalUser(r)
+		if err != nil || user.ID == 0 {
 			return "", nil, err // refused here: nobody claims a home for a stranger
+		}
+		if may, err := c.s.store.CanUse(ctx, user, store.ConnectionID(id)); err != nil || !may {
+			return "", nil, err // refused here: nor for a connection the user may not use
 		}
 		node, err := c.homeOf(ctx, store.ConnectionID(id))
 		return node, nil, err
 	case strings.HasPrefix(path, "/s/"):
-		node, err := c.shareNode(ctx, strings.TrimPrefix(path, "/s/"))
+		node, err := c.shareNode(r, strings.TrimPrefix(path, "/s/"))
 		return node, nil, err
 	case path == "/api/share" && r.Method == http.MethodPost:
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
@@ -121,7 +141,7 @@ func (c *cluster) target(r *http.Request) (node string, body []byte, err error) 
 		if json.Unmarshal(body, &req) != nil {
 			return "", body, nil // refused here
 		}
-		node, err := c.shareNode(ctx, req.Key)
+		node, err := c.shareNode(r, req.Key)
 		return node, body, err
 	case strings.HasPrefix(path, "/api/sessions/"):
 		sid, _, _ := strings.Cut(strings.TrimPrefix(path, "/api/sessions/"), "/")
@@ -164,9 +184,13 @@ func (c *cluster) sessionNode(ctx context.Context, sid string) (string, error) {
 	return node, err
 }
 
-// shareNode returns the node running the live session of share key key; "" for an invalid key
-// (refused here, throttled).
-func (c *cluster) shareNode(ctx context.Context, key string) (string, error) {
+// shareNode returns the node running the live session of share key key; "" for an invalid key,
+// or a client throttled for its invalid keys (refused here).
+func (c *cluster) shareNode(r *http.Request, key string) (string, error) {
+	if _, ok := c.s.throttle.check(c.s.clientAddr(r)); !ok {
+		return "", nil
+	}
+	ctx := r.Context()
 	link, _, err := c.s.store.ShareLinkByKey(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", nil
@@ -178,22 +202,25 @@ func (c *cluster) shareNode(ctx context.Context, key string) (string, error) {
 }
 
 // atHome reports whether this node is the home of connection id, claiming it if no node is;
-// otherwise it answers statusMoved (a front then looks the home up again).
-func (s *Server) atHome(w http.ResponseWriter, r *http.Request, id store.ConnectionID) bool {
+// otherwise it answers statusMoved (a front then looks the home up again). The caller calls
+// arrived once its socket is over: until then the home is not released.
+func (s *Server) atHome(w http.ResponseWriter, r *http.Request, id store.ConnectionID) (arrived func(), ok bool) {
 	if s.cluster == nil {
-		return true
+		return func() {}, true
 	}
+	arrived = s.hub.arrive(id) // before the claim: a release then sees it
 	home, err := s.store.ClaimHome(r.Context(), id, s.cluster.self.Node)
-	if errors.Is(err, store.ErrNotFound) {
-		return true // the handler says so
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return arrived, true // the handler says so
+	case err != nil:
+		arrived()
 		s.internalError(w, "claim a connection's home", err)
-		return false
-	}
-	if home != s.cluster.self.Node {
+		return nil, false
+	case home != s.cluster.self.Node:
+		arrived()
 		writeError(w, statusMoved, "another server node serves this connection")
-		return false
+		return nil, false
 	}
-	return true
+	return arrived, true
 }

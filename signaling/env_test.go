@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,13 +18,17 @@ import (
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
+	"peerdesk/internal/testpg"
 	"peerdesk/signaling"
 	"peerdesk/signaling/proto"
 	"peerdesk/store"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		testpg.StopShared()
+		os.Exit(code)
+	}))
 }
 
 // waitTimeout bounds every wait for a message; events normally arrive in milliseconds.

@@ -30,9 +30,10 @@ type conn interface {
 
 // agent is the relay agent serving one connection.
 type agent struct {
-	conn store.Connection
-	ws   conn
-	ice  []proto.ICEServer // for its hello
+	conn  store.Connection
+	ws    conn
+	ice   []proto.ICEServer // for its hello
+	token string            // its agent token, for re-checks (recheck.go); never logged
 }
 
 // peer is one participant's WebSocket on a live session.
@@ -41,6 +42,7 @@ type peer struct {
 	sess     *session
 	user     store.UserID // 0 for an anonymous guest
 	login    string       // loginRef of the login session it came with; "" without one
+	token    string       // that login session's token, for re-checks (recheck.go); never logged
 	link     store.LinkID // the share link it joined through; 0 if through the connection
 	profile  string       // the name of the link's sharing profile; "" without a link
 	identity proto.Identity
@@ -73,9 +75,10 @@ type hub struct {
 	agents   map[store.ConnectionID]*agent
 	sessions map[store.ConnectionID]*session // the live ones, at most one per connection
 	byID     map[SessionID]*session
-	links    map[store.LinkID]*session // the links made in live sessions
-	closed   bool                      // no more grace timers
-	timers   sync.WaitGroup            // grace timer callbacks that may still run
+	links    map[store.LinkID]*session  // the links made in live sessions
+	arriving map[store.ConnectionID]int // sockets between their home check and the hub (a cluster's)
+	closed   bool                       // no more grace timers
+	timers   sync.WaitGroup             // grace timer callbacks that may still run
 }
 
 func newHub(log zerolog.Logger, now func() time.Time, grace time.Duration, onEnd func(SessionID, string), overBudget *atomic.Uint64) *hub {
@@ -89,6 +92,7 @@ func newHub(log zerolog.Logger, now func() time.Time, grace time.Duration, onEnd
 		sessions:   make(map[store.ConnectionID]*session),
 		byID:       make(map[SessionID]*session),
 		links:      make(map[store.LinkID]*session),
+		arriving:   make(map[store.ConnectionID]int),
 	}
 }
 

@@ -22,8 +22,9 @@ const (
 	pipeGone  = 'x' // the other end is gone
 	pipePing  = 'p' // a request: is the other end there? (answered with an empty reply)
 
-	pipeQueue       = 256             // frames from the front waiting for the home's read loop
-	pipePingTimeout = 5 * time.Second // a ping's reply
+	pipeQueue       = 256              // frames from the front waiting for the home's read loop
+	pipePingTimeout = 5 * time.Second  // a ping's reply
+	pipePingEvery   = 10 * time.Second // the front asks whether the home's end is there
 )
 
 var errPipeClosed = errors.New("pipe closed")
@@ -80,9 +81,11 @@ func (c *natsConn) fromFront(m *nats.Msg) {
 	}
 }
 
-// end stops the pipe: reads fail from now on.
+// end stops the pipe and tells the front, which closes the client's socket: reads fail from
+// now on.
 func (c *natsConn) end() {
 	c.once.Do(func() {
+		_ = c.nc.Publish(c.down, []byte{pipeGone})
 		close(c.done)
 		_ = c.sub.Unsubscribe()
 	})
@@ -185,7 +188,6 @@ func (c *natsConn) WriteControl(typ int, data []byte, _ time.Time) error {
 
 // Close ends the pipe and tells the front.
 func (c *natsConn) Close() error {
-	_ = c.publish(pipeGone, nil)
 	c.end()
 	return nil
 }
@@ -267,32 +269,52 @@ func (p *frontPipe) run(ws *wsConn) {
 		ws.close(websocket.CloseGoingAway, "")
 	}
 	p.mu.Unlock()
+	stop, watched := make(chan struct{}), make(chan struct{})
+	go func() { // the home's end may be gone without a word (its node lost NATS for a while)
+		defer close(watched)
+		t := time.NewTicker(pipePingEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			if _, err := p.nc.Request(p.up, []byte{pipePing}, pipePingTimeout); errors.Is(err, nats.ErrNoResponders) {
+				ws.close(websocket.CloseServiceRestart, "the server node of this session cannot be reached")
+				return
+			}
+		}
+	}()
 	ws.serveFrames(func(data []byte) *refusal {
 		_ = p.nc.Publish(p.up, append([]byte{pipeFrame}, data...))
 		return nil
 	})
+	close(stop)
+	<-watched
 	p.close()
 }
 
-// nodeFailed ends the client's socket: its home node failed, and the live session with it.
-// A peer is told so (it does not come back: the session is gone); an agent reconnects.
-func (p *frontPipe) nodeFailed() {
+// nodeLost ends the client's socket: its home node cannot be reached. A peer whose home
+// failed is told the session ended with it (it does not come back: the session is gone);
+// otherwise, and an agent always, it reconnects.
+func (p *frontPipe) nodeLost(failed bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ws == nil {
 		p.gone = true
 		return
 	}
-	if p.agent {
-		p.ws.close(websocket.CloseServiceRestart, "the server node of this connection failed")
+	if failed && !p.agent {
+		p.ws.send(stateMessage(proto.StateEnded, msgNodeFailed))
+		p.ws.close(websocket.CloseNormalClosure, "")
 		return
 	}
-	p.ws.send(stateMessage(proto.StateEnded, msgNodeFailed))
-	p.ws.close(websocket.CloseNormalClosure, "")
+	p.ws.close(websocket.CloseServiceRestart, "the server node of this session cannot be reached")
 }
 
-// nodeFailed ends the pipe: the front holding the client's socket failed.
-func (c *natsConn) nodeFailed() { c.end() }
+// nodeLost ends the pipe: the front holding the client's socket cannot be reached.
+func (c *natsConn) nodeLost(bool) { c.end() }
 
 // close tells the home the client is gone and stops listening.
 func (p *frontPipe) close() {

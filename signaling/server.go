@@ -298,21 +298,18 @@ func New(cfg Config) (*Server, error) {
 		mux.Handle("/", http.FileServerFS(cfg.Static))
 	}
 	s.mux = mux
+	if s.rec, err = newRecorders(s, cfg.Recording); err != nil {
+		return nil, fmt.Errorf("signaling: %w", err)
+	}
 	var h http.Handler = mux
-	if cfg.Cluster != nil {
-		if s.cluster, err = startCluster(s, cfg.Cluster); err != nil {
+	if cfg.Cluster != nil { // last: forwarded requests may come in at once
+		if _, err = startCluster(s, cfg.Cluster); err != nil {
+			s.rec.close()
 			return nil, err
 		}
-		s.hub.idle = s.cluster.idle
 		h = s.cluster.route(mux)
 	}
 	s.handler = securityHeaders(h, s.secure, s.cluster.origins)
-	if s.rec, err = newRecorders(s, cfg.Recording); err != nil {
-		if s.cluster != nil {
-			s.cluster.close()
-		}
-		return nil, fmt.Errorf("signaling: %w", err)
-	}
 	return s, nil
 }
 

@@ -65,6 +65,8 @@ type clusterStore interface {
 	LiveSessionNode(ctx context.Context, id string) (node string, live bool, err error)
 	NodesInUse(ctx context.Context) ([]string, error)
 	EndNode(ctx context.Context, node, reason string) (int, error)
+	NodeAlive(ctx context.Context, node string) (bool, error)
+	NodeLiveSessions(ctx context.Context, node string) ([]string, error)
 }
 
 // recordingStore is the part of Store that indexes session recordings.

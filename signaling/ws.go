@@ -42,14 +42,16 @@ func (s *Server) handleAgentWS(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, "look up agent token", err)
 		return
 	}
-	if !s.atHome(w, r, conn.ID) {
+	arrived, ok := s.atHome(w, r, conn.ID)
+	if !ok {
 		return
 	}
+	defer arrived()
 	log := s.log.With().Str("side", "agent").Int64("connection", int64(conn.ID)).Logger()
 	s.serveWS(w, r, log, agentQueueLen, func(ws *wsConn) {
 		identity := agentICEIdentity(int64(conn.ID))
 		ice, expires := s.iceServers(identity)
-		a := &agent{conn: conn, ws: ws, ice: ice}
+		a := &agent{conn: conn, ws: ws, ice: ice, token: token}
 		s.hub.addAgent(a)
 		defer s.hub.removeAgent(a)
 		defer s.refreshICE(ws.ctx, ws, identity, expires)()
@@ -88,9 +90,14 @@ func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	connID := store.ConnectionID(id)
-	if !s.checkUse(w, r, user, connID) || !s.atHome(w, r, connID) {
+	if !s.checkUse(w, r, user, connID) {
 		return
 	}
+	arrived, ok := s.atHome(w, r, connID)
+	if !ok {
+		return
+	}
+	defer arrived()
 	release, ok := s.acquirePeer(w, r, user.ID)
 	if !ok {
 		return
@@ -109,7 +116,7 @@ func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
 	if user.ID == sess.owner {
 		role = proto.RoleOwner
 	}
-	p := &peer{id: newPeerID(), sess: sess, user: user.ID, login: requestLogin(r), identity: proto.Identity{Name: user.Username, Role: role}}
+	p := &peer{id: newPeerID(), sess: sess, user: user.ID, login: requestLogin(r), token: requestToken(r), identity: proto.Identity{Name: user.Username, Role: role}}
 	log := s.log.With().Str("side", "peer").Str("peer", string(p.id)).Int64("connection", id).
 		Str("session", string(sess.id)).Str("user", user.Username).Logger()
 	s.servePeer(w, r, log, p, 0, release)
@@ -161,7 +168,7 @@ func (s *Server) handleShareWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if user.ID != 0 {
-		p.user, p.login, p.identity = user.ID, requestLogin(r), proto.Identity{Name: user.Username, Role: proto.RoleMember}
+		p.user, p.login, p.token, p.identity = user.ID, requestLogin(r), requestToken(r), proto.Identity{Name: user.Username, Role: proto.RoleMember}
 	}
 	p.waits = sh.profile.Admit && p.user == 0 // users of the server need no admission
 	p.askControl = sh.profile.AskControl && !p.readOnly

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 )
@@ -25,13 +26,12 @@ func (s *Store) Node() string { return s.node }
 // ClaimHome makes node the home of connection conn unless another node is, and returns the
 // home node: node itself, or the node that was home already.
 func (s *Store) ClaimHome(ctx context.Context, conn ConnectionID, node string) (string, error) {
-	if _, err := s.db.ExecContext(ctx,
-		`INSERT INTO connection_homes (connection_id, node, since) SELECT id, ?, ? FROM connections WHERE id = ?
-		 ON CONFLICT (connection_id) DO NOTHING`, node, s.now().Unix(), conn); err != nil {
-		return "", fmt.Errorf("claim home of connection %d: %w", conn, err)
-	}
+	// One statement: a release between an insert and a select would leave no home to return.
 	var home string
-	err := s.db.QueryRowContext(ctx, `SELECT node FROM connection_homes WHERE connection_id = ?`, conn).Scan(&home)
+	err := s.db.QueryRowContext(ctx,
+		`INSERT INTO connection_homes (connection_id, node, since) SELECT id, ?, ? FROM connections WHERE id = ?
+		 ON CONFLICT (connection_id) DO UPDATE SET node = connection_homes.node RETURNING node`,
+		node, s.now().Unix(), conn).Scan(&home)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("claim home of connection %d: %w", conn, ErrNotFound)
 	}
@@ -39,6 +39,32 @@ func (s *Store) ClaimHome(ctx context.Context, conn ConnectionID, node string) (
 		return "", fmt.Errorf("claim home of connection %d: %w", conn, err)
 	}
 	return home, nil
+}
+
+// NodeAlive reports whether a process serves as node: on PostgreSQL, whether node's claim
+// (ClaimServer) is held — the database drops it the moment the process dies, however it
+// died. On SQLite it cannot tell and reports false.
+func (s *Store) NodeAlive(ctx context.Context, node string) (bool, error) {
+	if !s.postgres {
+		return false, nil
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return false, fmt.Errorf("node %s alive: %w", node, err)
+	}
+	defer conn.Close()
+	var got bool
+	key := "peerdesk node " + node
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(hashtextextended(?, 0))`, key).Scan(&got); err != nil {
+		return false, fmt.Errorf("node %s alive: %w", node, err)
+	}
+	if got {
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_unlock(hashtextextended(?, 0))`, key); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // never pool a connection holding it
+			return false, fmt.Errorf("node %s alive: %w", node, err)
+		}
+	}
+	return !got, nil
 }
 
 // ReleaseHome ends node's being home to connection conn, if it is.
@@ -84,26 +110,36 @@ func (s *Store) LiveSessionNode(ctx context.Context, id string) (node string, li
 	return node, !ended.Valid, nil
 }
 
-// NodesInUse returns the nodes that run a live session or are home to a connection.
-func (s *Store) NodesInUse(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx,
-		`SELECT node FROM live_sessions WHERE ended_at IS NULL AND node <> '' UNION SELECT node FROM connection_homes ORDER BY 1`)
+// NodeLiveSessions returns the ids of node's live sessions.
+func (s *Store) NodeLiveSessions(ctx context.Context, node string) ([]string, error) {
+	return s.strings(ctx, "live sessions of node "+node, `SELECT id FROM live_sessions WHERE node = ? AND ended_at IS NULL ORDER BY id`, node)
+}
+
+// strings runs query and returns its one text column.
+func (s *Store) strings(ctx context.Context, what, query string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("nodes in use: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, fmt.Errorf("nodes in use: %w", err)
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		out = append(out, n)
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("nodes in use: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
+}
+
+// NodesInUse returns the nodes that run a live session or are home to a connection.
+func (s *Store) NodesInUse(ctx context.Context) ([]string, error) {
+	return s.strings(ctx, "nodes in use",
+		`SELECT node FROM live_sessions WHERE ended_at IS NULL AND node <> '' UNION SELECT node FROM connection_homes ORDER BY 1`)
 }
 
 // EndNode ends, for reason, what node left behind when it failed: its live sessions (their

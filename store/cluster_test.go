@@ -2,6 +2,8 @@ package store
 
 import (
 	"errors"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -129,11 +131,21 @@ func TestClaimNode(t *testing.T) {
 	if err := a2.ClaimServer(t.Context()); !errors.Is(err, ErrClaimed) {
 		t.Errorf("a second process as node a: %v, want ErrClaimed", err)
 	}
+	for node, want := range map[string]bool{"a": true, "b": true, "c": false} {
+		for range 2 { // a probe must not take the claim
+			if alive, err := single.NodeAlive(t.Context(), node); err != nil || alive != want {
+				t.Errorf("NodeAlive(%s) = %v, %v; want %v", node, alive, err, want)
+			}
+		}
+	}
 	if err := single.ClaimServer(t.Context()); !errors.Is(err, ErrClaimed) {
 		t.Errorf("a single server beside nodes: %v, want ErrClaimed", err)
 	}
 	_ = a.Close()
 	_ = b.Close()
+	if alive, err := single.NodeAlive(t.Context(), "a"); err != nil || alive {
+		t.Errorf("NodeAlive(a) once it closed = %v, %v; want false", alive, err)
+	}
 	if err := a2.ClaimServer(t.Context()); err != nil {
 		t.Errorf("node a once its first process closed: %v", err)
 	}
@@ -165,6 +177,49 @@ func TestRecordingsOfTheirNode(t *testing.T) {
 		}
 		if st.Node() != "" && len(recs) == 1 && recs[0].Session != "sess-"+st.Node() {
 			t.Errorf("node %s lists %s's recording", st.Node(), recs[0].Session)
+		}
+	}
+}
+
+// TestClaimHomeConcurrent: nodes claiming the same connections at once get one home each,
+// the same for all, while releases race them.
+func TestClaimHomeConcurrent(t *testing.T) {
+	f := newSharingFixture(t)
+	ctx := t.Context()
+	const conns = 20
+	ids := make([]ConnectionID, conns)
+	for i := range ids {
+		c, _, err := f.s.CreateConnection(ctx, "Concurrent "+strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = c.ID
+	}
+	for round := range 3 {
+		homes := make([][]string, 4)
+		var wg sync.WaitGroup
+		for n := range homes {
+			homes[n] = make([]string, conns)
+			wg.Go(func() {
+				for i, id := range ids {
+					h, err := f.s.ClaimHome(ctx, id, "node-"+strconv.Itoa(n))
+					if err != nil {
+						t.Errorf("round %d: ClaimHome: %v", round, err)
+					}
+					homes[n][i] = h
+				}
+			})
+		}
+		wg.Wait()
+		for i := range ids {
+			for n := range homes {
+				if homes[n][i] != homes[0][i] || homes[n][i] == "" {
+					t.Fatalf("round %d, connection %d: homes %q and %q", round, i, homes[0][i], homes[n][i])
+				}
+			}
+			if err := f.s.ReleaseHome(ctx, ids[i], homes[0][i]); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

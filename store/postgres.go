@@ -197,7 +197,7 @@ func (s *Store) ClaimServer(ctx context.Context) error {
 	var args []any
 	if s.node != "" {
 		q = `SELECT pg_try_advisory_lock_shared(` + strconv.Itoa(serverLock) + `) AND pg_try_advisory_lock(hashtextextended(?, 0))`
-		args = append(args, "peerdesk node "+s.node)
+		args = append(args, "peerdesk node "+s.node) // NodeAlive probes it
 	}
 	if err := conn.QueryRowContext(ctx, q, args...).Scan(&got); err != nil {
 		_ = conn.Close()

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"time"
@@ -103,4 +104,18 @@ func (f *clusterFlags) connect(log zerolog.Logger) (*nats.Conn, error) {
 		return nil, fmt.Errorf("connect to NATS: %w", err)
 	}
 	return nc, nil
+}
+
+// nodeURL is the origin this node tells browsers they may reconnect to: -public-url, else the
+// listen address when it names a host (an unspecified one, :8080, names none: a browser would
+// turn it into its own machine).
+func (f *clusterFlags) nodeURL(publicURL string, addr net.Addr, tls bool) string {
+	if publicURL != "" {
+		return publicURL
+	}
+	host, _, err := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); err != nil || ip == nil || ip.IsUnspecified() {
+		return ""
+	}
+	return serverURL(addr, tls)
 }

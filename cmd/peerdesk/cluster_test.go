@@ -199,6 +199,16 @@ func TestCluster(t *testing.T) {
 		t.Errorf("a second guest of a one-guest link, through a: %v, want the guest limit", err)
 	}
 	sid := owner.Hello().Session.ID
+	// Presence comes from the agent, over the data channels: the same for all, wherever their
+	// sockets are.
+	presence := func(s *client.Session, who string) {
+		t.Helper()
+		if err := s.WaitRoster(ctx, func(r client.Roster) bool { return r.Connections("Anonymous") == 2 && r.Connections("admin") == 1 }); err != nil {
+			t.Errorf("%s's roster: %+v, want admin and two Anonymous", who, s.Roster())
+		}
+	}
+	presence(owner, "the owner on a")
+	presence(guest, "the guest on c")
 	for _, n := range []string{"a", "b", "c"} {
 		got := c.liveSessions(ctx, n, cookie)
 		if want := "Anonymous×2 admin×1"; len(got) != 1 || strings.Join(got[sid], " ") != want {
@@ -292,8 +302,9 @@ func clusterFailures(t *testing.T, r *clusterRun, owner *client.Session, profile
 	if len(g.Hello().Nodes) != 3 {
 		t.Errorf("the guest's hello named nodes %v, want all three", g.Hello().Nodes)
 	}
-	// Rejoined through c, which is dead: the client tries the nodes the hello named.
-	back := r.guest(u, "c", client.WithNodes(g.Hello().Nodes...))
+	// Rejoined through c, which is dead: the client tries the nodes it knows, a first (so that
+	// b's failure below finds it through a), then those the hello named.
+	back := r.guest(u, "c", client.WithNodes(append([]string{r.url("a")}, g.Hello().Nodes...)...))
 	t.Logf("kill -9 of c: its Go guest was back on the desktop through another node %v later", time.Since(start).Round(time.Millisecond))
 	page("waitState", map[string]any{"state": "disconnected"})
 	page("waitState", map[string]any{"state": "connected"})

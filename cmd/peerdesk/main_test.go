@@ -5,7 +5,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -18,29 +17,13 @@ import (
 // server of the tests that used one.
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		if testPG != nil {
-			testPG.Stop()
-		}
+		testpg.StopShared()
 		os.Exit(code)
 	}))
 }
 
-// testPG is the PostgreSQL server of the package's tests, started by the first that needs one.
-var (
-	testPG     *testpg.Server
-	testPGOnce sync.Once
-	testPGErr  error
-)
-
-// postgresDatabase returns a fresh PostgreSQL database's URL.
-func postgresDatabase(t testing.TB) string {
-	t.Helper()
-	testPGOnce.Do(func() { testPG, testPGErr = testpg.Start() })
-	if testPGErr != nil {
-		t.Fatal(testPGErr)
-	}
-	return testPG.NewDatabase(t)
-}
+// postgresDatabase returns a fresh database's URL on the package's PostgreSQL server.
+func postgresDatabase(t testing.TB) string { return testpg.SharedDatabase(t) }
 
 // TestLoggerIsSafe: the process logger escapes control characters in messages and values,
 // writes milliseconds, and has no colour on a writer that is not a terminal.

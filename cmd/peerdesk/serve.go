@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -208,7 +207,7 @@ func startServer(ctx context.Context, st *store.Store, f *serverFlags, log zerol
 			closeTURN(turnSrv)
 			return nil, err
 		}
-		cluster = &signaling.ClusterConfig{NATS: s.nats, Node: f.cluster.node, URL: cmp.Or(f.publicURL, s.url)}
+		cluster = &signaling.ClusterConfig{NATS: s.nats, Node: f.cluster.node, URL: f.cluster.nodeURL(f.publicURL, ln.Addr(), tlsConfig != nil)}
 		if turnSrv != nil {
 			cluster.TURN = turnSrv.URLs()
 		}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -182,4 +183,29 @@ func (s *Server) Stop() {
 		}
 	}
 	_ = os.RemoveAll(s.dir)
+}
+
+// The server shared by one test binary's tests.
+var (
+	shared     *Server
+	sharedOnce sync.Once
+	sharedErr  error
+)
+
+// SharedDatabase returns a fresh database on the test binary's shared server, started by the
+// first caller; the binary's TestMain calls StopShared.
+func SharedDatabase(t testing.TB) string {
+	t.Helper()
+	sharedOnce.Do(func() { shared, sharedErr = Start() })
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return shared.NewDatabase(t)
+}
+
+// StopShared stops the shared server, if one was started.
+func StopShared() {
+	if shared != nil {
+		shared.Stop()
+	}
 }

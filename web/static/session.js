@@ -90,6 +90,7 @@ export function helloSession(m) {
  */
 export class Session {
   constructor(target, display, handlers = {}) {
+    this.shareJoin = target.share !== undefined;
     this.path = target.share !== undefined
       ? `/ws/peer?${new URLSearchParams({ share: target.share, ...(target.name ? { name: target.name } : {}), ...(target.passcode ? { passcode: target.passcode } : {}) })}`
       : `/ws/peer?connection=${encodeURIComponent(target.connection)}`;
@@ -201,7 +202,9 @@ export class Session {
     switch (m.type) {
       case 'hello':
         this.socket.accepted();
-        this.socket.setNodes(m.nodes);
+        // A guest may go on through a cluster's other nodes; a user's login cookie is its
+        // origin's (behind one load balancer, the page keeps its origin anyway).
+        if (this.shareJoin) this.socket.setNodes(m.nodes);
         this.iceServers = iceServers(m.iceServers);
         this.identity = m.identity ?? null;
         this.readOnly = m.readOnly === true;
