@@ -57,7 +57,7 @@ func (s *Server) handleLiveSessions(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.requireAdmin(w, r); !ok {
 		return
 	}
-	reply := s.state(r.Context()).Sessions
+	reply := s.liveSessions(r.Context())
 	if reply == nil {
 		reply = []liveSessionReply{}
 	}

@@ -142,13 +142,14 @@ func startCluster(s *Server, cfg *ClusterConfig) (*cluster, error) {
 	c.shareThrottles()
 	c.sharePeerLimits()
 	for subject, handle := range map[string]nats.MsgHandler{
-		nodeSubject(c.self.Node, "http"):  func(m *nats.Msg) { go c.serveForwarded(m) },
-		nodeSubject(c.self.Node, "state"): c.answerState,
-		nodeSubject(c.self.Node, "ping"):  func(m *nats.Msg) { _ = m.Respond(nil) },
-		subjectNodes:                      c.heard,
-		subjectHub:                        c.hubOpFrom,
-		subjectThrottle:                   c.missFrom,
-		subjectPeers:                      c.peersFrom,
+		nodeSubject(c.self.Node, "http"):   func(m *nats.Msg) { go c.serveForwarded(m) },
+		nodeSubject(c.self.Node, "state"):  c.answerState,
+		nodeSubject(c.self.Node, "online"): c.answerOnline,
+		nodeSubject(c.self.Node, "ping"):   func(m *nats.Msg) { _ = m.Respond(nil) },
+		subjectNodes:                       c.heard,
+		subjectHub:                         c.hubOpFrom,
+		subjectThrottle:                    c.missFrom,
+		subjectPeers:                       c.peersFrom,
 	} {
 		sub, err := c.nc.Subscribe(subject, handle)
 		if err != nil {

@@ -211,3 +211,35 @@ func TestClusterPeerCaps(t *testing.T) {
 	waitOpen(b.srv, 1)
 	b.peer(cookie, c1.ID, owner, proto.StateHostUnavailable) // through b to a's session
 }
+
+// TestClusterRecheck: a node cut off from NATS misses what the others publish — here a user
+// deleted on node a while b serves the user's session — and once back on NATS re-checks its
+// participants against the store: the user is thrown out all the same.
+func TestClusterRecheck(t *testing.T) {
+	db, natsURL := testpg.SharedDatabase(t), testnats.Start(t)
+	proxy := testnats.NewProxy(t, natsURL)
+	a := newClusterNode(t, db, natsURL, "a", signaling.Config{})
+	b := newClusterNode(t, db, proxy.URL(), "b", signaling.Config{})
+	a.user("root", true)
+	u := a.user("uma", false)
+	conn, _ := a.connection("Desk", u)
+	ws := b.peer(b.login("uma"), conn.ID, proto.Identity{Name: "uma", Role: proto.RoleOwner}, proto.StateHostUnavailable)
+	sid := expectSession(t, a, conn.ID)
+
+	proxy.Cut()
+	deadline := time.Now().Add(waitTimeout)
+	for b.nc.IsConnected() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // NATS's client has no event to wait on here
+	}
+	if r, body := a.do(http.MethodDelete, fmt.Sprintf("/api/users/%d", u.ID), a.login("root"), ""); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete on a: %d %s", r.StatusCode, body)
+	}
+	proxy.Restore()
+	if m := expect(t, ws, proto.TypeState); m.State != proto.StateEnded || !strings.Contains(m.Message, "deleted") {
+		t.Errorf("the deleted user's socket on b, once b is back: %+v", m)
+	}
+	expectClosed(t, ws)
+	if _, live, err := a.st.LiveSessionNode(context.Background(), sid); err != nil || !live {
+		t.Errorf("b's session after b was cut off: live %v, %v; want live (b never failed)", live, err)
+	}
+}

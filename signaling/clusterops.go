@@ -125,41 +125,50 @@ func (c *cluster) missFrom(m *nats.Msg) {
 	}
 }
 
-// nodeState is what a node serves: the connections whose agents it has, and its live sessions.
+// nodeState is what a node serves: the connections whose agents it has (asked of subject
+// "online") or its live sessions ("state").
 type nodeState struct {
-	Online   []int64            `json:"online"`
-	Sessions []liveSessionReply `json:"sessions"`
+	Online   []int64            `json:"online,omitempty"`
+	Sessions []liveSessionReply `json:"sessions,omitempty"`
 }
 
-func (s *Server) localState() nodeState {
-	st := nodeState{Online: s.hub.onlineConnections()}
+// localSessions returns this node's live sessions as Active Sessions lists them.
+func (s *Server) localSessions() []liveSessionReply {
+	var out []liveSessionReply
 	for _, l := range s.hub.liveSessions() {
-		st.Sessions = append(st.Sessions, liveSessionReply{ID: string(l.id), Connection: shareConnection{ID: int64(l.conn.ID), Name: l.conn.Name},
+		out = append(out, liveSessionReply{ID: string(l.id), Connection: shareConnection{ID: int64(l.conn.ID), Name: l.conn.Name},
 			Owner: l.ownerName, StartedAt: l.started.UTC(), Participants: l.identities})
 	}
-	return st
+	return out
 }
 
-// online returns the connections whose agents are connected, to any node.
-func (s *Server) online(ctx context.Context) map[int64]bool {
-	online := make(map[int64]bool)
-	for _, id := range s.state(ctx).Online {
-		online[id] = true
-	}
-	return online
-}
-
-func (c *cluster) answerState(m *nats.Msg) {
-	data, _ := json.Marshal(c.s.localState())
+func (c *cluster) answerOnline(m *nats.Msg) {
+	data, _ := json.Marshal(nodeState{Online: c.s.hub.onlineConnections()})
 	_ = m.Respond(data)
 }
 
-// state returns what every node serves, this one's included; a node that does not answer in
+// answerState answers with this node's live sessions, the oldest that fit in a NATS message
+// (maxGathered) if there are too many.
+func (c *cluster) answerState(m *nats.Msg) {
+	st := nodeState{Sessions: c.s.localSessions()}
+	data, _ := json.Marshal(st)
+	for len(data) > maxGathered && len(st.Sessions) > 0 {
+		st.Sessions = st.Sessions[:len(st.Sessions)*3/4]
+		data, _ = json.Marshal(st)
+	}
+	_ = m.Respond(data)
+}
+
+// maxGathered bounds a node's answer to a question asked of all (NATS's default payload is
+// 1 MiB).
+const maxGathered = 900 << 10
+
+// gather asks every other node heard of lately on its subject what (nothing for a single
+// server) and hands each answer to add, under a lock; a node that does not answer in
 // gatherTimeout is left out.
-func (s *Server) state(ctx context.Context) nodeState {
-	all := s.localState()
+func (s *Server) gather(ctx context.Context, what string, add func(nodeState)) {
 	if s.cluster == nil {
-		return all
+		return
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -167,23 +176,41 @@ func (s *Server) state(ctx context.Context) nodeState {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(ctx, gatherTimeout)
 			defer cancel()
-			m, err := s.cluster.nc.RequestWithContext(ctx, nodeSubject(n.Node, "state"), nil)
+			m, err := s.cluster.nc.RequestWithContext(ctx, nodeSubject(n.Node, what), nil)
 			var st nodeState
 			if err == nil {
 				err = json.Unmarshal(m.Data, &st)
 			}
 			if err != nil {
-				s.log.Warn().Err(err).Str("node", n.Node).Msg("a node did not say what it serves")
+				s.log.Warn().Err(err).Str("node", n.Node).Str("what", what).Msg("a node did not say what it serves")
 				return
 			}
 			mu.Lock()
-			all.Online = append(all.Online, st.Online...)
-			all.Sessions = append(all.Sessions, st.Sessions...)
-			mu.Unlock()
+			defer mu.Unlock()
+			add(st)
 		})
 	}
 	wg.Wait()
-	slices.SortFunc(all.Sessions, func(a, b liveSessionReply) int {
+}
+
+// online returns the connections whose agents are connected, to any node.
+func (s *Server) online(ctx context.Context) map[int64]bool {
+	online := make(map[int64]bool)
+	add := func(st nodeState) {
+		for _, id := range st.Online {
+			online[id] = true
+		}
+	}
+	add(nodeState{Online: s.hub.onlineConnections()})
+	s.gather(ctx, "online", add)
+	return online
+}
+
+// liveSessions returns the live sessions of every node, oldest first.
+func (s *Server) liveSessions(ctx context.Context) []liveSessionReply {
+	all := s.localSessions()
+	s.gather(ctx, "state", func(st nodeState) { all = append(all, st.Sessions...) })
+	slices.SortFunc(all, func(a, b liveSessionReply) int {
 		return cmp.Or(a.StartedAt.Compare(b.StartedAt), strings.Compare(a.ID, b.ID))
 	})
 	return all

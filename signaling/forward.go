@@ -21,7 +21,7 @@ import (
 
 const (
 	fwdTimeout  = 15 * time.Second // a forwarded request's answer
-	fwdMaxReply = 1 << 20          // bytes of a forwarded answer's body (NATS's default payload)
+	fwdMaxReply = 700 << 10        // bytes of a forwarded answer's body (base64 in JSON within NATS's 1 MiB)
 	// statusMoved answers a request forwarded to a node that is no longer the connection's
 	// home: the front looks the home up again.
 	statusMoved = http.StatusMisdirectedRequest
@@ -169,6 +169,7 @@ type forwardWriter struct {
 	header   http.Header
 	status   int
 	body     bytes.Buffer
+	tooLarge bool
 	upgraded bool
 }
 
@@ -182,14 +183,22 @@ func (fw *forwardWriter) WriteHeader(status int) {
 
 func (fw *forwardWriter) Write(b []byte) (int, error) {
 	fw.WriteHeader(http.StatusOK)
-	if fw.body.Len()+len(b) > fwdMaxReply {
+	if fw.tooLarge || fw.body.Len()+len(b) > fwdMaxReply {
+		fw.tooLarge = true
 		return 0, errors.New("forwarded answer too large")
 	}
 	return fw.body.Write(b)
 }
 
+// reply sends the answer to the front; one too large for NATS becomes a 502.
 func (fw *forwardWriter) reply() {
-	data, _ := json.Marshal(fwdReply{Status: max(fw.status, http.StatusOK), Header: fw.header, Body: fw.body.Bytes()})
+	r := fwdReply{Status: max(fw.status, http.StatusOK), Header: fw.header, Body: fw.body.Bytes()}
+	if fw.tooLarge {
+		fw.c.s.log.Error().Msg("a forwarded request's answer is too large to send back")
+		r = fwdReply{Status: http.StatusBadGateway, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: []byte(`{"error":"the answer is too large to pass between server nodes"}`)}
+	}
+	data, _ := json.Marshal(r)
 	_ = fw.msg.Respond(data)
 }
 

@@ -149,6 +149,9 @@ func TestPipeHomeEnd(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a pipe flooded past its queue did not end")
 	}
+	if d := f.next(); len(d) != 1 || d[0] != pipeGone {
+		t.Errorf("the front of a flooded pipe got %q, want told it is gone", d)
+	}
 	for {
 		if _, _, err := c.ReadMessage(); err != nil {
 			if !errors.Is(err, errPipeClosed) {

@@ -8,6 +8,9 @@ import (
 	"peerdesk/store"
 )
 
+// msgLoginEnded tells a participant found, on a re-check, without its login session.
+const msgLoginEnded = "Your login ended; log in again"
+
 // recheck checks this node's participants and agents against the store, as the other nodes'
 // hub operations would have: a cluster node runs it when it is back on NATS, which lost what
 // was published meanwhile. Peers whose login ended or whose grant went are disconnected,
@@ -33,7 +36,11 @@ func (s *Server) recheck() {
 		}
 		switch {
 		case u.ID == 0:
-			s.hub.disconnect(p, msgLoggedOut)
+			msg := msgLoginEnded // logged out, or its password changed
+			if _, err := s.store.User(ctx, p.user); errors.Is(err, store.ErrNotFound) {
+				msg = msgAccountDeleted
+			}
+			s.hub.disconnect(p, msg)
 		case p.link == 0 && !u.Admin:
 			if may, err := s.store.CanUse(ctx, u, p.sess.conn.ID); err == nil && !may {
 				s.hub.disconnect(p, msgAccessRevoked)
