@@ -97,6 +97,10 @@ func TestClusterNodes(t *testing.T) {
 	}
 	sendRaw(t, ws, []byte("not json"))
 	expectError(t, ws, proto.CodeBadMessage)
+	if m := gather(t, a.srv.Collector()); m["peerdesk_cluster_nodes"] != 2 || m["peerdesk_cluster_pipes"] != 1 || m["peerdesk_cluster_forwarded_total"] < 1 {
+		t.Errorf("a's cluster metrics: nodes %v, pipes %v, forwarded %v; want 2, 1, ≥ 1", m["peerdesk_cluster_nodes"],
+			m["peerdesk_cluster_pipes"], m["peerdesk_cluster_forwarded_total"])
+	}
 
 	rootCookie := a.login("root")
 	_, body := a.do(http.MethodGet, "/api/sessions", rootCookie, "")
