@@ -180,15 +180,6 @@ func loginRef(cookie string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// requestToken is the request's login cookie, "" without one.
-func requestToken(r *http.Request) string {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return ""
-	}
-	return c.Value
-}
-
 // requestLogin is the loginRef of the request's login cookie, "" without one.
 func requestLogin(r *http.Request) string {
 	c, err := r.Cookie(sessionCookie)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
 
 	"peerdesk/store"
 )
@@ -97,7 +98,11 @@ type cluster struct {
 	idle    chan store.ConnectionID // connections the hub has no agent nor session of any more
 	stop    chan struct{}
 	closed  atomic.Bool
-	upSince atomic.Int64 // unix nanoseconds: since when this node is on NATS (watch)
+	upSince atomic.Int64    // unix nanoseconds: since when this node is on NATS (watch)
+	ctx     context.Context // ends with close
+	cancel  context.CancelFunc
+	// noisyLost logs lost nodes, a few lines a minute at most.
+	noisyLost zerolog.Logger
 	// forwarded counts the requests forwarded to other nodes, failed the nodes found failed.
 	forwarded, failed atomic.Uint64
 	wg                sync.WaitGroup
@@ -106,6 +111,7 @@ type cluster struct {
 
 	mu    sync.Mutex
 	nodes map[string]*nodeInfo        // the others
+	alive map[string]aliveAt          // what the store said of their processes lately
 	known map[string]time.Time        // origins of the nodes heard of, failed ones too → when last
 	pipes map[string]map[pipeEnd]bool // the pipes to each other node
 }
@@ -136,8 +142,10 @@ func (cfg *ClusterConfig) validate(st Store) error {
 func startCluster(s *Server, cfg *ClusterConfig) (*cluster, error) {
 	c := &cluster{s: s, nc: cfg.NATS, self: nodeInfo{Node: cfg.Node, URL: cfg.URL, TURN: cfg.TURN},
 		idle: make(chan store.ConnectionID, 1024), stop: make(chan struct{}),
-		nodes: make(map[string]*nodeInfo), known: make(map[string]time.Time), quiet: make(map[store.ConnectionID]bool), pipes: make(map[string]map[pipeEnd]bool)}
+		nodes: make(map[string]*nodeInfo), alive: make(map[string]aliveAt), known: make(map[string]time.Time), quiet: make(map[store.ConnectionID]bool), pipes: make(map[string]map[pipeEnd]bool)}
 	c.upSince.Store(time.Now().UnixNano())
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.noisyLost = s.log.Sample(&zerolog.BurstSampler{Burst: 3, Period: time.Minute})
 	s.hub.idle, s.cluster = c.idle, c // before anything arrives
 	c.shareThrottles()
 	c.sharePeerLimits()
@@ -154,6 +162,7 @@ func startCluster(s *Server, cfg *ClusterConfig) (*cluster, error) {
 		sub, err := c.nc.Subscribe(subject, handle)
 		if err != nil {
 			c.unsubscribe()
+			c.cancel()
 			s.cluster = nil
 			return nil, fmt.Errorf("signaling: subscribe to %s: %w", subject, err)
 		}
@@ -161,6 +170,7 @@ func startCluster(s *Server, cfg *ClusterConfig) (*cluster, error) {
 	}
 	if err := c.nc.Flush(); err != nil { // subscribed before anyone is told of us
 		c.unsubscribe()
+		c.cancel()
 		s.cluster = nil
 		return nil, fmt.Errorf("signaling: NATS: %w", err)
 	}
@@ -184,6 +194,7 @@ func (c *cluster) close() {
 		return
 	}
 	close(c.stop)
+	c.cancel()
 	c.wg.Wait()
 	c.announce(true)
 	c.unsubscribe()
@@ -217,6 +228,7 @@ func (c *cluster) loop() {
 		}
 		c.announce(false)
 		c.announcePeers()
+		c.checkClaim()
 		c.sweep()
 		if tick%verifyEvery == 0 {
 			c.verifyHomes()
@@ -255,6 +267,16 @@ func (c *cluster) reclaim(ctx context.Context, id store.ConnectionID) {
 	}
 }
 
+// checkClaim makes sure this node holds its claim on the database, by which the others tell
+// it is alive.
+func (c *cluster) checkClaim() {
+	ctx, cancel := context.WithTimeout(c.ctx, storeTimeout)
+	defer cancel()
+	if err := c.s.store.CheckClaim(ctx); err != nil {
+		c.s.log.Error().Err(err).Msg("this node's claim on the database is lost: the other nodes may take it for failed")
+	}
+}
+
 // verifyHomes makes the store's homes of this node match its hub: what the hub serves is
 // claimed, and what it has not served at two checks in a row is released.
 func (c *cluster) verifyHomes() {
@@ -276,12 +298,13 @@ func (c *cluster) verifyHomes() {
 	}
 	// Sessions the store says ended (another node took this one for failed, while it was off
 	// NATS for long) end here too: their links are dead and their history closed.
+	here := c.s.hub.liveSessions() // before the store's: a session starts in the store first
 	if live, err := c.s.store.NodeLiveSessions(ctx, c.self.Node); err == nil {
 		alive := make(map[string]bool, len(live))
 		for _, id := range live {
 			alive[id] = true
 		}
-		for _, l := range c.s.hub.liveSessions() {
+		for _, l := range here {
 			if !alive[string(l.id)] {
 				c.s.log.Warn().Str("session", string(l.id)).Msg("the store says this node's session ended: ending it")
 				c.s.hub.endSession(l.id, msgNodeFailed)

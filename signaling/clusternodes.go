@@ -57,18 +57,12 @@ func (c *cluster) peers() []nodeInfo {
 // what it left behind ends — it reports that. A node alive but cut off from NATS keeps its
 // sessions: its participants here are told to reconnect.
 func (c *cluster) nodeLost(node string) (failed bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	alive, err := c.s.store.NodeAlive(ctx, node)
-	cancel()
-	if err != nil {
-		c.s.log.Error().Err(err).Str("node", node).Msg("is a node alive? taken for alive")
-		alive = true
-	}
+	alive := c.nodeAlive(node)
 	if !alive { // ended first: a participant told, who comes back, finds it so
 		c.failed.Add(1)
 		c.endNode(node)
 	} else {
-		c.s.log.Warn().Str("node", node).Msg("a server node cannot be reached over NATS but holds its claim: its sessions go on")
+		c.noisyLost.Warn().Str("node", node).Msg("a server node cannot be reached over NATS but is alive: its sessions go on")
 	}
 	c.mu.Lock()
 	delete(c.nodes, node)
@@ -79,6 +73,44 @@ func (c *cluster) nodeLost(node string) (failed bool) {
 		p.nodeLost(!alive)
 	}
 	return !alive
+}
+
+// nodeAlive reports whether node's process lives (store.NodeAlive), asking the store at most
+// once a heartbeat per node; so it is taken to be while this node is not settled back on
+// NATS, or the store cannot say.
+func (c *cluster) nodeAlive(node string) bool {
+	if !c.settled(2 * heartbeatEvery) {
+		return true
+	}
+	c.mu.Lock()
+	if a, ok := c.alive[node]; ok && time.Since(a.at) < heartbeatEvery {
+		c.mu.Unlock()
+		return a.alive
+	}
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(c.ctx, storeTimeout)
+	alive, err := c.s.store.NodeAlive(ctx, node)
+	cancel()
+	if err != nil {
+		c.s.log.Error().Err(err).Str("node", node).Msg("is a node alive? taken for alive")
+		return true
+	}
+	c.mu.Lock()
+	c.alive[node] = aliveAt{alive, time.Now()}
+	c.mu.Unlock()
+	return alive
+}
+
+// aliveAt is what the store said of a node's process, and when.
+type aliveAt struct {
+	alive bool
+	at    time.Time
+}
+
+// settled reports whether this node has been on NATS for d, without a reconnect the watch
+// has not seen yet: only then does the others' silence say anything.
+func (c *cluster) settled(d time.Duration) bool {
+	return c.nc.IsConnected() && time.Since(time.Unix(0, c.upSince.Load())) >= d
 }
 
 // closePipes closes every pipe of this node: it lost NATS, and what the pipes carried
@@ -123,6 +155,7 @@ func (c *cluster) watch() {
 	t := time.NewTicker(watchEvery)
 	defer t.Stop()
 	down := false
+	reconnects := c.nc.Stats().Reconnects
 	for {
 		select {
 		case <-c.stop:
@@ -137,12 +170,16 @@ func (c *cluster) watch() {
 			}
 			continue
 		}
-		if down {
-			down = false
+		// A reconnect between two looks (a quick failover) counts as a time off NATS too.
+		if n := c.nc.Stats().Reconnects; down || n != reconnects {
+			if !down {
+				c.closePipes()
+			}
+			down, reconnects = false, n
 			c.upSince.Store(time.Now().UnixNano())
-			c.wg.Go(c.s.recheck)
+			c.wg.Go(func() { c.s.recheck(c.ctx) })
 		}
-		if time.Since(time.Unix(0, c.upSince.Load())) < 2*heartbeatEvery {
+		if !c.settled(2 * heartbeatEvery) {
 			continue
 		}
 		c.mu.Lock()
@@ -200,7 +237,7 @@ func (c *cluster) endNode(node string) {
 // sweep loses (nodeLost) the nodes unheard of for nodeGone, and those the store names that
 // nobody has heard of since this node has been on NATS for nodeGone.
 func (c *cluster) sweep() {
-	if !c.nc.IsConnected() || time.Since(time.Unix(0, c.upSince.Load())) < nodeGone {
+	if !c.settled(nodeGone) {
 		return // off NATS, or not long back: the others' silence says nothing
 	}
 	var gone []string

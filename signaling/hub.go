@@ -42,7 +42,6 @@ type peer struct {
 	sess     *session
 	user     store.UserID // 0 for an anonymous guest
 	login    string       // loginRef of the login session it came with; "" without one
-	token    string       // that login session's token, for re-checks (recheck.go); never logged
 	link     store.LinkID // the share link it joined through; 0 if through the connection
 	profile  string       // the name of the link's sharing profile; "" without a link
 	identity proto.Identity

@@ -8,39 +8,34 @@ import (
 	"peerdesk/store"
 )
 
-// msgLoginEnded tells a participant found, on a re-check, without its login session.
-const msgLoginEnded = "Your login ended; log in again"
-
 // recheck checks this node's participants and agents against the store, as the other nodes'
 // hub operations would have: a cluster node runs it when it is back on NATS, which lost what
-// was published meanwhile. Peers whose login ended or whose grant went are disconnected,
-// links revoked or deleted are revoked, sessions of deleted connections end, and agents
-// whose token was regenerated are closed.
-func (s *Server) recheck() {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*storeTimeout)
+// was published meanwhile. Peers of deleted users, and peers through a connection whose user
+// may no longer use it, are disconnected; links revoked or deleted are revoked; sessions of
+// deleted connections end; agents whose token was regenerated are closed. A logout missed
+// meanwhile is not made up for (a login's end leaves no trace to tell a logout from its
+// expiry, which never disconnects): its sockets here last until they close.
+func (s *Server) recheck(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 3*storeTimeout)
 	defer cancel()
 	peers, agents, links, conns := s.hub.recheckable()
-	users := make(map[string]store.User) // by login token: one lookup each
+	users := make(map[store.UserID]store.User) // one lookup each
 	for _, p := range peers {
-		if p.token == "" {
-			continue
+		if p.user == 0 {
+			continue // a guest: its link is checked below
 		}
-		u, seen := users[p.token]
+		u, seen := users[p.user]
 		if !seen {
 			var err error
-			if u, err = s.store.UserBySessionToken(ctx, p.token); err != nil && !errors.Is(err, store.ErrNotFound) {
-				s.log.Error().Err(err).Msg("re-check a login")
+			if u, err = s.store.User(ctx, p.user); err != nil && !errors.Is(err, store.ErrNotFound) {
+				s.log.Error().Err(err).Msg("re-check a user")
 				continue
 			}
-			users[p.token] = u
+			users[p.user] = u
 		}
 		switch {
 		case u.ID == 0:
-			msg := msgLoginEnded // logged out, or its password changed
-			if _, err := s.store.User(ctx, p.user); errors.Is(err, store.ErrNotFound) {
-				msg = msgAccountDeleted
-			}
-			s.hub.disconnect(p, msg)
+			s.hub.disconnect(p, msgAccountDeleted)
 		case p.link == 0 && !u.Admin:
 			if may, err := s.store.CanUse(ctx, u, p.sess.conn.ID); err == nil && !may {
 				s.hub.disconnect(p, msgAccessRevoked)
@@ -60,7 +55,7 @@ func (s *Server) recheck() {
 	}
 	for _, a := range agents {
 		if c, err := s.store.ConnectionByAgentToken(ctx, a.token); errors.Is(err, store.ErrNotFound) || err == nil && c.ID != a.conn.ID {
-			s.hub.dropAgent(a.conn.ID, proto.CloseTokenRevoked, "agent token regenerated")
+			s.hub.dropAgentIf(a, proto.CloseTokenRevoked, "agent token regenerated")
 		}
 	}
 	s.log.Info().Int("peers", len(peers)).Int("agents", len(agents)).Msg("re-checked this node's participants against the store")
@@ -89,6 +84,15 @@ func (h *hub) recheckable() (peers []*peer, agents []*agent, links []store.LinkI
 		}
 	}
 	return peers, agents, links, conns
+}
+
+// dropAgentIf closes agent a, if it is still its connection's, as dropAgent does.
+func (h *hub) dropAgentIf(a *agent, code int, reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.agents[a.conn.ID] == a && h.dropAgentLocked(a.conn.ID, code, reason) {
+		h.broadcastState(a.conn.ID, proto.StateHostUnavailable, "the host agent was disconnected")
+	}
 }
 
 // disconnect sends p the ended state with message and closes it, if it is still on its

@@ -298,18 +298,17 @@ func New(cfg Config) (*Server, error) {
 		mux.Handle("/", http.FileServerFS(cfg.Static))
 	}
 	s.mux = mux
+	s.handler = securityHeaders(mux, s.secure, s.cluster.origins) // the recorders' (never routed)
 	if s.rec, err = newRecorders(s, cfg.Recording); err != nil {
 		return nil, fmt.Errorf("signaling: %w", err)
 	}
-	var h http.Handler = mux
 	if cfg.Cluster != nil { // last: forwarded requests may come in at once
 		if _, err = startCluster(s, cfg.Cluster); err != nil {
 			s.rec.close()
 			return nil, err
 		}
-		h = s.cluster.route(mux)
+		s.handler = securityHeaders(s.cluster.route(mux), s.secure, s.cluster.origins)
 	}
-	s.handler = securityHeaders(h, s.secure, s.cluster.origins)
 	return s, nil
 }
 
@@ -323,10 +322,17 @@ func (s *Server) Online(id store.ConnectionID) bool { return s.hub.online(id) }
 // with 1001 (going away) and waits until their goroutines have returned, which takes a few
 // seconds at most even for a peer that stopped reading. WebSockets opened afterwards are
 // closed at once. It stops the owners' grace timers, waiting for one that is ending a
-// session; the live sessions end in the store when the next server starts. Close is safe to
-// call more than once; every call waits. It does not close the Store.
+// session; the live sessions end in the store when the next server starts (a cluster node
+// ends its own in the store first, and frees its homes, so that its clients come back
+// through the other nodes). Close is safe to call more than once; every call waits. It does
+// not close the Store.
 func (s *Server) Close() error {
 	s.rec.close() // the recorders finish their files while the sessions still run
+	if s.cluster != nil {
+		// First the others hear this node go, its sessions end and its homes are free: the
+		// clients closed below come back through other nodes, not here.
+		s.cluster.close()
+	}
 	s.mu.Lock()
 	if !s.closed {
 		s.closed = true
@@ -337,9 +343,6 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.hub.close()
-	if s.cluster != nil {
-		s.cluster.close()
-	}
 	return nil
 }
 

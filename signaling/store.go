@@ -66,6 +66,7 @@ type clusterStore interface {
 	NodesInUse(ctx context.Context) ([]string, error)
 	EndNode(ctx context.Context, node, reason string) (int, error)
 	NodeAlive(ctx context.Context, node string) (bool, error)
+	CheckClaim(ctx context.Context) error
 	NodeLiveSessions(ctx context.Context, node string) ([]string, error)
 }
 

@@ -116,7 +116,7 @@ func (s *Server) handlePeerWS(w http.ResponseWriter, r *http.Request) {
 	if user.ID == sess.owner {
 		role = proto.RoleOwner
 	}
-	p := &peer{id: newPeerID(), sess: sess, user: user.ID, login: requestLogin(r), token: requestToken(r), identity: proto.Identity{Name: user.Username, Role: role}}
+	p := &peer{id: newPeerID(), sess: sess, user: user.ID, login: requestLogin(r), identity: proto.Identity{Name: user.Username, Role: role}}
 	log := s.log.With().Str("side", "peer").Str("peer", string(p.id)).Int64("connection", id).
 		Str("session", string(sess.id)).Str("user", user.Username).Logger()
 	s.servePeer(w, r, log, p, 0, release)
@@ -168,7 +168,7 @@ func (s *Server) handleShareWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if user.ID != 0 {
-		p.user, p.login, p.token, p.identity = user.ID, requestLogin(r), requestToken(r), proto.Identity{Name: user.Username, Role: proto.RoleMember}
+		p.user, p.login, p.identity = user.ID, requestLogin(r), proto.Identity{Name: user.Username, Role: proto.RoleMember}
 	}
 	p.waits = sh.profile.Admit && p.user == 0 // users of the server need no admission
 	p.askControl = sh.profile.AskControl && !p.readOnly

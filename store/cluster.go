@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 )
@@ -42,29 +41,24 @@ func (s *Store) ClaimHome(ctx context.Context, conn ConnectionID, node string) (
 }
 
 // NodeAlive reports whether a process serves as node: on PostgreSQL, whether node's claim
-// (ClaimServer) is held — the database drops it the moment the process dies, however it
-// died. On SQLite it cannot tell and reports false.
+// (ClaimServer's lock on its name) is held — the database frees it the moment the process
+// dies, however it died. It reads pg_locks rather than trying the lock, so that a node
+// starting again at that moment is not refused. On SQLite it cannot tell and reports false.
 func (s *Store) NodeAlive(ctx context.Context, node string) (bool, error) {
 	if !s.postgres {
 		return false, nil
 	}
-	conn, err := s.db.Conn(ctx)
+	// A bigint advisory lock shows its key's high and low halves as classid and objid, with
+	// objsubid 1.
+	var held bool
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND objsubid = 1
+		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		  AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(?, 0))`, "peerdesk node "+node).Scan(&held)
 	if err != nil {
 		return false, fmt.Errorf("node %s alive: %w", node, err)
 	}
-	defer conn.Close()
-	var got bool
-	key := "peerdesk node " + node
-	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(hashtextextended(?, 0))`, key).Scan(&got); err != nil {
-		return false, fmt.Errorf("node %s alive: %w", node, err)
-	}
-	if got {
-		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_unlock(hashtextextended(?, 0))`, key); err != nil {
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // never pool a connection holding it
-			return false, fmt.Errorf("node %s alive: %w", node, err)
-		}
-	}
-	return !got, nil
+	return held, nil
 }
 
 // ReleaseHome ends node's being home to connection conn, if it is.

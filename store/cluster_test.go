@@ -141,6 +141,25 @@ func TestClaimNode(t *testing.T) {
 	if err := single.ClaimServer(t.Context()); !errors.Is(err, ErrClaimed) {
 		t.Errorf("a single server beside nodes: %v, want ErrClaimed", err)
 	}
+	// The connection holding b's claim breaks (the database restarted it, say): b is dead to
+	// the others until it checks its claim, which claims again.
+	if err := b.CheckClaim(t.Context()); err != nil {
+		t.Fatalf("CheckClaim of a held claim: %v", err)
+	}
+	if _, err := single.db.ExecContext(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_locks
+		WHERE locktype = 'advisory' AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('peerdesk node b', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for alive, _ := single.NodeAlive(t.Context(), "b"); alive && time.Now().Before(deadline); alive, _ = single.NodeAlive(t.Context(), "b") {
+		time.Sleep(10 * time.Millisecond) // the backend's end has no event to wait on
+	}
+	if err := b.CheckClaim(t.Context()); err != nil {
+		t.Fatalf("CheckClaim after its connection broke: %v", err)
+	}
+	if alive, err := single.NodeAlive(t.Context(), "b"); err != nil || !alive {
+		t.Errorf("NodeAlive(b) after it claimed again = %v, %v; want true", alive, err)
+	}
 	_ = a.Close()
 	_ = b.Close()
 	if alive, err := single.NodeAlive(t.Context(), "a"); err != nil || alive {

@@ -28,7 +28,8 @@ var migrationFiles embed.FS
 // Store is peerdesk's database. It is safe for concurrent use; Close it when done.
 type Store struct {
 	db       *sql.DB
-	postgres bool      // db is PostgreSQL (postgres.go), not SQLite
+	postgres bool // db is PostgreSQL (postgres.go), not SQLite
+	claimMu  sync.Mutex
 	claim    *sql.Conn // holds ClaimServer's lock; nil without
 	node     string    // the cluster node this store serves (WithNode); "" for a single server
 	now      func() time.Time
@@ -124,6 +125,8 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // call's result. Calls made on a closed Store fail.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.claimMu.Lock()
+		defer s.claimMu.Unlock()
 		if s.claim != nil {
 			// Unlocked before the connection closes: the server would notice the closed
 			// connection only a moment later, and a server starting right after would be refused.
