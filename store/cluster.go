@@ -71,23 +71,7 @@ func (s *Store) ReleaseHome(ctx context.Context, conn ConnectionID, node string)
 
 // Homes returns the connections node is home to.
 func (s *Store) Homes(ctx context.Context, node string) ([]ConnectionID, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT connection_id FROM connection_homes WHERE node = ? ORDER BY connection_id`, node)
-	if err != nil {
-		return nil, fmt.Errorf("homes of node %s: %w", node, err)
-	}
-	defer rows.Close()
-	var out []ConnectionID
-	for rows.Next() {
-		var id ConnectionID
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("homes of node %s: %w", node, err)
-		}
-		out = append(out, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("homes of node %s: %w", node, err)
-	}
-	return out, nil
+	return column[ConnectionID](ctx, s, "homes of node "+node, `SELECT connection_id FROM connection_homes WHERE node = ? ORDER BY connection_id`, node)
 }
 
 // LiveSessionNode returns the node running live session id and whether it is still live;
@@ -106,19 +90,19 @@ func (s *Store) LiveSessionNode(ctx context.Context, id string) (node string, li
 
 // NodeLiveSessions returns the ids of node's live sessions.
 func (s *Store) NodeLiveSessions(ctx context.Context, node string) ([]string, error) {
-	return s.strings(ctx, "live sessions of node "+node, `SELECT id FROM live_sessions WHERE node = ? AND ended_at IS NULL ORDER BY id`, node)
+	return column[string](ctx, s, "live sessions of node "+node, `SELECT id FROM live_sessions WHERE node = ? AND ended_at IS NULL ORDER BY id`, node)
 }
 
-// strings runs query and returns its one text column.
-func (s *Store) strings(ctx context.Context, what, query string, args ...any) ([]string, error) {
+// column runs query and returns its one column (what names it in errors).
+func column[T any](ctx context.Context, s *Store, what, query string, args ...any) ([]T, error) {
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
-	var out []string
+	var out []T
 	for rows.Next() {
-		var v string
+		var v T
 		if err := rows.Scan(&v); err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
@@ -132,7 +116,7 @@ func (s *Store) strings(ctx context.Context, what, query string, args ...any) ([
 
 // NodesInUse returns the nodes that run a live session or are home to a connection.
 func (s *Store) NodesInUse(ctx context.Context) ([]string, error) {
-	return s.strings(ctx, "nodes in use",
+	return column[string](ctx, s, "nodes in use",
 		`SELECT node FROM live_sessions WHERE ended_at IS NULL AND node <> '' UNION SELECT node FROM connection_homes ORDER BY 1`)
 }
 

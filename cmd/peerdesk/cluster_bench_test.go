@@ -26,7 +26,7 @@ func BenchmarkCluster(b *testing.B) {
 	for range b.N {
 		c := startCluster(b, []string{"-max-peers-per-user", "10000", "-trusted-proxies", "127.0.0.1"}, "a", "b", "c")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		r := benchClusterRun(ctx, b, c)
+		r := c.desktop(ctx, "Bench desktop", "-demo-size", fmt.Sprintf("%dx%d", benchW, benchH))
 		for _, via := range []string{"b", "a"} {
 			var ds []time.Duration
 			for range 30 {
@@ -51,25 +51,6 @@ func BenchmarkCluster(b *testing.B) {
 		benchHomeFailure(ctx, b, r)
 		cancel()
 	}
-}
-
-// benchClusterRun makes the demo connection with its agent on node b (then a).
-func benchClusterRun(ctx context.Context, b *testing.B, c *testCluster) *clusterRun {
-	cookie, err := client.Login(ctx, c.url("a"), testAdmin, testPassword)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var conn struct {
-		ID    int64  `json:"id"`
-		Token string `json:"agentToken"`
-	}
-	if st, _ := apiCall(ctx, b, http.MethodPost, c.url("a")+"/api/connections", cookie, map[string]any{"name": "Bench desktop"}, &conn); st != http.StatusCreated {
-		b.Fatalf("create connection: status %d", st)
-	}
-	startProcess(b, c.bin, []string{"relay", "-server", c.url("b") + "," + c.url("a"), "-ice-loopback", "-log-level", "warn",
-		"-demo-size", fmt.Sprintf("%dx%d", benchW, benchH)}, "", "PEERDESK_AGENT_TOKEN="+conn.Token)
-	c.waitOnline(ctx, "a", cookie, conn.ID)
-	return &clusterRun{testCluster: c, ctx: ctx, cookie: cookie, conn: conn.ID, opts: []client.Option{client.WithSettingEngine(*loopbackEngine())}}
 }
 
 // dialOwner opens a raw peer socket for connection id through server, from the client address

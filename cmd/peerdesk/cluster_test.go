@@ -86,6 +86,28 @@ func (c *testCluster) liveSessions(ctx context.Context, node, cookie string) map
 	return out
 }
 
+// desktop logs the admin in through node a, makes connection name and starts its agent (a
+// demo desktop of args' size, if given), dialling node b first, then a; it returns once the
+// agent is online.
+func (c *testCluster) desktop(ctx context.Context, name string, args ...string) *clusterRun {
+	c.t.Helper()
+	cookie, err := client.Login(ctx, c.url("a"), testAdmin, testPassword)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var conn struct {
+		ID    int64  `json:"id"`
+		Token string `json:"agentToken"`
+	}
+	if st, _ := apiCall(ctx, c.t, http.MethodPost, c.url("a")+"/api/connections", cookie, map[string]any{"name": name}, &conn); st != http.StatusCreated {
+		c.t.Fatalf("create connection: status %d", st)
+	}
+	startProcess(c.t, c.bin, append([]string{"relay", "-server", c.url("b") + "," + c.url("a"), "-ice-loopback", "-log-level", "warn"}, args...), "",
+		"PEERDESK_AGENT_TOKEN="+conn.Token)
+	c.waitOnline(ctx, "a", cookie, conn.ID)
+	return &clusterRun{testCluster: c, ctx: ctx, cookie: cookie, conn: conn.ID, opts: []client.Option{client.WithSettingEngine(*loopbackEngine())}}
+}
+
 // clusterRun is TestCluster's state: the cluster, the admin's cookie, the connection.
 type clusterRun struct {
 	*testCluster
@@ -161,22 +183,9 @@ func TestCluster(t *testing.T) {
 	c := startCluster(t, nil, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cookie, err := client.Login(ctx, c.url("a"), testAdmin, testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conn struct {
-		ID    int64  `json:"id"`
-		Token string `json:"agentToken"`
-	}
-	if st, _ := apiCall(ctx, t, http.MethodPost, c.url("a")+"/api/connections", cookie, map[string]any{"name": "Cluster desktop"}, &conn); st != http.StatusCreated {
-		t.Fatalf("create connection: status %d", st)
-	}
-	startProcess(t, c.bin, []string{"relay", "-server", c.url("b") + "," + c.url("a"), "-ice-loopback", "-log-level", "warn"}, "",
-		"PEERDESK_AGENT_TOKEN="+conn.Token)
-	c.waitOnline(ctx, "c", cookie, conn.ID)
-	r := &clusterRun{testCluster: c, ctx: ctx, cookie: cookie, conn: conn.ID,
-		opts: []client.Option{client.WithSettingEngine(*loopbackEngine()), client.WithLogger(testLogger(t, false))}}
+	r := c.desktop(ctx, "Cluster desktop")
+	r.opts = append(r.opts, client.WithLogger(testLogger(t, false)))
+	cookie := r.cookie
 
 	start := time.Now()
 	owner := r.join("a")
