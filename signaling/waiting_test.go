@@ -52,10 +52,10 @@ func TestWaitingRoom(t *testing.T) {
 		t.Fatalf("the waiting guest got %+v", m)
 	}
 	send(t, ana, proto.Message{Type: proto.TypeOffer, SDP: "v=0"}) // goes nowhere
-	w := waitingFor("Ana (guest)")
+	waitingFor("Ana (guest)")
 	bob := dial("Bob")
 	expectState(t, bob, proto.StateWaiting)
-	w = waitingFor("Ana (guest)", "Bob (guest)")
+	w := waitingFor("Ana (guest)", "Bob (guest)")
 
 	send(t, ana, proto.Message{Type: proto.TypeAdmit, Peer: w[1].Peer, Allow: true}) // not hers to decide
 	expectError(t, ana, proto.CodeBadMessage)

@@ -44,10 +44,7 @@ type ShareLink struct {
 	passcodeHash string // binary; "" for none
 }
 
-// passcodeDigits is the length of a link's passcode, in decimal digits.
-const passcodeDigits = 6
-
-// newPasscode returns a random passcode of passcodeDigits digits.
+// newPasscode returns a random passcode of 6 decimal digits.
 func newPasscode() (string, error) {
 	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
 	if err != nil {

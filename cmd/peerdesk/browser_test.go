@@ -149,9 +149,6 @@ func (d *driver) close() {
 	}
 }
 
-// canvasPixels reads the page's desktop canvas at the given desktop points.
-func (d *driver) canvasPixels(pts []image.Point) [][3]int { return d.pixelsOf("#desktop", pts) }
-
 // pixelsOf reads the canvas of a selector at the given desktop points.
 func (d *driver) pixelsOf(canvas string, pts []image.Point) [][3]int {
 	d.t.Helper()
